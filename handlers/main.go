@@ -1,0 +1,268 @@
+// Command tre-handler is the control plane's Azure Functions custom handler:
+// it serves the TRE API (forwarded by the Functions host from /api/...) and,
+// later, the trigger functions. Without Azure settings it runs on embedded
+// defaults: a SQLite store under TRE_DATA_DIR and a local dev token issuer.
+//
+//	tre-handler                      serve (the Functions host starts it this way)
+//	tre-handler token --roles R,...  print a dev token (dev issuer only)
+//	tre-handler settings             print the settings table (Markdown)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tre-go/tre/internal/api"
+	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/sqlite"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: tests call it.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	cmd := ""
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "", "serve":
+		err = serve(ctx, lookup, stdout)
+	case "token":
+		err = token(args, lookup, stdout)
+	case "settings":
+		fmt.Fprint(stdout, config.Markdown(settings))
+	case "version":
+		fmt.Fprintln(stdout, version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tre-handler: %s\n", err)
+		return 1
+	}
+	return 0
+}
+
+const usage = `usage:
+  tre-handler                         serve the API (FUNCTIONS_CUSTOMHANDLER_PORT, default 8080)
+  tre-handler token --roles ROLES     print a dev token, e.g. --roles TREAdmin --user alice
+  tre-handler settings                print the table of settings (environment variables)
+  tre-handler version
+`
+
+func serve(ctx context.Context, lookup func(string) (string, bool), stdout io.Writer) error {
+	cfg, err := loadConfig(lookup)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stdout, cfg.LogLevel)
+	m := &Main{Config: cfg, Log: log}
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.Run(ctx)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", "tre-handler")
+}
+
+// Main is the running handler: its adapters, API and listener. Tests run
+// the real Main on port 0 with a temporary data directory.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+
+	db     *sqlite.DB
+	store  tre.Store
+	api    *api.API
+	ln     net.Listener
+	server *http.Server
+}
+
+// Open builds the adapters and listens, so that a bind error is immediate
+// and URL is known before Run.
+func (m *Main) Open(ctx context.Context) error {
+	db, err := sqlite.Open(ctx, m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	m.db = db
+	m.store = sqlite.NewStore(db)
+	validator, mode, err := m.validator()
+	if err != nil {
+		m.Close()
+		return err
+	}
+	m.api = &api.API{
+		Log:          m.Log,
+		Auth:         validator,
+		Registry:     registry.New(m.store, nil),
+		MaxBodyBytes: m.Config.MaxBodyBytes,
+		Health: []api.HealthCheck{
+			{Name: "Configuration Store (SQLite)", Check: m.store.Ping},
+		},
+		Metadata: api.Metadata{
+			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
+			APIRootScope: rootScope(m.Config),
+		},
+	}
+	addr := net.JoinHostPort(m.Config.ListenAddress, strconv.Itoa(m.Config.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		m.Close()
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	m.ln = ln
+	m.Log.Info("handler ready", "version", version, "url", m.URL(), "store", "sqlite", "store_path", db.Path(), "auth", mode)
+	if mode == "dev" {
+		m.Log.Info("dev issuer in use: get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
+	}
+	return nil
+}
+
+func rootScope(c Config) string {
+	if c.DevAuth() {
+		return auth.DevAudience + "/user_impersonation"
+	}
+	return "api://" + c.APIClientID + "/user_impersonation"
+}
+
+func (m *Main) validator() (*auth.Validator, string, error) {
+	if m.Config.DevAuth() {
+		keys, err := auth.LoadDevKeys(m.Config.DataDir)
+		if err != nil {
+			return nil, "", err
+		}
+		aud := m.Config.APIAudience
+		if aud == "" {
+			aud = auth.DevAudience
+		}
+		return &auth.Validator{Issuer: auth.DevIssuer, Audience: aud, Keys: keys, Leeway: time.Minute}, "dev", nil
+	}
+	keys := auth.NewOIDCKeys(m.Config.AuthorityURL, m.Config.TenantID, &http.Client{Timeout: 15 * time.Second})
+	return &auth.Validator{
+		Issuer:   m.Config.AuthorityURL + "/" + m.Config.TenantID + "/v2.0",
+		Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute,
+	}, "entra", nil
+}
+
+// URL is the base URL the handler listens on.
+func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully: no new
+// connections, in-flight requests get ShutdownTimeout to finish.
+func (m *Main) Run(ctx context.Context) error {
+	m.server = &http.Server{
+		Handler:           m.api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- m.server.Serve(m.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	m.Log.Info("shutting down", "timeout", m.Config.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	if err := m.server.Shutdown(sctx); err != nil {
+		m.Log.Warn("shutdown deadline passed; closing open connections", "error", err.Error())
+		m.server.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	m.Log.Info("stopped")
+	return nil
+}
+
+// Close releases the adapters.
+func (m *Main) Close() error {
+	if m.ln != nil && m.server == nil {
+		m.ln.Close()
+	}
+	if m.db != nil {
+		return m.db.Close()
+	}
+	return nil
+}
+
+// token prints a dev token. It refuses when the handler is configured for
+// Entra ID: dev tokens would not be accepted there, and must not exist.
+func token(args []string, lookup func(string) (string, bool), stdout io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	roles := fs.String("roles", "", "comma-separated TRE roles: TREAdmin, TREUser (empty for none)")
+	user := fs.String("user", "dev-user", "user name; the user id (oid) is derived from it")
+	ttl := fs.Duration("ttl", 8*time.Hour, "validity")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("token: %w (usage: tre-handler token --roles TREAdmin [--user NAME] [--ttl 8h])", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("token: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(lookup)
+	if err != nil {
+		return err
+	}
+	if !cfg.DevAuth() {
+		return errors.New("token: the dev issuer is not in use (AAD_TENANT_ID is set): get a token from Entra ID instead")
+	}
+	var list []string
+	for _, r := range strings.Split(*roles, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if r != string(tre.RoleTREAdmin) && r != string(tre.RoleTREUser) {
+			return fmt.Errorf("token: unknown role %q: tokens carry TRE roles (TREAdmin, TREUser); workspace roles are assigned through /api/workspaces/{id}/users", r)
+		}
+		list = append(list, r)
+	}
+	if strings.TrimSpace(*user) == "" || *ttl <= 0 {
+		return errors.New("token: --user must not be empty and --ttl must be positive")
+	}
+	keys, err := auth.LoadDevKeys(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	tok, err := keys.Mint(*user, list, *ttl, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}

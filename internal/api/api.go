@@ -1,0 +1,130 @@
+// Package api is the control plane's HTTP API: AzureTRE's routes and
+// payloads (see shared/reference/azuretre-contract.md) with our additions,
+// served by the custom-handler program behind the Functions host. Errors are
+// application/problem+json, every response carries X-Request-Id, and every
+// request is logged as one structured line.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tre-go/tre/internal/registry"
+)
+
+// API holds what the routes need. Fields are set by the program's main.
+type API struct {
+	Log      *slog.Logger
+	Auth     Authenticator
+	Registry *registry.Registry
+	// WorkspaceRoles resolves workspace-level roles; nil until workspaces
+	// exist.
+	WorkspaceRoles WorkspaceRoleSource
+	// Health lists the dependencies /api/health reports.
+	Health []HealthCheck
+	// Metadata is served at /api/.metadata.
+	Metadata Metadata
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	Now          func() time.Time
+}
+
+// Metadata is AzureTRE's /.metadata answer, plus how tokens are issued.
+type Metadata struct {
+	APIVersion   string `json:"api_version"`
+	APIClientID  string `json:"api_client_id"`
+	APIRootScope string `json:"api_root_scope"`
+	AADTenantID  string `json:"aad_tenant_id"`
+	// AuthMode is "entra" or "dev" (the local dev issuer).
+	AuthMode string `json:"auth_mode"`
+}
+
+// HealthCheck is one dependency of the health report.
+type HealthCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+func (a *API) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.Default()
+	}
+	return a.Log
+}
+
+func (a *API) maxBody() int64 {
+	if a.MaxBodyBytes <= 0 {
+		return 1 << 20
+	}
+	return a.MaxBodyBytes
+}
+
+func (a *API) now() time.Time {
+	if a.Now == nil {
+		return time.Now()
+	}
+	return a.Now()
+}
+
+// Routes is the route table of the whole API.
+func (a *API) Routes() []Route {
+	routes := []Route{
+		{Method: "GET", Pattern: "/{$}", Access: public, Summary: "Readiness probe of the Functions host", Status: 200, Handle: a.ping},
+		{Method: "GET", Pattern: "/api/{$}", Access: public, Summary: "Ping", Status: 200, Handle: a.ping},
+		{Method: "GET", Pattern: "/api/ping", Access: public, Summary: "Ping", Status: 200, Handle: a.ping},
+		{Method: "GET", Pattern: "/api/health", Access: public, Summary: "Health of each dependency", Status: 200, Handle: a.health},
+		{Method: "GET", Pattern: "/api/.metadata", Access: public, Summary: "Authentication metadata for clients", Status: 200, Handle: a.metadata},
+	}
+	routes = append(routes, a.templateRoutes()...)
+	return routes
+}
+
+func (a *API) ping(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, "pong")
+	return nil
+}
+
+// ServiceStatus is one entry of the health report (AzureTRE's shape).
+type ServiceStatus struct {
+	Service string `json:"service"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+// health checks every dependency in parallel, each within 2 s, and answers
+// 200 when all are OK, 503 otherwise, with AzureTRE's body either way.
+func (a *API) health(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	results := make([]ServiceStatus, len(a.Health))
+	done := make(chan struct{}, len(a.Health))
+	for i, h := range a.Health {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			results[i] = ServiceStatus{Service: h.Name, Status: "OK"}
+			if err := h.Check(ctx); err != nil {
+				results[i].Status = "Not OK"
+				results[i].Message = err.Error()
+			}
+		}()
+	}
+	for range a.Health {
+		<-done
+	}
+	status := http.StatusOK
+	for _, s := range results {
+		if s.Status != "OK" {
+			status = http.StatusServiceUnavailable
+			loggerOf(r.Context(), a.log()).Warn("dependency unhealthy", "service", s.Service, "message", s.Message)
+		}
+	}
+	writeJSON(w, status, map[string]any{"services": results})
+	return nil
+}
+
+func (a *API) metadata(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, a.Metadata)
+	return nil
+}

@@ -1,0 +1,247 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// Access says who may call a route. A route is public, or needs a valid
+// token with one of the TRE roles or (when the path names a workspace) one
+// of the workspace roles in that workspace.
+type Access struct {
+	Public    bool
+	TRE       []tre.Role
+	Workspace []tre.Role
+}
+
+// Common access rules, AzureTRE's names.
+var (
+	public         = Access{Public: true}
+	treAdmin       = Access{TRE: []tre.Role{tre.RoleTREAdmin}}
+	treUserOrAdmin = Access{TRE: []tre.Role{tre.RoleTREUser, tre.RoleTREAdmin}}
+)
+
+// Route is one operation of the API. The route table is the single source
+// of the HTTP routing, the access rules and the OpenAPI document.
+type Route struct {
+	Method  string
+	Pattern string // net/http pattern path: /api/workspaces/{workspace_id}
+	Access  Access
+	Summary string
+	// Status is the success status, for the OpenAPI document.
+	Status int
+	Handle func(w http.ResponseWriter, r *http.Request) error
+}
+
+// Authenticator validates a bearer token. *auth.Validator implements it.
+type Authenticator interface {
+	Validate(ctx context.Context, raw string) (tre.User, error)
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// Handler returns the API as an http.Handler: every route of Routes, behind
+// request ids, panic recovery, logging and authentication.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	byPattern := map[string]map[string]Route{}
+	var patterns []string
+	for _, rt := range a.Routes() {
+		if byPattern[rt.Pattern] == nil {
+			byPattern[rt.Pattern] = map[string]Route{}
+			patterns = append(patterns, rt.Pattern)
+		}
+		byPattern[rt.Pattern][rt.Method] = rt
+	}
+	for _, p := range patterns {
+		methods := byPattern[p]
+		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rt, ok := methods[r.Method]
+			if !ok {
+				allowed := make([]string, 0, len(methods))
+				for m := range methods {
+					allowed = append(allowed, m)
+				}
+				sort.Strings(allowed)
+				w.Header().Set("Allow", strings.Join(allowed, ", "))
+				writeProblem(w, r, tre.Errorf(tre.CodeMethodNotAllowed, "Method %s is not allowed here; allowed: %s", r.Method, strings.Join(allowed, ", ")))
+				return
+			}
+			a.serveRoute(w, r, rt)
+		}))
+	}
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, tre.Errorf(tre.CodeNotFound, "No route matches %s %s", r.Method, r.URL.Path))
+	}))
+	return a.middleware(mux)
+}
+
+func (a *API) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
+	if !rt.Access.Public {
+		user, err := a.authorize(r, rt.Access)
+		if err != nil {
+			a.logError(r, err)
+			writeProblem(w, r, err)
+			return
+		}
+		st := stateOf(r.Context())
+		st.user = user
+		st.log = loggerOf(r.Context(), a.log()).With("user_id", user.ID)
+	}
+	if err := rt.Handle(w, r); err != nil {
+		a.logError(r, err)
+		writeProblem(w, r, err)
+	}
+}
+
+// authorize authenticates the caller and checks the route's access rule.
+// Returns CodeUnauthorized, CodeForbidden.
+func (a *API) authorize(r *http.Request, acc Access) (tre.User, error) {
+	raw, err := auth.BearerToken(r.Header.Get("Authorization"))
+	if err != nil {
+		return tre.User{}, err
+	}
+	user, err := a.Auth.Validate(r.Context(), raw)
+	if err != nil {
+		return tre.User{}, err
+	}
+	for _, role := range acc.TRE {
+		if user.HasRole(role) {
+			return user, nil
+		}
+	}
+	if len(acc.Workspace) > 0 && a.WorkspaceRoles != nil {
+		if wid := r.PathValue("workspace_id"); wid != "" {
+			roles, err := a.WorkspaceRoles.RolesOf(r.Context(), wid, user.ID)
+			if err != nil {
+				return tre.User{}, err
+			}
+			for _, role := range roles {
+				if slices.Contains(acc.Workspace, role) {
+					return user, nil
+				}
+			}
+		}
+	}
+	return tre.User{}, tre.Errorf(tre.CodeForbidden, "The user is missing a required role: %s", roleList(acc))
+}
+
+// WorkspaceRoleSource resolves a user's roles in a workspace.
+type WorkspaceRoleSource interface {
+	// RolesOf returns the user's roles in the workspace. Returns
+	// CodeNotFound when the workspace does not exist.
+	RolesOf(ctx context.Context, workspaceID, userID string) ([]tre.Role, error)
+}
+
+func roleList(acc Access) string {
+	var names []string
+	for _, r := range acc.TRE {
+		names = append(names, "'"+string(r)+"'")
+	}
+	for _, r := range acc.Workspace {
+		names = append(names, "'"+string(r)+"'")
+	}
+	return "[" + strings.Join(names, ", ") + "]"
+}
+
+// statusRecorder remembers the status and size of a response for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+// Flush lets streaming handlers (Server-Sent Events) flush through the recorder.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// middleware gives every request an id (the caller's X-Request-Id if it is
+// sane, else a new one), a logger scoped to it, panic recovery and one log
+// line when it ends.
+func (a *API) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = uuid.NewString()
+		}
+		w.Header().Set("X-Request-Id", id)
+		log := a.log().With("request_id", id)
+		if inv := r.Header.Get("X-Azure-Functions-InvocationId"); inv != "" {
+			log = log.With("invocation_id", inv)
+		}
+		r = r.WithContext(withState(r.Context(), &requestState{id: id, log: log}))
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeProblem(rec, r, fmt.Errorf("panic: %v", p))
+				}
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			loggerOf(r.Context(), log).Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", status,
+				"duration_ms", time.Since(start).Milliseconds(), "bytes", rec.bytes)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// logError logs a handler error: internal ones with their whole chain (the
+// client sees only a generic text), others at debug level.
+func (a *API) logError(r *http.Request, err error) {
+	log := loggerOf(r.Context(), a.log())
+	switch tre.ErrorCode(err) {
+	case tre.CodeInternal:
+		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	case tre.CodeUnavailable:
+		log.Warn("dependency unavailable", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	default:
+		log.Debug("request rejected", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	}
+}
+

@@ -1,0 +1,82 @@
+// Package sqlite implements the embedded adapters on one SQLite file (pure
+// Go, no cgo: modernc.org/sqlite): the configuration store, and (later) the
+// queue. It is the default when no Azure settings are given.
+//
+// The file uses WAL with synchronous=FULL, so a committed write survives a
+// crash of the process and of the machine.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the database file's name inside the data directory.
+const FileName = "tre.db"
+
+// DB is an open SQLite database file shared by the adapters.
+type DB struct {
+	sql  *sql.DB
+	path string
+}
+
+// Open opens (creating if needed) the database file in dir and brings its
+// schema up to date.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// One connection: every statement is short, and a single writer makes
+	// the etag checks trivially serializable.
+	db.SetMaxOpenConns(1)
+	d := &DB{sql: db, path: path}
+	if err := d.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Path is the database file's path.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.sql.Close() }
+
+var migrations = []string{
+	`CREATE TABLE IF NOT EXISTS documents (
+		collection TEXT NOT NULL,
+		id         TEXT NOT NULL,
+		etag       TEXT NOT NULL,
+		data       TEXT NOT NULL,
+		PRIMARY KEY (collection, id)
+	)`,
+	`CREATE INDEX IF NOT EXISTS documents_resource_type ON documents(collection, json_extract(data, '$.resourceType'))`,
+	`CREATE INDEX IF NOT EXISTS documents_resource_id ON documents(collection, json_extract(data, '$.resourceId'))`,
+	`CREATE INDEX IF NOT EXISTS documents_workspace_id ON documents(collection, json_extract(data, '$.workspaceId'))`,
+}
+
+func (d *DB) migrate(ctx context.Context) error {
+	for _, m := range migrations {
+		if _, err := d.sql.ExecContext(ctx, m); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package tre
+
+import "time"
+
+// ResourceType discriminates the four kinds of resource, and of template.
+type ResourceType string
+
+// Resource types, with AzureTRE's wire values.
+const (
+	TypeWorkspace        ResourceType = "workspace"
+	TypeWorkspaceService ResourceType = "workspace-service"
+	TypeUserResource     ResourceType = "user-resource"
+	TypeSharedService    ResourceType = "shared-service"
+)
+
+// ResourceTypes lists every resource type.
+var ResourceTypes = []ResourceType{TypeWorkspace, TypeWorkspaceService, TypeUserResource, TypeSharedService}
+
+// Valid reports whether t is one of the four resource types.
+func (t ResourceType) Valid() bool {
+	switch t {
+	case TypeWorkspace, TypeWorkspaceService, TypeUserResource, TypeSharedService:
+		return true
+	}
+	return false
+}
+
+// Resource is a workspace, workspace service, user resource or shared
+// service: the desired state an admin asked for, plus what the bundle
+// reported back (outputs merged into Properties, DeploymentStatus).
+//
+// The JSON shape is AzureTRE's. Type-specific fields are empty for the other
+// types and omitted from the JSON.
+type Resource struct {
+	ID              string         `json:"id"`
+	TemplateName    string         `json:"templateName"`
+	TemplateVersion string         `json:"templateVersion"`
+	Properties      map[string]any `json:"properties"`
+	// AvailableUpgrades is computed on read; it is never stored.
+	AvailableUpgrades []AvailableUpgrade `json:"availableUpgrades,omitempty"`
+	IsEnabled         bool               `json:"isEnabled"`
+	ResourceType      ResourceType       `json:"resourceType"`
+	DeploymentStatus  Status             `json:"deploymentStatus"`
+	ETag              string             `json:"_etag,omitempty"`
+	ResourcePath      string             `json:"resourcePath"`
+	ResourceVersion   int                `json:"resourceVersion"`
+	User              User               `json:"user"`
+	UpdatedWhen       float64            `json:"updatedWhen"`
+
+	// Workspace services and user resources.
+	WorkspaceID string `json:"workspaceId,omitempty"`
+	// User resources.
+	ParentWorkspaceServiceID string `json:"parentWorkspaceServiceId,omitempty"`
+	OwnerID                  string `json:"ownerId,omitempty"`
+}
+
+// SetETag records the store's version tag of the document r was read from.
+func (r *Resource) SetETag(etag string) { r.ETag = etag }
+
+// AvailableUpgrade is a registered template version a resource may move to.
+type AvailableUpgrade struct {
+	Version             string `json:"version"`
+	ForceUpdateRequired bool   `json:"forceUpdateRequired"`
+}
+
+// ResourceHistoryItem is a snapshot of a resource taken before each accepted
+// change (AzureTRE's ResourceHistory container, partitioned by resourceId).
+type ResourceHistoryItem struct {
+	ID              string         `json:"id"`
+	ResourceID      string         `json:"resourceId"`
+	Properties      map[string]any `json:"properties"`
+	IsEnabled       bool           `json:"isEnabled"`
+	ResourceVersion int            `json:"resourceVersion"`
+	UpdatedWhen     float64        `json:"updatedWhen"`
+	User            User           `json:"user"`
+	TemplateVersion string         `json:"templateVersion"`
+}
+
+// Timestamp converts t to AzureTRE's wire format: POSIX seconds as a float.
+func Timestamp(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}

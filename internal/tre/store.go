@@ -1,0 +1,365 @@
+package tre
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+)
+
+// Store is the configuration store port: a document store with optimistic
+// concurrency, shaped after the Cosmos DB SQL API so that the embedded SQLite
+// adapter and the Cosmos adapter implement the same few semantics. Typed
+// access (resources, templates, operations) is built on top of it by the
+// packages that own those documents.
+//
+// Every adapter passes the conformance suite in internal/storetest.
+type Store interface {
+	// Create stores a new document. Returns CodeConflict if a document with
+	// the same id exists in the collection, CodeInvalid if doc is malformed.
+	Create(ctx context.Context, c Collection, doc Document) (Document, error)
+	// Get reads a document by id. Returns CodeNotFound.
+	Get(ctx context.Context, c Collection, id string) (Document, error)
+	// Replace overwrites an existing document. If doc.ETag is not empty the
+	// write happens only if it is the document's current etag, otherwise it
+	// returns CodePreconditionFailed. Returns CodeNotFound if the document
+	// does not exist.
+	Replace(ctx context.Context, c Collection, doc Document) (Document, error)
+	// Delete removes a document, under the same etag rule as Replace.
+	// Returns CodeNotFound, CodePreconditionFailed.
+	Delete(ctx context.Context, c Collection, id, etag string) error
+	// Query returns the documents of a collection that satisfy every
+	// condition, in no particular order.
+	Query(ctx context.Context, c Collection, q Query) ([]Document, error)
+	// Ping checks that the store answers. Returns CodeUnavailable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Collection names a set of documents: a Cosmos container, a SQLite table
+// partition. The first five are AzureTRE's containers.
+type Collection string
+
+// Collections.
+const (
+	Resources         Collection = "Resources"
+	ResourceTemplates Collection = "ResourceTemplates"
+	ResourceHistory   Collection = "ResourceHistory"
+	Operations        Collection = "Operations"
+	// TemplateNames holds one TemplateName pointer per template name.
+	TemplateNames Collection = "TemplateNames"
+	// WorkspaceUsers holds workspace role assignments.
+	WorkspaceUsers Collection = "WorkspaceUsers"
+)
+
+// Collections lists every collection with its partition key path. Point
+// reads and writes (Get, Replace, Delete) are supported only on collections
+// partitioned by /id; the others are written with Create and read by Query.
+var Collections = map[Collection]string{
+	Resources:         "/id",
+	ResourceTemplates: "/id",
+	ResourceHistory:   "/resourceId",
+	Operations:        "/id",
+	TemplateNames:     "/id",
+	WorkspaceUsers:    "/id",
+}
+
+// Document is one stored JSON object. Data holds the object including its
+// "id" member; store system fields (_etag, _ts, …) are not part of it.
+type Document struct {
+	ID string
+	// ETag is the store's version tag: set by the store on every read and
+	// write, and the required current version when passed to Replace/Delete.
+	ETag string
+	Data json.RawMessage
+}
+
+// Query selects documents by conditions on their fields, all of which must
+// hold. Limit > 0 caps the number of results.
+type Query struct {
+	Where []Cond
+	Limit int
+}
+
+// Op is a comparison in a Cond.
+type Op int
+
+// Comparisons.
+const (
+	// OpEq: the field exists and equals Value.
+	OpEq Op = iota + 1
+	// OpNe: the field is missing or differs from Value.
+	OpNe
+	// OpIn: the field equals one of Values.
+	OpIn
+	// OpNotIn: the field is missing or equals none of Values.
+	OpNotIn
+	// OpPrefix: the field is a string that starts with Value.
+	OpPrefix
+)
+
+// Cond is one condition of a Query: Path is a dotted field path
+// ("properties.display_name"), Value (or Values for In/NotIn) a string, bool,
+// int or float64.
+type Cond struct {
+	Path   string
+	Op     Op
+	Value  any
+	Values []any
+}
+
+// Eq is the condition path == v.
+func Eq(path string, v any) Cond { return Cond{Path: path, Op: OpEq, Value: v} }
+
+// Ne is the condition "path is missing or != v".
+func Ne(path string, v any) Cond { return Cond{Path: path, Op: OpNe, Value: v} }
+
+// In is the condition "path equals one of vs".
+func In[T any](path string, vs ...T) Cond {
+	return Cond{Path: path, Op: OpIn, Values: anySlice(vs)}
+}
+
+// NotIn is the condition "path is missing or equals none of vs".
+func NotIn[T any](path string, vs ...T) Cond {
+	return Cond{Path: path, Op: OpNotIn, Values: anySlice(vs)}
+}
+
+// Prefix is the condition "path is a string starting with p".
+func Prefix(path, p string) Cond { return Cond{Path: path, Op: OpPrefix, Value: p} }
+
+func anySlice[T any](vs []T) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+var pathSegment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate checks a condition before an adapter turns it into a query:
+// path segments are identifiers (so they can be spliced into SQL safely),
+// values are scalars of a supported type.
+func (c Cond) Validate() error {
+	if c.Path == "" {
+		return Errorf(CodeInvalid, "query: empty path")
+	}
+	for _, seg := range splitPath(c.Path) {
+		if !pathSegment.MatchString(seg) {
+			return Errorf(CodeInvalid, "query: bad path %q", c.Path)
+		}
+	}
+	check := func(v any) error {
+		switch v.(type) {
+		case string, bool, int, int64, float64:
+			return nil
+		}
+		return Errorf(CodeInvalid, "query: unsupported value %T for %s", v, c.Path)
+	}
+	switch c.Op {
+	case OpEq, OpNe:
+		return check(c.Value)
+	case OpPrefix:
+		if _, ok := c.Value.(string); !ok {
+			return Errorf(CodeInvalid, "query: prefix of %s must be a string", c.Path)
+		}
+		return nil
+	case OpIn, OpNotIn:
+		if len(c.Values) == 0 {
+			return Errorf(CodeInvalid, "query: empty list for %s", c.Path)
+		}
+		for _, v := range c.Values {
+			if err := check(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return Errorf(CodeInvalid, "query: unknown operator %d", c.Op)
+}
+
+// PathSegments splits a dotted path; adapters use it to build field access.
+func (c Cond) PathSegments() []string { return splitPath(c.Path) }
+
+func splitPath(p string) []string {
+	var segs []string
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '.' {
+			segs = append(segs, p[start:i])
+			start = i + 1
+		}
+	}
+	return segs
+}
+
+// ETagSetter is implemented by document types that carry their etag.
+type ETagSetter interface{ SetETag(string) }
+
+// Decode unmarshals a document into v and, if v carries an etag, sets it.
+func Decode(doc Document, v any) error {
+	if err := json.Unmarshal(doc.Data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", doc.ID, err)
+	}
+	if s, ok := v.(ETagSetter); ok {
+		s.SetETag(doc.ETag)
+	}
+	return nil
+}
+
+// Encode marshals v into a document with the given id and etag. The etag
+// field of v, if any, is not stored: it lives beside the data.
+func Encode(id, etag string, v any) (Document, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return Document{}, fmt.Errorf("encode %s: %w", id, err)
+	}
+	data, err = StripSystemFields(data)
+	if err != nil {
+		return Document{}, fmt.Errorf("encode %s: %w", id, err)
+	}
+	return Document{ID: id, ETag: etag, Data: data}, nil
+}
+
+// SystemFields are the store-managed members that never belong in Data.
+var SystemFields = []string{"_etag", "_rid", "_self", "_ts", "_attachments", "_lsn"}
+
+// StripSystemFields removes store-managed members (_etag, _ts, …) from a JSON
+// object; adapters call it on what they read and write.
+func StripSystemFields(data json.RawMessage) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	changed := false
+	for _, f := range SystemFields {
+		if _, ok := m[f]; ok {
+			delete(m, f)
+			changed = true
+		}
+	}
+	if !changed {
+		return data, nil
+	}
+	return json.Marshal(m)
+}
+
+// CheckDocument validates doc for collection c the way every adapter must:
+// a known collection, an id Cosmos DB accepts, and Data a JSON object whose
+// "id" member equals doc.ID and that holds the collection's partition key.
+// It returns Data without system fields and the partition key value.
+// Returns CodeInvalid.
+func CheckDocument(c Collection, doc Document) (data json.RawMessage, partitionKey string, err error) {
+	pkPath, ok := Collections[c]
+	if !ok {
+		return nil, "", Errorf(CodeInvalid, "unknown collection %q", c)
+	}
+	if err := CheckID(doc.ID); err != nil {
+		return nil, "", err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(doc.Data, &m); err != nil || m == nil {
+		return nil, "", Errorf(CodeInvalid, "document %s: data is not a JSON object", doc.ID)
+	}
+	if id, _ := m["id"].(string); id != doc.ID {
+		return nil, "", Errorf(CodeInvalid, "document %s: data has id %q", doc.ID, m["id"])
+	}
+	pk, _ := m[pkPath[1:]].(string)
+	if pk == "" {
+		return nil, "", Errorf(CodeInvalid, "document %s: missing partition key %s", doc.ID, pkPath)
+	}
+	data, err = StripSystemFields(doc.Data)
+	if err != nil {
+		return nil, "", WrapError(CodeInvalid, err, "document %s: data is not valid JSON", doc.ID)
+	}
+	return data, pk, nil
+}
+
+// CheckID validates a document id: 1 to 255 characters, none of the four
+// that Cosmos DB forbids ('/', '\', '?', '#').
+func CheckID(id string) error {
+	if id == "" || len(id) > 255 {
+		return Errorf(CodeInvalid, "document id must have 1 to 255 characters")
+	}
+	for _, r := range id {
+		switch r {
+		case '/', '\\', '?', '#':
+			return Errorf(CodeInvalid, "document id %q contains %q", id, r)
+		}
+	}
+	return nil
+}
+
+// CheckCollection returns CodeInvalid for a collection that is not in
+// Collections, and for point access to one not partitioned by /id.
+func CheckCollection(c Collection, point bool) error {
+	pk, ok := Collections[c]
+	if !ok {
+		return Errorf(CodeInvalid, "unknown collection %q", c)
+	}
+	if point && pk != "/id" {
+		return Errorf(CodeInvalid, "collection %s is partitioned by %s: no point access by id", c, pk)
+	}
+	return nil
+}
+
+// GetAs reads the document id of collection c into a new T.
+// Returns CodeNotFound.
+func GetAs[T any](ctx context.Context, s Store, c Collection, id string) (*T, error) {
+	doc, err := s.Get(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := Decode(doc, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// QueryAs runs q on collection c and decodes every result into a T.
+func QueryAs[T any](ctx context.Context, s Store, c Collection, q Query) ([]*T, error) {
+	docs, err := s.Query(ctx, c, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, 0, len(docs))
+	for _, d := range docs {
+		v := new(T)
+		if err := Decode(d, v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// CreateAs stores v as a new document and returns its etag.
+// Returns CodeConflict.
+func CreateAs(ctx context.Context, s Store, c Collection, id string, v any) (string, error) {
+	doc, err := Encode(id, "", v)
+	if err != nil {
+		return "", err
+	}
+	created, err := s.Create(ctx, c, doc)
+	if err != nil {
+		return "", err
+	}
+	return created.ETag, nil
+}
+
+// ReplaceAs overwrites document id with v if its etag is still etag ("" for
+// unconditional) and returns the new etag.
+// Returns CodeNotFound, CodePreconditionFailed.
+func ReplaceAs(ctx context.Context, s Store, c Collection, id, etag string, v any) (string, error) {
+	doc, err := Encode(id, etag, v)
+	if err != nil {
+		return "", err
+	}
+	replaced, err := s.Replace(ctx, c, doc)
+	if err != nil {
+		return "", err
+	}
+	return replaced.ETag, nil
+}
