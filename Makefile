@@ -30,7 +30,7 @@ test: vet
 	$(GO) test -count=1 ./...
 
 vet:
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@unformatted=$$(find . -name '*.go' -not -path '*/node_modules/*' -not -path './.tre/*' | xargs gofmt -l); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 

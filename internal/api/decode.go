@@ -99,4 +99,3 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	}
 	return false, tre.FieldErrorf(tre.CodeInvalid, name, "query parameter %s must be true or false, not %q", name, v)
 }
-

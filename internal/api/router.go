@@ -244,4 +244,3 @@ func (a *API) logError(r *http.Request, err error) {
 		log.Debug("request rejected", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
 }
-
