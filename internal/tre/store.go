@@ -51,6 +51,12 @@ const (
 	TemplateNames Collection = "TemplateNames"
 	// WorkspaceUsers holds workspace role assignments.
 	WorkspaceUsers Collection = "WorkspaceUsers"
+	// Leases holds short-lived exclusive leases (one writer at a time
+	// across several handler instances).
+	Leases Collection = "Leases"
+	// FirewallRules holds admins' manual egress rule collections and the
+	// firewall service's record of what it applied.
+	FirewallRules Collection = "FirewallRules"
 )
 
 // Collections lists every collection with its partition key path. Point
@@ -63,6 +69,8 @@ var Collections = map[Collection]string{
 	Operations:        "/id",
 	TemplateNames:     "/id",
 	WorkspaceUsers:    "/id",
+	Leases:            "/id",
+	FirewallRules:     "/id",
 }
 
 // Document is one stored JSON object. Data holds the object including its
