@@ -17,6 +17,51 @@ type Operation struct {
 	User            User            `json:"user"`
 	Steps           []OperationStep `json:"steps"`
 	ETag            string          `json:"_etag,omitempty"`
+
+	// Pending is true from the moment the operation is written until every
+	// resource change it makes is written too; Changes lists them. An
+	// operation is written first and its changes second, so a crash in
+	// between leaves a pending operation that recovery completes or drops
+	// (see package lifecycle).
+	Pending bool             `json:"pending,omitempty"`
+	Changes []ResourceChange `json:"changes,omitempty"`
+}
+
+// ResourceChange is one resource write an operation makes when it starts.
+type ResourceChange struct {
+	ResourceID string `json:"resourceId"`
+	// Create is the new resource, for creations.
+	Create *Resource `json:"create,omitempty"`
+	// Patch is applied to the stored resource, for updates.
+	Patch *ResourcePatch `json:"patch,omitempty"`
+	// ETag is the version of the resource the request was checked against:
+	// the root's write is conditional on it.
+	ETag string `json:"etag,omitempty"`
+	// History is the snapshot of the resource before the change, written
+	// to its history once the change is; nil for changes that only mark a
+	// status (delete, custom action).
+	History *ResourceHistoryItem `json:"history,omitempty"`
+}
+
+// ResourcePatch is a change of a stored resource. Nil or empty fields are
+// left alone; Properties are merged into the resource's (shallow, as
+// AzureTRE does).
+type ResourcePatch struct {
+	IsEnabled        *bool             `json:"isEnabled,omitempty"`
+	Properties       map[string]any    `json:"properties,omitempty"`
+	SecretRefs       map[string]string `json:"secretRefs,omitempty"`
+	TemplateVersion  string            `json:"templateVersion,omitempty"`
+	DeploymentStatus Status            `json:"deploymentStatus,omitempty"`
+}
+
+// Step returns the step with id, or nil.
+func (o *Operation) Step(id string) *OperationStep {
+	for i := range o.Steps {
+		if o.Steps[i].ID == id {
+			return &o.Steps[i]
+		}
+	}
+	return nil
 }
 
 // SetETag records the store's version tag of the document o was read from.
@@ -37,4 +82,9 @@ type OperationStep struct {
 	Message                  string       `json:"message"`
 	UpdatedWhen              float64      `json:"updatedWhen"`
 	SourceTemplateResourceID string       `json:"sourceTemplateResourceId"`
+
+	// DispatchedWhen is when the step's request message was sent; zero
+	// until then. A step is marked dispatched only after the send
+	// succeeded, so an undispatched step is re-sent, never lost.
+	DispatchedWhen float64 `json:"dispatchedWhen,omitempty"`
 }

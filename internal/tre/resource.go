@@ -52,6 +52,45 @@ type Resource struct {
 	// User resources.
 	ParentWorkspaceServiceID string `json:"parentWorkspaceServiceId,omitempty"`
 	OwnerID                  string `json:"ownerId,omitempty"`
+
+	// SecretRefs maps the JSON pointer of each sensitive property (whose
+	// value in Properties is "REDACTED") to its name in the secret store.
+	SecretRefs map[string]string `json:"secretRefs,omitempty"`
+	// LastOperationID and LastStepID name the operation (and pipeline step)
+	// that wrote this version: re-applying the same change after a crash is
+	// recognised and skipped.
+	LastOperationID string `json:"lastOperationId,omitempty"`
+	LastStepID      string `json:"lastStepId,omitempty"`
+}
+
+// Active reports whether the resource has not been deleted.
+func (r *Resource) Active() bool { return r.DeploymentStatus != StatusDeleted }
+
+// Installed reports whether the resource's bundle is installed: an install
+// succeeded and no uninstall has started since. Only installed resources
+// can be upgraded by running their bundle, or hold children.
+func (r *Resource) Installed() bool {
+	switch r.DeploymentStatus {
+	case StatusDeployed, StatusAwaitingUpdate, StatusUpdating, StatusUpdated, StatusUpdatingFailed,
+		StatusAwaitingAction, StatusInvokingAction, StatusActionSucceeded, StatusActionFailed:
+		return true
+	}
+	return false
+}
+
+// ResourcePath builds a resource path: /workspaces/{id}, …/workspace-services/{id},
+// …/user-resources/{id}, /shared-services/{id}.
+func ResourcePath(t ResourceType, workspaceID, serviceID, id string) string {
+	switch t {
+	case TypeWorkspace:
+		return "/workspaces/" + id
+	case TypeWorkspaceService:
+		return "/workspaces/" + workspaceID + "/workspace-services/" + id
+	case TypeUserResource:
+		return "/workspaces/" + workspaceID + "/workspace-services/" + serviceID + "/user-resources/" + id
+	default:
+		return "/shared-services/" + id
+	}
 }
 
 // SetETag records the store's version tag of the document r was read from.

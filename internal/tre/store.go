@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 )
 
@@ -57,6 +58,9 @@ const (
 	// FirewallRules holds admins' manual egress rule collections and the
 	// firewall service's record of what it applied.
 	FirewallRules Collection = "FirewallRules"
+	// Allocations holds ledgers of scarce things handed out to resources:
+	// address spaces, the one active shared service of each template.
+	Allocations Collection = "Allocations"
 )
 
 // Collections lists every collection with its partition key path. Point
@@ -71,6 +75,7 @@ var Collections = map[Collection]string{
 	WorkspaceUsers:    "/id",
 	Leases:            "/id",
 	FirewallRules:     "/id",
+	Allocations:       "/id",
 }
 
 // Document is one stored JSON object. Data holds the object including its
@@ -118,10 +123,10 @@ type Cond struct {
 }
 
 // Eq is the condition path == v.
-func Eq(path string, v any) Cond { return Cond{Path: path, Op: OpEq, Value: v} }
+func Eq(path string, v any) Cond { return Cond{Path: path, Op: OpEq, Value: scalar(v)} }
 
 // Ne is the condition "path is missing or != v".
-func Ne(path string, v any) Cond { return Cond{Path: path, Op: OpNe, Value: v} }
+func Ne(path string, v any) Cond { return Cond{Path: path, Op: OpNe, Value: scalar(v)} }
 
 // In is the condition "path equals one of vs".
 func In[T any](path string, vs ...T) Cond {
@@ -139,9 +144,30 @@ func Prefix(path, p string) Cond { return Cond{Path: path, Op: OpPrefix, Value: 
 func anySlice[T any](vs []T) []any {
 	out := make([]any, len(vs))
 	for i, v := range vs {
-		out[i] = v
+		out[i] = scalar(v)
 	}
 	return out
+}
+
+// scalar turns values of named scalar types (Status, ResourceType, …)
+// into the plain string, bool, int64 or float64 that adapters bind.
+func scalar(v any) any {
+	switch v.(type) {
+	case string, bool, int, int64, float64, nil:
+		return v
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.String:
+		return rv.String()
+	case reflect.Bool:
+		return rv.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int()
+	case reflect.Float32, reflect.Float64:
+		return rv.Float()
+	}
+	return v
 }
 
 var pathSegment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

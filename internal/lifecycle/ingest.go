@@ -1,0 +1,234 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// Outcome says what ApplyStatus did with a message.
+type Outcome string
+
+// Outcomes.
+const (
+	// Applied: the step moved forward.
+	Applied Outcome = "applied"
+	// Ignored: a duplicate or late message; nothing changed (a step never
+	// moves backwards, a terminal step stays terminal).
+	Ignored Outcome = "ignored"
+	// Heartbeat: the step is still running; its message was refreshed.
+	Heartbeat Outcome = "heartbeat"
+)
+
+// ApplyStatus ingests one status report of the Resource Processor. It is
+// idempotent and monotonic: a repeated, late or out-of-order message never
+// moves a step backwards. On success the bundle's outputs are merged into
+// the step's resource and the next step is dispatched; on failure the
+// operation fails with the step's own message.
+//
+// Returns CodeInvalid for a malformed message and CodeNotFound for an
+// unknown operation or step: retrying those cannot help, so callers record
+// them instead. Any other error is transient: retry.
+func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcome, error) {
+	if upd.OperationID == "" || upd.StepID == "" || upd.ID == "" {
+		return "", tre.Errorf(tre.CodeInvalid, "status message needs operationId, stepId and id")
+	}
+	if !upd.Status.Valid() || upd.Status == tre.StatusPipelineRunning {
+		return "", tre.Errorf(tre.CodeInvalid, "status message has an unknown status %q", upd.Status)
+	}
+	op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, upd.OperationID)
+	if tre.IsCode(err, tre.CodeNotFound) {
+		return "", tre.Errorf(tre.CodeNotFound, "status message for unknown operation %s", upd.OperationID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("lifecycle: ingest %s: %w", upd.OperationID, err)
+	}
+	step := op.Step(upd.StepID)
+	if step == nil || step.ResourceID != upd.ID {
+		return "", tre.Errorf(tre.CodeNotFound, "status message for unknown step %s of operation %s (resource %s)", upd.StepID, upd.OperationID, upd.ID)
+	}
+	outcome, err := classify(*step, upd)
+	if err != nil || outcome == Ignored {
+		return outcome, err
+	}
+	if outcome == Applied {
+		if err := s.updateStepResource(ctx, op, *step, upd); err != nil {
+			return "", err
+		}
+	}
+	var after tre.Operation
+	err = s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
+		st := o.Step(upd.StepID)
+		if again, _ := classify(*st, upd); again != outcome {
+			outcome = Ignored // someone applied it meanwhile
+			return nil
+		}
+		st.Status, st.Message, st.UpdatedWhen = upd.Status, upd.Message, s.ts()
+		recompute(o)
+		return nil
+	}, &after)
+	if err != nil {
+		return "", err
+	}
+	if outcome == Applied {
+		s.log.Info("step status", "operation_id", op.ID, "step_id", upd.StepID, "resource_id", upd.ID,
+			"status", upd.Status, "operation_status", after.Status)
+		if upd.Status.Phase() == tre.PhaseFailed && step.TemplateStepID != tre.MainStepID && len(after.Steps) > 1 {
+			s.markRootFailed(ctx, &after)
+		}
+		if upd.Status.Phase() == tre.PhaseSucceeded && nextStep(&after) >= 0 {
+			s.dispatchSoon(ctx, op.ID)
+		}
+	}
+	return outcome, nil
+}
+
+// classify decides what a status message does to a step.
+func classify(step tre.OperationStep, upd tre.StatusUpdate) (Outcome, error) {
+	st := tre.StatusesFor(step.ResourceAction)
+	if upd.Status != st.Awaiting && upd.Status != st.Running && upd.Status != st.Succeeded && upd.Status != st.Failed {
+		return "", tre.Errorf(tre.CodeInvalid, "status %q does not belong to the %s action of step %s", upd.Status, step.ResourceAction, step.ID)
+	}
+	switch {
+	case step.Status.Terminal():
+		return Ignored, nil
+	case upd.Status.Phase() < step.Status.Phase():
+		return Ignored, nil
+	case upd.Status == step.Status:
+		if upd.Status.Phase() == tre.PhaseRunning {
+			return Heartbeat, nil
+		}
+		return Ignored, nil
+	}
+	return Applied, nil
+}
+
+// recompute sets an operation's status and message from its steps. A
+// failed multi-step operation carries the failed step's own message.
+func recompute(o *tre.Operation) {
+	if len(o.Steps) == 0 {
+		return
+	}
+	st := tre.StatusesFor(o.Action)
+	if len(o.Steps) == 1 {
+		o.Status, o.Message = o.Steps[0].Status, o.Steps[0].Message
+		return
+	}
+	started := false
+	for i, step := range o.Steps {
+		switch step.Status.Phase() {
+		case tre.PhaseFailed:
+			title := step.StepTitle
+			if title == "" {
+				title = step.TemplateStepID
+			}
+			o.Status = st.Failed
+			o.Message = fmt.Sprintf("Step %d of %d (%s) failed: %s", i+1, len(o.Steps), title, step.Message)
+			return
+		case tre.PhaseRunning, tre.PhaseSucceeded:
+			started = true
+		}
+	}
+	switch {
+	case nextStep(o) < 0:
+		o.Status, o.Message = st.Succeeded, "Multi step pipeline completed successfully"
+	case started:
+		o.Status, o.Message = tre.StatusPipelineRunning, "Multi step pipeline running. See steps for details."
+	default:
+		o.Status, o.Message = st.Awaiting, tre.AwaitingMessage(o.Action)
+	}
+}
+
+// updateStepResource records a step's new status on the resource it runs
+// on, with the bundle's outputs on success, and cleans up after a
+// successful uninstall.
+func (s *Service) updateStepResource(ctx context.Context, op *tre.Operation, step tre.OperationStep, upd tre.StatusUpdate) error {
+	outputs := convertOutputs(upd.Outputs)
+	for attempt := 0; ; attempt++ {
+		r, err := s.getResource(ctx, step.ResourceID)
+		if tre.IsCode(err, tre.CodeNotFound) {
+			return nil // nothing to record it on
+		}
+		if err != nil {
+			return err
+		}
+		r.DeploymentStatus = upd.Status
+		if upd.Status.Phase() == tre.PhaseSucceeded && len(outputs) > 0 {
+			if r.Properties == nil {
+				r.Properties = map[string]any{}
+			}
+			for k, v := range outputs {
+				r.Properties[k] = v
+			}
+		}
+		r.UpdatedWhen = s.ts()
+		_, err = tre.ReplaceAs(ctx, s.store, tre.Resources, r.ID, r.ETag, r)
+		if tre.IsCode(err, tre.CodePreconditionFailed) && attempt < 20 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("lifecycle: record status of %s: %w", r.ID, err)
+		}
+		if upd.Status == tre.StatusDeleted {
+			s.cleanUp(ctx, r)
+		}
+		return nil
+	}
+}
+
+// markRootFailed gives the operation's root resource the operation's
+// failure status when a pipeline step on another resource failed: the root
+// is not fully deployed (or updated, or deleted).
+func (s *Service) markRootFailed(ctx context.Context, op *tre.Operation) {
+	for attempt := 0; attempt < 20; attempt++ {
+		r, err := s.getResource(ctx, op.ResourceID)
+		if err != nil || !r.Active() {
+			return
+		}
+		r.DeploymentStatus, r.UpdatedWhen = tre.StatusesFor(op.Action).Failed, s.ts()
+		_, err = tre.ReplaceAs(ctx, s.store, tre.Resources, r.ID, r.ETag, r)
+		if !tre.IsCode(err, tre.CodePreconditionFailed) {
+			if err != nil {
+				s.log.Warn("could not mark the root resource failed", "operation_id", op.ID, "resource_id", r.ID, "error", err.Error())
+			}
+			return
+		}
+	}
+}
+
+// cleanUp releases what a deleted resource held: its secrets and its
+// address space. Failures are logged: the resource is deleted either way.
+func (s *Service) cleanUp(ctx context.Context, r *tre.Resource) {
+	for _, name := range r.SecretRefs {
+		if err := s.secrets.Delete(ctx, name); err != nil {
+			s.log.Warn("could not delete a secret of a deleted resource", "resource_id", r.ID, "error", err.Error())
+		}
+	}
+	if err := s.releaseAddresses(ctx, r.ID); err != nil {
+		s.log.Warn("could not release the address space of a deleted resource", "resource_id", r.ID, "error", err.Error())
+	}
+}
+
+// convertOutputs applies AzureTRE's output conversion: nil values are
+// skipped, quoted strings are unquoted, "boolean" strings become booleans.
+func convertOutputs(outs []tre.Output) map[string]any {
+	m := map[string]any{}
+	for _, o := range outs {
+		if o.Value == nil || o.Name == "" {
+			continue
+		}
+		v := o.Value
+		if str, ok := v.(string); ok {
+			switch o.Type {
+			case "string":
+				v = strings.Trim(str, `'"`)
+			case "boolean":
+				v = strings.ToLower(strings.Trim(str, `'" `)) == "true"
+			}
+		}
+		m[o.Name] = v
+	}
+	return m
+}

@@ -1,0 +1,615 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/google/uuid"
+
+	"github.com/tre-go/tre/internal/pipeline"
+	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/schema"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// templateOf loads the template version a resource was made from. A user
+// resource's template hangs under its parent service's template.
+func (s *Service) templateOf(ctx context.Context, r *tre.Resource) (*tre.Template, error) {
+	k := registry.Kind{Type: r.ResourceType}
+	if r.ResourceType == tre.TypeUserResource {
+		parent, err := s.getResource(ctx, r.ParentWorkspaceServiceID)
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle: parent of %s: %w", r.ID, err)
+		}
+		k.Parent = parent.TemplateName
+	}
+	t, err := s.registry.Get(ctx, k, r.TemplateName, r.TemplateVersion)
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: template of %s (%s %s): %w", r.ID, r.TemplateName, r.TemplateVersion, err)
+	}
+	return t, nil
+}
+
+// buildSteps lists the steps of an operation of action over resources (in
+// the order they must run): each resource's template pipeline for the
+// action, or a single main step. A resource whose bundle was never
+// installed gets no upgrade step: there is nothing to upgrade (a failed
+// install can be disabled without running the bundle).
+// Returns CodeConflict when a pipeline step's target does not exist.
+func (s *Service) buildSteps(ctx context.Context, action string, resources []*tre.Resource) ([]tre.OperationStep, error) {
+	var steps []tre.OperationStep
+	now := s.ts()
+	for _, r := range resources {
+		if action == tre.ActionUpgrade && !r.Installed() {
+			continue
+		}
+		t, err := s.templateOf(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		defs := t.Pipeline.Steps(action)
+		if len(defs) == 0 {
+			defs = []tre.PipelineStep{{StepID: tre.MainStepID}}
+		}
+		for _, d := range defs {
+			step := tre.OperationStep{
+				ID:                       s.newID(),
+				TemplateStepID:           d.StepID,
+				SourceTemplateResourceID: r.ID,
+				UpdatedWhen:              now,
+			}
+			if d.StepID == tre.MainStepID {
+				step.StepTitle = "Main step for " + r.ID
+				step.ResourceID, step.ResourceType, step.ResourceTemplateName = r.ID, r.ResourceType, r.TemplateName
+				step.ResourceAction = action
+			} else {
+				target, err := s.stepTarget(ctx, r, d)
+				if err != nil {
+					return nil, err
+				}
+				step.StepTitle = d.StepTitle
+				step.ResourceID, step.ResourceType, step.ResourceTemplateName = target.ID, target.ResourceType, target.TemplateName
+				step.ResourceAction = d.ResourceAction
+				if step.ResourceAction == "" {
+					step.ResourceAction = tre.ActionUpgrade
+				}
+			}
+			st := tre.StatusesFor(step.ResourceAction)
+			step.Status, step.Message = st.Awaiting, tre.AwaitingMessage(step.ResourceAction)
+			steps = append(steps, step)
+		}
+	}
+	return steps, nil
+}
+
+// stepTarget finds the resource a pipeline step of r's template changes.
+func (s *Service) stepTarget(ctx context.Context, r *tre.Resource, d tre.PipelineStep) (*tre.Resource, error) {
+	var target *tre.Resource
+	switch d.ResourceType {
+	case tre.TypeSharedService:
+		list, err := tre.QueryAs[tre.Resource](ctx, s.store, tre.Resources, tre.Query{Where: []tre.Cond{
+			tre.Eq("resourceType", string(tre.TypeSharedService)), tre.Eq("templateName", d.ResourceTemplateName),
+			tre.NotIn("deploymentStatus", string(tre.StatusDeleted), string(tre.StatusDeploymentFailed)),
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle: pipeline target %s: %w", d.ResourceTemplateName, err)
+		}
+		if len(list) > 0 {
+			sortResources(list)
+			target = list[0]
+		}
+	case tre.TypeWorkspace:
+		target, _ = s.getResource(ctx, r.WorkspaceID)
+	case tre.TypeWorkspaceService:
+		target, _ = s.getResource(ctx, r.ParentWorkspaceServiceID)
+	}
+	if target == nil || !target.Active() || target.TemplateName != d.ResourceTemplateName {
+		return nil, tre.Errorf(tre.CodeConflict,
+			"Step %q of the %s template's pipeline changes the %s %q, which is not deployed; deploy it first",
+			d.StepID, r.TemplateName, d.ResourceType, d.ResourceTemplateName)
+	}
+	return target, nil
+}
+
+// newOperation returns an operation of action on root with steps. An
+// operation without steps (nothing to run) is complete at once.
+func (s *Service) newOperation(root *tre.Resource, action string, steps []tre.OperationStep, user tre.User) *tre.Operation {
+	now := s.ts()
+	st := tre.StatusesFor(action)
+	op := &tre.Operation{
+		ID: s.newID(), ResourceID: root.ID, ResourcePath: root.ResourcePath, ResourceVersion: root.ResourceVersion,
+		Action: action, Status: st.Awaiting, Message: tre.AwaitingMessage(action),
+		CreatedWhen: now, UpdatedWhen: now, User: user, Steps: steps,
+	}
+	if len(steps) == 0 {
+		op.Status, op.Message = st.Succeeded, "Nothing to run: the resource's bundle is not installed, so only the stored state changed"
+	}
+	if op.Steps == nil {
+		op.Steps = []tre.OperationStep{}
+	}
+	return op
+}
+
+// historyID is the id of the history item an operation writes for a
+// resource: derived, so that writing it again after a crash is a no-op.
+func historyID(opID, resourceID string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("tre:history:"+opID+"/"+resourceID)).String()
+}
+
+func snapshot(opID string, r *tre.Resource) tre.ResourceHistoryItem {
+	return tre.ResourceHistoryItem{
+		ID: historyID(opID, r.ID), ResourceID: r.ID, Properties: schema.DeepCopy(r.Properties), IsEnabled: r.IsEnabled,
+		ResourceVersion: r.ResourceVersion, UpdatedWhen: r.UpdatedWhen, User: r.User, TemplateVersion: r.TemplateVersion,
+	}
+}
+
+// commit makes an operation and its resource changes durable together.
+//
+// The operation is written first, pending, with the changes it makes
+// (creates and patches, the root's first). Then the changes are applied:
+// the root's conditionally on the etag the request was checked against, so
+// a stale etag aborts everything (the pending operation is deleted and the
+// request rejected, having changed nothing), then the others. Each written
+// resource carries the operation's id, so a change is never applied twice,
+// and the history snapshot of its previous state is written under an id
+// derived from the operation, so writing it again is harmless. Last, the
+// operation stops being pending and its first step is dispatched.
+//
+// A crash at any point leaves either nothing (the operation was not
+// written), a pending operation whose root change did not happen (recovery
+// deletes it: the caller never got an answer), or one whose root change
+// happened (recovery applies the remaining changes and dispatches it). See
+// Recover.
+func (s *Service) commit(ctx context.Context, op *tre.Operation, changes []tre.ResourceChange) error {
+	op.Pending, op.Changes = true, changes
+	etag, err := tre.CreateAs(ctx, s.store, tre.Operations, op.ID, op)
+	if err != nil {
+		return fmt.Errorf("lifecycle: save operation %s: %w", op.ID, err)
+	}
+	op.ETag = etag
+	if err := s.applyChanges(ctx, op, false); err != nil {
+		if errors.Is(err, errRootNotApplied) || tre.IsCode(err, tre.CodePreconditionFailed) {
+			if derr := s.store.Delete(ctx, tre.Operations, op.ID, ""); derr != nil && !tre.IsCode(derr, tre.CodeNotFound) {
+				s.log.Warn("pending operation left for recovery", "operation_id", op.ID, "error", derr.Error())
+			}
+		}
+		return err
+	}
+	if err := s.finishCommit(ctx, op); err != nil {
+		return err
+	}
+	s.dispatchSoon(ctx, op.ID)
+	return nil
+}
+
+var errRootNotApplied = errors.New("lifecycle: the operation's root change was not applied")
+
+// applyChanges applies an operation's changes in order. The root's write
+// is conditional on its recorded etag; in recovery (or for other
+// resources) a stale etag means someone else wrote meanwhile, and the
+// patch is applied to the current version.
+func (s *Service) applyChanges(ctx context.Context, op *tre.Operation, recovering bool) error {
+	for i, ch := range op.Changes {
+		if err := s.applyChange(ctx, op, ch, i == 0 && !recovering); err != nil {
+			if i == 0 && !tre.IsCode(err, tre.CodePreconditionFailed) {
+				return fmt.Errorf("%w: %w", errRootNotApplied, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) applyChange(ctx context.Context, op *tre.Operation, ch tre.ResourceChange, strict bool) error {
+	if ch.Create != nil {
+		r := *ch.Create
+		r.LastOperationID = op.ID
+		_, err := tre.CreateAs(ctx, s.store, tre.Resources, r.ID, &r)
+		if tre.IsCode(err, tre.CodeConflict) {
+			existing, gerr := s.getResource(ctx, r.ID)
+			if gerr == nil && existing.LastOperationID == op.ID {
+				return nil // applied before a crash
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("lifecycle: create %s: %w", r.ID, err)
+		}
+		return nil
+	}
+	etag, h := ch.ETag, ch.History
+	for attempt := 0; ; attempt++ {
+		r, err := s.getResource(ctx, ch.ResourceID)
+		if err != nil {
+			return fmt.Errorf("lifecycle: apply to %s: %w", ch.ResourceID, err)
+		}
+		if r.LastOperationID == op.ID {
+			break // applied before a crash
+		}
+		if strict && etag != "" && r.ETag != etag {
+			return tre.Errorf(tre.CodePreconditionFailed, "the resource has changed since etag %s was read", etag)
+		}
+		if ch.History != nil && r.ETag != etag {
+			snap := snapshot(op.ID, r) // the previous state is not the one recorded: snapshot it again
+			h = &snap
+		}
+		applyPatch(r, ch.Patch)
+		r.ResourceVersion++
+		r.User, r.UpdatedWhen, r.LastOperationID, r.LastStepID = op.User, s.ts(), op.ID, ""
+		_, err = tre.ReplaceAs(ctx, s.store, tre.Resources, r.ID, r.ETag, r)
+		if tre.IsCode(err, tre.CodePreconditionFailed) {
+			if strict {
+				return err
+			}
+			if attempt < 20 {
+				etag = "" // someone else wrote: apply to the current version
+				continue
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("lifecycle: apply to %s: %w", r.ID, err)
+		}
+		break
+	}
+	if h != nil {
+		if _, err := tre.CreateAs(ctx, s.store, tre.ResourceHistory, h.ID, h); err != nil && !tre.IsCode(err, tre.CodeConflict) {
+			return fmt.Errorf("lifecycle: history of %s: %w", ch.ResourceID, err)
+		}
+	}
+	return nil
+}
+
+func applyPatch(r *tre.Resource, p *tre.ResourcePatch) {
+	if p == nil {
+		return
+	}
+	if p.IsEnabled != nil {
+		r.IsEnabled = *p.IsEnabled
+	}
+	if len(p.Properties) > 0 {
+		if r.Properties == nil {
+			r.Properties = map[string]any{}
+		}
+		for k, v := range schema.DeepCopy(p.Properties) {
+			r.Properties[k] = v
+		}
+	}
+	for k, v := range p.SecretRefs {
+		if r.SecretRefs == nil {
+			r.SecretRefs = map[string]string{}
+		}
+		r.SecretRefs[k] = v
+	}
+	if p.TemplateVersion != "" {
+		r.TemplateVersion = p.TemplateVersion
+	}
+	if p.DeploymentStatus != "" {
+		r.DeploymentStatus = p.DeploymentStatus
+	}
+}
+
+// finishCommit marks an operation as no longer pending.
+func (s *Service) finishCommit(ctx context.Context, op *tre.Operation) error {
+	return s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
+		o.Pending, o.Changes = false, nil
+		return nil
+	}, op)
+}
+
+// updateOperation applies fn to the stored operation and replaces it with
+// its etag, retrying on a concurrent write. If into is not nil it receives
+// the result.
+func (s *Service) updateOperation(ctx context.Context, id string, fn func(*tre.Operation) error, into *tre.Operation) error {
+	for attempt := 0; ; attempt++ {
+		op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, id)
+		if err != nil {
+			return fmt.Errorf("lifecycle: update operation %s: %w", id, err)
+		}
+		if err := fn(op); err != nil {
+			return err
+		}
+		op.UpdatedWhen = s.ts()
+		etag, err := tre.ReplaceAs(ctx, s.store, tre.Operations, id, op.ETag, op)
+		if tre.IsCode(err, tre.CodePreconditionFailed) && attempt < 50 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("lifecycle: update operation %s: %w", id, err)
+		}
+		op.ETag = etag
+		if into != nil {
+			*into = *op
+		}
+		return nil
+	}
+}
+
+// Recover finishes or drops operations left pending by a crash: one whose
+// root change was applied is completed (remaining changes applied, then
+// dispatched); one whose root change never happened is deleted (its
+// request never got an answer). Only operations older than RecoverAfter
+// are touched, so a request still at work is never raced. Returns how many
+// it completed and dropped.
+func (s *Service) Recover(ctx context.Context) (completed, dropped int, err error) {
+	pending, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{tre.Eq("pending", true)}})
+	if err != nil {
+		return 0, 0, fmt.Errorf("lifecycle: recover: %w", err)
+	}
+	cutoff := tre.Timestamp(s.now().Add(-s.cfg.RecoverAfter))
+	var errs []error
+	for _, op := range pending {
+		if op.CreatedWhen > cutoff || len(op.Changes) == 0 {
+			continue
+		}
+		root, gerr := s.getResource(ctx, op.Changes[0].ResourceID)
+		if gerr != nil && !tre.IsCode(gerr, tre.CodeNotFound) {
+			errs = append(errs, gerr)
+			continue
+		}
+		if gerr != nil || root.LastOperationID != op.ID {
+			if derr := s.store.Delete(ctx, tre.Operations, op.ID, op.ETag); derr != nil && !tre.IsCode(derr, tre.CodeNotFound) {
+				errs = append(errs, derr)
+				continue
+			}
+			s.log.Warn("dropped an operation whose change was never saved", "operation_id", op.ID, "resource_id", op.ResourceID)
+			dropped++
+			continue
+		}
+		if aerr := s.applyChanges(ctx, op, true); aerr != nil {
+			errs = append(errs, aerr)
+			continue
+		}
+		if ferr := s.finishCommit(ctx, op); ferr != nil {
+			errs = append(errs, ferr)
+			continue
+		}
+		s.log.Warn("completed an operation interrupted by a crash", "operation_id", op.ID, "resource_id", op.ResourceID)
+		completed++
+		s.dispatchSoon(ctx, op.ID)
+	}
+	return completed, dropped, errors.Join(errs...)
+}
+
+// dispatchSoon sends the operation's next step now; a failure is logged
+// and left to the redelivery job (the step stays undispatched).
+func (s *Service) dispatchSoon(ctx context.Context, opID string) {
+	if err := s.Dispatch(ctx, opID); err != nil {
+		s.log.Warn("dispatch deferred to redelivery", "operation_id", opID, "error", err.Error())
+	}
+}
+
+// Dispatch sends the request message of an operation's next step, if that
+// step is waiting to be sent. The step is marked dispatched only after the
+// send succeeded; sending twice is harmless (the message id is the step id,
+// and ingestion is idempotent).
+func (s *Service) Dispatch(ctx context.Context, opID string) error {
+	op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, opID)
+	if err != nil {
+		return fmt.Errorf("lifecycle: dispatch %s: %w", opID, err)
+	}
+	i := nextStep(op)
+	if op.Pending || i < 0 || op.Steps[i].Status.Phase() != tre.PhaseAwaiting || op.Steps[i].DispatchedWhen != 0 {
+		return nil
+	}
+	step := op.Steps[i]
+	msg, err := s.prepareStep(ctx, op, step)
+	if err != nil {
+		if tre.IsCode(err, tre.CodeUnavailable) {
+			return err
+		}
+		// The step cannot run (a pipeline value is invalid, a target is
+		// gone): it fails with the reason, and the operation with it.
+		return s.failStep(ctx, op.ID, step.ID, err.Error())
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("lifecycle: dispatch %s: %w", opID, err)
+	}
+	if s.sender == nil {
+		return tre.Errorf(tre.CodeUnavailable, "no queue to send step %s to", step.ID)
+	}
+	err = s.sender.Send(ctx, tre.QueueRequests, tre.Message{
+		MessageID: step.ID, SessionID: step.ResourceID, CorrelationID: op.ID, Subject: step.ResourceAction, Body: body,
+	})
+	if err != nil {
+		return fmt.Errorf("lifecycle: send step %s: %w", step.ID, err)
+	}
+	s.log.Info("step dispatched", "operation_id", op.ID, "step_id", step.ID, "resource_id", step.ResourceID, "action", step.ResourceAction)
+	return s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
+		if st := o.Step(step.ID); st != nil && st.DispatchedWhen == 0 {
+			st.DispatchedWhen = s.ts()
+		}
+		return nil
+	}, nil)
+}
+
+// nextStep is the index of the first step that has not succeeded, or -1.
+func nextStep(op *tre.Operation) int {
+	for i, st := range op.Steps {
+		if st.Status.Phase() != tre.PhaseSucceeded {
+			return i
+		}
+	}
+	return -1
+}
+
+// prepareStep builds a step's request message. A pipeline step on another
+// resource first writes that resource's new properties (substituted from
+// the resource whose template defines the step), once: the write carries
+// the step id.
+func (s *Service) prepareStep(ctx context.Context, op *tre.Operation, step tre.OperationStep) (*tre.ResourceRequest, error) {
+	if step.TemplateStepID != tre.MainStepID {
+		if err := s.applyPipelineStep(ctx, op, step); err != nil {
+			return nil, err
+		}
+	}
+	target, err := s.getResource(ctx, step.ResourceID)
+	if err != nil {
+		if tre.IsCode(err, tre.CodeNotFound) {
+			return nil, tre.Errorf(tre.CodeConflict, "the resource %s of step %s no longer exists", step.ResourceID, step.TemplateStepID)
+		}
+		return nil, err
+	}
+	return requestFor(op, step, target), nil
+}
+
+func requestFor(op *tre.Operation, step tre.OperationStep, r *tre.Resource) *tre.ResourceRequest {
+	params := r.Properties
+	if params == nil {
+		params = map[string]any{}
+	}
+	return &tre.ResourceRequest{
+		OperationID: op.ID, StepID: step.ID, Action: step.ResourceAction,
+		ID: r.ID, Name: r.TemplateName, Version: r.TemplateVersion, Parameters: params,
+		WorkspaceID: r.WorkspaceID, OwnerID: r.OwnerID, ParentWorkspaceServiceID: r.ParentWorkspaceServiceID,
+		ResourceType: r.ResourceType, SecretRefs: r.SecretRefs,
+	}
+}
+
+func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step tre.OperationStep) error {
+	source, err := s.getResource(ctx, step.SourceTemplateResourceID)
+	if err != nil {
+		return err
+	}
+	t, err := s.templateOf(ctx, source)
+	if err != nil {
+		return err
+	}
+	var def *tre.PipelineStep
+	for _, d := range t.Pipeline.Steps(op.Action) {
+		if d.StepID == step.TemplateStepID {
+			def = &d
+			break
+		}
+	}
+	if def == nil {
+		return tre.Errorf(tre.CodeConflict, "step %s is no longer in the pipeline of %s %s", step.TemplateStepID, t.Name, t.Version)
+	}
+	src, err := s.pipelineSource(ctx, source)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		target, err := s.getResource(ctx, step.ResourceID)
+		if err != nil {
+			return err
+		}
+		if target.LastStepID == step.ID {
+			return nil // written before a crash
+		}
+		props, err := pipeline.Apply(def.Properties, src, target.Properties)
+		if err != nil {
+			return tre.WrapError(tre.CodeInvalid, err, "step %s: %s", step.TemplateStepID, tre.ErrorMessage(err))
+		}
+		if len(props) > 0 {
+			tt, err := s.templateOf(ctx, target)
+			if err != nil {
+				return err
+			}
+			v, err := schema.NewValidator(tt)
+			if err != nil {
+				return err
+			}
+			if err := v.ValidateUpdate(props); err != nil {
+				return tre.WrapError(tre.CodeInvalid, err, "step %s sets properties of %s %s that its template rejects: %s",
+					step.TemplateStepID, target.ResourceType, target.TemplateName, tre.ErrorMessage(err))
+			}
+		}
+		h := snapshot(step.ID, target)
+		applyPatch(target, &tre.ResourcePatch{Properties: props})
+		target.ResourceVersion++
+		target.User, target.UpdatedWhen, target.LastStepID = op.User, s.ts(), step.ID
+		_, err = tre.ReplaceAs(ctx, s.store, tre.Resources, target.ID, target.ETag, target)
+		if tre.IsCode(err, tre.CodePreconditionFailed) && attempt < 20 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("lifecycle: pipeline step %s: %w", step.ID, err)
+		}
+		if _, err := tre.CreateAs(ctx, s.store, tre.ResourceHistory, h.ID, &h); err != nil && !tre.IsCode(err, tre.CodeConflict) {
+			return fmt.Errorf("lifecycle: history of %s: %w", target.ID, err)
+		}
+		return nil
+	}
+}
+
+// pipelineSource is what {{ resource.… }} sees for r: r and its parents.
+func (s *Service) pipelineSource(ctx context.Context, r *tre.Resource) (pipeline.Source, error) {
+	src := pipeline.Source{Type: r.ResourceType, Resource: asMap(r)}
+	switch r.ResourceType {
+	case tre.TypeWorkspaceService:
+		ws, err := s.getResource(ctx, r.WorkspaceID)
+		if err != nil {
+			return src, err
+		}
+		src.Parent = asMap(ws)
+	case tre.TypeUserResource:
+		svc, err := s.getResource(ctx, r.ParentWorkspaceServiceID)
+		if err != nil {
+			return src, err
+		}
+		ws, err := s.getResource(ctx, r.WorkspaceID)
+		if err != nil {
+			return src, err
+		}
+		src.Parent, src.GrandParent = asMap(svc), asMap(ws)
+	}
+	return src, nil
+}
+
+func asMap(r *tre.Resource) map[string]any {
+	b, _ := json.Marshal(r)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+// failStep marks a step failed with msg and recomputes the operation.
+func (s *Service) failStep(ctx context.Context, opID, stepID, msg string) error {
+	_, err := s.ApplyStatus(ctx, s.failureUpdate(ctx, opID, stepID, msg))
+	return err
+}
+
+func (s *Service) failureUpdate(ctx context.Context, opID, stepID, msg string) tre.StatusUpdate {
+	op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, opID)
+	if err != nil {
+		return tre.StatusUpdate{OperationID: opID, StepID: stepID}
+	}
+	st := op.Step(stepID)
+	if st == nil {
+		return tre.StatusUpdate{OperationID: opID, StepID: stepID}
+	}
+	return tre.StatusUpdate{OperationID: opID, StepID: stepID, ID: st.ResourceID,
+		Status: tre.StatusesFor(st.ResourceAction).Failed, Message: msg}
+}
+
+// RedeliverDue dispatches every step that should have been sent by now:
+// operations applied but never dispatched (a crash after the commit, a
+// queue that was down), and next steps of multi-step operations whose
+// dispatch failed. Returns how many it sent.
+func (s *Service) RedeliverDue(ctx context.Context) (int, error) {
+	ops, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{
+		tre.In("status", tre.InProgressStatuses()...), tre.Ne("pending", true),
+	}})
+	if err != nil {
+		return 0, fmt.Errorf("lifecycle: redeliver: %w", err)
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].CreatedWhen < ops[j].CreatedWhen })
+	cutoff := tre.Timestamp(s.now().Add(-s.cfg.RedispatchAfter))
+	sent := 0
+	var errs []error
+	for _, op := range ops {
+		i := nextStep(op)
+		if i < 0 || op.Steps[i].DispatchedWhen != 0 || op.Steps[i].Status.Phase() != tre.PhaseAwaiting || op.Steps[i].UpdatedWhen > cutoff {
+			continue
+		}
+		if err := s.Dispatch(ctx, op.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sent++
+	}
+	return sent, errors.Join(errs...)
+}

@@ -1,0 +1,209 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// Sender sends messages to a queue; tre.Queue implements it.
+type Sender interface {
+	Send(ctx context.Context, queue string, msgs ...tre.Message) error
+}
+
+// Config holds the deployment facts the service puts into resources.
+type Config struct {
+	TREID    string
+	Location string
+	// AddressSpace is the TRE's whole address space; CoreAddressSpace is
+	// taken by the core and never given to a workspace.
+	AddressSpace     netip.Prefix
+	CoreAddressSpace netip.Prefix
+	// RecoverAfter is how old a pending operation must be before recovery
+	// touches it: longer than any request can take (see MutationTimeout).
+	RecoverAfter time.Duration
+	// MutationTimeout bounds the work of one mutating request.
+	MutationTimeout time.Duration
+	// RedispatchAfter is how long an undispatched step waits before the
+	// redelivery job sends it.
+	RedispatchAfter time.Duration
+}
+
+// Service is the resource lifecycle: it validates mutations, writes them as
+// operations, dispatches their steps and ingests their results.
+type Service struct {
+	store    tre.Store
+	registry *registry.Registry
+	secrets  tre.Secrets
+	sender   Sender
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	newID    func() string
+}
+
+// Options are the optional parts of New.
+type Options struct {
+	Log   *slog.Logger
+	Now   func() time.Time
+	NewID func() string
+}
+
+// New returns the service.
+func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender Sender, cfg Config, opt Options) *Service {
+	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
+		log: opt.Log, now: opt.Now, newID: opt.NewID}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = uuid.NewString
+	}
+	if s.cfg.RecoverAfter == 0 {
+		s.cfg.RecoverAfter = 5 * time.Minute
+	}
+	if s.cfg.MutationTimeout == 0 {
+		s.cfg.MutationTimeout = time.Minute
+	}
+	if s.cfg.RedispatchAfter == 0 {
+		s.cfg.RedispatchAfter = 30 * time.Second
+	}
+	if s.cfg.RecoverAfter < 2*s.cfg.MutationTimeout {
+		s.cfg.RecoverAfter = 2 * s.cfg.MutationTimeout
+	}
+	return s
+}
+
+// Ref names a resource by the ids in its API path.
+type Ref struct {
+	Type        tre.ResourceType
+	WorkspaceID string
+	ServiceID   string
+	ID          string
+}
+
+// WorkspaceRef names a workspace.
+func WorkspaceRef(id string) Ref { return Ref{Type: tre.TypeWorkspace, ID: id} }
+
+// Path is the ref's resource path.
+func (r Ref) Path() string { return tre.ResourcePath(r.Type, r.WorkspaceID, r.ServiceID, r.ID) }
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// CheckID validates an id from a path: ids are UUIDs, and a malformed one
+// is a 400 naming the parameter, never a lookup. Returns CodeInvalid.
+func CheckID(param, id string) error {
+	if !uuidPattern.MatchString(id) {
+		return tre.FieldErrorf(tre.CodeInvalid, param, "%s must be a UUID, not %q", param, id)
+	}
+	return nil
+}
+
+// notFound is AzureTRE's 404 text per resource type.
+func notFound(t tre.ResourceType) error {
+	switch t {
+	case tre.TypeWorkspace:
+		return tre.Errorf(tre.CodeNotFound, "Workspace does not exist")
+	case tre.TypeWorkspaceService:
+		return tre.Errorf(tre.CodeNotFound, "Workspace service does not exist")
+	case tre.TypeUserResource:
+		return tre.Errorf(tre.CodeNotFound, "User Resource does not exist")
+	default:
+		return tre.Errorf(tre.CodeNotFound, "Shared service does not exist")
+	}
+}
+
+// Get loads the active resource ref names, checking that it is of the
+// ref's type and sits under the ref's parents. Returns CodeNotFound with
+// AzureTRE's texts.
+func (s *Service) Get(ctx context.Context, ref Ref) (*tre.Resource, error) {
+	if ref.WorkspaceID != "" && ref.Type != tre.TypeWorkspace {
+		if _, err := s.Get(ctx, WorkspaceRef(ref.WorkspaceID)); err != nil {
+			return nil, err
+		}
+	}
+	if ref.ServiceID != "" {
+		if _, err := s.Get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}); err != nil {
+			return nil, err
+		}
+	}
+	r, err := s.getResource(ctx, ref.ID)
+	if tre.IsCode(err, tre.CodeNotFound) {
+		return nil, notFound(ref.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.ResourceType != ref.Type || !r.Active() ||
+		(ref.Type != tre.TypeWorkspace && r.WorkspaceID != ref.WorkspaceID) ||
+		(ref.Type == tre.TypeUserResource && r.ParentWorkspaceServiceID != ref.ServiceID) {
+		return nil, notFound(ref.Type)
+	}
+	return r, nil
+}
+
+func (s *Service) getResource(ctx context.Context, id string) (*tre.Resource, error) {
+	r, err := tre.GetAs[tre.Resource](ctx, s.store, tre.Resources, id)
+	if err != nil {
+		if tre.IsCode(err, tre.CodeNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("lifecycle: get resource %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// List returns the active resources of a type under a parent: workspaces
+// (no parent), the services of a workspace, the user resources of a
+// service, or shared services. Parents are checked (CodeNotFound).
+func (s *Service) List(ctx context.Context, ref Ref) ([]*tre.Resource, error) {
+	where := []tre.Cond{tre.Eq("resourceType", string(ref.Type)), tre.Ne("deploymentStatus", string(tre.StatusDeleted))}
+	switch ref.Type {
+	case tre.TypeWorkspaceService:
+		if _, err := s.Get(ctx, WorkspaceRef(ref.WorkspaceID)); err != nil {
+			return nil, err
+		}
+		where = append(where, tre.Eq("workspaceId", ref.WorkspaceID))
+	case tre.TypeUserResource:
+		if _, err := s.Get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}); err != nil {
+			return nil, err
+		}
+		where = append(where, tre.Eq("workspaceId", ref.WorkspaceID), tre.Eq("parentWorkspaceServiceId", ref.ServiceID))
+	}
+	list, err := tre.QueryAs[tre.Resource](ctx, s.store, tre.Resources, tre.Query{Where: where})
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
+	}
+	sortResources(list)
+	return list, nil
+}
+
+// descendants returns the active resources under a resource path, deepest
+// first (user resources, then services).
+func (s *Service) descendants(ctx context.Context, r *tre.Resource) ([]*tre.Resource, error) {
+	if r.ResourceType != tre.TypeWorkspace && r.ResourceType != tre.TypeWorkspaceService {
+		return nil, nil
+	}
+	list, err := tre.QueryAs[tre.Resource](ctx, s.store, tre.Resources, tre.Query{Where: []tre.Cond{
+		tre.Prefix("resourcePath", r.ResourcePath+"/"), tre.Ne("deploymentStatus", string(tre.StatusDeleted)),
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: descendants of %s: %w", r.ID, err)
+	}
+	sortResources(list)
+	sortDeepestFirst(list)
+	return list, nil
+}
+
+func (s *Service) ts() float64 { return tre.Timestamp(s.now()) }

@@ -1,0 +1,51 @@
+package tre
+
+// ResourceRequest is the message the API sends to the Resource Processor
+// on QueueRequests, one per operation step: AzureTRE's request message
+// (session id = the resource the step changes, message id = the step id).
+// Parameters are the resource's properties, with sensitive values
+// "REDACTED" and SecretRefs naming where the processor finds them.
+type ResourceRequest struct {
+	OperationID string         `json:"operationId"`
+	StepID      string         `json:"stepId"`
+	Action      string         `json:"action"`
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Version     string         `json:"version"`
+	Parameters  map[string]any `json:"parameters"`
+	// Workspace services and user resources.
+	WorkspaceID string `json:"workspaceId,omitempty"`
+	// User resources.
+	OwnerID                  string `json:"ownerId,omitempty"`
+	ParentWorkspaceServiceID string `json:"parentWorkspaceServiceId,omitempty"`
+
+	// Our additions: the resource type (the local runner finds the bundle
+	// by it) and the secret references of sensitive parameters.
+	ResourceType ResourceType      `json:"resourceType,omitempty"`
+	SecretRefs   map[string]string `json:"secretRefs,omitempty"`
+}
+
+// StatusUpdate is the message the Resource Processor sends on QueueStatus
+// about one step (session id = the operation id): AzureTRE's deployment
+// status message, plus heartbeat details.
+type StatusUpdate struct {
+	OperationID string   `json:"operationId"`
+	StepID      string   `json:"stepId"`
+	ID          string   `json:"id"`
+	Status      Status   `json:"status"`
+	Message     string   `json:"message"`
+	Outputs     []Output `json:"outputs,omitempty"`
+
+	// Our additions: which agent runs the step, when it sent this, and for
+	// heartbeats the tail of the bundle's output.
+	Agent   string  `json:"agent,omitempty"`
+	SentAt  float64 `json:"sentAt,omitempty"`
+	LogTail string  `json:"logTail,omitempty"`
+}
+
+// Output is one bundle output reported with a success status.
+type Output struct {
+	Name  string `json:"name"`
+	Value any    `json:"value"`
+	Type  string `json:"type,omitempty"`
+}
