@@ -155,8 +155,8 @@ func (s *Service) updateLedger(ctx context.Context, fn func(*ledger) (netip.Pref
 
 // singleton is the claim of the one active shared service of a template.
 type singleton struct {
-	ID         string `json:"id"`
-	Template   string `json:"templateName"`
+	ID         string  `json:"id"`
+	Template   string  `json:"templateName"`
 	ResourceID string  `json:"resourceId"`
 	When       float64 `json:"when"`
 	ETag       string  `json:"_etag,omitempty"`
