@@ -1,11 +1,14 @@
 package main
 
 import (
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/tre-go/tre/internal/cidr"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/tre"
 )
 
 // settings is every environment variable the handler reads. The README's
@@ -17,6 +20,9 @@ var settings = []config.Setting{
 	{Name: "LOG_LEVEL", Default: "info", Description: "debug, info, warn or error. Logs are JSON lines on stdout."},
 	{Name: "TRE_ID", Default: "local", Description: "Identifier of this TRE, passed to bundles as tre_id."},
 	{Name: "RESOURCE_LOCATION", Default: "local", Description: "Azure region of the TRE, passed to bundles as azure_location."},
+	{Name: "TRE_ADDRESS_SPACE", Default: "10.0.0.0/12", Description: "IPv4 range workspaces get their address spaces from."},
+	{Name: "CORE_ADDRESS_SPACE", Default: "10.1.0.0/22", Description: "Part of TRE_ADDRESS_SPACE taken by the core network; never given to a workspace."},
+	{Name: "TRE_SWEEP_INTERVAL", Default: "10s", Description: "How often the handler recovers interrupted operations and re-sends undispatched steps (locally; in Azure a timer function does it)."},
 	{Name: "TRE_MAX_BODY_BYTES", Default: "1048576", Description: "Largest request body accepted (bytes); larger bodies get 413."},
 	{Name: "TRE_SHUTDOWN_TIMEOUT", Default: "20s", Description: "How long SIGTERM waits for in-flight requests before closing."},
 	{Name: "AAD_TENANT_ID", Default: "", Description: "Entra ID tenant. When set, tokens are validated against Entra ID; when empty, the local dev issuer is used."},
@@ -35,6 +41,9 @@ type Config struct {
 	Location        string
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	AddressSpace    netip.Prefix
+	CoreSpace       netip.Prefix
+	SweepInterval   time.Duration
 
 	// Entra ID; empty TenantID selects the dev issuer.
 	TenantID     string
@@ -58,10 +67,16 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		Location:        e.String("RESOURCE_LOCATION"),
 		MaxBodyBytes:    int64(e.Int("TRE_MAX_BODY_BYTES", 1024, 64<<20)),
 		ShutdownTimeout: e.Duration("TRE_SHUTDOWN_TIMEOUT", 0, 10*time.Minute),
+		SweepInterval:   e.Duration("TRE_SWEEP_INTERVAL", time.Second, time.Hour),
 		TenantID:        e.String("AAD_TENANT_ID"),
 		AuthorityURL:    strings.TrimRight(e.String("AAD_AUTHORITY_URL"), "/"),
 		APIClientID:     e.String("API_CLIENT_ID"),
 		APIAudience:     e.String("API_AUDIENCE"),
+	}
+	c.AddressSpace = prefixSetting(e, "TRE_ADDRESS_SPACE")
+	c.CoreSpace = prefixSetting(e, "CORE_ADDRESS_SPACE")
+	if c.AddressSpace.IsValid() && c.CoreSpace.IsValid() && !c.AddressSpace.Contains(c.CoreSpace.Addr()) {
+		e.Problemf("CORE_ADDRESS_SPACE: %s is not inside TRE_ADDRESS_SPACE %s", c.CoreSpace, c.AddressSpace)
 	}
 	if abs, err := filepath.Abs(c.DataDir); err == nil {
 		c.DataDir = abs
@@ -80,4 +95,13 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	return c, e.Err()
+}
+
+func prefixSetting(e *config.Env, name string) netip.Prefix {
+	raw := e.String(name)
+	p, err := cidr.Parse(raw)
+	if err != nil {
+		e.Problemf("%s: %s", name, tre.ErrorMessage(err))
+	}
+	return p
 }

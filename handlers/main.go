@@ -27,7 +27,9 @@ import (
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -103,11 +105,12 @@ type Main struct {
 	Config Config
 	Log    *slog.Logger
 
-	db     *sqlite.DB
-	store  tre.Store
-	api    *api.API
-	ln     net.Listener
-	server *http.Server
+	db        *sqlite.DB
+	store     tre.Store
+	lifecycle *lifecycle.Service
+	api       *api.API
+	ln        net.Listener
+	server    *http.Server
 }
 
 // Open builds the adapters and listens, so that a bind error is immediate
@@ -124,10 +127,22 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Close()
 		return err
 	}
+	secrets, err := secretfile.Open(m.Config.DataDir)
+	if err != nil {
+		m.Close()
+		return err
+	}
+	reg := registry.New(m.store, nil)
+	m.lifecycle = lifecycle.New(m.store, reg, secrets, nil, lifecycle.Config{
+		TREID: m.Config.TREID, Location: m.Config.Location,
+		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
+	}, lifecycle.Options{Log: m.Log.With("component", "lifecycle")})
 	m.api = &api.API{
-		Log:          m.Log,
-		Auth:         validator,
-		Registry:     registry.New(m.store, nil),
+		Log:            m.Log,
+		Auth:           validator,
+		Registry:       reg,
+		Lifecycle:      m.lifecycle,
+		WorkspaceRoles: m.lifecycle,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: "Configuration Store (SQLite)", Check: m.store.Ping},
@@ -190,6 +205,16 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		m.sweep(jobsCtx)
+	}()
+	defer func() {
+		stopJobs()
+		<-jobsDone
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -207,6 +232,22 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Log.Info("stopped")
 	return nil
+}
+
+// sweep runs the lifecycle's upkeep every SweepInterval until ctx ends.
+func (m *Main) sweep(ctx context.Context) {
+	t := time.NewTicker(m.Config.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.lifecycle.Sweep(ctx); err != nil && ctx.Err() == nil {
+				m.Log.Warn("sweep incomplete", "error", err.Error())
+			}
+		}
+	}
 }
 
 // Close releases the adapters.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 )
 
@@ -19,6 +20,8 @@ type API struct {
 	Log      *slog.Logger
 	Auth     Authenticator
 	Registry *registry.Registry
+	// Lifecycle manages resources and operations.
+	Lifecycle *lifecycle.Service
 	// WorkspaceRoles resolves workspace-level roles; nil until workspaces
 	// exist.
 	WorkspaceRoles WorkspaceRoleSource
@@ -76,8 +79,11 @@ func (a *API) Routes() []Route {
 		{Method: "GET", Pattern: "/api/ping", Access: public, Summary: "Ping", Status: 200, Handle: a.ping},
 		{Method: "GET", Pattern: "/api/health", Access: public, Summary: "Health of each dependency", Status: 200, Handle: a.health},
 		{Method: "GET", Pattern: "/api/.metadata", Access: public, Summary: "Authentication metadata for clients", Status: 200, Handle: a.metadata},
+		{Method: "GET", Pattern: "/api/openapi.json", Access: public, Summary: "This document", Status: 200, Handle: a.openapi},
 	}
 	routes = append(routes, a.templateRoutes()...)
+	routes = append(routes, a.resourceRoutes()...)
+	routes = append(routes, a.workspaceRoutes()...)
 	return routes
 }
 

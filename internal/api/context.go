@@ -15,6 +15,9 @@ type requestState struct {
 	id   string
 	user tre.User
 	log  *slog.Logger
+	// workspaceRoles are the caller's roles in the workspace of the path,
+	// when the route's access rule needed them.
+	workspaceRoles []tre.Role
 }
 
 func stateOf(ctx context.Context) *requestState {
@@ -41,3 +44,6 @@ func loggerOf(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 	}
 	return fallback
 }
+
+// workspaceRolesOf returns the caller's roles in the path's workspace.
+func workspaceRolesOf(ctx context.Context) []tre.Role { return stateOf(ctx).workspaceRoles }

@@ -43,6 +43,9 @@ type Route struct {
 	Summary string
 	// Status is the success status, for the OpenAPI document.
 	Status int
+	// Request is a value of the request body's type, for the OpenAPI
+	// document; nil when the route takes no body.
+	Request any
 	Handle func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -129,6 +132,7 @@ func (a *API) authorize(r *http.Request, acc Access) (tre.User, error) {
 			if err != nil {
 				return tre.User{}, err
 			}
+			stateOf(r.Context()).workspaceRoles = roles
 			for _, role := range roles {
 				if slices.Contains(acc.Workspace, role) {
 					return user, nil

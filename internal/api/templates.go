@@ -28,13 +28,13 @@ func (a *API) templateRoutes() []Route {
 		routes = append(routes,
 			Route{Method: "GET", Pattern: f.base, Access: f.read, Status: 200,
 				Summary: "List the current " + f.noun + "s", Handle: a.listTemplates(f)},
-			Route{Method: "POST", Pattern: f.base, Access: treAdmin, Status: 201,
+			Route{Method: "POST", Pattern: f.base, Access: treAdmin, Status: 201, Request: registry.Registration{},
 				Summary: "Register a " + f.noun + " version", Handle: a.registerTemplate(f)},
 			Route{Method: "GET", Pattern: f.base + "/{template_name}", Access: f.read, Status: 200,
 				Summary: "Get a " + f.noun + " (current, or ?version=)", Handle: a.getTemplate(f)},
 			Route{Method: "GET", Pattern: f.base + "/{template_name}/versions", Access: f.read, Status: 200,
 				Summary: "List every version of a " + f.noun, Handle: a.templateVersions(f)},
-			Route{Method: "PATCH", Pattern: f.base + "/{template_name}/versions/{version}", Access: treAdmin, Status: 200,
+			Route{Method: "PATCH", Pattern: f.base + "/{template_name}/versions/{version}", Access: treAdmin, Status: 200, Request: registry.Update{},
 				Summary: "Make a " + f.noun + " version current, or deprecate it", Handle: a.updateTemplateVersion(f)},
 		)
 	}

@@ -613,3 +613,17 @@ func (s *Service) RedeliverDue(ctx context.Context) (int, error) {
 	}
 	return sent, errors.Join(errs...)
 }
+
+// Sweep runs the periodic upkeep: it recovers operations left pending by a
+// crash, releases address spaces of resources that were never created,
+// and sends steps that should have been sent. The redelivery timer (a
+// ticker locally) calls it.
+func (s *Service) Sweep(ctx context.Context) error {
+	completed, dropped, errRecover := s.Recover(ctx)
+	orphans, errOrphans := s.releaseOrphanAddresses(ctx)
+	sent, errSend := s.RedeliverDue(ctx)
+	if completed+dropped+orphans+sent > 0 {
+		s.log.Info("sweep", "recovered", completed, "dropped", dropped, "released_address_spaces", orphans, "redelivered", sent)
+	}
+	return errors.Join(errRecover, errOrphans, errSend)
+}

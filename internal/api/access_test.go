@@ -1,0 +1,302 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/lifecycle"
+	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// world is what the access test's fixture holds: ids and etags.
+type world struct {
+	ws, svc, urOwn, urOther, ss                     string
+	wsOp, svcOp, urOwnOp, urOtherOp, ssOp           string
+	wsETag, svcETag, urOwnETag, urOtherETag, ssETag string
+}
+
+var (
+	adminUser      = tre.User{ID: auth.DevUserID("admin"), Name: "admin", Roles: []string{"TREAdmin"}}
+	ownerUser      = tre.User{ID: auth.DevUserID("owner"), Name: "owner", Roles: []string{"TREUser"}}
+	researcherUser = tre.User{ID: auth.DevUserID("researcher"), Name: "researcher", Roles: []string{"TREUser"}}
+)
+
+func minimal(title string) map[string]any {
+	return map[string]any{"title": title, "description": title, "type": "object", "properties": map[string]any{}}
+}
+
+// buildWorld makes a deployed workspace with a service, a user resource of
+// the researcher and one of the owner, and a shared service; with
+// disabled, everything is then disabled (so it can be deleted).
+func buildWorld(t *testing.T, disabled bool) (string, world) {
+	t.Helper()
+	dir := t.TempDir()
+	e := openEnv(t, dir)
+	ctx := context.Background()
+	restart := []tre.CustomAction{{Name: "restart"}}
+	for _, r := range []struct {
+		k    registry.Kind
+		name string
+	}{
+		{registry.Kind{Type: tre.TypeWorkspace}, "ws"}, {registry.Kind{Type: tre.TypeWorkspaceService}, "svc"},
+		{registry.Kind{Type: tre.TypeUserResource, Parent: "svc"}, "vm"}, {registry.Kind{Type: tre.TypeSharedService}, "fw"},
+		{registry.Kind{Type: tre.TypeSharedService}, "certs"},
+	} {
+		_, err := e.reg.Register(ctx, r.k, registry.Registration{Name: r.name, Version: "1.0.0", Current: true, JSONSchema: minimal(r.name), CustomActions: restart}, adminUser)
+		require.NoError(t, err)
+	}
+	props := map[string]any{"display_name": "x", "description": "y"}
+	create := func(req lifecycle.CreateRequest) (string, string) {
+		req.Properties = props
+		r, op, err := e.svc.Create(ctx, req)
+		require.NoError(t, err)
+		e.complete(op)
+		return r.ID, op.ID
+	}
+	var w world
+	w.ws, w.wsOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspace, TemplateName: "ws", User: adminUser})
+	require.NoError(t, e.svc.Assign(ctx, w.ws, "WorkspaceOwner", []string{ownerUser.ID}, adminUser))
+	require.NoError(t, e.svc.Assign(ctx, w.ws, "WorkspaceResearcher", []string{researcherUser.ID}, adminUser))
+	require.NoError(t, e.svc.Assign(ctx, w.ws, "AirlockManager", []string{auth.DevUserID("airlock")}, adminUser))
+	w.svc, w.svcOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspaceService, WorkspaceID: w.ws, TemplateName: "svc", User: ownerUser})
+	w.urOwn, w.urOwnOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: researcherUser})
+	w.urOther, w.urOtherOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: ownerUser})
+	w.ss, w.ssOp = create(lifecycle.CreateRequest{Type: tre.TypeSharedService, TemplateName: "fw", User: adminUser})
+	if disabled {
+		off := false
+		for _, ref := range []lifecycle.Ref{lifecycle.WorkspaceRef(w.ws), {Type: tre.TypeSharedService, ID: w.ss}} {
+			r, err := e.svc.Get(ctx, ref)
+			require.NoError(t, err)
+			op, err := e.svc.Patch(ctx, lifecycle.PatchRequest{Ref: ref, IsEnabled: &off, ETag: r.ETag, IfMatch: true, User: adminUser})
+			require.NoError(t, err)
+			e.complete(op)
+		}
+	}
+	etag := func(id string) string {
+		r, err := tre.GetAs[tre.Resource](ctx, e.store, tre.Resources, id)
+		require.NoError(t, err)
+		return r.ETag
+	}
+	w.wsETag, w.svcETag, w.urOwnETag, w.urOtherETag, w.ssETag = etag(w.ws), etag(w.svc), etag(w.urOwn), etag(w.urOther), etag(w.ss)
+	e.close()
+	return dir, w
+}
+
+// Roles of the table: TRE admin, TRE user, the workspace's owner,
+// researcher and airlock manager (all TREUsers), and no token.
+var roleNames = []string{"A", "U", "O", "R", "M", "-"}
+
+type accessCase struct {
+	method, path, body string
+	etag               string // sent as If-Match
+	disabled           bool   // run on the world where everything is disabled
+	want               string // e.g. "A:200 U:403 O:200 R:200 M:200 -:401"
+}
+
+func expectations(s string) map[string]int {
+	out := map[string]int{}
+	for _, f := range strings.Fields(s) {
+		var role string
+		var code int
+		_, err := fmt.Sscanf(strings.Replace(f, ":", " ", 1), "%s %d", &role, &code)
+		if err != nil {
+			panic(f)
+		}
+		out[role] = code
+	}
+	return out
+}
+
+func accessCases(w world) []accessCase {
+	ws := "/api/workspaces/" + w.ws
+	svc := ws + "/workspace-services/" + w.svc
+	own := svc + "/user-resources/" + w.urOwn
+	other := svc + "/user-resources/" + w.urOther
+	ss := "/api/shared-services/" + w.ss
+	tmpl := func(name string) string {
+		return fmt.Sprintf(`{"name":%q,"version":"2.0.0","json_schema":{"title":"t","description":"d","type":"object"}}`, name)
+	}
+	const (
+		all      = "A:200 U:200 O:200 R:200 M:200 -:200"
+		tokens   = "A:200 U:200 O:200 R:200 M:200 -:401"
+		admin200 = "A:200 U:403 O:403 R:403 M:403 -:401"
+		admin201 = "A:201 U:403 O:403 R:403 M:403 -:401"
+		admin202 = "A:202 U:403 O:403 R:403 M:403 -:401"
+		wsAll    = "A:200 U:403 O:200 R:200 M:200 -:401"
+		ownAdmin = "A:200 U:403 O:200 R:403 M:403 -:401"
+		members  = "A:403 U:403 O:200 R:200 M:200 -:401"
+		owner202 = "A:403 U:403 O:202 R:403 M:403 -:401"
+		owner200 = "A:403 U:403 O:200 R:403 M:403 -:401"
+		ownerAM  = "A:403 U:403 O:200 R:403 M:200 -:401"
+		mine200  = "A:403 U:403 O:200 R:200 M:403 -:401"
+		mine202  = "A:403 U:403 O:202 R:202 M:403 -:401"
+	)
+	patch := `{"properties":{"display_name":"changed"}}`
+	cases := []accessCase{
+		{method: "GET", path: "/", want: all},
+		{method: "GET", path: "/api/ping", want: all},
+		{method: "GET", path: "/api/", want: all},
+		{method: "GET", path: "/api/health", want: all},
+		{method: "GET", path: "/api/.metadata", want: all},
+		{method: "GET", path: "/api/openapi.json", want: all},
+		{method: "GET", path: "/api/operations", want: tokens},
+
+		{method: "GET", path: "/api/workspace-templates", want: admin200},
+		{method: "POST", path: "/api/workspace-templates", body: tmpl("new-ws"), want: admin201},
+		{method: "GET", path: "/api/workspace-templates/ws", want: admin200},
+		{method: "GET", path: "/api/workspace-templates/ws/versions", want: admin200},
+		{method: "PATCH", path: "/api/workspace-templates/ws/versions/1.0.0", body: `{"current":true}`, want: admin200},
+	}
+	for _, base := range []string{"/api/workspace-service-templates", "/api/workspace-service-templates/svc/user-resource-templates", "/api/shared-service-templates"} {
+		name := map[string]string{"/api/workspace-service-templates": "svc", "/api/shared-service-templates": "fw"}[base]
+		if name == "" {
+			name = "vm"
+		}
+		cases = append(cases,
+			accessCase{method: "GET", path: base, want: tokens},
+			accessCase{method: "POST", path: base, body: tmpl("new-" + name), want: admin201},
+			accessCase{method: "GET", path: base + "/" + name, want: tokens},
+			accessCase{method: "GET", path: base + "/" + name + "/versions", want: tokens},
+			accessCase{method: "PATCH", path: base + "/" + name + "/versions/1.0.0", body: `{"current":true}`, want: admin200},
+		)
+	}
+	cases = append(cases,
+		// Workspaces: admins manage them; members read them; owners see operations and history.
+		accessCase{method: "GET", path: "/api/workspaces", want: tokens},
+		accessCase{method: "POST", path: "/api/workspaces", body: `{"templateName":"ws","properties":{"display_name":"n","description":"d"}}`, want: "A:202 U:403 O:403 R:403 M:403 -:401"},
+		accessCase{method: "GET", path: ws, want: wsAll},
+		accessCase{method: "PATCH", path: ws, body: patch, etag: w.wsETag, want: admin202},
+		accessCase{method: "DELETE", path: ws, disabled: true, want: admin200},
+		accessCase{method: "POST", path: ws + "/invoke-action?action=restart", want: admin202},
+		accessCase{method: "GET", path: ws + "/operations", want: ownAdmin},
+		accessCase{method: "GET", path: ws + "/operations/" + w.wsOp, want: ownAdmin},
+		accessCase{method: "GET", path: ws + "/history", want: ownAdmin},
+		accessCase{method: "GET", path: ws + "/scopeid", want: tokens},
+		accessCase{method: "GET", path: ws + "/workspace-service-templates", want: wsAll},
+		accessCase{method: "GET", path: ws + "/workspace-service-templates/svc/user-resource-templates", want: wsAll},
+		accessCase{method: "GET", path: ws + "/users", want: wsAll},
+		accessCase{method: "GET", path: ws + "/roles", want: admin200},
+		accessCase{method: "POST", path: ws + "/users/assign", body: `{"role_id":"WorkspaceResearcher","user_ids":["someone"]}`, want: admin202},
+		accessCase{method: "DELETE", path: ws + "/users/assign?user_id=" + researcherUser.ID + "&role_id=WorkspaceResearcher", want: admin202},
+		// An unknown workspace is 404 before any role check; an operation of another resource is 404.
+		accessCase{method: "GET", path: "/api/workspaces/00000000-0000-4000-8000-000000000000", want: "A:404 U:404 O:404 R:404 M:404 -:401"},
+		accessCase{method: "GET", path: ws + "/operations/" + w.svcOp, want: "A:404 U:403 O:404 R:403 M:403 -:401"},
+
+		// Workspace services: members, and owners for changes (TRE admins are not members).
+		accessCase{method: "GET", path: ws + "/workspace-services", want: members},
+		accessCase{method: "POST", path: ws + "/workspace-services", body: `{"templateName":"svc","properties":{"display_name":"n","description":"d"}}`, want: owner202},
+		accessCase{method: "GET", path: svc, want: members},
+		accessCase{method: "PATCH", path: svc, body: patch, etag: w.svcETag, want: owner202},
+		accessCase{method: "DELETE", path: svc, disabled: true, want: owner200},
+		accessCase{method: "POST", path: svc + "/invoke-action?action=restart", want: owner202},
+		accessCase{method: "GET", path: svc + "/operations", want: ownerAM},
+		accessCase{method: "GET", path: svc + "/operations/" + w.svcOp, want: ownerAM},
+		accessCase{method: "GET", path: svc + "/history", want: ownerAM},
+
+		// User resources: members create; researchers see and change only their own.
+		accessCase{method: "GET", path: svc + "/user-resources", want: members},
+		accessCase{method: "POST", path: svc + "/user-resources", body: `{"templateName":"vm","properties":{"display_name":"n","description":"d"}}`, want: "A:403 U:403 O:202 R:202 M:202 -:401"},
+		accessCase{method: "GET", path: own, want: mine200},
+		accessCase{method: "GET", path: other, want: owner200},
+		accessCase{method: "PATCH", path: own, body: patch, etag: w.urOwnETag, want: mine202},
+		accessCase{method: "PATCH", path: other, body: patch, etag: w.urOtherETag, want: owner202},
+		accessCase{method: "DELETE", path: own, disabled: true, want: mine200},
+		accessCase{method: "DELETE", path: other, disabled: true, want: owner200},
+		accessCase{method: "POST", path: own + "/invoke-action?action=restart", want: mine202},
+		accessCase{method: "POST", path: other + "/invoke-action?action=restart", want: owner202},
+		accessCase{method: "GET", path: own + "/operations", want: mine200},
+		accessCase{method: "GET", path: own + "/operations/" + w.urOwnOp, want: mine200},
+		accessCase{method: "GET", path: own + "/history", want: mine200},
+		accessCase{method: "GET", path: other + "/operations", want: owner200},
+		accessCase{method: "GET", path: other + "/history", want: owner200},
+
+		// Shared services: every user reads (a restricted view), admins manage.
+		accessCase{method: "GET", path: "/api/shared-services", want: tokens},
+		accessCase{method: "POST", path: "/api/shared-services", body: `{"templateName":"certs","properties":{"display_name":"n","description":"d"}}`, want: admin202},
+		accessCase{method: "GET", path: ss, want: tokens},
+		accessCase{method: "PATCH", path: ss, body: patch, etag: w.ssETag, want: admin202},
+		accessCase{method: "DELETE", path: ss, disabled: true, want: admin200},
+		accessCase{method: "POST", path: ss + "/invoke-action?action=restart", want: admin202},
+		accessCase{method: "GET", path: ss + "/operations", want: admin200},
+		accessCase{method: "GET", path: ss + "/operations/" + w.ssOp, want: admin200},
+		accessCase{method: "GET", path: ss + "/history", want: admin200},
+	)
+	return cases
+}
+
+func TestEveryRouteByRole(t *testing.T) {
+	enabledDir, w := buildWorld(t, false)
+	disabledDir, wd := buildWorld(t, true)
+	// The ids differ between the two worlds; the disabled cases use theirs.
+	byKey := map[string]accessCase{}
+	for _, c := range accessCases(w) {
+		if !c.disabled {
+			byKey[c.method+" "+named(c.path, w)] = c
+		}
+	}
+	for _, c := range accessCases(wd) {
+		if c.disabled {
+			byKey[c.method+" "+named(c.path, wd)] = c
+		}
+	}
+	probe := openEnv(t, t.TempDir())
+	covered := map[string]bool{}
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		c := byKey[key]
+		want := expectations(c.want)
+		require.Len(t, want, len(roleNames), "case %s lists every role", key)
+		for _, role := range roleNames {
+			t.Run(key+"/"+role, func(t *testing.T) {
+				dir := enabledDir
+				if c.disabled {
+					dir = disabledDir
+				}
+				e := openEnv(t, copyDir(t, dir))
+				token := ""
+				switch role {
+				case "A":
+					token = e.token("admin", "TREAdmin")
+				case "U":
+					token = e.token("user", "TREUser")
+				case "O":
+					token = e.token("owner", "TREUser")
+				case "R":
+					token = e.token("researcher", "TREUser")
+				case "M":
+					token = e.token("airlock", "TREUser")
+				}
+				var headers []string
+				if c.etag != "" {
+					headers = []string{"If-Match", `"` + c.etag + `"`}
+				}
+				status, body, _ := e.do(c.method, c.path, token, c.body, headers...)
+				require.Equal(t, want[role], status, "%s as %s: %s", key, role, body)
+			})
+		}
+		covered[c.method+" "+probe.patternOf(c.method, c.path)] = true
+	}
+	// Every route of the table is covered by at least one case.
+	for _, rt := range probe.apiRoutes() {
+		require.True(t, covered[rt], "route %s has no access case", rt)
+	}
+}
+
+// named replaces a world's ids in a path by names, so that cases of the
+// two worlds have stable names.
+func named(path string, w world) string {
+	r := strings.NewReplacer(w.ws, "{ws}", w.svc, "{svc}", w.urOwn, "{own}", w.urOther, "{other}", w.ss, "{ss}",
+		w.wsOp, "{ws-op}", w.svcOp, "{svc-op}", w.urOwnOp, "{own-op}", w.urOtherOp, "{other-op}", w.ssOp, "{ss-op}")
+	return r.Replace(path)
+}

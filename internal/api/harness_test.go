@@ -1,0 +1,178 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tre-go/tre/internal/api"
+	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/cidr"
+	"github.com/tre-go/tre/internal/lifecycle"
+	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/secretfile"
+	"github.com/tre-go/tre/internal/sqlite"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// nullSender accepts every message: these tests stop at the API.
+type nullSender struct{}
+
+func (nullSender) Send(context.Context, string, ...tre.Message) error { return nil }
+
+// env is the API over one data directory.
+type env struct {
+	t     *testing.T
+	dir   string
+	store *sqlite.Store
+	reg   *registry.Registry
+	svc   *lifecycle.Service
+	keys  *auth.DevKeys
+	srv   *httptest.Server
+	api   *api.API
+	logs  *strings.Builder
+}
+
+func openEnv(t *testing.T, dir string) *env {
+	t.Helper()
+	st, err := sqlite.OpenStore(context.Background(), dir)
+	require.NoError(t, err)
+	sec, err := secretfile.Open(dir)
+	require.NoError(t, err)
+	keys, err := auth.LoadDevKeys(dir)
+	require.NoError(t, err)
+	logs := &strings.Builder{}
+	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	reg := registry.New(st, nil)
+	svc := lifecycle.New(st, reg, sec, nullSender{}, lifecycle.Config{TREID: "tre1", Location: "local",
+		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22")}, lifecycle.Options{Log: log})
+	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
+		Registry: reg, Lifecycle: svc, WorkspaceRoles: svc, MaxBodyBytes: 64 << 10,
+		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
+		Health:   []api.HealthCheck{{Name: "store", Check: st.Ping}}}
+	srv := httptest.NewServer(a.Handler())
+	e := &env{t: t, dir: dir, store: st, reg: reg, svc: svc, keys: keys, srv: srv, api: a, logs: logs}
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *env) close() {
+	if e.srv != nil {
+		e.srv.Close()
+		e.srv = nil
+		e.store.Close()
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (e *env) token(name string, roles ...string) string {
+	e.t.Helper()
+	tok, err := e.keys.Mint(name, roles, time.Hour, time.Now())
+	require.NoError(e.t, err)
+	return tok
+}
+
+func (e *env) do(method, path, token, body string, headers ...string) (int, string, http.Header) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	require.NoError(e.t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// complete drives every step of an operation to success, as the
+// Resource Processor would.
+func (e *env) complete(op *tre.Operation) {
+	e.t.Helper()
+	ctx := context.Background()
+	for i := 0; ; i++ {
+		cur, err := tre.GetAs[tre.Operation](ctx, e.store, tre.Operations, op.ID)
+		require.NoError(e.t, err)
+		if i >= len(cur.Steps) {
+			return
+		}
+		st := cur.Steps[i]
+		for _, status := range []tre.Status{tre.StatusesFor(st.ResourceAction).Running, tre.StatusesFor(st.ResourceAction).Succeeded} {
+			_, err := e.svc.ApplyStatus(ctx, tre.StatusUpdate{OperationID: op.ID, StepID: st.ID, ID: st.ResourceID, Status: status})
+			require.NoError(e.t, err)
+		}
+	}
+}
+
+// copyDir copies a closed data directory for a test case.
+func copyDir(t *testing.T, from string) string {
+	t.Helper()
+	to := t.TempDir()
+	entries, err := os.ReadDir(from)
+	require.NoError(t, err)
+	for _, en := range entries {
+		if en.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, en.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(to, en.Name()), b, 0o600))
+	}
+	return to
+}
+
+// apiRoutes lists every route of the table as "METHOD PATTERN".
+func (e *env) apiRoutes() []string {
+	var out []string
+	for _, rt := range e.api.Routes() {
+		out = append(out, rt.Method+" "+rt.Pattern)
+	}
+	return out
+}
+
+// patternOf returns the route pattern a request would match.
+func (e *env) patternOf(method, path string) string {
+	mux := http.NewServeMux()
+	seen := map[string]bool{}
+	for _, rt := range e.api.Routes() {
+		if !seen[rt.Pattern] {
+			seen[rt.Pattern] = true
+			mux.Handle(rt.Pattern, http.NotFoundHandler())
+		}
+	}
+	req := httptest.NewRequest(method, path, nil)
+	_, pattern := mux.Handler(req)
+	return pattern
+}

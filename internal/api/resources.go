@@ -1,0 +1,478 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/tre-go/tre/internal/lifecycle"
+	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// resourceFamily is one resource type's routes with AzureTRE's role matrix.
+type resourceFamily struct {
+	typ      tre.ResourceType
+	base     string // collection path pattern
+	idParam  string // the resource's own path parameter
+	single   string // JSON key of one
+	plural   string // JSON key of a list
+	list     Access
+	create   Access
+	get      Access
+	mutate   Access // patch, delete, invoke-action
+	history  Access // operations and history
+	owned    bool   // user resources: researchers see and change only their own
+	noun     string
+	restrict bool // shared services: TREUsers see a restricted view
+}
+
+var (
+	wsAll      = Access{TRE: []tre.Role{tre.RoleTREAdmin}, Workspace: []tre.Role{tre.RoleWorkspaceOwner, tre.RoleWorkspaceResearcher, tre.RoleAirlockManager}}
+	wsOwnAdmin = Access{TRE: []tre.Role{tre.RoleTREAdmin}, Workspace: []tre.Role{tre.RoleWorkspaceOwner}}
+	wsMembers  = Access{Workspace: []tre.Role{tre.RoleWorkspaceOwner, tre.RoleWorkspaceResearcher, tre.RoleAirlockManager}}
+	wsOwner    = Access{Workspace: []tre.Role{tre.RoleWorkspaceOwner}}
+	wsOwnerAM  = Access{Workspace: []tre.Role{tre.RoleWorkspaceOwner, tre.RoleAirlockManager}}
+)
+
+var resourceFamilies = []resourceFamily{
+	{typ: tre.TypeWorkspace, base: "/api/workspaces", idParam: "workspace_id", single: "workspace", plural: "workspaces",
+		list: treUserOrAdmin, create: treAdmin, get: wsAll, mutate: treAdmin, history: wsOwnAdmin, noun: "workspace"},
+	{typ: tre.TypeWorkspaceService, base: "/api/workspaces/{workspace_id}/workspace-services", idParam: "service_id",
+		single: "workspaceService", plural: "workspaceServices",
+		list: wsMembers, create: wsOwner, get: wsMembers, mutate: wsOwner, history: wsOwnerAM, noun: "workspace service"},
+	{typ: tre.TypeUserResource, base: "/api/workspaces/{workspace_id}/workspace-services/{service_id}/user-resources", idParam: "resource_id",
+		single: "userResource", plural: "userResources",
+		list: wsMembers, create: wsMembers, get: wsMembers, mutate: wsMembers, history: wsMembers, owned: true, noun: "user resource"},
+	{typ: tre.TypeSharedService, base: "/api/shared-services", idParam: "shared_service_id", single: "sharedService", plural: "sharedServices",
+		list: treUserOrAdmin, create: treAdmin, get: treUserOrAdmin, mutate: treAdmin, history: treAdmin, noun: "shared service", restrict: true},
+}
+
+func (a *API) resourceRoutes() []Route {
+	var routes []Route
+	for _, f := range resourceFamilies {
+		one := f.base + "/{" + f.idParam + "}"
+		routes = append(routes,
+			Route{Method: "GET", Pattern: f.base, Access: f.list, Status: 200, Summary: "List " + f.noun + "s", Handle: a.listResources(f)},
+			Route{Method: "POST", Pattern: f.base, Access: f.create, Status: 202, Summary: "Create a " + f.noun, Request: createBody{}, Handle: a.createResource(f)},
+			Route{Method: "GET", Pattern: one, Access: f.get, Status: 200, Summary: "Get a " + f.noun, Handle: a.getResource(f)},
+			Route{Method: "PATCH", Pattern: one, Access: f.mutate, Status: 202, Request: patchBody{},
+				Summary: "Update a " + f.noun + ": enable/disable, properties, template version (If-Match or etag header)", Handle: a.patchResource(f)},
+			Route{Method: "DELETE", Pattern: one, Access: f.mutate, Status: 200, Summary: "Delete a disabled " + f.noun + " (and its children)", Handle: a.deleteResource(f)},
+			Route{Method: "POST", Pattern: one + "/invoke-action", Access: f.mutate, Status: 202, Summary: "Run a custom action (?action=) of a " + f.noun, Handle: a.invokeAction(f)},
+			Route{Method: "GET", Pattern: one + "/operations", Access: f.history, Status: 200, Summary: "List the operations of a " + f.noun, Handle: a.listOperations(f)},
+			Route{Method: "GET", Pattern: one + "/operations/{operation_id}", Access: f.history, Status: 200, Summary: "Get an operation of a " + f.noun, Handle: a.getOperation(f)},
+			Route{Method: "GET", Pattern: one + "/history", Access: f.history, Status: 200, Summary: "List the history of a " + f.noun, Handle: a.history(f)},
+		)
+	}
+	return routes
+}
+
+// createBody is the body of a create request.
+type createBody struct {
+	TemplateName string         `json:"templateName"`
+	Properties   map[string]any `json:"properties"`
+}
+
+// patchBody is the body of a patch request (AzureTRE's ResourcePatch).
+type patchBody struct {
+	IsEnabled       *bool          `json:"isEnabled,omitempty"`
+	Properties      map[string]any `json:"properties,omitempty"`
+	TemplateVersion *string        `json:"templateVersion,omitempty"`
+}
+
+// refOf reads and validates the ids of a resource path: each must be a UUID.
+func refOf(f resourceFamily, r *http.Request, withID bool) (lifecycle.Ref, error) {
+	ref := lifecycle.Ref{Type: f.typ, WorkspaceID: r.PathValue("workspace_id")}
+	if f.typ == tre.TypeUserResource {
+		ref.ServiceID = r.PathValue("service_id")
+	}
+	if withID {
+		ref.ID = r.PathValue(f.idParam)
+	}
+	for param, v := range map[string]string{"workspace_id": ref.WorkspaceID, "service_id": ref.ServiceID, f.idParam: ref.ID} {
+		if v == "" {
+			continue
+		}
+		if err := lifecycle.CheckID(param, v); err != nil {
+			return ref, err
+		}
+	}
+	if f.typ == tre.TypeWorkspace {
+		ref.WorkspaceID = ""
+	}
+	return ref, nil
+}
+
+// callerRoles are the caller's TRE roles and roles in the path's workspace.
+func callerRoles(r *http.Request) []string {
+	roles := append([]string(nil), userOf(r.Context()).Roles...)
+	for _, wr := range workspaceRolesOf(r.Context()) {
+		roles = append(roles, string(wr))
+	}
+	return roles
+}
+
+// checkOwnership applies AzureTRE's rule for user resources: an owner of
+// the workspace may act on any; a researcher or airlock manager only on
+// their own. Returns CodeForbidden.
+func checkOwnership(f resourceFamily, r *http.Request, res *tre.Resource) error {
+	if !f.owned || slices.Contains(workspaceRolesOf(r.Context()), tre.RoleWorkspaceOwner) {
+		return nil
+	}
+	if res.OwnerID == userOf(r.Context()).ID {
+		return nil
+	}
+	return tre.Errorf(tre.CodeForbidden, "Workspace Researcher or Owner rights are required")
+}
+
+// load reads the resource of the path and applies the ownership rule.
+func (a *API) load(f resourceFamily, r *http.Request) (*tre.Resource, error) {
+	ref, err := refOf(f, r, true)
+	if err != nil {
+		return nil, err
+	}
+	res, err := a.Lifecycle.Get(r.Context(), ref)
+	if err != nil {
+		return nil, err
+	}
+	return res, checkOwnership(f, r, res)
+}
+
+func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, error) {
+	pub, err := a.Lifecycle.Public(r.Context(), res)
+	if err != nil {
+		return nil, err
+	}
+	if f.restrict && !userOf(r.Context()).HasRole(tre.RoleTREAdmin) {
+		return lifecycle.Restricted(pub), nil
+	}
+	return pub, nil
+}
+
+func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ref, err := refOf(f, r, false)
+		if err != nil {
+			return err
+		}
+		list, err := a.Lifecycle.List(r.Context(), ref)
+		if err != nil {
+			return err
+		}
+		user := userOf(r.Context())
+		var visible map[string]bool
+		if f.typ == tre.TypeWorkspace && !user.HasRole(tre.RoleTREAdmin) {
+			if visible, err = a.Lifecycle.WorkspacesOf(r.Context(), user.ID); err != nil {
+				return err
+			}
+		}
+		out := make([]any, 0, len(list))
+		for _, res := range list {
+			if visible != nil && !visible[res.ID] {
+				continue
+			}
+			if f.owned && checkOwnership(f, r, res) != nil {
+				continue
+			}
+			v, err := a.view(f, r, res)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{f.plural: out})
+		return nil
+	}
+}
+
+func (a *API) createResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ref, err := refOf(f, r, false)
+		if err != nil {
+			return err
+		}
+		var body createBody
+		if err := a.decodeJSON(w, r, &body, true); err != nil {
+			return err
+		}
+		_, op, err := a.Lifecycle.Create(r.Context(), lifecycle.CreateRequest{
+			Type: f.typ, WorkspaceID: ref.WorkspaceID, ServiceID: ref.ServiceID, TemplateName: body.TemplateName,
+			Properties: body.Properties, User: userOf(r.Context()), Roles: callerRoles(r),
+		})
+		if err != nil {
+			return err
+		}
+		writeOperation(w, http.StatusAccepted, op)
+		return nil
+	}
+}
+
+// writeOperation answers with {"operation": …} and the Location of the
+// operation, as AzureTRE does for every asynchronous mutation.
+func writeOperation(w http.ResponseWriter, status int, op *tre.Operation) {
+	w.Header().Set("Location", "/api"+op.ResourcePath+"/operations/"+op.ID)
+	writeJSON(w, status, map[string]any{"operation": lifecycle.PublicOperation(op)})
+}
+
+func (a *API) getResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, err := a.load(f, r)
+		if err != nil {
+			return err
+		}
+		v, err := a.view(f, r, res)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{f.single: v})
+		return nil
+	}
+}
+
+func (a *API) patchResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := a.load(f, r); err != nil {
+			return err
+		}
+		etag, ifMatch := r.Header.Get("If-Match"), true
+		if etag == "" {
+			etag, ifMatch = r.Header.Get("etag"), false
+		}
+		if etag == "" {
+			return tre.FieldErrorf(tre.CodePreconditionRequired, "If-Match",
+				"Send the resource's _etag in an If-Match header (or in AzureTRE's etag header) to update it")
+		}
+		force, err := queryBool(r, "force_version_update")
+		if err != nil {
+			return err
+		}
+		var body patchBody
+		if err := a.decodeJSON(w, r, &body, true); err != nil {
+			return err
+		}
+		ref, _ := refOf(f, r, true)
+		op, err := a.Lifecycle.Patch(r.Context(), lifecycle.PatchRequest{
+			Ref: ref, IsEnabled: body.IsEnabled, Properties: body.Properties, TemplateVersion: body.TemplateVersion,
+			ETag: etag, IfMatch: ifMatch, Force: force, User: userOf(r.Context()),
+		})
+		if err != nil {
+			return err
+		}
+		writeOperation(w, http.StatusAccepted, op)
+		return nil
+	}
+}
+
+func (a *API) deleteResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := a.load(f, r); err != nil {
+			return err
+		}
+		ref, _ := refOf(f, r, true)
+		op, err := a.Lifecycle.Delete(r.Context(), ref, userOf(r.Context()))
+		if err != nil {
+			return err
+		}
+		writeOperation(w, http.StatusOK, op)
+		return nil
+	}
+}
+
+func (a *API) invokeAction(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := a.load(f, r); err != nil {
+			return err
+		}
+		action := r.URL.Query().Get("action")
+		if action == "" {
+			return tre.FieldErrorf(tre.CodeInvalid, "action", "The query parameter action is required: the name of a custom action of the resource's template")
+		}
+		ref, _ := refOf(f, r, true)
+		op, err := a.Lifecycle.InvokeAction(r.Context(), ref, action, userOf(r.Context()))
+		if err != nil {
+			return err
+		}
+		writeOperation(w, http.StatusAccepted, op)
+		return nil
+	}
+}
+
+func (a *API) listOperations(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, err := a.load(f, r)
+		if err != nil {
+			return err
+		}
+		ops, err := a.Lifecycle.Operations(r.Context(), res)
+		if err != nil {
+			return err
+		}
+		out := make([]*tre.Operation, len(ops))
+		for i, op := range ops {
+			out[i] = lifecycle.PublicOperation(op)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"operations": out})
+		return nil
+	}
+}
+
+func (a *API) getOperation(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, err := a.load(f, r)
+		if err != nil {
+			return err
+		}
+		op, err := a.Lifecycle.Operation(r.Context(), res, r.PathValue("operation_id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"operation": lifecycle.PublicOperation(op)})
+		return nil
+	}
+}
+
+func (a *API) history(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, err := a.load(f, r)
+		if err != nil {
+			return err
+		}
+		items, err := a.Lifecycle.History(r.Context(), res)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"resource_history": items})
+		return nil
+	}
+}
+
+// workspaceRoutes are the workspace-scoped routes that are not the
+// resource families: template lists, users and roles, scope id, and the
+// caller's operations.
+func (a *API) workspaceRoutes() []Route {
+	ws := "/api/workspaces/{workspace_id}"
+	return []Route{
+		{Method: "GET", Pattern: "/api/operations", Access: treUserOrAdmin, Status: 200, Summary: "List my operations in progress", Handle: a.myOperations},
+		{Method: "GET", Pattern: ws + "/scopeid", Access: treUserOrAdmin, Status: 200, Summary: "The scope to request tokens for (AzureTRE clients)", Handle: a.scopeID},
+		{Method: "GET", Pattern: ws + "/workspace-service-templates", Access: wsAll, Status: 200, Summary: "Workspace service templates the caller may use here", Handle: a.workspaceTemplates(false)},
+		{Method: "GET", Pattern: ws + "/workspace-service-templates/{service_template_name}/user-resource-templates", Access: wsAll, Status: 200, Summary: "User resource templates the caller may use here", Handle: a.workspaceTemplates(true)},
+		{Method: "GET", Pattern: ws + "/users", Access: wsAll, Status: 200, Summary: "Users with roles in the workspace", Handle: a.workspaceUsers},
+		{Method: "GET", Pattern: ws + "/roles", Access: treAdmin, Status: 200, Summary: "Roles that can be assigned in a workspace", Handle: a.workspaceRoleList},
+		{Method: "POST", Pattern: ws + "/users/assign", Access: treAdmin, Status: 202, Request: assignBody{}, Summary: "Assign a role to users", Handle: a.assign},
+		{Method: "DELETE", Pattern: ws + "/users/assign", Access: treAdmin, Status: 202, Summary: "Remove a role from a user (?user_id=&role_id=)", Handle: a.unassign},
+	}
+}
+
+func (a *API) myOperations(w http.ResponseWriter, r *http.Request) error {
+	ops, err := a.Lifecycle.MyOperations(r.Context(), userOf(r.Context()).ID)
+	if err != nil {
+		return err
+	}
+	out := make([]*tre.Operation, len(ops))
+	for i, op := range ops {
+		out[i] = lifecycle.PublicOperation(op)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"operations": out})
+	return nil
+}
+
+func (a *API) workspaceOf(r *http.Request) (*tre.Resource, error) {
+	wid := r.PathValue("workspace_id")
+	if err := lifecycle.CheckID("workspace_id", wid); err != nil {
+		return nil, err
+	}
+	return a.Lifecycle.Get(r.Context(), lifecycle.WorkspaceRef(wid))
+}
+
+// scopeID answers AzureTRE clients that ask for a workspace's token scope:
+// workspaces have no app registration of their own here, so it is the
+// API's own scope.
+func (a *API) scopeID(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.workspaceOf(r); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workspaceAuth": map[string]string{"scopeId": a.Metadata.APIRootScope}})
+	return nil
+}
+
+func (a *API) workspaceTemplates(userResources bool) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := a.workspaceOf(r); err != nil {
+			return err
+		}
+		k := registry.Kind{Type: tre.TypeWorkspaceService}
+		if userResources {
+			k = registry.Kind{Type: tre.TypeUserResource, Parent: r.PathValue("service_template_name")}
+		}
+		list, err := a.Registry.List(r.Context(), k)
+		if err != nil {
+			return err
+		}
+		roles := callerRoles(r)
+		infos := make([]registry.Info, 0, len(list))
+		for _, t := range list {
+			if registry.Authorized(t, roles) {
+				infos = append(infos, registry.InfoOf(t))
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"templates": infos})
+		return nil
+	}
+}
+
+func (a *API) workspaceUsers(w http.ResponseWriter, r *http.Request) error {
+	ws, err := a.workspaceOf(r)
+	if err != nil {
+		return err
+	}
+	users, err := a.Lifecycle.Users(r.Context(), ws.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	return nil
+}
+
+func (a *API) workspaceRoleList(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.workspaceOf(r); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"roles": lifecycle.WorkspaceRoles()})
+	return nil
+}
+
+// assignBody is AzureTRE's role assignment body; role_id is the role name.
+type assignBody struct {
+	RoleID  string   `json:"role_id"`
+	UserIDs []string `json:"user_ids"`
+}
+
+func (a *API) assign(w http.ResponseWriter, r *http.Request) error {
+	ws, err := a.workspaceOf(r)
+	if err != nil {
+		return err
+	}
+	var body assignBody
+	if err := a.decodeJSON(w, r, &body, true); err != nil {
+		return err
+	}
+	if err := a.Lifecycle.Assign(r.Context(), ws.ID, body.RoleID, body.UserIDs, userOf(r.Context())); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, body)
+	return nil
+}
+
+func (a *API) unassign(w http.ResponseWriter, r *http.Request) error {
+	ws, err := a.workspaceOf(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	userID, roleID := q.Get("user_id"), q.Get("role_id")
+	if err := a.Lifecycle.Unassign(r.Context(), ws.ID, userID, roleID, userOf(r.Context())); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, assignBody{RoleID: roleID, UserIDs: []string{userID}})
+	return nil
+}
