@@ -143,7 +143,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Registry:       reg,
 		Lifecycle:      m.lifecycle,
 		WorkspaceRoles: m.lifecycle,
-		MaxBodyBytes: m.Config.MaxBodyBytes,
+		MaxBodyBytes:   m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: "Configuration Store (SQLite)", Check: m.store.Ping},
 		},

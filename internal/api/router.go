@@ -46,7 +46,7 @@ type Route struct {
 	// Request is a value of the request body's type, for the OpenAPI
 	// document; nil when the route takes no body.
 	Request any
-	Handle func(w http.ResponseWriter, r *http.Request) error
+	Handle  func(w http.ResponseWriter, r *http.Request) error
 }
 
 // Authenticator validates a bearer token. *auth.Validator implements it.

@@ -70,6 +70,57 @@ var migrations = []string{
 	`CREATE INDEX IF NOT EXISTS documents_resource_type ON documents(collection, json_extract(data, '$.resourceType'))`,
 	`CREATE INDEX IF NOT EXISTS documents_resource_id ON documents(collection, json_extract(data, '$.resourceId'))`,
 	`CREATE INDEX IF NOT EXISTS documents_workspace_id ON documents(collection, json_extract(data, '$.workspaceId'))`,
+	// The queue (queue.go). Times are Unix milliseconds. A message is locked
+	// while lock_token is set; delivery_count counts deliveries made.
+	`CREATE TABLE IF NOT EXISTS queue_messages (
+		queue          TEXT    NOT NULL,
+		seq            INTEGER NOT NULL,
+		session_id     TEXT    NOT NULL,
+		message_id     TEXT    NOT NULL,
+		correlation_id TEXT    NOT NULL,
+		subject        TEXT    NOT NULL,
+		body           BLOB,
+		properties     TEXT    NOT NULL,
+		enqueued_at    INTEGER NOT NULL,
+		delivery_count INTEGER NOT NULL DEFAULT 0,
+		lock_token     TEXT,
+		PRIMARY KEY (queue, seq)
+	)`,
+	`CREATE INDEX IF NOT EXISTS queue_messages_session ON queue_messages(queue, session_id, seq)`,
+	`CREATE TABLE IF NOT EXISTS queue_sessions (
+		queue        TEXT    NOT NULL,
+		session_id   TEXT    NOT NULL,
+		holder       TEXT    NOT NULL,
+		locked_until INTEGER NOT NULL,
+		PRIMARY KEY (queue, session_id)
+	)`,
+	`CREATE TABLE IF NOT EXISTS queue_dead_letters (
+		queue            TEXT    NOT NULL,
+		seq              INTEGER NOT NULL,
+		session_id       TEXT    NOT NULL,
+		message_id       TEXT    NOT NULL,
+		correlation_id   TEXT    NOT NULL,
+		subject          TEXT    NOT NULL,
+		body             BLOB,
+		properties       TEXT    NOT NULL,
+		enqueued_at      INTEGER NOT NULL,
+		delivery_count   INTEGER NOT NULL,
+		reason           TEXT    NOT NULL,
+		description      TEXT    NOT NULL,
+		dead_lettered_at INTEGER NOT NULL,
+		PRIMARY KEY (queue, seq)
+	)`,
+	`CREATE TABLE IF NOT EXISTS queue_seen_ids (
+		queue      TEXT    NOT NULL,
+		message_id TEXT    NOT NULL,
+		seen_at    INTEGER NOT NULL,
+		PRIMARY KEY (queue, message_id)
+	)`,
+	`CREATE INDEX IF NOT EXISTS queue_seen_ids_time ON queue_seen_ids(queue, seen_at)`,
+	`CREATE TABLE IF NOT EXISTS queue_sequences (
+		queue TEXT    NOT NULL PRIMARY KEY,
+		last  INTEGER NOT NULL
+	)`,
 }
 
 func (d *DB) migrate(ctx context.Context) error {
