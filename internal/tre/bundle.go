@@ -41,10 +41,7 @@ type Job struct {
 // JobResult is what a successful run produced.
 type JobResult struct {
 	Outputs []Output
-	// Message describes the result for the status message.
+	// Message describes the result for the status message (for example
+	// that an uninstall found nothing to remove).
 	Message string
-	// Status overrides the success status when the runner knows better:
-	// an upgrade of a missing installation that ran as an install reports
-	// updated; an uninstall of a missing installation reports deleted.
-	Status Status
 }
