@@ -84,6 +84,7 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.templateRoutes()...)
 	routes = append(routes, a.resourceRoutes()...)
 	routes = append(routes, a.workspaceRoutes()...)
+	routes = append(routes, a.triggerRoutes()...)
 	return routes
 }
 

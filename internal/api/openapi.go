@@ -18,6 +18,9 @@ var pathParam = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}`)
 func (a *API) OpenAPI() map[string]any {
 	paths := map[string]map[string]any{}
 	for _, rt := range a.Routes() {
+		if rt.Trigger {
+			continue
+		}
 		p := openAPIPath(rt.Pattern)
 		if paths[p] == nil {
 			paths[p] = map[string]any{}

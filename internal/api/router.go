@@ -46,6 +46,9 @@ type Route struct {
 	// Request is a value of the request body's type, for the OpenAPI
 	// document; nil when the route takes no body.
 	Request any
+	// Trigger marks a Functions trigger endpoint: not part of the API,
+	// left out of the OpenAPI document.
+	Trigger bool
 	Handle  func(w http.ResponseWriter, r *http.Request) error
 }
 

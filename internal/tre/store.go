@@ -61,6 +61,9 @@ const (
 	// Allocations holds ledgers of scarce things handed out to resources:
 	// address spaces, the one active shared service of each template.
 	Allocations Collection = "Allocations"
+	// RejectedMessages records queue messages the control plane refused
+	// (malformed, or about an unknown operation), for admins to see.
+	RejectedMessages Collection = "RejectedMessages"
 )
 
 // Collections lists every collection with its partition key path. Point
@@ -76,6 +79,7 @@ var Collections = map[Collection]string{
 	Leases:            "/id",
 	FirewallRules:     "/id",
 	Allocations:       "/id",
+	RejectedMessages:  "/id",
 }
 
 // Document is one stored JSON object. Data holds the object including its

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/tre-go/tre/internal/funchost"
+	"github.com/tre-go/tre/internal/lifecycle"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// Trigger function names: the host posts their invocations to /{name}.
+// They live outside /api/, so the forwarded api function never reaches
+// them; in Azure only the host, over loopback, does.
+const (
+	FunctionDeploymentStatus   = "deployment-status"
+	FunctionDispatchRedelivery = "dispatch-redelivery"
+)
+
+func (a *API) triggerRoutes() []Route {
+	return []Route{
+		{Method: "POST", Pattern: "/" + FunctionDeploymentStatus, Access: public, Trigger: true, Status: 200,
+			Summary: "Service Bus trigger on deploymentstatus: ingest a status message", Handle: a.deploymentStatus},
+		{Method: "POST", Pattern: "/" + FunctionDispatchRedelivery, Access: public, Trigger: true, Status: 200,
+			Summary: "Timer trigger: recover interrupted operations and send undispatched steps", Handle: a.dispatchRedelivery},
+	}
+}
+
+// decodeInvocation reads a Functions host invocation payload.
+func (a *API) decodeInvocation(w http.ResponseWriter, r *http.Request) (*funchost.Invocation, error) {
+	var inv funchost.Invocation
+	if err := a.decodeJSON(w, r, &inv, false); err != nil {
+		return nil, err
+	}
+	return &inv, nil
+}
+
+// deploymentStatus ingests one status message. A message that cannot
+// succeed on a retry (malformed, or about an unknown operation or step) is
+// recorded for admins and answered 200, so the host completes it; a
+// transient failure (the store is down) is answered 500, so the host
+// abandons the message and Service Bus delivers it again (and dead-letters
+// it after the queue's max delivery count).
+func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
+	inv, err := a.decodeInvocation(w, r)
+	if err != nil {
+		return err
+	}
+	log := loggerOf(r.Context(), a.log()).With("message_id", inv.String("MessageId"), "session_id", inv.String("SessionId"),
+		"delivery_count", inv.Int("DeliveryCount"))
+	reject := func(reason, opID string, body []byte) error {
+		err := a.Lifecycle.RecordRejected(r.Context(), lifecycle.RejectedMessage{
+			Queue: tre.QueueStatus, MessageID: inv.String("MessageId"), SessionID: inv.String("SessionId"),
+			DeliveryCount: inv.Int("DeliveryCount"), Reason: reason, OperationID: opID, Body: string(body),
+		})
+		if err != nil {
+			return err
+		}
+		funchost.WriteResponse(w, http.StatusOK, "rejected: "+reason)
+		return nil
+	}
+	body, err := inv.Body("msg")
+	if err != nil {
+		raw, _ := json.Marshal(inv.Data)
+		return reject("the message body is not JSON: "+err.Error(), "", raw)
+	}
+	var upd tre.StatusUpdate
+	if err := json.Unmarshal(body, &upd); err != nil {
+		return reject("the message is not a status update: "+err.Error(), "", body)
+	}
+	log = log.With("operation_id", upd.OperationID, "step_id", upd.StepID, "resource_id", upd.ID, "status", upd.Status)
+	outcome, err := a.Lifecycle.ApplyStatus(r.Context(), upd)
+	switch tre.ErrorCode(err) {
+	case "":
+		log.Debug("status ingested", "outcome", outcome)
+		funchost.WriteResponse(w, http.StatusOK, fmt.Sprintf("%s: step %s %s", outcome, upd.StepID, upd.Status))
+		return nil
+	case tre.CodeInvalid, tre.CodeNotFound:
+		return reject(tre.ErrorMessage(err), upd.OperationID, body)
+	default:
+		log.Warn("status ingestion failed; the host will retry", "error", err.Error())
+		funchost.WriteResponse(w, http.StatusInternalServerError, "retry: "+tre.ErrorMessage(err))
+		return nil
+	}
+}
+
+func (a *API) dispatchRedelivery(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.decodeInvocation(w, r); err != nil {
+		return err
+	}
+	if err := a.Lifecycle.Sweep(r.Context()); err != nil {
+		loggerOf(r.Context(), a.log()).Warn("sweep incomplete", "error", err.Error())
+		funchost.WriteResponse(w, http.StatusInternalServerError, "sweep incomplete: "+tre.ErrorMessage(err))
+		return nil
+	}
+	funchost.WriteResponse(w, http.StatusOK, "sweep done")
+	return nil
+}

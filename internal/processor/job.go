@@ -1,0 +1,284 @@
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// handle runs one request to its end and reports whether the worker may
+// go on with the session (false: the session was lost or the agent is
+// stopping).
+func (a *Agent) handle(ctx context.Context, worker int, sess tre.Session, m *tre.Received, log *slog.Logger) bool {
+	settle := context.WithoutCancel(ctx)
+	req, err := decode(m)
+	if err != nil {
+		log.Warn("dead-lettering a malformed request", "message_id", m.MessageID, "error", err.Error())
+		if derr := sess.DeadLetter(settle, m, "MalformedRequest", err.Error()); derr != nil {
+			log.Warn("cannot dead-letter", "message_id", m.MessageID, "error", derr.Error())
+			return false
+		}
+		return true
+	}
+	log = log.With("operation_id", req.OperationID, "step_id", req.StepID, "resource_id", req.ID, "action", req.Action,
+		"delivery_count", m.DeliveryCount)
+	statuses := tre.StatusesFor(req.Action)
+	log.Info("request received", "bundle", req.Name, "version", req.Version)
+
+	// The job keeps running when the agent is told to stop, for up to the
+	// drain timeout; then it is cancelled and its message abandoned.
+	jobCtx, cancelJob := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJob()
+	var drained, lost bool
+	var mu sync.Mutex
+	stopWatch := make(chan struct{})
+	var watchers sync.WaitGroup
+	watchers.Add(1)
+	go func() {
+		defer watchers.Done()
+		select {
+		case <-stopWatch:
+		case <-ctx.Done():
+			t := time.NewTimer(a.cfg.DrainTimeout)
+			defer t.Stop()
+			select {
+			case <-stopWatch:
+			case <-t.C:
+				mu.Lock()
+				drained = true
+				mu.Unlock()
+				log.Warn("drain timeout: cancelling the bundle; its message will be delivered again")
+				cancelJob()
+			}
+		}
+	}()
+
+	tail := newTail(a.cfg.TailBytes)
+	secrets, params, err := a.resolve(jobCtx, req)
+	redact := redactor(secrets)
+	send := func(status tre.Status, message string, outputs []tre.Output, final bool) error {
+		return a.sendStatus(settle, req, status, redact(message), outputs, redact(tail.String()), final)
+	}
+	if err := send(statuses.Running, req.ID+": Job starting", nil, false); err != nil {
+		log.Warn("cannot report the start; the message will come back", "error", err.Error())
+		close(stopWatch)
+		watchers.Wait()
+		_ = sess.Abandon(settle, m)
+		return false
+	}
+
+	// Keep the session and report progress while the bundle runs.
+	watchers.Add(1)
+	go func() {
+		defer watchers.Done()
+		renew := time.NewTicker(a.cfg.RenewEvery)
+		beat := time.NewTicker(a.cfg.HeartbeatEvery)
+		defer renew.Stop()
+		defer beat.Stop()
+		started := a.now()
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-renew.C:
+				a.beat(worker)
+				if _, err := sess.RenewLock(settle); err != nil {
+					log.Warn("session lock lost: stopping the bundle; another worker will run it", "error", err.Error())
+					mu.Lock()
+					lost = true
+					mu.Unlock()
+					cancelJob()
+					return
+				}
+			case <-beat.C:
+				msg := fmt.Sprintf("%s: %s running for %s", req.ID, req.Action, a.now().Sub(started).Round(time.Second))
+				if err := send(statuses.Running, msg, nil, false); err != nil {
+					log.Warn("heartbeat not sent", "error", err.Error())
+				}
+			}
+		}
+	}()
+
+	var result tre.JobResult
+	if err == nil {
+		result, err = a.runner.Run(jobCtx, tre.Job{
+			Action: req.Action, Installation: req.ID, ResourceType: req.ResourceType, Bundle: req.Name, Version: req.Version,
+			Parameters: params, Message: req, Output: tail,
+		})
+	}
+	close(stopWatch)
+	watchers.Wait()
+	mu.Lock()
+	gone := drained || lost
+	mu.Unlock()
+	if gone {
+		if !lost {
+			_ = sess.Abandon(settle, m)
+		}
+		return false
+	}
+
+	if err != nil {
+		log.Warn("bundle failed", "error", redact(err.Error()))
+		if serr := send(statuses.Failed, req.ID+": "+err.Error(), nil, true); serr != nil {
+			log.Warn("cannot report the failure; the message will come back", "error", serr.Error())
+			_ = sess.Abandon(settle, m)
+			return false
+		}
+	} else {
+		msg := fmt.Sprintf("%s: %s action completed successfully.", req.ID, req.Action)
+		if result.Message != "" {
+			msg += " " + result.Message
+		}
+		log.Info("bundle succeeded", "outputs", len(result.Outputs))
+		if serr := send(statuses.Succeeded, msg, result.Outputs, true); serr != nil {
+			log.Warn("cannot report the success; the message will come back", "error", serr.Error())
+			_ = sess.Abandon(settle, m)
+			return false
+		}
+	}
+	if err := sess.Complete(settle, m); err != nil {
+		log.Warn("cannot complete the request; it may run again", "error", err.Error())
+		return false
+	}
+	return ctx.Err() == nil
+}
+
+// resolve reads the request's secrets and returns the parameters with
+// their values in place, and the values (to redact them from output).
+func (a *Agent) resolve(ctx context.Context, req *tre.ResourceRequest) ([]string, map[string]any, error) {
+	params := deepCopy(req.Parameters)
+	if params == nil {
+		params = map[string]any{}
+	}
+	var values []string
+	pointers := make([]string, 0, len(req.SecretRefs))
+	for p := range req.SecretRefs {
+		pointers = append(pointers, p)
+	}
+	sort.Strings(pointers)
+	for _, p := range pointers {
+		if a.secrets == nil {
+			return values, params, fmt.Errorf("sensitive parameter %s: this agent has no secret store", p)
+		}
+		raw, err := a.secrets.Get(ctx, req.SecretRefs[p])
+		if err != nil {
+			return values, params, fmt.Errorf("sensitive parameter %s cannot be read from the secret store: %s", p, tre.ErrorMessage(err))
+		}
+		var v any
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			return values, params, fmt.Errorf("sensitive parameter %s is not stored as JSON", p)
+		}
+		if !tre.PointerSet(params, p, v) {
+			return values, params, fmt.Errorf("sensitive parameter %s is not in the request", p)
+		}
+		collectStrings(v, &values)
+	}
+	return values, params, nil
+}
+
+func collectStrings(v any, out *[]string) {
+	switch v := v.(type) {
+	case string:
+		*out = append(*out, v)
+	case map[string]any:
+		for _, e := range v {
+			collectStrings(e, out)
+		}
+	case []any:
+		for _, e := range v {
+			collectStrings(e, out)
+		}
+	}
+}
+
+// redactor replaces secret values (of 4 characters or more) by ***.
+func redactor(secrets []string) func(string) string {
+	var pairs []string
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			pairs = append(pairs, s, "***")
+		}
+	}
+	if len(pairs) == 0 {
+		return func(s string) string { return s }
+	}
+	r := strings.NewReplacer(pairs...)
+	return r.Replace
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// sendStatus reports on the status queue (session = operation). The final
+// status has a deterministic message id, so a re-send after a crash is
+// dropped as a duplicate; start messages and heartbeats are unique. It
+// retries a few times: a request is completed only after its final status
+// was sent.
+func (a *Agent) sendStatus(ctx context.Context, req *tre.ResourceRequest, status tre.Status, message string, outputs []tre.Output, tail string, final bool) error {
+	upd := tre.StatusUpdate{OperationID: req.OperationID, StepID: req.StepID, ID: req.ID, Status: status, Message: message,
+		Outputs: outputs, Agent: a.cfg.AgentID, SentAt: tre.Timestamp(a.now())}
+	if !final {
+		upd.LogTail = tail
+	}
+	body, err := json.Marshal(upd)
+	if err != nil {
+		return fmt.Errorf("processor: status: %w", err)
+	}
+	id := uuid.NewString()
+	if final {
+		id = req.StepID + ":" + string(status)
+	}
+	msg := tre.Message{MessageID: id, SessionID: req.OperationID, CorrelationID: req.ID, Subject: string(status), Body: body}
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err = a.queue.Send(ctx, tre.QueueStatus, msg)
+		if err == nil || attempt == 5 || errors.Is(err, context.Canceled) {
+			return err
+		}
+		sleep(ctx, backoff)
+		backoff *= 2
+	}
+}
+
+// tail keeps the last n bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	n   int
+	buf []byte
+}
+
+func newTail(n int) *tail { return &tail{n: n} }
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.n {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.n:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

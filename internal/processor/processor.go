@@ -1,0 +1,224 @@
+// Package processor is the Resource Processor agent: workers that take
+// sessions of the request queue (one resource each, so one resource's
+// changes run in order), run each request's bundle action with a bundle
+// runner, and report progress and results on the status queue.
+//
+// A request message is completed only after its final status was sent: if
+// the agent dies while a bundle runs, the session lock expires and another
+// worker runs the request again (bundle actions are idempotent, Porter's
+// contract). While a bundle runs, the worker renews the session lock and
+// sends heartbeats carrying the tail of the bundle's output. A malformed
+// request is dead-lettered with a reason rather than retried. On shutdown
+// the agent stops taking work, lets running bundles finish within the drain
+// timeout, then cancels them and abandons their messages, which come back.
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// Config tunes the agent.
+type Config struct {
+	// AgentID names this agent in status messages and logs.
+	AgentID string
+	// Workers is how many requests run at once (each on its own session).
+	Workers int
+	// AcceptWait bounds one wait for a session with messages.
+	AcceptWait time.Duration
+	// SessionIdle is how long a worker waits for more messages of a session
+	// before releasing it.
+	SessionIdle time.Duration
+	// RenewEvery is how often the session lock is renewed while a bundle
+	// runs: well under the queue's lock duration.
+	RenewEvery time.Duration
+	// HeartbeatEvery is how often a running step reports progress.
+	HeartbeatEvery time.Duration
+	// DrainTimeout is how long shutdown waits for running bundles.
+	DrainTimeout time.Duration
+	// TailBytes is how much of the bundle's output heartbeats carry.
+	TailBytes int
+}
+
+func (c *Config) defaults() {
+	if c.AgentID == "" {
+		c.AgentID = "agent-" + uuid.NewString()[:8]
+	}
+	if c.Workers <= 0 {
+		c.Workers = 1
+	}
+	if c.AcceptWait <= 0 {
+		c.AcceptWait = 5 * time.Second
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = time.Second
+	}
+	if c.RenewEvery <= 0 {
+		c.RenewEvery = 20 * time.Second
+	}
+	if c.HeartbeatEvery <= 0 {
+		c.HeartbeatEvery = 30 * time.Second
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 5 * time.Minute
+	}
+	if c.TailBytes <= 0 {
+		c.TailBytes = 2048
+	}
+}
+
+// Agent is the Resource Processor.
+type Agent struct {
+	queue   tre.Queue
+	runner  tre.Runner
+	secrets tre.Secrets
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+
+	// alive[i] is when worker i last showed it was working (UnixNano).
+	alive []atomic.Int64
+}
+
+// New returns an agent.
+func New(queue tre.Queue, runner tre.Runner, secrets tre.Secrets, cfg Config, log *slog.Logger) *Agent {
+	cfg.defaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Agent{queue: queue, runner: runner, secrets: secrets, cfg: cfg,
+		log: log.With("agent", cfg.AgentID), now: time.Now, alive: make([]atomic.Int64, cfg.Workers)}
+}
+
+// ID is the agent's id.
+func (a *Agent) ID() string { return a.cfg.AgentID }
+
+// Run runs the workers until ctx ends, then drains: it returns once every
+// worker has stopped (nil on a clean shutdown).
+func (a *Agent) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := range a.cfg.Workers {
+		a.alive[i].Store(a.now().UnixNano())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.work(ctx, i)
+		}()
+	}
+	a.log.Info("processor started", "workers", a.cfg.Workers)
+	wg.Wait()
+	a.log.Info("processor stopped")
+	return nil
+}
+
+// Healthy reports whether at least one worker has shown life recently.
+// Returns an error saying why not.
+func (a *Agent) Healthy() error {
+	limit := 3*a.cfg.AcceptWait + a.cfg.SessionIdle + a.cfg.RenewEvery
+	now := a.now()
+	for i := range a.alive {
+		if now.Sub(time.Unix(0, a.alive[i].Load())) < limit {
+			return nil
+		}
+	}
+	return fmt.Errorf("no worker of agent %s has been alive in the last %s", a.cfg.AgentID, limit)
+}
+
+func (a *Agent) beat(worker int) { a.alive[worker].Store(a.now().UnixNano()) }
+
+// work is one worker: take the next session, serve it, release it.
+func (a *Agent) work(ctx context.Context, worker int) {
+	log := a.log.With("worker", worker)
+	backoff := time.Second
+	for ctx.Err() == nil {
+		a.beat(worker)
+		actx, cancel := context.WithTimeout(ctx, a.cfg.AcceptWait)
+		sess, err := a.queue.AcceptNextSession(actx, tre.QueueRequests)
+		cancel()
+		switch {
+		case errors.Is(err, tre.ErrNoSession) || ctx.Err() != nil:
+			continue
+		case err != nil:
+			log.Warn("cannot take a session; retrying", "error", err.Error(), "in", backoff.String())
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		a.serveSession(ctx, worker, sess, log.With("session_id", sess.ID()))
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := sess.Close(cctx); err != nil && !errors.Is(err, tre.ErrSessionLost) {
+			log.Warn("cannot release session", "session_id", sess.ID(), "error", err.Error())
+		}
+		cancel()
+	}
+}
+
+// serveSession handles the session's messages in order until it is idle,
+// lost, or the agent stops.
+func (a *Agent) serveSession(ctx context.Context, worker int, sess tre.Session, log *slog.Logger) {
+	for ctx.Err() == nil {
+		a.beat(worker)
+		rctx, cancel := context.WithTimeout(ctx, a.cfg.SessionIdle)
+		msgs, err := sess.Receive(rctx, 1)
+		cancel()
+		if err != nil {
+			if !errors.Is(err, tre.ErrSessionLost) && ctx.Err() == nil {
+				log.Warn("receive failed", "error", err.Error())
+			}
+			return
+		}
+		if len(msgs) == 0 {
+			return
+		}
+		for _, m := range msgs {
+			if !a.handle(ctx, worker, sess, m, log) {
+				return
+			}
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// decode checks a request message. Returns an error saying what is wrong.
+func decode(m *tre.Received) (*tre.ResourceRequest, error) {
+	var req tre.ResourceRequest
+	if err := json.Unmarshal(m.Body, &req); err != nil {
+		return nil, fmt.Errorf("the body is not a JSON request: %w", err)
+	}
+	var missing []string
+	for name, v := range map[string]string{"operationId": req.OperationID, "stepId": req.StepID, "action": req.Action,
+		"id": req.ID, "name": req.Name, "version": req.Version} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("the request lacks %s", strings.Join(missing, ", "))
+	}
+	if req.ID != m.SessionID {
+		return nil, fmt.Errorf("the request is for resource %s but came on session %s", req.ID, m.SessionID)
+	}
+	return &req, nil
+}
