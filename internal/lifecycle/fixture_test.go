@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -42,11 +43,20 @@ func (r *recorder) requests(t *testing.T) []tre.ResourceRequest {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]tre.ResourceRequest, len(r.msgs))
-	for i, m := range r.msgs {
-		require.NoError(t, json.Unmarshal(m.Body, &out[i]))
-		require.Equal(t, out[i].StepID, m.MessageID, "message id = step id")
-		require.Equal(t, out[i].ID, m.SessionID, "session = the resource the step changes")
+	var out []tre.ResourceRequest
+	for _, m := range r.msgs {
+		if m.Subject == tre.SubjectCancel {
+			continue
+		}
+		var req tre.ResourceRequest
+		require.NoError(t, json.Unmarshal(m.Body, &req))
+		wantID := req.StepID
+		if req.Attempt > 1 {
+			wantID = fmt.Sprintf("%s:%d", req.StepID, req.Attempt)
+		}
+		require.Equal(t, wantID, m.MessageID, "message id = step id (step:attempt for retries)")
+		require.Equal(t, req.ID, m.SessionID, "session = the resource the step changes")
+		out = append(out, req)
 	}
 	return out
 }

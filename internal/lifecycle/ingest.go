@@ -65,8 +65,22 @@ func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 			outcome = Ignored // someone applied it meanwhile
 			return nil
 		}
-		st.Status, st.Message, st.UpdatedWhen = upd.Status, upd.Message, s.ts()
+		now := s.ts()
+		st.Status, st.Message, st.UpdatedWhen = upd.Status, upd.Message, now
+		if upd.Status.Phase() == tre.PhaseRunning {
+			if st.StartedWhen == 0 {
+				st.StartedWhen = now
+			}
+			st.HeartbeatWhen = now
+			if upd.Agent != "" {
+				st.Agent = upd.Agent
+			}
+		}
+		if upd.LogTail != "" {
+			st.LogTail = boundTail(upd.LogTail)
+		}
 		recompute(o)
+		endAttempt(o, now)
 		return nil
 	}, &after)
 	if err != nil {
@@ -92,6 +106,8 @@ func classify(step tre.OperationStep, upd tre.StatusUpdate) (Outcome, error) {
 		return "", tre.Errorf(tre.CodeInvalid, "status %q does not belong to the %s action of step %s", upd.Status, step.ResourceAction, step.ID)
 	}
 	switch {
+	case upd.Attempt != 0 && step.Attempt != 0 && upd.Attempt != step.Attempt:
+		return Ignored, nil // a report on an earlier (or unknown) run of the step
 	case step.Status.Terminal():
 		return Ignored, nil
 	case upd.Status.Phase() < step.Status.Phase():
@@ -138,6 +154,27 @@ func recompute(o *tre.Operation) {
 		o.Status, o.Message = tre.StatusPipelineRunning, "Multi step pipeline running. See steps for details."
 	default:
 		o.Status, o.Message = st.Awaiting, tre.AwaitingMessage(o.Action)
+	}
+}
+
+// maxLogTail bounds the output tail kept on a step.
+const maxLogTail = 4096
+
+func boundTail(s string) string {
+	if len(s) > maxLogTail {
+		return s[len(s)-maxLogTail:]
+	}
+	return s
+}
+
+// endAttempt closes the latest attempt when the operation has ended.
+func endAttempt(o *tre.Operation, now float64) {
+	if len(o.Attempts) == 0 || !o.Status.Terminal() {
+		return
+	}
+	a := &o.Attempts[len(o.Attempts)-1]
+	if a.EndedWhen == 0 {
+		a.EndedWhen, a.Outcome, a.Message = now, o.Status, o.Message
 	}
 }
 

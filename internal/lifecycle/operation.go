@@ -60,6 +60,7 @@ func (s *Service) buildSteps(ctx context.Context, action string, resources []*tr
 				TemplateStepID:           d.StepID,
 				SourceTemplateResourceID: r.ID,
 				UpdatedWhen:              now,
+				Attempt:                  1,
 			}
 			if d.StepID == tre.MainStepID {
 				step.StepTitle = "Main step for " + r.ID
@@ -123,9 +124,11 @@ func (s *Service) newOperation(root *tre.Resource, action string, steps []tre.Op
 		ID: s.newID(), ResourceID: root.ID, ResourcePath: root.ResourcePath, ResourceVersion: root.ResourceVersion,
 		Action: action, Status: st.Awaiting, Message: tre.AwaitingMessage(action),
 		CreatedWhen: now, UpdatedWhen: now, User: user, Steps: steps,
+		Attempts: []tre.OperationAttempt{{Number: 1, StartedWhen: now, StartedBy: user}},
 	}
 	if len(steps) == 0 {
 		op.Status, op.Message = st.Succeeded, "Nothing to run: the resource's bundle is not installed, so only the stored state changed"
+		op.Attempts[0].EndedWhen, op.Attempts[0].Outcome, op.Attempts[0].Message = now, op.Status, op.Message
 	}
 	if op.Steps == nil {
 		op.Steps = []tre.OperationStep{}
@@ -403,6 +406,7 @@ func (s *Service) Dispatch(ctx context.Context, opID string) error {
 		// gone): it fails with the reason, and the operation with it.
 		return s.failStep(ctx, op.ID, step.ID, err.Error())
 	}
+	msg.NotAfter = tre.Timestamp(s.now().Add(s.cfg.PickupLimit))
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("lifecycle: dispatch %s: %w", opID, err)
@@ -411,18 +415,42 @@ func (s *Service) Dispatch(ctx context.Context, opID string) error {
 		return tre.Errorf(tre.CodeUnavailable, "no queue to send step %s to", step.ID)
 	}
 	err = s.sender.Send(ctx, tre.QueueRequests, tre.Message{
-		MessageID: step.ID, SessionID: step.ResourceID, CorrelationID: op.ID, Subject: step.ResourceAction, Body: body,
+		MessageID: requestMessageID(step), SessionID: step.ResourceID, CorrelationID: op.ID, Subject: step.ResourceAction, Body: body,
 	})
 	if err != nil {
 		return fmt.Errorf("lifecycle: send step %s: %w", step.ID, err)
 	}
-	s.log.Info("step dispatched", "operation_id", op.ID, "step_id", step.ID, "resource_id", step.ResourceID, "action", step.ResourceAction)
-	return s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
-		if st := o.Step(step.ID); st != nil && st.DispatchedWhen == 0 {
+	s.log.Info("step dispatched", "operation_id", op.ID, "step_id", step.ID, "resource_id", step.ResourceID,
+		"action", step.ResourceAction, "attempt", step.Attempt)
+	withdrawn := false
+	err = s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
+		st := o.Step(step.ID)
+		if st == nil || st.Attempt != step.Attempt {
+			return nil
+		}
+		if st.Status.Terminal() {
+			withdrawn = true // cancelled or failed while we were sending
+			return nil
+		}
+		if st.DispatchedWhen == 0 {
 			st.DispatchedWhen = s.ts()
 		}
 		return nil
 	}, nil)
+	if err == nil && withdrawn {
+		s.sendCancel(ctx, op.ID, step, tre.User{Name: "the control plane"}, "the step ended before it was sent")
+	}
+	return err
+}
+
+// requestMessageID is the message id of a step's request: the step id for
+// its first run (so a re-send is a duplicate the queue drops), and
+// step:attempt for retries (which must not be dropped).
+func requestMessageID(step tre.OperationStep) string {
+	if step.Attempt <= 1 {
+		return step.ID
+	}
+	return fmt.Sprintf("%s:%d", step.ID, step.Attempt)
 }
 
 // nextStep is the index of the first step that has not succeeded, or -1.
@@ -461,7 +489,7 @@ func requestFor(op *tre.Operation, step tre.OperationStep, r *tre.Resource) *tre
 		params = map[string]any{}
 	}
 	return &tre.ResourceRequest{
-		OperationID: op.ID, StepID: step.ID, Action: step.ResourceAction,
+		OperationID: op.ID, StepID: step.ID, Action: step.ResourceAction, Attempt: step.Attempt,
 		ID: r.ID, Name: r.TemplateName, Version: r.TemplateVersion, Parameters: params,
 		WorkspaceID: r.WorkspaceID, OwnerID: r.OwnerID, ParentWorkspaceServiceID: r.ParentWorkspaceServiceID,
 		ResourceType: r.ResourceType, SecretRefs: r.SecretRefs,
@@ -581,7 +609,7 @@ func (s *Service) failureUpdate(ctx context.Context, opID, stepID, msg string) t
 	if st == nil {
 		return tre.StatusUpdate{OperationID: opID, StepID: stepID}
 	}
-	return tre.StatusUpdate{OperationID: opID, StepID: stepID, ID: st.ResourceID,
+	return tre.StatusUpdate{OperationID: opID, StepID: stepID, ID: st.ResourceID, Attempt: st.Attempt,
 		Status: tre.StatusesFor(st.ResourceAction).Failed, Message: msg}
 }
 

@@ -35,6 +35,14 @@ type Config struct {
 	// RedispatchAfter is how long an undispatched step waits before the
 	// redelivery job sends it.
 	RedispatchAfter time.Duration
+	// The watchdog's limits: a step not sent for DispatchLimit, not picked
+	// up by a processor within PickupLimit of being sent, silent for
+	// HeartbeatLimit while running, or not stopped within CancelGrace of a
+	// cancel request is failed with a message saying which.
+	DispatchLimit  time.Duration
+	PickupLimit    time.Duration
+	HeartbeatLimit time.Duration
+	CancelGrace    time.Duration
 }
 
 // Service is the resource lifecycle: it validates mutations, writes them as
@@ -78,6 +86,18 @@ func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender Se
 	}
 	if s.cfg.RedispatchAfter == 0 {
 		s.cfg.RedispatchAfter = 30 * time.Second
+	}
+	if s.cfg.DispatchLimit == 0 {
+		s.cfg.DispatchLimit = 15 * time.Minute
+	}
+	if s.cfg.PickupLimit == 0 {
+		s.cfg.PickupLimit = time.Hour
+	}
+	if s.cfg.HeartbeatLimit == 0 {
+		s.cfg.HeartbeatLimit = 10 * time.Minute
+	}
+	if s.cfg.CancelGrace == 0 {
+		s.cfg.CancelGrace = 10 * time.Minute
 	}
 	if s.cfg.RecoverAfter < 2*s.cfg.MutationTimeout {
 		s.cfg.RecoverAfter = 2 * s.cfg.MutationTimeout

@@ -23,6 +23,30 @@ type ResourceRequest struct {
 	// by it) and the secret references of sensitive parameters.
 	ResourceType ResourceType      `json:"resourceType,omitempty"`
 	SecretRefs   map[string]string `json:"secretRefs,omitempty"`
+	// Attempt is the step's run number; status messages echo it.
+	Attempt int `json:"attempt,omitempty"`
+	// NotAfter (POSIX seconds) is when the control plane stops waiting for
+	// the step to be picked up: a processor must not start it later (the
+	// watchdog has failed it).
+	NotAfter float64 `json:"notAfter,omitempty"`
+}
+
+// Subjects of request-queue messages.
+const (
+	// SubjectCancel marks a CancelRequest on a resource's session.
+	SubjectCancel = "cancel"
+)
+
+// CancelRequest asks the processor running (or about to run) a step to
+// stop it. It is sent on the resource's session of the request queue,
+// with the subject SubjectCancel.
+type CancelRequest struct {
+	OperationID string  `json:"operationId"`
+	StepID      string  `json:"stepId"`
+	Attempt     int     `json:"attempt"`
+	By          string  `json:"by"`
+	When        float64 `json:"when"`
+	Reason      string  `json:"reason,omitempty"`
 }
 
 // StatusUpdate is the message the Resource Processor sends on QueueStatus
@@ -41,6 +65,9 @@ type StatusUpdate struct {
 	Agent   string  `json:"agent,omitempty"`
 	SentAt  float64 `json:"sentAt,omitempty"`
 	LogTail string  `json:"logTail,omitempty"`
+	// Attempt echoes the request's attempt (0 from processors that do not
+	// send it: accepted as the current attempt).
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // Output is one bundle output reported with a success status.

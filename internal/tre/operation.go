@@ -25,6 +25,23 @@ type Operation struct {
 	// (see package lifecycle).
 	Pending bool             `json:"pending,omitempty"`
 	Changes []ResourceChange `json:"changes,omitempty"`
+
+	// Attempts is the operation's history of runs: the first, then one per
+	// retry, each with who started it, when, and how it ended.
+	Attempts []OperationAttempt `json:"attempts,omitempty"`
+}
+
+// OperationAttempt is one run of an operation.
+type OperationAttempt struct {
+	Number      int     `json:"number"`
+	StartedWhen float64 `json:"startedWhen"`
+	StartedBy   User    `json:"startedBy"`
+	// FromStep is the step the attempt started at (retries skip the steps
+	// that had succeeded).
+	FromStep  int     `json:"fromStep"`
+	EndedWhen float64 `json:"endedWhen,omitempty"`
+	Outcome   Status  `json:"outcome,omitempty"`
+	Message   string  `json:"message,omitempty"`
 }
 
 // ResourceChange is one resource write an operation makes when it starts.
@@ -87,4 +104,18 @@ type OperationStep struct {
 	// until then. A step is marked dispatched only after the send
 	// succeeded, so an undispatched step is re-sent, never lost.
 	DispatchedWhen float64 `json:"dispatchedWhen,omitempty"`
+
+	// Attempt numbers the runs of the step (a retry runs it again); request
+	// and status messages carry it, and statuses of an older run are
+	// ignored.
+	Attempt int `json:"attempt,omitempty"`
+	// StartedWhen, HeartbeatWhen and Agent say when a Resource Processor
+	// agent started the step and last reported on it; LogTail is the end of
+	// the bundle's output it last sent.
+	StartedWhen   float64 `json:"startedWhen,omitempty"`
+	HeartbeatWhen float64 `json:"heartbeatWhen,omitempty"`
+	Agent         string  `json:"agent,omitempty"`
+	LogTail       string  `json:"logTail,omitempty"`
+	// CancelRequested is set when a user asked to cancel the running step.
+	CancelRequested *CancelRequest `json:"cancelRequested,omitempty"`
 }

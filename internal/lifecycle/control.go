@@ -1,0 +1,235 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// Retry runs a failed operation again from its failed step: steps that had
+// succeeded are not run again. Only a resource's latest operation can be
+// retried, and only once at a time: the operation is changed with its
+// etag, so of two concurrent retries one wins and the other finds the
+// operation no longer failed. A step whose bundle may have half-run before
+// failing relies on the bundle's actions being idempotent (Porter's
+// contract: install/upgrade converge, uninstall of what is gone succeeds).
+// Returns CodeNotFound, CodeConflict (not failed, not the latest).
+func (s *Service) Retry(ctx context.Context, r *tre.Resource, opID string, user tre.User) (*tre.Operation, error) {
+	op, err := s.Operation(ctx, r, opID)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := s.Operations(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if latest := ops[len(ops)-1]; latest.ID != op.ID {
+		return nil, tre.Errorf(tre.CodeConflict, "Only the latest operation of a resource can be retried; operation %s (%s) came after this one", latest.ID, latest.Action)
+	}
+	var after tre.Operation
+	err = s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
+		if o.Status.Phase() != tre.PhaseFailed {
+			return tre.Errorf(tre.CodeConflict, "Operation %s is %s: only a failed operation can be retried", o.ID, o.Status)
+		}
+		from := nextStep(o)
+		if from < 0 {
+			return tre.Errorf(tre.CodeConflict, "Operation %s has no failed step to retry", o.ID)
+		}
+		now := s.ts()
+		for j := from; j < len(o.Steps); j++ {
+			st := &o.Steps[j]
+			if st.DispatchedWhen != 0 || st.Status.Phase() != tre.PhaseAwaiting {
+				st.Attempt++
+			}
+			st.Status, st.Message = tre.StatusesFor(st.ResourceAction).Awaiting, tre.AwaitingMessage(st.ResourceAction)
+			st.UpdatedWhen, st.DispatchedWhen, st.StartedWhen, st.HeartbeatWhen, st.CancelRequested = now, 0, 0, 0, nil
+		}
+		o.Attempts = append(o.Attempts, tre.OperationAttempt{Number: len(o.Attempts) + 1, StartedWhen: now, StartedBy: user, FromStep: from})
+		recompute(o)
+		return nil
+	}, &after)
+	if err != nil {
+		return nil, err
+	}
+	s.setStatus(ctx, after.ResourceID, tre.StatusesFor(after.Action).Awaiting)
+	s.log.Info("operation retried", "operation_id", op.ID, "resource_id", r.ID, "attempt", len(after.Attempts), "by", user.ID)
+	s.dispatchSoon(ctx, op.ID)
+	return &after, nil
+}
+
+// setStatus sets a resource's deployment status (retrying on etag races).
+func (s *Service) setStatus(ctx context.Context, id string, status tre.Status) {
+	for attempt := 0; attempt < 20; attempt++ {
+		r, err := s.getResource(ctx, id)
+		if err != nil || !r.Active() {
+			return
+		}
+		r.DeploymentStatus, r.UpdatedWhen = status, s.ts()
+		if _, err := tre.ReplaceAs(ctx, s.store, tre.Resources, r.ID, r.ETag, r); !tre.IsCode(err, tre.CodePreconditionFailed) {
+			return
+		}
+	}
+}
+
+// Cancel stops an operation in progress. A step not yet sent is withdrawn
+// and fails at once; a step sent or running is asked to stop: a cancel
+// message goes on its resource's session, and the processor stops the
+// bundle (gracefully, then by force) and reports the step failed with
+// "cancelled by <user>". If no processor confirms within CancelGrace, the
+// watchdog fails the step.
+// Returns CodeNotFound, CodeConflict (the operation has ended).
+func (s *Service) Cancel(ctx context.Context, r *tre.Resource, opID string, user tre.User) (*tre.Operation, error) {
+	op, err := s.Operation(ctx, r, opID)
+	if err != nil {
+		return nil, err
+	}
+	if op.Status.Terminal() || op.Pending {
+		return nil, tre.Errorf(tre.CodeConflict, "Operation %s is %s: only an operation in progress can be cancelled", op.ID, op.Status)
+	}
+	i := nextStep(op)
+	step := op.Steps[i]
+	msg := fmt.Sprintf("cancelled by %s", who(user))
+	if step.DispatchedWhen == 0 && step.Status.Phase() == tre.PhaseAwaiting {
+		if err := s.failStep(ctx, op.ID, step.ID, msg+" before it was sent"); err != nil {
+			return nil, err
+		}
+	} else {
+		now := s.ts()
+		err := s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
+			if st := o.Step(step.ID); st != nil && !st.Status.Terminal() && st.CancelRequested == nil {
+				st.CancelRequested = &tre.CancelRequest{OperationID: o.ID, StepID: st.ID, Attempt: st.Attempt, By: who(user), When: now}
+			}
+			return nil
+		}, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.sendCancel(ctx, op.ID, step, user, ""); err != nil {
+			return nil, err
+		}
+	}
+	s.log.Info("operation cancel requested", "operation_id", op.ID, "step_id", step.ID, "by", user.ID)
+	return tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, op.ID)
+}
+
+func who(u tre.User) string {
+	switch {
+	case u.Name != "" && u.ID != "":
+		return u.Name + " (" + u.ID + ")"
+	case u.Name != "":
+		return u.Name
+	}
+	return u.ID
+}
+
+// sendCancel puts a cancel request for a step on its resource's session.
+func (s *Service) sendCancel(ctx context.Context, opID string, step tre.OperationStep, user tre.User, reason string) error {
+	if s.sender == nil {
+		return tre.Errorf(tre.CodeUnavailable, "no queue to send the cancel request to")
+	}
+	body, err := json.Marshal(tre.CancelRequest{OperationID: opID, StepID: step.ID, Attempt: step.Attempt, By: who(user), When: s.ts(), Reason: reason})
+	if err != nil {
+		return err
+	}
+	err = s.sender.Send(ctx, tre.QueueRequests, tre.Message{
+		MessageID: fmt.Sprintf("cancel:%s:%d", step.ID, step.Attempt), SessionID: step.ResourceID, CorrelationID: opID,
+		Subject: tre.SubjectCancel, Body: body,
+	})
+	if err != nil {
+		return fmt.Errorf("lifecycle: send cancel of step %s: %w", step.ID, err)
+	}
+	return nil
+}
+
+// ForceFail fails an operation in progress at an admin's word, with their
+// reason, and asks a processor that may still run the step to stop. It is
+// recorded on the operation and in the log. Returns CodeNotFound,
+// CodeInvalid (no reason), CodeConflict (the operation has ended).
+func (s *Service) ForceFail(ctx context.Context, r *tre.Resource, opID, reason string, user tre.User) (*tre.Operation, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, tre.FieldErrorf(tre.CodeInvalid, "reason", "A reason is required to fail an operation by hand")
+	}
+	op, err := s.Operation(ctx, r, opID)
+	if err != nil {
+		return nil, err
+	}
+	if op.Status.Terminal() || op.Pending {
+		return nil, tre.Errorf(tre.CodeConflict, "Operation %s is %s: only an operation in progress can be failed", op.ID, op.Status)
+	}
+	step := op.Steps[nextStep(op)]
+	if err := s.failStep(ctx, op.ID, step.ID, fmt.Sprintf("failed by %s: %s", who(user), reason)); err != nil {
+		return nil, err
+	}
+	if step.DispatchedWhen != 0 {
+		if err := s.sendCancel(ctx, op.ID, step, user, reason); err != nil {
+			s.log.Warn("could not ask the processor to stop a force-failed step", "operation_id", op.ID, "error", err.Error())
+		}
+	}
+	s.log.Warn("operation failed by an admin", "operation_id", op.ID, "resource_id", r.ID, "by", user.ID, "reason", reason)
+	return tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, op.ID)
+}
+
+// Watchdog fails the steps that nothing will move any more: one not sent
+// for DispatchLimit (the queue is unreachable), one sent but not picked up
+// within PickupLimit (no processor takes it), one running whose processor
+// has been silent for HeartbeatLimit (it died), one asked to cancel that
+// no processor confirmed within CancelGrace. The message says which, and
+// since when; the operation and its resource follow. Returns how many
+// steps it failed.
+func (s *Service) Watchdog(ctx context.Context) (int, error) {
+	ops, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{
+		tre.In("status", tre.InProgressStatuses()...), tre.Ne("pending", true),
+	}})
+	if err != nil {
+		return 0, fmt.Errorf("lifecycle: watchdog: %w", err)
+	}
+	now := s.now()
+	at := func(ts float64) string { return time.Unix(0, int64(ts*1e9)).UTC().Format(time.RFC3339) }
+	older := func(ts float64, limit time.Duration) bool { return ts != 0 && now.Sub(time.Unix(0, int64(ts*1e9))) > limit }
+	failed := 0
+	var errs []error
+	for _, op := range ops {
+		i := nextStep(op)
+		if i < 0 {
+			continue
+		}
+		st := op.Steps[i]
+		var msg string
+		switch {
+		case st.CancelRequested != nil && older(st.CancelRequested.When, s.cfg.CancelGrace):
+			msg = fmt.Sprintf("cancelled by %s (no Resource Processor confirmed the cancellation within %s of %s)",
+				st.CancelRequested.By, s.cfg.CancelGrace, at(st.CancelRequested.When))
+		case st.Status.Phase() == tre.PhaseAwaiting && st.DispatchedWhen == 0 && older(st.UpdatedWhen, s.cfg.DispatchLimit):
+			msg = fmt.Sprintf("The step could not be sent to the Resource Processor for %s (waiting since %s): the request queue was unreachable",
+				s.cfg.DispatchLimit, at(st.UpdatedWhen))
+		case st.Status.Phase() == tre.PhaseAwaiting && older(st.DispatchedWhen, s.cfg.PickupLimit):
+			msg = fmt.Sprintf("No Resource Processor picked up the step within %s of it being sent at %s", s.cfg.PickupLimit, at(st.DispatchedWhen))
+		case st.Status.Phase() == tre.PhaseRunning && older(max(st.HeartbeatWhen, st.StartedWhen, st.UpdatedWhen), s.cfg.HeartbeatLimit):
+			agent := st.Agent
+			if agent == "" {
+				agent = "unknown agent"
+			}
+			msg = fmt.Sprintf("The Resource Processor (%s) stopped reporting on the step: last heartbeat at %s, more than %s ago",
+				agent, at(max(st.HeartbeatWhen, st.StartedWhen, st.UpdatedWhen)), s.cfg.HeartbeatLimit)
+		default:
+			continue
+		}
+		if err := s.failStep(ctx, op.ID, st.ID, msg); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st.DispatchedWhen != 0 {
+			// A processor that is alive after all must not go on with it.
+			_ = s.sendCancel(ctx, op.ID, st, tre.User{Name: "the watchdog"}, msg)
+		}
+		s.log.Warn("watchdog failed a step", "operation_id", op.ID, "step_id", st.ID, "resource_id", st.ResourceID, "reason", msg)
+		failed++
+	}
+	return failed, errors.Join(errs...)
+}
