@@ -191,7 +191,9 @@ func (s *Service) Watchdog(ctx context.Context) (int, error) {
 	}
 	now := s.now()
 	at := func(ts float64) string { return time.Unix(0, int64(ts*1e9)).UTC().Format(time.RFC3339) }
-	older := func(ts float64, limit time.Duration) bool { return ts != 0 && now.Sub(time.Unix(0, int64(ts*1e9))) > limit }
+	older := func(ts float64, limit time.Duration) bool {
+		return ts != 0 && now.Sub(time.Unix(0, int64(ts*1e9))) > limit
+	}
 	failed := 0
 	var errs []error
 	for _, op := range ops {
