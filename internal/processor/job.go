@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -19,7 +21,8 @@ import (
 // handle runs one request to its end and reports whether the worker may
 // go on with the session (false: the session was lost or the agent is
 // stopping).
-func (a *Agent) handle(ctx context.Context, worker int, sess tre.Session, m *tre.Received, log *slog.Logger) bool {
+func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre.Received, log *slog.Logger) bool {
+	sess := st.sess
 	settle := context.WithoutCancel(ctx)
 	req, err := decode(m)
 	if err != nil {
@@ -31,16 +34,43 @@ func (a *Agent) handle(ctx context.Context, worker int, sess tre.Session, m *tre
 		return true
 	}
 	log = log.With("operation_id", req.OperationID, "step_id", req.StepID, "resource_id", req.ID, "action", req.Action,
-		"delivery_count", m.DeliveryCount)
+		"attempt", req.Attempt, "delivery_count", m.DeliveryCount)
 	statuses := tre.StatusesFor(req.Action)
+	if req.NotAfter != 0 && tre.Timestamp(a.now()) > req.NotAfter {
+		// The control plane has given up on this step (its watchdog failed
+		// it): running it now would change a resource behind its back.
+		desc := fmt.Sprintf("the control plane stopped waiting for step %s at %s; it was not run", req.StepID,
+			time.Unix(0, int64(req.NotAfter*1e9)).UTC().Format(time.RFC3339))
+		log.Warn("dead-lettering an expired request", "reason", desc)
+		return sess.DeadLetter(settle, m, "Expired", desc) == nil
+	}
 	log.Info("request received", "bundle", req.Name, "version", req.Version)
+	send := func(status tre.Status, message string, outputs []tre.Output, tail string, final bool) error {
+		return a.sendStatus(settle, req, status, message, outputs, tail, final)
+	}
+
+	// A cancel request may already wait behind the request.
+	if err := st.pull(ctx, 50*time.Millisecond); err != nil && !errors.Is(err, context.Canceled) {
+		log.Warn("cannot look ahead in the session", "error", err.Error())
+	}
+	if cm, c := st.takeCancel(req.StepID, req.Attempt); c != nil {
+		log.Info("cancelled before it started", "by", c.By)
+		if err := send(statuses.Failed, req.ID+": "+cancelMessage(c)+" before it started", nil, "", true); err != nil {
+			_ = sess.Abandon(settle, m)
+			return false
+		}
+		_ = sess.Complete(settle, cm)
+		return sess.Complete(settle, m) == nil
+	}
 
 	// The job keeps running when the agent is told to stop, for up to the
 	// drain timeout; then it is cancelled and its message abandoned.
 	jobCtx, cancelJob := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJob()
-	var drained, lost bool
 	var mu sync.Mutex
+	var drained, lost bool
+	var cancelled *tre.CancelRequest
+	var cancelMsg *tre.Received
 	stopWatch := make(chan struct{})
 	var watchers sync.WaitGroup
 	watchers.Add(1)
@@ -64,12 +94,12 @@ func (a *Agent) handle(ctx context.Context, worker int, sess tre.Session, m *tre
 	}()
 
 	tail := newTail(a.cfg.TailBytes)
-	secrets, params, err := a.resolve(jobCtx, req)
+	secrets, params, resolveErr := a.resolve(jobCtx, req)
 	redact := redactor(secrets)
-	send := func(status tre.Status, message string, outputs []tre.Output, final bool) error {
-		return a.sendStatus(settle, req, status, redact(message), outputs, redact(tail.String()), final)
+	report := func(status tre.Status, message string, outputs []tre.Output, final bool) error {
+		return send(status, redact(message), outputs, redact(tail.String()), final)
 	}
-	if err := send(statuses.Running, req.ID+": Job starting", nil, false); err != nil {
+	if err := report(statuses.Running, req.ID+": Job starting", nil, false); err != nil {
 		log.Warn("cannot report the start; the message will come back", "error", err.Error())
 		close(stopWatch)
 		watchers.Wait()
@@ -77,8 +107,12 @@ func (a *Agent) handle(ctx context.Context, worker int, sess tre.Session, m *tre
 		return false
 	}
 
-	// Keep the session and report progress while the bundle runs.
-	watchers.Add(1)
+	// While the bundle runs: keep the session, report progress, and watch
+	// the session for a cancel request.
+	var note sync.Mutex
+	progress := ""
+	setProgress := func(p string) { note.Lock(); progress = p; note.Unlock() }
+	watchers.Add(2)
 	go func() {
 		defer watchers.Done()
 		renew := time.NewTicker(a.cfg.RenewEvery)
@@ -101,47 +135,118 @@ func (a *Agent) handle(ctx context.Context, worker int, sess tre.Session, m *tre
 					return
 				}
 			case <-beat.C:
+				note.Lock()
+				p := progress
+				note.Unlock()
 				msg := fmt.Sprintf("%s: %s running for %s", req.ID, req.Action, a.now().Sub(started).Round(time.Second))
-				if err := send(statuses.Running, msg, nil, false); err != nil {
+				if p != "" {
+					msg += "; " + p
+				}
+				if err := report(statuses.Running, msg, nil, false); err != nil {
 					log.Warn("heartbeat not sent", "error", err.Error())
 				}
 			}
 		}
 	}()
+	go func() {
+		defer watchers.Done()
+		for {
+			select {
+			case <-stopWatch:
+				return
+			default:
+			}
+			wctx, cancel := context.WithCancel(jobCtx)
+			go func() {
+				select {
+				case <-stopWatch:
+				case <-wctx.Done():
+				}
+				cancel()
+			}()
+			err := st.pull(wctx, time.Second)
+			cancel()
+			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			if cm, c := st.takeCancel(req.StepID, req.Attempt); c != nil {
+				log.Info("cancel requested: stopping the bundle", "by", c.By)
+				mu.Lock()
+				cancelled, cancelMsg = c, cm
+				mu.Unlock()
+				cancelJob()
+				return
+			}
+		}
+	}()
 
 	var result tre.JobResult
+	err = resolveErr
+	tries := 0
 	if err == nil {
-		result, err = a.runner.Run(jobCtx, tre.Job{
-			Action: req.Action, Installation: req.ID, ResourceType: req.ResourceType, Bundle: req.Name, Version: req.Version,
-			Parameters: params, Message: req, Output: tail,
-		})
+		for {
+			tries++
+			result, err = a.runner.Run(jobCtx, tre.Job{
+				Action: req.Action, Installation: req.ID, ResourceType: req.ResourceType, Bundle: req.Name, Version: req.Version,
+				Parameters: params, Message: req, Output: tail,
+			})
+			if err == nil || jobCtx.Err() != nil || !Transient(err) || tries > a.cfg.TransientRetries {
+				break
+			}
+			delay := a.backoff(tries)
+			p := fmt.Sprintf("try %d of %d failed with a transient error, trying again in %s: %s",
+				tries, a.cfg.TransientRetries+1, delay.Round(10*time.Millisecond), shorten(err.Error(), 300))
+			log.Warn("transient bundle error", "try", tries, "in", delay.String(), "error", redact(shorten(err.Error(), 300)))
+			setProgress(p)
+			if err := report(statuses.Running, req.ID+": "+p, nil, false); err != nil {
+				log.Warn("heartbeat not sent", "error", err.Error())
+			}
+			sleep(jobCtx, delay)
+			if jobCtx.Err() != nil {
+				break
+			}
+		}
 	}
 	close(stopWatch)
 	watchers.Wait()
 	mu.Lock()
-	gone := drained || lost
+	gone, wasLost, c, cm := drained || lost, lost, cancelled, cancelMsg
 	mu.Unlock()
-	if gone {
-		if !lost {
+	switch {
+	case c != nil:
+		if serr := report(statuses.Failed, req.ID+": "+cancelMessage(c), nil, true); serr != nil {
+			log.Warn("cannot report the cancellation; the message will come back", "error", serr.Error())
+			_ = sess.Abandon(settle, m)
+			return false
+		}
+		_ = sess.Complete(settle, cm)
+		return sess.Complete(settle, m) == nil && ctx.Err() == nil
+	case gone:
+		if !wasLost {
 			_ = sess.Abandon(settle, m)
 		}
 		return false
-	}
-
-	if err != nil {
-		log.Warn("bundle failed", "error", redact(err.Error()))
-		if serr := send(statuses.Failed, req.ID+": "+err.Error(), nil, true); serr != nil {
+	case err != nil:
+		msg := err.Error()
+		if tries > 1 {
+			msg = fmt.Sprintf("%s (after %d tries)", msg, tries)
+		}
+		log.Warn("bundle failed", "error", redact(shorten(msg, 500)))
+		if serr := report(statuses.Failed, req.ID+": "+msg, nil, true); serr != nil {
 			log.Warn("cannot report the failure; the message will come back", "error", serr.Error())
 			_ = sess.Abandon(settle, m)
 			return false
 		}
-	} else {
+	default:
 		msg := fmt.Sprintf("%s: %s action completed successfully.", req.ID, req.Action)
 		if result.Message != "" {
 			msg += " " + result.Message
 		}
-		log.Info("bundle succeeded", "outputs", len(result.Outputs))
-		if serr := send(statuses.Succeeded, msg, result.Outputs, true); serr != nil {
+		if tries > 1 {
+			msg += fmt.Sprintf(" (after %d tries: the earlier ones failed with transient errors)", tries)
+		}
+		log.Info("bundle succeeded", "outputs", len(result.Outputs), "tries", tries)
+		if serr := report(statuses.Succeeded, msg, result.Outputs, true); serr != nil {
 			log.Warn("cannot report the success; the message will come back", "error", serr.Error())
 			_ = sess.Abandon(settle, m)
 			return false
@@ -152,6 +257,41 @@ func (a *Agent) handle(ctx context.Context, worker int, sess tre.Session, m *tre
 		return false
 	}
 	return ctx.Err() == nil
+}
+
+func cancelMessage(c *tre.CancelRequest) string {
+	msg := "cancelled by " + c.By
+	if c.Reason != "" {
+		msg += ": " + c.Reason
+	}
+	return msg
+}
+
+var transientPattern = regexp.MustCompile(`(?i)(\b429\b|too ?many ?requests|AnotherOperationInProgress|RetryableError|i/o timeout|TLS handshake timeout|connection reset by peer|connection refused|temporarily unavailable|ServerBusy|Retry-After)`)
+
+// Transient reports whether a bundle error is one that running the bundle
+// again may clear: ARM throttling (429), a conflicting operation on the
+// same Azure resource, errors Azure marks retryable, network timeouts.
+// Anything else (Terraform validation errors, wrong parameters) fails at
+// once.
+func Transient(err error) bool { return err != nil && transientPattern.MatchString(err.Error()) }
+
+// backoff is the wait before try n+1: TransientBackoff doubled per try,
+// capped, with up to 20% jitter so that agents hit by one throttling do not
+// come back in step.
+func (a *Agent) backoff(n int) time.Duration {
+	d := a.cfg.TransientBackoff << (n - 1)
+	if d <= 0 || d > a.cfg.TransientBackoffMax {
+		d = a.cfg.TransientBackoffMax
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }
 
 // resolve reads the request's secrets and returns the parameters with
@@ -234,7 +374,7 @@ func deepCopy(m map[string]any) map[string]any {
 // was sent.
 func (a *Agent) sendStatus(ctx context.Context, req *tre.ResourceRequest, status tre.Status, message string, outputs []tre.Output, tail string, final bool) error {
 	upd := tre.StatusUpdate{OperationID: req.OperationID, StepID: req.StepID, ID: req.ID, Status: status, Message: message,
-		Outputs: outputs, Agent: a.cfg.AgentID, SentAt: tre.Timestamp(a.now())}
+		Outputs: outputs, Agent: a.cfg.AgentID, SentAt: tre.Timestamp(a.now()), Attempt: req.Attempt}
 	if !final {
 		upd.LogTail = tail
 	}
@@ -244,7 +384,7 @@ func (a *Agent) sendStatus(ctx context.Context, req *tre.ResourceRequest, status
 	}
 	id := uuid.NewString()
 	if final {
-		id = req.StepID + ":" + string(status)
+		id = fmt.Sprintf("%s:%d:%s", req.StepID, req.Attempt, status)
 	}
 	msg := tre.Message{MessageID: id, SessionID: req.OperationID, CorrelationID: req.ID, Subject: string(status), Body: body}
 	backoff := 500 * time.Millisecond

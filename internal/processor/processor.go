@@ -50,6 +50,13 @@ type Config struct {
 	DrainTimeout time.Duration
 	// TailBytes is how much of the bundle's output heartbeats carry.
 	TailBytes int
+	// TransientRetries is how many times a bundle that failed with an error
+	// recognised as transient (ARM throttling, AnotherOperationInProgress,
+	// RetryableError, network timeouts) runs again; TransientBackoff is the
+	// first wait, doubled each time (with jitter) up to TransientBackoffMax.
+	TransientRetries    int
+	TransientBackoff    time.Duration
+	TransientBackoffMax time.Duration
 }
 
 func (c *Config) defaults() {
@@ -76,6 +83,15 @@ func (c *Config) defaults() {
 	}
 	if c.TailBytes <= 0 {
 		c.TailBytes = 2048
+	}
+	if c.TransientRetries < 0 {
+		c.TransientRetries = 0
+	}
+	if c.TransientBackoff <= 0 {
+		c.TransientBackoff = 30 * time.Second
+	}
+	if c.TransientBackoffMax <= 0 {
+		c.TransientBackoffMax = 5 * time.Minute
 	}
 }
 
@@ -169,26 +185,89 @@ func (a *Agent) work(ctx context.Context, worker int) {
 // serveSession handles the session's messages in order until it is idle,
 // lost, or the agent stops.
 func (a *Agent) serveSession(ctx context.Context, worker int, sess tre.Session, log *slog.Logger) {
+	st := &sessionState{sess: sess}
 	for ctx.Err() == nil {
 		a.beat(worker)
-		rctx, cancel := context.WithTimeout(ctx, a.cfg.SessionIdle)
-		msgs, err := sess.Receive(rctx, 1)
-		cancel()
+		m, err := st.next(ctx, a.cfg.SessionIdle)
 		if err != nil {
 			if !errors.Is(err, tre.ErrSessionLost) && ctx.Err() == nil {
 				log.Warn("receive failed", "error", err.Error())
 			}
 			return
 		}
-		if len(msgs) == 0 {
+		if m == nil {
 			return
 		}
-		for _, m := range msgs {
-			if !a.handle(ctx, worker, sess, m, log) {
-				return
-			}
+		if m.Subject == tre.SubjectCancel {
+			// Nothing of this session runs: the step it names has ended.
+			_ = sess.Complete(context.WithoutCancel(ctx), m)
+			continue
+		}
+		if !a.handle(ctx, worker, st, m, log) {
+			return
 		}
 	}
+}
+
+// sessionState holds messages received from a session but not handled
+// yet: while a bundle runs, the worker keeps receiving from its session to
+// see cancel requests, and keeps the other messages for later (their locks
+// are the session's, which it renews).
+type sessionState struct {
+	sess     tre.Session
+	mu       sync.Mutex
+	buffered []*tre.Received
+}
+
+// next returns the next message, waiting up to idle; nil when none came.
+func (s *sessionState) next(ctx context.Context, idle time.Duration) (*tre.Received, error) {
+	s.mu.Lock()
+	if len(s.buffered) > 0 {
+		m := s.buffered[0]
+		s.buffered = s.buffered[1:]
+		s.mu.Unlock()
+		return m, nil
+	}
+	s.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, idle)
+	defer cancel()
+	msgs, err := s.sess.Receive(rctx, 1)
+	if err != nil || len(msgs) == 0 {
+		return nil, err
+	}
+	return msgs[0], nil
+}
+
+// pull receives what arrives within wait into the buffer.
+func (s *sessionState) pull(ctx context.Context, wait time.Duration) error {
+	rctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	msgs, err := s.sess.Receive(rctx, 10)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.buffered = append(s.buffered, msgs...)
+	s.mu.Unlock()
+	return nil
+}
+
+// takeCancel removes and returns a buffered cancel request for a step.
+func (s *sessionState) takeCancel(stepID string, attempt int) (*tre.Received, *tre.CancelRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, m := range s.buffered {
+		if m.Subject != tre.SubjectCancel {
+			continue
+		}
+		var c tre.CancelRequest
+		if json.Unmarshal(m.Body, &c) != nil || c.StepID != stepID || (c.Attempt != 0 && attempt != 0 && c.Attempt != attempt) {
+			continue
+		}
+		s.buffered = append(s.buffered[:i], s.buffered[i+1:]...)
+		return m, &c
+	}
+	return nil, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {
