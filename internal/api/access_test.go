@@ -20,7 +20,20 @@ type world struct {
 	ws, svc, urOwn, urOther, ss                     string
 	wsOp, svcOp, urOwnOp, urOtherOp, ssOp           string
 	wsETag, svcETag, urOwnETag, urOtherETag, ssETag string
+	// The latest operation of each resource: a custom action, running in
+	// the "running" world and failed in the "failed" one.
+	wsAct, svcAct, urOwnAct, urOtherAct, ssAct string
+	// Sequence numbers of two dead-lettered status messages.
+	dlReplay, dlDiscard string
 }
+
+// Worlds the access cases run in.
+const (
+	worldEnabled  = ""
+	worldDisabled = "disabled"
+	worldRunning  = "running"
+	worldFailed   = "failed"
+)
 
 var (
 	adminUser      = tre.User{ID: auth.DevUserID("admin"), Name: "admin", Roles: []string{"TREAdmin"}}
@@ -33,9 +46,10 @@ func minimal(title string) map[string]any {
 }
 
 // buildWorld makes a deployed workspace with a service, a user resource of
-// the researcher and one of the owner, and a shared service; with
-// disabled, everything is then disabled (so it can be deleted).
-func buildWorld(t *testing.T, disabled bool) (string, world) {
+// the researcher and one of the owner, and a shared service. Then, by
+// mode: everything disabled (so it can be deleted); a custom action
+// running on each resource; or that action failed.
+func buildWorld(t *testing.T, mode string) (string, world) {
 	t.Helper()
 	dir := t.TempDir()
 	e := openEnv(t, dir)
@@ -69,7 +83,7 @@ func buildWorld(t *testing.T, disabled bool) (string, world) {
 	w.urOwn, w.urOwnOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: researcherUser})
 	w.urOther, w.urOtherOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: ownerUser})
 	w.ss, w.ssOp = create(lifecycle.CreateRequest{Type: tre.TypeSharedService, TemplateName: "fw", User: adminUser})
-	if disabled {
+	if mode == worldDisabled {
 		off := false
 		for _, ref := range []lifecycle.Ref{lifecycle.WorkspaceRef(w.ws), {Type: tre.TypeSharedService, ID: w.ss}} {
 			r, err := e.svc.Get(ctx, ref)
@@ -84,6 +98,40 @@ func buildWorld(t *testing.T, disabled bool) (string, world) {
 		require.NoError(t, err)
 		return r.ETag
 	}
+	if mode == worldRunning || mode == worldFailed {
+		refs := []lifecycle.Ref{lifecycle.WorkspaceRef(w.ws), {Type: tre.TypeWorkspaceService, WorkspaceID: w.ws, ID: w.svc},
+			{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, ID: w.urOwn},
+			{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, ID: w.urOther}, {Type: tre.TypeSharedService, ID: w.ss}}
+		ids := []*string{&w.wsAct, &w.svcAct, &w.urOwnAct, &w.urOtherAct, &w.ssAct}
+		for i, ref := range refs {
+			op, err := e.svc.InvokeAction(ctx, ref, "restart", adminUser)
+			require.NoError(t, err)
+			*ids[i] = op.ID
+			st := op.Steps[0]
+			status := tre.StatusInvokingAction
+			if mode == worldFailed {
+				status = tre.StatusActionFailed
+			}
+			_, err = e.svc.ApplyStatus(ctx, tre.StatusUpdate{OperationID: op.ID, StepID: st.ID, ID: st.ResourceID, Attempt: 1, Status: status})
+			require.NoError(t, err)
+		}
+	}
+	if mode == worldEnabled {
+		// Two status messages dead-lettered, for the dead-letter routes.
+		for _, id := range []string{"dl-1", "dl-2"} {
+			require.NoError(t, e.queue.Send(ctx, tre.QueueStatus, tre.Message{MessageID: id, SessionID: "op-x", Body: []byte(`{"operationId":"op-x"}`)}))
+		}
+		sess, err := e.queue.AcceptNextSession(ctx, tre.QueueStatus)
+		require.NoError(t, err)
+		msgs, err := sess.Receive(ctx, 2)
+		require.NoError(t, err)
+		require.Len(t, msgs, 2)
+		for _, m := range msgs {
+			require.NoError(t, sess.DeadLetter(ctx, m, "Test", "dead-lettered by the test"))
+		}
+		require.NoError(t, sess.Close(ctx))
+		w.dlReplay, w.dlDiscard = fmt.Sprint(msgs[0].SequenceNumber), fmt.Sprint(msgs[1].SequenceNumber)
+	}
 	w.wsETag, w.svcETag, w.urOwnETag, w.urOtherETag, w.ssETag = etag(w.ws), etag(w.svc), etag(w.urOwn), etag(w.urOther), etag(w.ss)
 	e.close()
 	return dir, w
@@ -96,7 +144,7 @@ var roleNames = []string{"A", "U", "O", "R", "M", "-"}
 type accessCase struct {
 	method, path, body string
 	etag               string // sent as If-Match
-	disabled           bool   // run on the world where everything is disabled
+	world              string // the world it runs in (worldEnabled if empty)
 	want               string // e.g. "A:200 U:403 O:200 R:200 M:200 -:401"
 }
 
@@ -173,7 +221,7 @@ func accessCases(w world) []accessCase {
 		accessCase{method: "POST", path: "/api/workspaces", body: `{"templateName":"ws","properties":{"display_name":"n","description":"d"}}`, want: "A:202 U:403 O:403 R:403 M:403 -:401"},
 		accessCase{method: "GET", path: ws, want: wsAll},
 		accessCase{method: "PATCH", path: ws, body: patch, etag: w.wsETag, want: admin202},
-		accessCase{method: "DELETE", path: ws, disabled: true, want: admin200},
+		accessCase{method: "DELETE", path: ws, world: worldDisabled, want: admin200},
 		accessCase{method: "POST", path: ws + "/invoke-action?action=restart", want: admin202},
 		accessCase{method: "GET", path: ws + "/operations", want: ownAdmin},
 		accessCase{method: "GET", path: ws + "/operations/" + w.wsOp, want: ownAdmin},
@@ -194,7 +242,7 @@ func accessCases(w world) []accessCase {
 		accessCase{method: "POST", path: ws + "/workspace-services", body: `{"templateName":"svc","properties":{"display_name":"n","description":"d"}}`, want: owner202},
 		accessCase{method: "GET", path: svc, want: members},
 		accessCase{method: "PATCH", path: svc, body: patch, etag: w.svcETag, want: owner202},
-		accessCase{method: "DELETE", path: svc, disabled: true, want: owner200},
+		accessCase{method: "DELETE", path: svc, world: worldDisabled, want: owner200},
 		accessCase{method: "POST", path: svc + "/invoke-action?action=restart", want: owner202},
 		accessCase{method: "GET", path: svc + "/operations", want: ownerAM},
 		accessCase{method: "GET", path: svc + "/operations/" + w.svcOp, want: ownerAM},
@@ -207,8 +255,8 @@ func accessCases(w world) []accessCase {
 		accessCase{method: "GET", path: other, want: owner200},
 		accessCase{method: "PATCH", path: own, body: patch, etag: w.urOwnETag, want: mine202},
 		accessCase{method: "PATCH", path: other, body: patch, etag: w.urOtherETag, want: owner202},
-		accessCase{method: "DELETE", path: own, disabled: true, want: mine200},
-		accessCase{method: "DELETE", path: other, disabled: true, want: owner200},
+		accessCase{method: "DELETE", path: own, world: worldDisabled, want: mine200},
+		accessCase{method: "DELETE", path: other, world: worldDisabled, want: owner200},
 		accessCase{method: "POST", path: own + "/invoke-action?action=restart", want: mine202},
 		accessCase{method: "POST", path: other + "/invoke-action?action=restart", want: owner202},
 		accessCase{method: "GET", path: own + "/operations", want: mine200},
@@ -222,28 +270,51 @@ func accessCases(w world) []accessCase {
 		accessCase{method: "POST", path: "/api/shared-services", body: `{"templateName":"certs","properties":{"display_name":"n","description":"d"}}`, want: admin202},
 		accessCase{method: "GET", path: ss, want: tokens},
 		accessCase{method: "PATCH", path: ss, body: patch, etag: w.ssETag, want: admin202},
-		accessCase{method: "DELETE", path: ss, disabled: true, want: admin200},
+		accessCase{method: "DELETE", path: ss, world: worldDisabled, want: admin200},
 		accessCase{method: "POST", path: ss + "/invoke-action?action=restart", want: admin202},
 		accessCase{method: "GET", path: ss + "/operations", want: admin200},
 		accessCase{method: "GET", path: ss + "/operations/" + w.ssOp, want: admin200},
 		accessCase{method: "GET", path: ss + "/history", want: admin200},
+
+		// Operation control: retry and cancel for who may act on the
+		// resource, and TRE admins; force-fail for TRE admins; events for
+		// who may read the operations.
+		accessCase{method: "POST", path: ws + "/operations/" + w.wsAct + "/retry", world: worldFailed, want: admin202},
+		accessCase{method: "POST", path: svc + "/operations/" + w.svcAct + "/retry", world: worldFailed, want: "A:202 U:403 O:202 R:403 M:403 -:401"},
+		accessCase{method: "POST", path: own + "/operations/" + w.urOwnAct + "/retry", world: worldFailed, want: "A:202 U:403 O:202 R:202 M:403 -:401"},
+		accessCase{method: "POST", path: other + "/operations/" + w.urOtherAct + "/retry", world: worldFailed, want: "A:202 U:403 O:202 R:403 M:403 -:401"},
+		accessCase{method: "POST", path: ss + "/operations/" + w.ssAct + "/retry", world: worldFailed, want: admin202},
+		accessCase{method: "POST", path: ws + "/operations/" + w.wsAct + "/cancel", world: worldRunning, want: admin202},
+		accessCase{method: "POST", path: svc + "/operations/" + w.svcAct + "/cancel", world: worldRunning, want: "A:202 U:403 O:202 R:403 M:403 -:401"},
+		accessCase{method: "POST", path: own + "/operations/" + w.urOwnAct + "/cancel", world: worldRunning, want: "A:202 U:403 O:202 R:202 M:403 -:401"},
+		accessCase{method: "POST", path: ss + "/operations/" + w.ssAct + "/cancel", world: worldRunning, want: admin202},
+		accessCase{method: "POST", path: ws + "/operations/" + w.wsAct + "/fail", body: `{"reason":"known broken"}`, world: worldRunning, want: admin200},
+		accessCase{method: "POST", path: svc + "/operations/" + w.svcAct + "/fail", body: `{"reason":"known broken"}`, world: worldRunning, want: admin200},
+		accessCase{method: "POST", path: own + "/operations/" + w.urOwnAct + "/fail", body: `{"reason":"known broken"}`, world: worldRunning, want: admin200},
+		accessCase{method: "POST", path: ss + "/operations/" + w.ssAct + "/fail", body: `{"reason":"known broken"}`, world: worldRunning, want: admin200},
+		accessCase{method: "GET", path: ws + "/operations/" + w.wsOp + "/events", want: ownAdmin},
+		accessCase{method: "GET", path: svc + "/operations/" + w.svcOp + "/events", want: ownerAM},
+		accessCase{method: "GET", path: own + "/operations/" + w.urOwnOp + "/events", want: mine200},
+		accessCase{method: "GET", path: ss + "/operations/" + w.ssOp + "/events", want: admin200},
+
+		accessCase{method: "GET", path: "/api/admin/dead-letters", want: admin200},
+		accessCase{method: "POST", path: "/api/admin/dead-letters/deploymentstatus/" + w.dlReplay + "/replay", want: admin202},
+		accessCase{method: "DELETE", path: "/api/admin/dead-letters/deploymentstatus/" + w.dlDiscard, want: admin200},
 	)
 	return cases
 }
 
 func TestEveryRouteByRole(t *testing.T) {
-	enabledDir, w := buildWorld(t, false)
-	disabledDir, wd := buildWorld(t, true)
-	// The ids differ between the two worlds; the disabled cases use theirs.
+	// The ids differ between worlds; each case takes its own world's.
+	dirs := map[string]string{}
 	byKey := map[string]accessCase{}
-	for _, c := range accessCases(w) {
-		if !c.disabled {
-			byKey[c.method+" "+named(c.path, w)] = c
-		}
-	}
-	for _, c := range accessCases(wd) {
-		if c.disabled {
-			byKey[c.method+" "+named(c.path, wd)] = c
+	for _, mode := range []string{worldEnabled, worldDisabled, worldRunning, worldFailed} {
+		dir, w := buildWorld(t, mode)
+		dirs[mode] = dir
+		for _, c := range accessCases(w) {
+			if c.world == mode {
+				byKey[c.method+" "+named(c.path, w)] = c
+			}
 		}
 	}
 	probe := openEnv(t, t.TempDir())
@@ -259,11 +330,7 @@ func TestEveryRouteByRole(t *testing.T) {
 		require.Len(t, want, len(roleNames), "case %s lists every role", key)
 		for _, role := range roleNames {
 			t.Run(key+"/"+role, func(t *testing.T) {
-				dir := enabledDir
-				if c.disabled {
-					dir = disabledDir
-				}
-				e := openEnv(t, copyDir(t, dir))
+				e := openEnv(t, copyDir(t, dirs[c.world]))
 				token := ""
 				switch role {
 				case "A":
@@ -298,7 +365,14 @@ func TestEveryRouteByRole(t *testing.T) {
 // named replaces a world's ids in a path by names, so that cases of the
 // two worlds have stable names.
 func named(path string, w world) string {
-	r := strings.NewReplacer(w.ws, "{ws}", w.svc, "{svc}", w.urOwn, "{own}", w.urOther, "{other}", w.ss, "{ss}",
-		w.wsOp, "{ws-op}", w.svcOp, "{svc-op}", w.urOwnOp, "{own-op}", w.urOtherOp, "{other-op}", w.ssOp, "{ss-op}")
+	pairs := []string{w.ws, "{ws}", w.svc, "{svc}", w.urOwn, "{own}", w.urOther, "{other}", w.ss, "{ss}",
+		w.wsOp, "{ws-op}", w.svcOp, "{svc-op}", w.urOwnOp, "{own-op}", w.urOtherOp, "{other-op}", w.ssOp, "{ss-op}"}
+	for _, p := range [][2]string{{w.wsAct, "{ws-act}"}, {w.svcAct, "{svc-act}"}, {w.urOwnAct, "{own-act}"}, {w.urOtherAct, "{other-act}"},
+		{w.ssAct, "{ss-act}"}, {w.dlReplay, "{dl-replay}"}, {w.dlDiscard, "{dl-discard}"}} {
+		if p[0] != "" {
+			pairs = append(pairs, p[0], p[1])
+		}
+	}
+	r := strings.NewReplacer(pairs...)
 	return r.Replace(path)
 }

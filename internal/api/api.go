@@ -32,6 +32,8 @@ type API struct {
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
 	Now          func() time.Time
+	// EventPoll is how often an event stream looks for changes.
+	EventPoll time.Duration
 }
 
 // Metadata is AzureTRE's /.metadata answer, plus how tokens are issued.
@@ -84,6 +86,7 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.templateRoutes()...)
 	routes = append(routes, a.resourceRoutes()...)
 	routes = append(routes, a.workspaceRoutes()...)
+	routes = append(routes, a.operationControlRoutes()...)
 	routes = append(routes, a.triggerRoutes()...)
 	return routes
 }

@@ -29,7 +29,7 @@ func storeContents(t *testing.T, e *env) map[string]string {
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
-	dir, w := buildWorld(t, false)
+	dir, w := buildWorld(t, worldEnabled)
 	e := openEnv(t, copyDir(t, dir))
 	admin := e.token("admin", "TREAdmin")
 	owner := e.token("owner", "TREUser")

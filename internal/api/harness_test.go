@@ -25,15 +25,12 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// nullSender accepts every message: these tests stop at the API.
-type nullSender struct{}
-
-func (nullSender) Send(context.Context, string, ...tre.Message) error { return nil }
-
 // env is the API over one data directory.
 type env struct {
 	t     *testing.T
 	dir   string
+	db    *sqlite.DB
+	queue *sqlite.Queue
 	store *sqlite.Store
 	reg   *registry.Registry
 	svc   *lifecycle.Service
@@ -45,8 +42,10 @@ type env struct {
 
 func openEnv(t *testing.T, dir string) *env {
 	t.Helper()
-	st, err := sqlite.OpenStore(context.Background(), dir)
+	db, err := sqlite.Open(context.Background(), dir)
 	require.NoError(t, err)
+	st := sqlite.NewStore(db)
+	q := sqlite.NewQueue(db, sqlite.QueueOptions{LockDuration: 5 * time.Second, MaxDeliveryCount: 3})
 	sec, err := secretfile.Open(dir)
 	require.NoError(t, err)
 	keys, err := auth.LoadDevKeys(dir)
@@ -54,14 +53,14 @@ func openEnv(t *testing.T, dir string) *env {
 	logs := &strings.Builder{}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := registry.New(st, nil)
-	svc := lifecycle.New(st, reg, sec, nullSender{}, lifecycle.Config{TREID: "tre1", Location: "local",
-		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22")}, lifecycle.Options{Log: log})
+	svc := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "tre1", Location: "local",
+		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22")}, lifecycle.Options{Log: log, DeadLetters: q})
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Lifecycle: svc, WorkspaceRoles: svc, MaxBodyBytes: 64 << 10,
+		Registry: reg, Lifecycle: svc, WorkspaceRoles: svc, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
 		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
 		Health:   []api.HealthCheck{{Name: "store", Check: st.Ping}}}
 	srv := httptest.NewServer(a.Handler())
-	e := &env{t: t, dir: dir, store: st, reg: reg, svc: svc, keys: keys, srv: srv, api: a, logs: logs}
+	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, keys: keys, srv: srv, api: a, logs: logs}
 	t.Cleanup(e.close)
 	return e
 }
@@ -70,7 +69,8 @@ func (e *env) close() {
 	if e.srv != nil {
 		e.srv.Close()
 		e.srv = nil
-		e.store.Close()
+		e.queue.Close()
+		e.db.Close()
 	}
 }
 

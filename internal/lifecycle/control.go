@@ -233,5 +233,6 @@ func (s *Service) Watchdog(ctx context.Context) (int, error) {
 		s.log.Warn("watchdog failed a step", "operation_id", op.ID, "step_id", st.ID, "resource_id", st.ResourceID, "reason", msg)
 		failed++
 	}
-	return failed, errors.Join(errs...)
+	dead, err := s.failDeadLettered(ctx)
+	return failed + dead, errors.Join(append(errs, err)...)
 }

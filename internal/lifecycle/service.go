@@ -52,10 +52,12 @@ type Service struct {
 	registry *registry.Registry
 	secrets  tre.Secrets
 	sender   Sender
-	cfg      Config
-	log      *slog.Logger
-	now      func() time.Time
-	newID    func() string
+	// deadLetters reads the queues' dead letters (nil: none to watch).
+	deadLetters DeadLetterQueue
+	cfg         Config
+	log         *slog.Logger
+	now         func() time.Time
+	newID       func() string
 }
 
 // Options are the optional parts of New.
@@ -63,12 +65,15 @@ type Options struct {
 	Log   *slog.Logger
 	Now   func() time.Time
 	NewID func() string
+	// DeadLetters gives the watchdog and the admin API the queues' dead
+	// letters.
+	DeadLetters DeadLetterQueue
 }
 
 // New returns the service.
 func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender Sender, cfg Config, opt Options) *Service {
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
-		log: opt.Log, now: opt.Now, newID: opt.NewID}
+		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -1,0 +1,225 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/tre-go/tre/internal/lifecycle"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// plusAdmin adds TREAdmin to an access rule: retry and cancel are open to
+// TRE admins and to whoever may start the resource's actions.
+func plusAdmin(a Access) Access {
+	out := Access{TRE: append([]tre.Role(nil), a.TRE...), Workspace: a.Workspace}
+	if !slices.Contains(out.TRE, tre.RoleTREAdmin) {
+		out.TRE = append(out.TRE, tre.RoleTREAdmin)
+	}
+	return out
+}
+
+func (a *API) operationControlRoutes() []Route {
+	var routes []Route
+	for _, f := range resourceFamilies {
+		op := f.base + "/{" + f.idParam + "}/operations/{operation_id}"
+		routes = append(routes,
+			Route{Method: "POST", Pattern: op + "/retry", Access: plusAdmin(f.mutate), Status: 202,
+				Summary: "Retry a failed operation from its failed step", Handle: a.retryOperation(f)},
+			Route{Method: "POST", Pattern: op + "/cancel", Access: plusAdmin(f.mutate), Status: 202,
+				Summary: "Cancel an operation in progress", Handle: a.cancelOperation(f)},
+			Route{Method: "POST", Pattern: op + "/fail", Access: treAdmin, Status: 200, Request: failBody{},
+				Summary: "Fail an operation in progress by hand, with a reason (audited)", Handle: a.failOperation(f)},
+			Route{Method: "GET", Pattern: op + "/events", Access: f.history, Status: 200,
+				Summary: "Stream the operation's changes and output as Server-Sent Events until it ends", Handle: a.operationEvents(f)},
+		)
+	}
+	routes = append(routes,
+		Route{Method: "GET", Pattern: "/api/admin/dead-letters", Access: treAdmin, Status: 200,
+			Summary: "Dead-lettered messages of both queues, and rejected status messages", Handle: a.listDeadLetters},
+		Route{Method: "POST", Pattern: "/api/admin/dead-letters/{queue}/{id}/replay", Access: treAdmin, Status: 202,
+			Summary: "Replay a dead-lettered message", Handle: a.replayDeadLetter},
+		Route{Method: "DELETE", Pattern: "/api/admin/dead-letters/{queue}/{id}", Access: treAdmin, Status: 200,
+			Summary: "Discard a dead-lettered or rejected message", Handle: a.discardDeadLetter},
+	)
+	return routes
+}
+
+// failBody is the body of a force-fail request.
+type failBody struct {
+	Reason string `json:"reason"`
+}
+
+func (a *API) operationFor(f resourceFamily, r *http.Request) (*tre.Resource, string, error) {
+	res, err := a.load(f, r)
+	if err != nil {
+		return nil, "", err
+	}
+	opID := r.PathValue("operation_id")
+	return res, opID, lifecycle.CheckID("operation_id", opID)
+}
+
+func (a *API) retryOperation(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, opID, err := a.operationFor(f, r)
+		if err != nil {
+			return err
+		}
+		op, err := a.Lifecycle.Retry(r.Context(), res, opID, userOf(r.Context()))
+		if err != nil {
+			return err
+		}
+		writeOperation(w, http.StatusAccepted, op)
+		return nil
+	}
+}
+
+func (a *API) cancelOperation(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, opID, err := a.operationFor(f, r)
+		if err != nil {
+			return err
+		}
+		op, err := a.Lifecycle.Cancel(r.Context(), res, opID, userOf(r.Context()))
+		if err != nil {
+			return err
+		}
+		writeOperation(w, http.StatusAccepted, op)
+		return nil
+	}
+}
+
+func (a *API) failOperation(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, opID, err := a.operationFor(f, r)
+		if err != nil {
+			return err
+		}
+		var body failBody
+		if err := a.decodeJSON(w, r, &body, true); err != nil {
+			return err
+		}
+		op, err := a.Lifecycle.ForceFail(r.Context(), res, opID, body.Reason, userOf(r.Context()))
+		if err != nil {
+			return err
+		}
+		writeOperation(w, http.StatusOK, op)
+		return nil
+	}
+}
+
+// operationEvents streams an operation as Server-Sent Events: one
+// "operation" event with the whole operation (steps, messages, output
+// tails) each time it changes, until it ends ("end" event) or the client
+// goes away. Behind a Functions host that only forwards (buffers) HTTP
+// responses, the stream arrives in one piece when the operation ends; with
+// enableProxyingHttpRequest it streams.
+func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, opID, err := a.operationFor(f, r)
+		if err != nil {
+			return err
+		}
+		op, err := a.Lifecycle.Operation(r.Context(), res, opID)
+		if err != nil {
+			return err
+		}
+		flusher, _ := w.(http.Flusher)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		poll := a.EventPoll
+		if poll <= 0 {
+			poll = 500 * time.Millisecond
+		}
+		keepAlive := time.NewTicker(15 * time.Second)
+		defer keepAlive.Stop()
+		tick := time.NewTicker(poll)
+		defer tick.Stop()
+		last := ""
+		for {
+			if op.ETag != last {
+				last = op.ETag
+				data, _ := json.Marshal(lifecycle.PublicOperation(op))
+				fmt.Fprintf(w, "id: %s\nevent: operation\ndata: %s\n\n", op.ETag, data)
+				if op.Status.Terminal() {
+					fmt.Fprintf(w, "event: end\ndata: {\"status\":%q}\n\n", op.Status)
+					if flusher != nil {
+						flusher.Flush()
+					}
+					return nil
+				}
+				if flusher != nil {
+					flusher.Flush()
+				}
+			}
+			select {
+			case <-r.Context().Done():
+				return nil
+			case <-keepAlive.C:
+				fmt.Fprint(w, ": keep-alive\n\n")
+				if flusher != nil {
+					flusher.Flush()
+				}
+			case <-tick.C:
+			}
+			next, err := a.Lifecycle.Operation(r.Context(), res, opID)
+			if err != nil {
+				if r.Context().Err() == nil {
+					fmt.Fprintf(w, "event: error\ndata: %q\n\n", tre.ErrorMessage(err))
+				}
+				return nil
+			}
+			op = next
+		}
+	}
+}
+
+func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
+	list, err := a.Lifecycle.DeadLetters(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []lifecycle.DeadLetter{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deadLetters": list})
+	return nil
+}
+
+func deadLetterRef(r *http.Request) (string, string, error) {
+	q, id := r.PathValue("queue"), r.PathValue("id")
+	switch q {
+	case tre.QueueRequests, tre.QueueStatus, lifecycle.QueueRejected:
+	default:
+		return "", "", tre.FieldErrorf(tre.CodeInvalid, "queue", "queue must be %s, %s or %s, not %q", tre.QueueRequests, tre.QueueStatus, lifecycle.QueueRejected, q)
+	}
+	return q, id, nil
+}
+
+func (a *API) replayDeadLetter(w http.ResponseWriter, r *http.Request) error {
+	q, id, err := deadLetterRef(r)
+	if err != nil {
+		return err
+	}
+	if err := a.Lifecycle.ReplayDeadLetter(r.Context(), q, id, userOf(r.Context())); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"queue": q, "id": id, "result": "replayed"})
+	return nil
+}
+
+func (a *API) discardDeadLetter(w http.ResponseWriter, r *http.Request) error {
+	q, id, err := deadLetterRef(r)
+	if err != nil {
+		return err
+	}
+	if err := a.Lifecycle.DiscardDeadLetter(r.Context(), q, id, userOf(r.Context())); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"queue": q, "id": id, "result": "discarded"})
+	return nil
+}
