@@ -22,7 +22,19 @@ var settings = []config.Setting{
 	{Name: "RESOURCE_LOCATION", Default: "local", Description: "Azure region of the TRE, passed to bundles as azure_location."},
 	{Name: "TRE_ADDRESS_SPACE", Default: "10.0.0.0/12", Description: "IPv4 range workspaces get their address spaces from."},
 	{Name: "CORE_ADDRESS_SPACE", Default: "10.1.0.0/22", Description: "Part of TRE_ADDRESS_SPACE taken by the core network; never given to a workspace."},
-	{Name: "TRE_SWEEP_INTERVAL", Default: "10s", Description: "How often the handler recovers interrupted operations and re-sends undispatched steps (locally; in Azure a timer function does it)."},
+	{Name: "TRE_SWEEP_INTERVAL", Default: "10s", Description: "Local mode: how often the dispatch-redelivery timer runs (recover interrupted operations, re-send undispatched steps). In Azure its function.json schedule decides."},
+	{Name: "TRE_WATCHDOG_INTERVAL", Default: "30s", Description: "Local mode: how often the operations-watchdog timer runs. In Azure its function.json schedule decides."},
+	{Name: "TRE_DISPATCH_LIMIT", Default: "15m", Description: "Watchdog: a step that could not be sent for this long fails."},
+	{Name: "TRE_PICKUP_LIMIT", Default: "1h", Description: "Watchdog: a step sent but not picked up by a Resource Processor within this fails (and a processor will not start it later)."},
+	{Name: "TRE_HEARTBEAT_LIMIT", Default: "10m", Description: "Watchdog: a running step whose processor has not reported for this long fails."},
+	{Name: "TRE_CANCEL_GRACE", Default: "10m", Description: "Watchdog: a cancelled step no processor confirmed within this fails."},
+	{Name: "TRE_TEMPLATES_DIR", Default: "templates", Description: "Local mode: the bundles the local runner runs; their templates are registered at start (TRE_REGISTER_TEMPLATES)."},
+	{Name: "TRE_REGISTER_TEMPLATES", Default: "true", Description: "Local mode: register every template of TRE_TEMPLATES_DIR not yet registered, at start."},
+	{Name: "TRE_PROCESSOR_WORKERS", Default: "4", Description: "Local mode: workers of the in-process Resource Processor (requests running at once)."},
+	{Name: "TRE_PROCESSOR_HEARTBEAT", Default: "5s", Description: "Local mode: how often a running bundle reports progress."},
+	{Name: "TRE_DRAIN_TIMEOUT", Default: "30s", Description: "Local mode: how long shutdown lets running bundles finish before cancelling them (their requests come back)."},
+	{Name: "TRE_QUEUE_LOCK_DURATION", Default: "60s", Description: "Local mode: session lock of the embedded queue; a dead processor's request comes back after it."},
+	{Name: "TRE_QUEUE_MAX_DELIVERY", Default: "10", Description: "Local mode: deliveries of a message before the embedded queue dead-letters it (Service Bus's default)."},
 	{Name: "TRE_MAX_BODY_BYTES", Default: "1048576", Description: "Largest request body accepted (bytes); larger bodies get 413."},
 	{Name: "TRE_SHUTDOWN_TIMEOUT", Default: "20s", Description: "How long SIGTERM waits for in-flight requests before closing."},
 	{Name: "AAD_TENANT_ID", Default: "", Description: "Entra ID tenant. When set, tokens are validated against Entra ID; when empty, the local dev issuer is used."},
@@ -44,6 +56,21 @@ type Config struct {
 	AddressSpace    netip.Prefix
 	CoreSpace       netip.Prefix
 	SweepInterval   time.Duration
+
+	WatchdogInterval time.Duration
+	DispatchLimit    time.Duration
+	PickupLimit      time.Duration
+	HeartbeatLimit   time.Duration
+	CancelGrace      time.Duration
+
+	// Local mode.
+	TemplatesDir      string
+	RegisterTemplates bool
+	Workers           int
+	Heartbeat         time.Duration
+	DrainTimeout      time.Duration
+	LockDuration      time.Duration
+	MaxDelivery       int
 
 	// Entra ID; empty TenantID selects the dev issuer.
 	TenantID     string
@@ -68,15 +95,32 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		MaxBodyBytes:    int64(e.Int("TRE_MAX_BODY_BYTES", 1024, 64<<20)),
 		ShutdownTimeout: e.Duration("TRE_SHUTDOWN_TIMEOUT", 0, 10*time.Minute),
 		SweepInterval:   e.Duration("TRE_SWEEP_INTERVAL", time.Second, time.Hour),
-		TenantID:        e.String("AAD_TENANT_ID"),
-		AuthorityURL:    strings.TrimRight(e.String("AAD_AUTHORITY_URL"), "/"),
-		APIClientID:     e.String("API_CLIENT_ID"),
-		APIAudience:     e.String("API_AUDIENCE"),
+
+		WatchdogInterval: e.Duration("TRE_WATCHDOG_INTERVAL", time.Second, time.Hour),
+		DispatchLimit:    e.Duration("TRE_DISPATCH_LIMIT", time.Second, 24*time.Hour),
+		PickupLimit:      e.Duration("TRE_PICKUP_LIMIT", time.Second, 7*24*time.Hour),
+		HeartbeatLimit:   e.Duration("TRE_HEARTBEAT_LIMIT", time.Second, 24*time.Hour),
+		CancelGrace:      e.Duration("TRE_CANCEL_GRACE", time.Second, 24*time.Hour),
+
+		TemplatesDir:      e.String("TRE_TEMPLATES_DIR"),
+		RegisterTemplates: e.Bool("TRE_REGISTER_TEMPLATES"),
+		Workers:           e.Int("TRE_PROCESSOR_WORKERS", 1, 64),
+		Heartbeat:         e.Duration("TRE_PROCESSOR_HEARTBEAT", 100*time.Millisecond, time.Hour),
+		DrainTimeout:      e.Duration("TRE_DRAIN_TIMEOUT", 0, time.Hour),
+		LockDuration:      e.Duration("TRE_QUEUE_LOCK_DURATION", time.Second, 5*time.Minute),
+		MaxDelivery:       e.Int("TRE_QUEUE_MAX_DELIVERY", 1, 100),
+		TenantID:          e.String("AAD_TENANT_ID"),
+		AuthorityURL:      strings.TrimRight(e.String("AAD_AUTHORITY_URL"), "/"),
+		APIClientID:       e.String("API_CLIENT_ID"),
+		APIAudience:       e.String("API_AUDIENCE"),
 	}
 	c.AddressSpace = prefixSetting(e, "TRE_ADDRESS_SPACE")
 	c.CoreSpace = prefixSetting(e, "CORE_ADDRESS_SPACE")
 	if c.AddressSpace.IsValid() && c.CoreSpace.IsValid() && !c.AddressSpace.Contains(c.CoreSpace.Addr()) {
 		e.Problemf("CORE_ADDRESS_SPACE: %s is not inside TRE_ADDRESS_SPACE %s", c.CoreSpace, c.AddressSpace)
+	}
+	if abs, err := filepath.Abs(c.TemplatesDir); err == nil {
+		c.TemplatesDir = abs
 	}
 	if abs, err := filepath.Abs(c.DataDir); err == nil {
 		c.DataDir = abs

@@ -107,6 +107,7 @@ type Main struct {
 
 	db        *sqlite.DB
 	store     tre.Store
+	local     *local
 	lifecycle *lifecycle.Service
 	api       *api.API
 	ln        net.Listener
@@ -133,10 +134,22 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	reg := registry.New(m.store, nil)
-	m.lifecycle = lifecycle.New(m.store, reg, secrets, nil, lifecycle.Config{
+	if m.local, err = m.openLocal(secrets); err != nil {
+		m.Close()
+		return err
+	}
+	m.lifecycle = lifecycle.New(m.store, reg, secrets, m.local.queue, lifecycle.Config{
 		TREID: m.Config.TREID, Location: m.Config.Location,
 		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
-	}, lifecycle.Options{Log: m.Log.With("component", "lifecycle")})
+		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
+		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
+	}, lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.local.queue})
+	if m.Config.RegisterTemplates {
+		if err := m.registerTemplates(ctx, reg); err != nil {
+			m.Close()
+			return err
+		}
+	}
 	m.api = &api.API{
 		Log:            m.Log,
 		Auth:           validator,
@@ -146,6 +159,8 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxBodyBytes:   m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: "Configuration Store (SQLite)", Check: m.store.Ping},
+			{Name: "Message Queue (SQLite)", Check: m.store.Ping},
+			{Name: "Resource Processor", Check: func(context.Context) error { return m.local.agent.Healthy() }},
 		},
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
@@ -205,21 +220,20 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
-	jobsCtx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan struct{})
-	go func() {
-		defer close(jobsDone)
-		m.sweep(jobsCtx)
-	}()
-	defer func() {
-		stopJobs()
-		<-jobsDone
-	}()
+	localCtx, stopLocal := context.WithCancel(ctx)
+	localDone := m.local.run(localCtx, m.URL())
 	select {
 	case err := <-errc:
+		stopLocal()
+		<-localDone
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Stop in order: the processor drains its running bundles while the
+	// API still serves (their final statuses are ingested), then the API.
+	m.Log.Info("draining the local processor", "timeout", m.Config.DrainTimeout.String())
+	stopLocal()
+	<-localDone
 	m.Log.Info("shutting down", "timeout", m.Config.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
@@ -234,26 +248,13 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// sweep runs the lifecycle's upkeep every SweepInterval until ctx ends.
-func (m *Main) sweep(ctx context.Context) {
-	t := time.NewTicker(m.Config.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := m.lifecycle.Sweep(ctx); err != nil && ctx.Err() == nil {
-				m.Log.Warn("sweep incomplete", "error", err.Error())
-			}
-		}
-	}
-}
-
 // Close releases the adapters.
 func (m *Main) Close() error {
 	if m.ln != nil && m.server == nil {
 		m.ln.Close()
+	}
+	if m.local != nil {
+		m.local.queue.Close()
 	}
 	if m.db != nil {
 		return m.db.Close()

@@ -42,7 +42,8 @@ func (s *syncBuffer) String() string {
 }
 
 func envOf(dir string, extra map[string]string) func(string) (string, bool) {
-	env := map[string]string{"TRE_DATA_DIR": dir, "FUNCTIONS_CUSTOMHANDLER_PORT": "0", "LOG_LEVEL": "debug"}
+	env := map[string]string{"TRE_DATA_DIR": dir, "FUNCTIONS_CUSTOMHANDLER_PORT": "0", "LOG_LEVEL": "debug",
+		"TRE_TEMPLATES_DIR": "../templates", "TRE_REGISTER_TEMPLATES": "false", "TRE_DRAIN_TIMEOUT": "2s"}
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -163,7 +164,11 @@ func TestHealthAndMetadata(t *testing.T) {
 	h := start(t, t.TempDir())
 	r := h.do("GET", "/api/health", "", nil)
 	require.Equal(t, 200, r.status)
-	require.Equal(t, []any{map[string]any{"service": "Configuration Store (SQLite)", "status": "OK", "message": ""}}, r.json(t)["services"])
+	require.Equal(t, []any{
+		map[string]any{"service": "Configuration Store (SQLite)", "status": "OK", "message": ""},
+		map[string]any{"service": "Message Queue (SQLite)", "status": "OK", "message": ""},
+		map[string]any{"service": "Resource Processor", "status": "OK", "message": ""},
+	}, r.json(t)["services"])
 
 	r = h.do("GET", "/", "", nil)
 	require.Equal(t, 200, r.status, "the Functions host's readiness probe")
@@ -370,6 +375,6 @@ func TestReadmeListsEverySetting(t *testing.T) {
 	data, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
 	for _, s := range settings {
-		require.Contains(t, string(data), "| `"+s.Name+"` |", "README.md's settings table lacks %s", s.Name)
+		require.True(t, strings.Contains(string(data), "| `"+s.Name+"` |"), "README.md's settings table lacks %s", s.Name)
 	}
 }

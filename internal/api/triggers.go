@@ -16,6 +16,7 @@ import (
 const (
 	FunctionDeploymentStatus   = "deployment-status"
 	FunctionDispatchRedelivery = "dispatch-redelivery"
+	FunctionOperationsWatchdog = "operations-watchdog"
 )
 
 func (a *API) triggerRoutes() []Route {
@@ -24,7 +25,23 @@ func (a *API) triggerRoutes() []Route {
 			Summary: "Service Bus trigger on deploymentstatus: ingest a status message", Handle: a.deploymentStatus},
 		{Method: "POST", Pattern: "/" + FunctionDispatchRedelivery, Access: public, Trigger: true, Status: 200,
 			Summary: "Timer trigger: recover interrupted operations and send undispatched steps", Handle: a.dispatchRedelivery},
+		{Method: "POST", Pattern: "/" + FunctionOperationsWatchdog, Access: public, Trigger: true, Status: 200,
+			Summary: "Timer trigger: fail steps that are unsent, unpicked or silent past their limits", Handle: a.operationsWatchdog},
 	}
+}
+
+func (a *API) operationsWatchdog(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.decodeInvocation(w, r); err != nil {
+		return err
+	}
+	n, err := a.Lifecycle.Watchdog(r.Context())
+	if err != nil {
+		loggerOf(r.Context(), a.log()).Warn("watchdog incomplete", "error", err.Error())
+		funchost.WriteResponse(w, http.StatusInternalServerError, "watchdog incomplete: "+tre.ErrorMessage(err))
+		return nil
+	}
+	funchost.WriteResponse(w, http.StatusOK, fmt.Sprintf("watchdog failed %d step(s)", n))
+	return nil
 }
 
 // decodeInvocation reads a Functions host invocation payload.

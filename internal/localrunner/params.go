@@ -1,0 +1,189 @@
+package localrunner
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// resolvedParam is a parameter's value as the bundle receives it.
+type resolvedParam struct {
+	def   parameter
+	value string
+}
+
+// reservedEnv are the variables the runner sets itself; a parameter may not
+// replace them.
+var reservedEnv = map[string]bool{"PATH": true, "HOME": true, envStateDir: true}
+
+var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// resolveParams finds the value of every parameter that applies to action,
+// in the order AzureTRE's resource processor looks: the request's
+// parameters, the runner's own parameters, the request message's fields,
+// then the parameter's default. A required parameter without a value fails
+// before anything runs. Errors name parameters, never their values.
+func resolveParams(m *manifest, action string, job tre.Job, extra map[string]any) ([]resolvedParam, error) {
+	var out []resolvedParam
+	var missing []string
+	for _, p := range m.Parameters {
+		if !p.appliesTo(action) {
+			continue
+		}
+		v, ok := lookupParam(p.Name, job, extra)
+		if !ok {
+			if p.required() {
+				missing = append(missing, p.Name)
+				continue
+			}
+			v = p.Default
+		}
+		s, err := render(v, p.dataType())
+		if err != nil {
+			return nil, fmt.Errorf("localrunner: bundle %s %s: parameter %s: %w", m.Name, m.Version, p.Name, err)
+		}
+		if env := p.envName(); env != "" {
+			if !envNamePattern.MatchString(env) || reservedEnv[env] || strings.HasPrefix(env, "CNAB_") {
+				return nil, fmt.Errorf("localrunner: bundle %s %s: parameter %s: %s cannot be used as its environment variable",
+					m.Name, m.Version, p.Name, env)
+			}
+		}
+		out = append(out, resolvedParam{def: p, value: s})
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("localrunner: bundle %s %s: %s needs parameter %s, which has no value and no default",
+			m.Name, m.Version, action, strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// lookupParam finds a value for a parameter outside its default. A nil
+// value counts as none, as AzureTRE's processor omits it.
+func lookupParam(name string, job tre.Job, extra map[string]any) (any, bool) {
+	if v, ok := job.Parameters[name]; ok && v != nil {
+		return v, true
+	}
+	if v, ok := extra[name]; ok && v != nil {
+		return v, true
+	}
+	if v := messageValue(name, job); v != "" {
+		return v, true
+	}
+	return nil, false
+}
+
+// messageValue returns a field of the request message by its JSON name, or
+// one of the names AzureTRE's processor maps to message fields.
+func messageValue(name string, job tre.Job) string {
+	msg := job.Message
+	if msg == nil {
+		if name == "id" {
+			// The installation is the resource id.
+			return job.Installation
+		}
+		return ""
+	}
+	switch name {
+	case "id":
+		return msg.ID
+	case "operationId":
+		return msg.OperationID
+	case "stepId":
+		return msg.StepID
+	case "action":
+		return msg.Action
+	case "name":
+		return msg.Name
+	case "version":
+		return msg.Version
+	case "workspaceId", "workspace_id":
+		return msg.WorkspaceID
+	case "ownerId", "owner_id":
+		return msg.OwnerID
+	case "parentWorkspaceServiceId", "parent_service_id":
+		return msg.ParentWorkspaceServiceID
+	case "resourceType":
+		return string(msg.ResourceType)
+	}
+	return ""
+}
+
+// render turns a parameter value into the text the bundle receives:
+// strings as they are, booleans true/false, numbers without trailing
+// zeros, objects and arrays as JSON then base64 (as AzureTRE's processor
+// passes them). It checks the value against the declared type.
+func render(v any, typ string) (string, error) {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case bool:
+		s = strconv.FormatBool(x)
+	case json.Number:
+		s = x.String()
+		if f, err := x.Float64(); err == nil {
+			s = formatNumber(f)
+		}
+	case float64:
+		s = formatNumber(x)
+	case float32:
+		s = formatNumber(float64(x))
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		s = fmt.Sprint(x)
+	default:
+		k := reflect.ValueOf(v).Kind()
+		if k != reflect.Map && k != reflect.Slice && k != reflect.Array {
+			return "", fmt.Errorf("a value of type %T cannot be passed to a bundle", v)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", fmt.Errorf("encode as JSON: %w", err)
+		}
+		s = base64.StdEncoding.EncodeToString(b)
+	}
+	switch typ {
+	case "integer":
+		if f, err := strconv.ParseFloat(s, 64); err != nil || f != math.Trunc(f) {
+			return "", fmt.Errorf("the bundle declares it an integer, and the value is not one")
+		}
+		f, _ := strconv.ParseFloat(s, 64)
+		s = formatNumber(f)
+	case "number":
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return "", fmt.Errorf("the bundle declares it a number, and the value is not one")
+		}
+		s = formatNumber(f)
+	case "boolean":
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return "", fmt.Errorf("the bundle declares it a boolean, and the value is not true or false")
+		}
+		s = strconv.FormatBool(b)
+	case "file":
+		if _, err := decodeBase64(s); err != nil {
+			return "", fmt.Errorf("the bundle declares it a file, and the value is not base64")
+		}
+	}
+	return s, nil
+}
+
+// formatNumber writes a number without trailing zeros or exponent.
+func formatNumber(f float64) string {
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("the value is not base64")
+	}
+	return b, nil
+}
