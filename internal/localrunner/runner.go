@@ -46,6 +46,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tre-go/tre/internal/procgroup"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -266,6 +267,13 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
 		}
+	}
+	// A step of this installation interrupted by a crash of the agent may
+	// have left processes behind: end them before running again.
+	if killed, err := procgroup.KillRecorded(dir); err != nil {
+		return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
+	} else if killed {
+		fmt.Fprintf(quiet{job.Output}, "localrunner: ended processes left by an interrupted run of %s\n", job.Installation)
 	}
 	if rec == nil {
 		rec = &record{Name: job.Installation}
@@ -594,7 +602,7 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 	cmd := &exec.Cmd{
 		Path: bin, Args: append([]string{name}, argv...), Dir: dir, Env: env,
 		Stdout: stdoutW, Stderr: stderrW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		SysProcAttr: procgroup.Attr(),
 	}
 	startErr := cmd.Start()
 	stdoutW.Close()
@@ -631,6 +639,11 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 	}()
 
 	pgid := cmd.Process.Pid
+	instDir := rc.runner.installationDir(rc.job.Installation)
+	if err := procgroup.Record(instDir, pgid); err != nil {
+		_ = procgroup.Kill(pgid)
+	}
+	defer procgroup.Forget(instDir)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var waitErr error
@@ -638,13 +651,13 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 	select {
 	case waitErr = <-exited:
 	case <-ctx.Done():
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		_ = procgroup.Terminate(pgid)
 		grace := time.NewTimer(rc.runner.cfg.GracePeriod)
 		select {
 		case waitErr = <-exited:
 			stopped = "stopped (SIGTERM)"
 		case <-grace.C:
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			_ = procgroup.Kill(pgid)
 			waitErr = <-exited
 			stopped = fmt.Sprintf("killed (SIGKILL) after a %s grace period", rc.runner.cfg.GracePeriod)
 		}
@@ -652,7 +665,7 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 	}
 	// As a container ends with its bundle, nothing the step started
 	// outlives it.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	_ = procgroup.Kill(pgid)
 	drained := make(chan struct{})
 	go func() {
 		copiers.Wait()
