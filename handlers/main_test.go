@@ -55,6 +55,11 @@ func start(t *testing.T, dir string) *handler {
 	t.Helper()
 	cfg, err := loadConfig(envOf(dir, nil))
 	require.NoError(t, err)
+	return startConfig(t, dir, cfg)
+}
+
+func startConfig(t *testing.T, dir string, cfg Config) *handler {
+	t.Helper()
 	logs := &syncBuffer{}
 	m := &Main{Config: cfg, Log: newLogger(logs, "debug")}
 	require.NoError(t, m.Open(context.Background()))
@@ -120,6 +125,7 @@ func (h *handler) do(method, path, token string, body any, headers ...string) re
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

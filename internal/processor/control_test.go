@@ -100,6 +100,8 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 	last := got[len(got)-1]
 	require.Equal(t, tre.StatusDeployed, last.Status)
 	require.Contains(t, last.Message, "after 3 tries")
+	require.Contains(t, last.Message, "try 1: Error: creating Storage Account: StatusCode=429", "every try stays visible in the final message")
+	require.Contains(t, last.Message, "try 2: Code=\"AnotherOperationInProgress\"")
 	var tries []string
 	for _, u := range got {
 		if strings.Contains(u.Message, "trying again in") {

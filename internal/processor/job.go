@@ -183,6 +183,7 @@ func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre
 	var result tre.JobResult
 	err = resolveErr
 	tries := 0
+	var transients []string
 	if err == nil {
 		for {
 			tries++
@@ -194,6 +195,7 @@ func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre
 				break
 			}
 			delay := a.backoff(tries)
+			transients = append(transients, fmt.Sprintf("try %d: %s", tries, redact(shorten(err.Error(), 200))))
 			p := fmt.Sprintf("try %d of %d failed with a transient error, trying again in %s: %s",
 				tries, a.cfg.TransientRetries+1, delay.Round(10*time.Millisecond), shorten(err.Error(), 300))
 			log.Warn("transient bundle error", "try", tries, "in", delay.String(), "error", redact(shorten(err.Error(), 300)))
@@ -229,7 +231,7 @@ func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre
 	case err != nil:
 		msg := err.Error()
 		if tries > 1 {
-			msg = fmt.Sprintf("%s (after %d tries)", msg, tries)
+			msg = fmt.Sprintf("%s (after %d tries; earlier: %s)", msg, tries, strings.Join(transients, "; "))
 		}
 		log.Warn("bundle failed", "error", redact(shorten(msg, 500)))
 		if serr := report(statuses.Failed, req.ID+": "+msg, nil, true); serr != nil {
@@ -243,7 +245,7 @@ func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre
 			msg += " " + result.Message
 		}
 		if tries > 1 {
-			msg += fmt.Sprintf(" (after %d tries: the earlier ones failed with transient errors)", tries)
+			msg += fmt.Sprintf(" (after %d tries; earlier tries failed with transient errors: %s)", tries, strings.Join(transients, "; "))
 		}
 		log.Info("bundle succeeded", "outputs", len(result.Outputs), "tries", tries)
 		if serr := report(statuses.Succeeded, msg, result.Outputs, true); serr != nil {

@@ -101,4 +101,20 @@ maybe_fail() {
 	false) ;;
 	*) fail "fail_install must be true or false" ;;
 	esac
+	# fail_install_attempts: the first N installs fail, later ones work (a
+	# fault that a retry clears). The count survives between attempts in
+	# the state directory.
+	limit=${FAIL_INSTALL_ATTEMPTS:-0}
+	case $limit in
+	'' | *[!0-9]*) fail "fail_install_attempts must be a whole number" ;;
+	esac
+	tries=0
+	if [ -f "$TRE_LOCAL_STATE_DIR/.install_attempts" ]; then
+		tries=$(cat "$TRE_LOCAL_STATE_DIR/.install_attempts")
+	fi
+	tries=$((tries + 1))
+	printf '%s' "$tries" >"$TRE_LOCAL_STATE_DIR/.install_attempts"
+	if [ "$tries" -le "$limit" ]; then
+		fail "simulated failure: attempt $tries of the install fails (fail_install_attempts is $limit)"
+	fi
 }
