@@ -17,7 +17,7 @@ import (
 
 // handler is a running tre-handler for a test.
 type handler struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	url  string
 	stop func()
@@ -51,14 +51,14 @@ func envOf(dir string, extra map[string]string) func(string) (string, bool) {
 }
 
 // start runs the real Main on port 0 in dir until the test ends or stop.
-func start(t *testing.T, dir string) *handler {
+func start(t testing.TB, dir string) *handler {
 	t.Helper()
 	cfg, err := loadConfig(envOf(dir, nil))
 	require.NoError(t, err)
 	return startConfig(t, dir, cfg)
 }
 
-func startConfig(t *testing.T, dir string, cfg Config) *handler {
+func startConfig(t testing.TB, dir string, cfg Config) *handler {
 	t.Helper()
 	logs := &syncBuffer{}
 	m := &Main{Config: cfg, Log: newLogger(logs, "debug")}
@@ -98,7 +98,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &m), "body: %s", r.body)
@@ -139,7 +139,7 @@ func (h *handler) do(method, path, token string, body any, headers ...string) re
 }
 
 // requireProblem checks a 4xx problem+json answer and returns it.
-func requireProblem(t *testing.T, r response, status int) map[string]any {
+func requireProblem(t testing.TB, r response, status int) map[string]any {
 	t.Helper()
 	require.Equal(t, status, r.status, "body: %s", r.body)
 	require.Equal(t, "application/problem+json", r.header.Get("Content-Type"))

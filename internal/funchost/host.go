@@ -45,7 +45,12 @@ type Host struct {
 	// Sessions is how many sessions each queue trigger serves at once
 	// (the host's maxConcurrentSessions).
 	Sessions int
-	Log      *slog.Logger
+	// SessionIdle is how long a session is kept waiting for more messages
+	// before it is released (the host's sessionIdleTimeout). Status
+	// sessions are one operation's: a long wait only blocks other
+	// operations' statuses.
+	SessionIdle time.Duration
+	Log         *slog.Logger
 }
 
 // Run serves the triggers until ctx ends.
@@ -54,7 +59,10 @@ func (h *Host) Run(ctx context.Context) error {
 		h.Client = &http.Client{Timeout: 5 * time.Minute}
 	}
 	if h.Sessions <= 0 {
-		h.Sessions = 4
+		h.Sessions = 8
+	}
+	if h.SessionIdle <= 0 {
+		h.SessionIdle = 100 * time.Millisecond
 	}
 	if h.Log == nil {
 		h.Log = slog.Default()
@@ -103,7 +111,7 @@ func (h *Host) serveQueue(ctx context.Context, q QueueTrigger) {
 
 func (h *Host) serveSession(ctx context.Context, q QueueTrigger, sess tre.Session) {
 	for ctx.Err() == nil {
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		rctx, cancel := context.WithTimeout(ctx, h.SessionIdle)
 		msgs, err := sess.Receive(rctx, 1)
 		cancel()
 		if err != nil || len(msgs) == 0 {

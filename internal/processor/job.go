@@ -50,7 +50,7 @@ func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre
 	}
 
 	// A cancel request may already wait behind the request.
-	if err := st.pull(ctx, 50*time.Millisecond); err != nil && !errors.Is(err, context.Canceled) {
+	if err := st.pull(ctx, 5*time.Millisecond); err != nil && !errors.Is(err, context.Canceled) {
 		log.Warn("cannot look ahead in the session", "error", err.Error())
 	}
 	if cm, c := st.takeCancel(req.StepID, req.Attempt); c != nil {

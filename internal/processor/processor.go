@@ -70,7 +70,9 @@ func (c *Config) defaults() {
 		c.AcceptWait = 5 * time.Second
 	}
 	if c.SessionIdle <= 0 {
-		c.SessionIdle = time.Second
+		// Holding a finished resource's session only helps its next
+		// message; a worker that holds it longer is not taking others'.
+		c.SessionIdle = 100 * time.Millisecond
 	}
 	if c.RenewEvery <= 0 {
 		c.RenewEvery = 20 * time.Second
@@ -114,8 +116,14 @@ func New(queue tre.Queue, runner tre.Runner, secrets tre.Secrets, cfg Config, lo
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Agent{queue: queue, runner: runner, secrets: secrets, cfg: cfg,
+	a := &Agent{queue: queue, runner: runner, secrets: secrets, cfg: cfg,
 		log: log.With("agent", cfg.AgentID), now: time.Now, alive: make([]atomic.Int64, cfg.Workers)}
+	// A new agent counts as alive for one check window: health probes may
+	// come before its workers have started.
+	for i := range a.alive {
+		a.alive[i].Store(a.now().UnixNano())
+	}
+	return a
 }
 
 // ID is the agent's id.

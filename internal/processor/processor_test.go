@@ -359,11 +359,15 @@ func TestCrashedAgentsRequestRunsAgain(t *testing.T) {
 
 func TestHealthy(t *testing.T) {
 	r := newRig(t, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) { return tre.JobResult{}, nil })
-	require.Error(t, r.agent.Healthy(), "not running yet")
+	require.NoError(t, r.agent.Healthy(), "a new agent is given one check window")
+	base := time.Now()
+	r.agent.now = func() time.Time { return base.Add(time.Hour) }
+	require.Error(t, r.agent.Healthy(), "never started, an hour later")
+	r.agent.now = time.Now
 	r.start()
 	require.Eventually(t, func() bool { return r.agent.Healthy() == nil }, 5*time.Second, 10*time.Millisecond)
 	r.stop()
-	base := time.Now()
+	base = time.Now()
 	r.agent.now = func() time.Time { return base.Add(time.Hour) }
 	require.Error(t, r.agent.Healthy(), "no worker alive for an hour")
 }
