@@ -389,7 +389,7 @@ func (a *Agent) sendStatus(ctx context.Context, req *tre.ResourceRequest, status
 		id = fmt.Sprintf("%s:%d:%s", req.StepID, req.Attempt, status)
 	}
 	msg := tre.Message{MessageID: id, SessionID: req.OperationID, CorrelationID: req.ID, Subject: string(status), Body: body}
-	backoff := 500 * time.Millisecond
+	backoff := a.cfg.SendBackoff
 	for attempt := 1; ; attempt++ {
 		err = a.queue.Send(ctx, tre.QueueStatus, msg)
 		if err == nil || attempt == 5 || errors.Is(err, context.Canceled) {

@@ -57,6 +57,9 @@ type Config struct {
 	TransientRetries    int
 	TransientBackoff    time.Duration
 	TransientBackoffMax time.Duration
+	// SendBackoff is the first wait before sending a status message again
+	// (five tries, the wait doubling).
+	SendBackoff time.Duration
 }
 
 func (c *Config) defaults() {
@@ -94,6 +97,9 @@ func (c *Config) defaults() {
 	}
 	if c.TransientBackoffMax <= 0 {
 		c.TransientBackoffMax = 5 * time.Minute
+	}
+	if c.SendBackoff <= 0 {
+		c.SendBackoff = 500 * time.Millisecond
 	}
 }
 
