@@ -56,6 +56,12 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		err = serve(ctx, lookup, stdout)
 	case "token":
 		err = token(args, lookup, stdout)
+	case "user-id":
+		if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
+			err = errors.New("usage: tre-handler user-id NAME")
+		} else {
+			fmt.Fprintln(stdout, auth.DevUserID(args[0]))
+		}
 	case "settings":
 		fmt.Fprint(stdout, config.Markdown(settings))
 	case "version":
@@ -75,6 +81,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 const usage = `usage:
   tre-handler                         serve the API (FUNCTIONS_CUSTOMHANDLER_PORT, default 8080)
   tre-handler token --roles ROLES     print a dev token, e.g. --roles TREAdmin --user alice
+  tre-handler user-id NAME            print the user id (oid) the dev issuer gives NAME
   tre-handler settings                print the table of settings (environment variables)
   tre-handler version
 `

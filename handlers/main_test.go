@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tre-go/tre/internal/auth"
 )
 
 // handler is a running tre-handler for a test.
@@ -383,4 +385,18 @@ func TestReadmeListsEverySetting(t *testing.T) {
 	for _, s := range settings {
 		require.True(t, strings.Contains(string(data), "| `"+s.Name+"` |"), "README.md's settings table lacks %s", s.Name)
 	}
+}
+
+func TestUserIDCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"user-id", "olivia"}, envOf(t.TempDir(), nil), &out, &errb))
+	dir := t.TempDir()
+	h := &handler{t: t, dir: dir}
+	tok := h.token("TREUser", "olivia")
+	keys, err := auth.LoadDevKeys(dir)
+	require.NoError(t, err)
+	u, err := (&auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys}).Validate(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, u.ID, strings.TrimSpace(out.String()), "the printed id is the token's oid")
+	require.Equal(t, 1, run(context.Background(), []string{"user-id"}, envOf(t.TempDir(), nil), &out, &errb))
 }

@@ -118,7 +118,11 @@ func (a *API) failOperation(f resourceFamily) func(http.ResponseWriter, *http.Re
 // enableProxyingHttpRequest it streams.
 func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		res, opID, err := a.operationFor(f, r)
+		res, err := a.loadRecords(f, r)
+		if err != nil {
+			return err
+		}
+		opID := r.PathValue("operation_id")
 		if err != nil {
 			return err
 		}

@@ -129,11 +129,26 @@ func checkOwnership(f resourceFamily, r *http.Request, res *tre.Resource) error 
 
 // load reads the resource of the path and applies the ownership rule.
 func (a *API) load(f resourceFamily, r *http.Request) (*tre.Resource, error) {
+	return a.loadResource(f, r, false)
+}
+
+// loadRecords is load for the routes that read a resource's records
+// (operations, history, events): those stay readable after the resource
+// is deleted.
+func (a *API) loadRecords(f resourceFamily, r *http.Request) (*tre.Resource, error) {
+	return a.loadResource(f, r, true)
+}
+
+func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tre.Resource, error) {
 	ref, err := refOf(f, r, true)
 	if err != nil {
 		return nil, err
 	}
-	res, err := a.Lifecycle.Get(r.Context(), ref)
+	get := a.Lifecycle.Get
+	if deleted {
+		get = a.Lifecycle.GetForRecords
+	}
+	res, err := get(r.Context(), ref)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +316,7 @@ func (a *API) invokeAction(f resourceFamily) func(http.ResponseWriter, *http.Req
 
 func (a *API) listOperations(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		res, err := a.load(f, r)
+		res, err := a.loadRecords(f, r)
 		if err != nil {
 			return err
 		}
@@ -320,7 +335,7 @@ func (a *API) listOperations(f resourceFamily) func(http.ResponseWriter, *http.R
 
 func (a *API) getOperation(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		res, err := a.load(f, r)
+		res, err := a.loadRecords(f, r)
 		if err != nil {
 			return err
 		}
@@ -335,7 +350,7 @@ func (a *API) getOperation(f resourceFamily) func(http.ResponseWriter, *http.Req
 
 func (a *API) history(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		res, err := a.load(f, r)
+		res, err := a.loadRecords(f, r)
 		if err != nil {
 			return err
 		}

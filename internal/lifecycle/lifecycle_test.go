@@ -467,3 +467,23 @@ func TestWorkspaceRoles(t *testing.T) {
 	require.True(t, mine[ws.ID])
 	require.False(t, strings.Contains(users[0].ID, " "))
 }
+
+func TestDeletedResourceKeepsItsRecords(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ws := f.deployedWorkspace()
+	off := false
+	op, err := f.svc.Patch(ctx, PatchRequest{Ref: WorkspaceRef(ws.ID), IsEnabled: &off, ETag: f.resource(ws.ID).ETag, IfMatch: true, User: admin})
+	require.NoError(t, err)
+	f.complete(op)
+	del, err := f.svc.Delete(ctx, WorkspaceRef(ws.ID), admin)
+	require.NoError(t, err)
+	f.complete(del)
+	_, err = f.svc.Get(ctx, WorkspaceRef(ws.ID))
+	require.Equal(t, tre.CodeNotFound, tre.ErrorCode(err))
+	r, err := f.svc.GetForRecords(ctx, WorkspaceRef(ws.ID))
+	require.NoError(t, err)
+	got, err := f.svc.Operation(ctx, r, del.ID)
+	require.NoError(t, err)
+	require.Equal(t, tre.StatusDeleted, got.Status, "the outcome of the deletion can be read after it")
+}

@@ -153,13 +153,24 @@ func notFound(t tre.ResourceType) error {
 // ref's type and sits under the ref's parents. Returns CodeNotFound with
 // AzureTRE's texts.
 func (s *Service) Get(ctx context.Context, ref Ref) (*tre.Resource, error) {
+	return s.get(ctx, ref, false)
+}
+
+// GetForRecords is Get that also finds deleted resources (and resources of
+// deleted parents): their operations and history stay readable, so the
+// outcome of a deletion can be seen after it.
+func (s *Service) GetForRecords(ctx context.Context, ref Ref) (*tre.Resource, error) {
+	return s.get(ctx, ref, true)
+}
+
+func (s *Service) get(ctx context.Context, ref Ref, deleted bool) (*tre.Resource, error) {
 	if ref.WorkspaceID != "" && ref.Type != tre.TypeWorkspace {
-		if _, err := s.Get(ctx, WorkspaceRef(ref.WorkspaceID)); err != nil {
+		if _, err := s.get(ctx, WorkspaceRef(ref.WorkspaceID), deleted); err != nil {
 			return nil, err
 		}
 	}
 	if ref.ServiceID != "" {
-		if _, err := s.Get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}); err != nil {
+		if _, err := s.get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}, deleted); err != nil {
 			return nil, err
 		}
 	}
@@ -170,7 +181,7 @@ func (s *Service) Get(ctx context.Context, ref Ref) (*tre.Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.ResourceType != ref.Type || !r.Active() ||
+	if r.ResourceType != ref.Type || (!r.Active() && !deleted) ||
 		(ref.Type != tre.TypeWorkspace && r.WorkspaceID != ref.WorkspaceID) ||
 		(ref.Type == tre.TypeUserResource && r.ParentWorkspaceServiceID != ref.ServiceID) {
 		return nil, notFound(ref.Type)
