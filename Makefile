@@ -36,3 +36,13 @@ vet:
 
 clean:
 	rm -rf $(BIN) dist
+
+.PHONY: package package-processor
+
+## package: the Function App for zip deploy, dist/function-app.zip (host.json, linux/amd64 tre-handler, functions/*/function.json)
+package:
+	GO=$(GO) VERSION=$(VERSION) scripts/package.sh --out dist handler
+
+## package-processor: the Resource Processor VM package, dist/processor-vm.tar.gz (tre-processor, systemd unit, cloud-init, env template)
+package-processor:
+	GO=$(GO) VERSION=$(VERSION) scripts/package.sh --out dist processor

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tre-go/tre/internal/armfirewall"
 	"github.com/tre-go/tre/internal/cidr"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -29,14 +31,32 @@ var settings = []config.Setting{
 	{Name: "TRE_HEARTBEAT_LIMIT", Default: "10m", Description: "Watchdog: a running step whose processor has not reported for this long fails."},
 	{Name: "TRE_CANCEL_GRACE", Default: "10m", Description: "Watchdog: a cancelled step no processor confirmed within this fails."},
 	{Name: "TRE_TEMPLATES_DIR", Default: "templates", Description: "Local mode: the bundles the local runner runs; their templates are registered at start (TRE_REGISTER_TEMPLATES)."},
-	{Name: "TRE_REGISTER_TEMPLATES", Default: "true", Description: "Local mode: register every template of TRE_TEMPLATES_DIR not yet registered, at start."},
+	{Name: "TRE_REGISTER_TEMPLATES", Default: "", Description: "Register every template of TRE_TEMPLATES_DIR not yet registered, at start. Default: true with the embedded adapters, false with the Azure ones (scripts/register-bundle.sh registers published bundles)."},
 	{Name: "TRE_PROCESSOR_WORKERS", Default: "4", Description: "Local mode: workers of the in-process Resource Processor (requests running at once)."},
 	{Name: "TRE_PROCESSOR_HEARTBEAT", Default: "5s", Description: "Local mode: how often a running bundle reports progress."},
+	{Name: "TRE_AGENT_HEARTBEAT", Default: "30s", Description: "How often Resource Processor agents say they are alive (set the agents' RP_AGENT_HEARTBEAT_INTERVAL to the same): /api/health reports the processor Not OK when none has for 3 intervals."},
 	{Name: "TRE_DRAIN_TIMEOUT", Default: "30s", Description: "Local mode: how long shutdown lets running bundles finish before cancelling them (their requests come back)."},
 	{Name: "TRE_QUEUE_LOCK_DURATION", Default: "60s", Description: "Local mode: session lock of the embedded queue; a dead processor's request comes back after it."},
 	{Name: "TRE_QUEUE_MAX_DELIVERY", Default: "10", Description: "Local mode: deliveries of a message before the embedded queue dead-letters it (Service Bus's default)."},
 	{Name: "TRE_MAX_BODY_BYTES", Default: "1048576", Description: "Largest request body accepted (bytes); larger bodies get 413."},
 	{Name: "TRE_SHUTDOWN_TIMEOUT", Default: "20s", Description: "How long SIGTERM waits for in-flight requests before closing."},
+	{Name: "STATE_STORE_ENDPOINT", Default: "", Description: "Cosmos DB account endpoint (https://<account>.documents.azure.com:443/). With SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE (or SERVICE_BUS_CONNECTION_STRING) it selects the Azure adapters; without both, the embedded SQLite store and queue are used."},
+	{Name: "STATE_STORE_KEY", Default: "", Description: "Cosmos DB account key. Empty: the managed identity (it needs the Cosmos DB Built-in Data Contributor role). A key is for tests against a local Cosmos-protocol server.", Secret: true},
+	{Name: "STATE_STORE_DATABASE", Default: "AzureTRE", Description: "Cosmos DB database; it and its containers are created at start if absent."},
+	{Name: "STATE_STORE_SSL_VERIFY", Default: "true", Description: "Verify the Cosmos DB endpoint's TLS certificate. false only for the local Cosmos-protocol server's self-signed one."},
+	{Name: "SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE", Default: "", Description: "Service Bus namespace (<name>.servicebus.windows.net) of the workspacequeue and deploymentstatus queues, reached with the managed identity."},
+	{Name: "SERVICE_BUS_CONNECTION_STRING", Default: "", Description: "Service Bus connection string instead of the managed identity: for tests against a local broker (UseDevelopmentEmulator=true).", Secret: true},
+	{Name: "KEY_VAULT_URL", Default: "", Description: "Key Vault (https://<name>.vault.azure.net/) holding sensitive template properties. Required with the Azure adapters unless TRE_SECRET_STORE=file."},
+	{Name: "TRE_SECRET_STORE", Default: "", Description: "keyvault or file (an encrypted file in TRE_DATA_DIR, for one machine). Default: keyvault when KEY_VAULT_URL is set, else file."},
+	{Name: "MANAGED_IDENTITY_CLIENT_ID", Default: "", Description: "Client id of the user-assigned managed identity the handler uses for Cosmos DB, Service Bus and Key Vault. Empty: the default credential chain."},
+	{Name: "TRE_LOCAL_PROCESSOR", Default: "", Description: "Run the Resource Processor agent (local runner) inside the handler. Default: true with the embedded adapters, false with the Azure ones."},
+	{Name: "TRE_LOCAL_HOST", Default: "", Description: "Run the stand-in for the Functions host (delivers deploymentstatus and the timers to this handler over HTTP). Default: true with the embedded adapters, false with the Azure ones (the Functions host does it)."},
+	{Name: "TRE_FIREWALL", Default: "", Description: "Where the firewall service writes egress rules: azure (the Azure Firewall Policy of TRE_FIREWALL_POLICY_ID), file (a JSON file standing in for the firewall, for running on one machine: nothing is enforced) or off (templates that declare egress cannot be installed). Default: azure when TRE_FIREWALL_POLICY_ID is set, file with the embedded adapters; required with the Azure adapters."},
+	{Name: "TRE_FIREWALL_POLICY_ID", Default: "", Description: "ARM id of the Azure Firewall Policy (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/firewallPolicies/<name>); the identity needs Network Contributor on it."},
+	{Name: "TRE_FIREWALL_FILE", Default: "", Description: "TRE_FIREWALL=file: the JSON file of rule collection groups. Default: firewall.json in TRE_DATA_DIR."},
+	{Name: "TRE_FIREWALL_GROUP_PREFIX", Default: "rcg-tre-", Description: "The firewall service manages only the rule collection groups whose names start with this; others (core infrastructure, an admin's own) are never touched."},
+	{Name: "TRE_FIREWALL_INTERVAL", Default: "60s", Description: "Local mode: how often the firewall-reconcile timer runs (pending firewall steps, drift). In Azure its function.json schedule decides."},
+	{Name: "WEBSITE_INSTANCE_ID", Default: "", Platform: true, Description: "Set by Azure App Service on every Function App instance: when present, the dev token issuer is refused (Entra ID is required)."},
 	{Name: "AAD_TENANT_ID", Default: "", Description: "Entra ID tenant. When set, tokens are validated against Entra ID; when empty, the local dev issuer is used."},
 	{Name: "AAD_AUTHORITY_URL", Default: "https://login.microsoftonline.com", Description: "Entra ID authority (sovereign clouds differ)."},
 	{Name: "API_CLIENT_ID", Default: "", Description: "Application (client) id of the API's app registration. Required with AAD_TENANT_ID."},
@@ -68,9 +88,31 @@ type Config struct {
 	RegisterTemplates bool
 	Workers           int
 	Heartbeat         time.Duration
+	AgentHeartbeat    time.Duration
 	DrainTimeout      time.Duration
 	LockDuration      time.Duration
 	MaxDelivery       int
+
+	// Azure adapters (empty: embedded ones).
+	CosmosEndpoint    string
+	CosmosKey         string
+	CosmosDatabase    string
+	CosmosVerifyTLS   bool
+	ServiceBusNS      string
+	ServiceBusConn    string
+	KeyVaultURL       string
+	SecretStore       string // keyvault or file
+	ManagedIdentityID string
+	LocalProcessor    bool
+	LocalHost         bool
+	OnAppService      bool
+
+	// Firewall service: azure, file or off.
+	Firewall            string
+	FirewallPolicy      armfirewall.Config
+	FirewallFile        string
+	FirewallGroupPrefix string
+	FirewallInterval    time.Duration
 
 	// Entra ID; empty TenantID selects the dev issuer.
 	TenantID     string
@@ -81,6 +123,10 @@ type Config struct {
 
 // DevAuth reports whether tokens come from the local dev issuer.
 func (c Config) DevAuth() bool { return c.TenantID == "" }
+
+// Azure reports whether the Azure adapters (Cosmos DB, Service Bus) are
+// configured.
+func (c Config) Azure() bool { return c.CosmosEndpoint != "" }
 
 // loadConfig reads and validates every setting, reporting all problems at once.
 func loadConfig(lookup func(string) (string, bool)) (Config, error) {
@@ -102,23 +148,63 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		HeartbeatLimit:   e.Duration("TRE_HEARTBEAT_LIMIT", time.Second, 24*time.Hour),
 		CancelGrace:      e.Duration("TRE_CANCEL_GRACE", time.Second, 24*time.Hour),
 
-		TemplatesDir:      e.String("TRE_TEMPLATES_DIR"),
-		RegisterTemplates: e.Bool("TRE_REGISTER_TEMPLATES"),
-		Workers:           e.Int("TRE_PROCESSOR_WORKERS", 1, 64),
-		Heartbeat:         e.Duration("TRE_PROCESSOR_HEARTBEAT", 100*time.Millisecond, time.Hour),
-		DrainTimeout:      e.Duration("TRE_DRAIN_TIMEOUT", 0, time.Hour),
-		LockDuration:      e.Duration("TRE_QUEUE_LOCK_DURATION", time.Second, 5*time.Minute),
-		MaxDelivery:       e.Int("TRE_QUEUE_MAX_DELIVERY", 1, 100),
-		TenantID:          e.String("AAD_TENANT_ID"),
-		AuthorityURL:      strings.TrimRight(e.String("AAD_AUTHORITY_URL"), "/"),
-		APIClientID:       e.String("API_CLIENT_ID"),
-		APIAudience:       e.String("API_AUDIENCE"),
+		TemplatesDir: e.String("TRE_TEMPLATES_DIR"),
+
+		Workers:        e.Int("TRE_PROCESSOR_WORKERS", 1, 64),
+		Heartbeat:      e.Duration("TRE_PROCESSOR_HEARTBEAT", 100*time.Millisecond, time.Hour),
+		AgentHeartbeat: e.Duration("TRE_AGENT_HEARTBEAT", 100*time.Millisecond, time.Hour),
+		DrainTimeout:   e.Duration("TRE_DRAIN_TIMEOUT", 0, time.Hour),
+		LockDuration:   e.Duration("TRE_QUEUE_LOCK_DURATION", time.Second, 5*time.Minute),
+		MaxDelivery:    e.Int("TRE_QUEUE_MAX_DELIVERY", 1, 100),
+		TenantID:       e.String("AAD_TENANT_ID"),
+		AuthorityURL:   strings.TrimRight(e.String("AAD_AUTHORITY_URL"), "/"),
+		APIClientID:    e.String("API_CLIENT_ID"),
+		APIAudience:    e.String("API_AUDIENCE"),
 	}
 	c.AddressSpace = prefixSetting(e, "TRE_ADDRESS_SPACE")
 	c.CoreSpace = prefixSetting(e, "CORE_ADDRESS_SPACE")
 	if c.AddressSpace.IsValid() && c.CoreSpace.IsValid() && !c.AddressSpace.Contains(c.CoreSpace.Addr()) {
 		e.Problemf("CORE_ADDRESS_SPACE: %s is not inside TRE_ADDRESS_SPACE %s", c.CoreSpace, c.AddressSpace)
 	}
+	c.CosmosEndpoint, c.CosmosKey, c.CosmosDatabase = e.String("STATE_STORE_ENDPOINT"), e.String("STATE_STORE_KEY"), e.String("STATE_STORE_DATABASE")
+	c.CosmosVerifyTLS = e.Bool("STATE_STORE_SSL_VERIFY")
+	c.ServiceBusNS, c.ServiceBusConn = e.String("SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE"), e.String("SERVICE_BUS_CONNECTION_STRING")
+	c.KeyVaultURL, c.ManagedIdentityID = e.String("KEY_VAULT_URL"), e.String("MANAGED_IDENTITY_CLIENT_ID")
+	c.OnAppService = e.Set("WEBSITE_INSTANCE_ID")
+	azureStore, azureQueue := c.CosmosEndpoint != "", c.ServiceBusNS != "" || c.ServiceBusConn != ""
+	switch {
+	case azureStore && !azureQueue:
+		e.Problemf("SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE: required with STATE_STORE_ENDPOINT (the Azure adapters go together: Cosmos DB and Service Bus)")
+	case azureQueue && !azureStore:
+		e.Problemf("STATE_STORE_ENDPOINT: required with SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE (the Azure adapters go together: Cosmos DB and Service Bus)")
+	}
+	if c.ServiceBusNS != "" && c.ServiceBusConn != "" {
+		e.Problemf("SERVICE_BUS_CONNECTION_STRING: give either it or SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE, not both")
+	}
+	c.SecretStore = "file"
+	if c.KeyVaultURL != "" {
+		c.SecretStore = "keyvault"
+	}
+	if e.Set("TRE_SECRET_STORE") {
+		c.SecretStore = e.OneOf("TRE_SECRET_STORE", "keyvault", "file")
+	}
+	if c.SecretStore == "keyvault" && c.KeyVaultURL == "" {
+		e.Problemf("KEY_VAULT_URL: required with TRE_SECRET_STORE=keyvault")
+	}
+	if c.Azure() && c.SecretStore == "file" && !e.Set("TRE_SECRET_STORE") {
+		e.Problemf("KEY_VAULT_URL: required with the Azure adapters (sensitive properties live in Key Vault); TRE_SECRET_STORE=file only for tests on one machine")
+	}
+	c.LocalProcessor, c.LocalHost, c.RegisterTemplates = !c.Azure(), !c.Azure(), !c.Azure()
+	if e.Set("TRE_REGISTER_TEMPLATES") {
+		c.RegisterTemplates = e.Bool("TRE_REGISTER_TEMPLATES")
+	}
+	if e.Set("TRE_LOCAL_PROCESSOR") {
+		c.LocalProcessor = e.Bool("TRE_LOCAL_PROCESSOR")
+	}
+	if e.Set("TRE_LOCAL_HOST") {
+		c.LocalHost = e.Bool("TRE_LOCAL_HOST")
+	}
+	c.firewallSettings(e)
 	if abs, err := filepath.Abs(c.TemplatesDir); err == nil {
 		c.TemplatesDir = abs
 	}
@@ -126,6 +212,12 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		c.DataDir = abs
 	} else {
 		e.Problemf("TRE_DATA_DIR: %q cannot be resolved: %s", c.DataDir, err)
+	}
+	if c.FirewallFile == "" {
+		c.FirewallFile = filepath.Join(c.DataDir, "firewall.json")
+	}
+	if c.DevAuth() && c.OnAppService {
+		e.Problemf("AAD_TENANT_ID: required on Azure App Service (WEBSITE_INSTANCE_ID is set): the dev token issuer is for running on one machine only")
 	}
 	if !c.DevAuth() {
 		if c.APIClientID == "" {
@@ -139,6 +231,35 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	return c, e.Err()
+}
+
+func (c *Config) firewallSettings(e *config.Env) {
+	c.FirewallGroupPrefix = e.String("TRE_FIREWALL_GROUP_PREFIX")
+	c.FirewallInterval = e.Duration("TRE_FIREWALL_INTERVAL", time.Second, time.Hour)
+	if err := (firewall.Config{GroupPrefix: c.FirewallGroupPrefix}).Validate(); err != nil {
+		e.Problemf("TRE_FIREWALL_GROUP_PREFIX: %s", tre.ErrorMessage(err))
+	}
+	policy := e.String("TRE_FIREWALL_POLICY_ID")
+	switch {
+	case e.Set("TRE_FIREWALL"):
+		c.Firewall = e.OneOf("TRE_FIREWALL", "azure", "file", "off")
+	case policy != "":
+		c.Firewall = "azure"
+	case c.Azure():
+		e.Problemf("TRE_FIREWALL_POLICY_ID: required with the Azure adapters (the firewall service writes the egress rules there); TRE_FIREWALL=off runs without a firewall service")
+	default:
+		c.Firewall = "file"
+	}
+	if policy != "" {
+		p, err := armfirewall.ParsePolicyID(policy)
+		if err != nil {
+			e.Problemf("TRE_FIREWALL_POLICY_ID: %s", tre.ErrorMessage(err))
+		}
+		c.FirewallPolicy = p
+	} else if c.Firewall == "azure" {
+		e.Problemf("TRE_FIREWALL_POLICY_ID: required with TRE_FIREWALL=azure")
+	}
+	c.FirewallFile = e.String("TRE_FIREWALL_FILE")
 }
 
 func prefixSetting(e *config.Env, name string) netip.Prefix {

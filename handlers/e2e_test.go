@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,6 +104,7 @@ func TestLocalLoopEndToEnd(t *testing.T) {
 	require.Equal(t, "deployed", h.waitOp(loc, owner)["status"])
 	svc := idFrom(loc, 5)
 	svcPath := "/api/workspaces/" + ws + "/workspace-services/" + svc
+	require.Contains(t, readFile(t, filepath.Join(h.dir, "firewall.json")), svc+".arc_sandbox_sites", "the service's egress is in the (file) firewall")
 
 	loc = h.mutate("POST", svcPath+"/user-resources", owner, map[string]any{"templateName": "tre-user-resource-sandbox-vm",
 		"properties": map[string]any{"display_name": "VM", "description": "d", "vm_size": "small", "admin_password": "Sup3r-Secret-Pw!"}})
@@ -119,7 +121,9 @@ func TestLocalLoopEndToEnd(t *testing.T) {
 	loc = h.mutate("PATCH", "/api/workspaces/"+ws, admin, map[string]any{"isEnabled": false}, "If-Match", `"`+etag+`"`)
 	op = h.waitOp(loc, admin)
 	require.Equal(t, "updated", op["status"])
-	require.Len(t, op["steps"], 4, "the VM (main and its pipeline step), the service, the workspace")
+	require.Len(t, op["steps"], 5, "the VM (main and its pipeline step), the service (its egress, its bundle), the workspace")
+	require.Equal(t, "firewall", op["steps"].([]any)[2].(map[string]any)["kind"], "a disabled service's egress closes")
+	require.NotContains(t, readFile(t, filepath.Join(h.dir, "firewall.json")), svc)
 	loc = h.mutate("DELETE", "/api/workspaces/"+ws, admin, nil)
 	require.Equal(t, "deleted", h.waitOp(loc, admin)["status"])
 	require.Equal(t, 404, h.do("GET", "/api/workspaces/"+ws, admin, nil).status)
@@ -195,4 +199,11 @@ func TestSurvivesSIGKILL(t *testing.T) {
 	op := h.waitOp(loc, admin)
 	require.Equal(t, "deployed", op["status"], fmt.Sprint(op))
 	h.assertAllEnded(admin)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
 }

@@ -1,6 +1,6 @@
 // Command tre-handler is the control plane's Azure Functions custom handler:
-// it serves the TRE API (forwarded by the Functions host from /api/...) and,
-// later, the trigger functions. Without Azure settings it runs on embedded
+// it serves the TRE API (forwarded by the Functions host from /api/...) and
+// the trigger functions (deployment-status, the timers). Without Azure settings it runs on embedded
 // defaults: a SQLite store under TRE_DATA_DIR and a local dev token issuer.
 //
 //	tre-handler                      serve (the Functions host starts it this way)
@@ -21,16 +21,19 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/funchost"
 	"github.com/tre-go/tre/internal/lifecycle"
+	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/registry"
-	"github.com/tre-go/tre/internal/secretfile"
-	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -112,10 +115,14 @@ type Main struct {
 	Config Config
 	Log    *slog.Logger
 
-	db        *sqlite.DB
+	closers   []func() error // closed in reverse order
+	cred      azcore.TokenCredential
 	store     tre.Store
-	local     *local
+	queue     tre.Queue
+	secrets   tre.Secrets
 	lifecycle *lifecycle.Service
+	agent     *processor.Agent // the in-process processor, if any
+	host      *funchost.Host   // the Functions host stand-in, if any
 	api       *api.API
 	ln        net.Listener
 	server    *http.Server
@@ -124,38 +131,52 @@ type Main struct {
 // Open builds the adapters and listens, so that a bind error is immediate
 // and URL is known before Run.
 func (m *Main) Open(ctx context.Context) error {
-	db, err := sqlite.Open(ctx, m.Config.DataDir)
-	if err != nil {
+	if err := m.open(ctx); err != nil {
+		m.Close()
 		return err
 	}
-	m.db = db
-	m.store = sqlite.NewStore(db)
+	return nil
+}
+
+func (m *Main) open(ctx context.Context) error {
+	if err := m.openAdapters(ctx); err != nil {
+		return err
+	}
 	validator, mode, err := m.validator()
 	if err != nil {
-		m.Close()
-		return err
-	}
-	secrets, err := secretfile.Open(m.Config.DataDir)
-	if err != nil {
-		m.Close()
 		return err
 	}
 	reg := registry.New(m.store, nil)
-	if m.local, err = m.openLocal(secrets); err != nil {
-		m.Close()
+	fw, err := m.firewallOptions()
+	if err != nil {
 		return err
 	}
-	m.lifecycle = lifecycle.New(m.store, reg, secrets, m.local.queue, lifecycle.Config{
+	m.lifecycle, err = lifecycle.New(m.store, reg, m.secrets, m.queue, lifecycle.Config{
 		TREID: m.Config.TREID, Location: m.Config.Location,
 		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
 		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
 		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
-	}, lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.local.queue})
+	}, lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Firewall: fw})
+	if err != nil {
+		return err
+	}
+	m.closers = append(m.closers, func() error { m.lifecycle.StopFirewall(); return nil })
 	if m.Config.RegisterTemplates {
 		if err := m.registerTemplates(ctx, reg); err != nil {
-			m.Close()
 			return err
 		}
+	}
+	if m.Config.LocalProcessor {
+		if m.agent, err = m.localAgent(); err != nil {
+			return err
+		}
+	}
+	if m.Config.LocalHost {
+		m.host = m.localHost()
+	}
+	storeName, queueName := "Configuration Store (SQLite)", "Message Queue (SQLite)"
+	if m.Config.Azure() {
+		storeName, queueName = "Cosmos DB", "Service Bus"
 	}
 	m.api = &api.API{
 		Log:            m.Log,
@@ -165,9 +186,11 @@ func (m *Main) Open(ctx context.Context) error {
 		WorkspaceRoles: m.lifecycle,
 		MaxBodyBytes:   m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
-			{Name: "Configuration Store (SQLite)", Check: m.store.Ping},
-			{Name: "Message Queue (SQLite)", Check: m.store.Ping},
-			{Name: "Resource Processor", Check: func(context.Context) error { return m.local.agent.Healthy() }},
+			{Name: storeName, Check: m.store.Ping},
+			{Name: queueName, Check: m.queue.Ping},
+			{Name: "Resource Processor", Check: func(ctx context.Context) error {
+				return m.lifecycle.ProcessorHealth(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
+			}},
 		},
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
@@ -177,11 +200,17 @@ func (m *Main) Open(ctx context.Context) error {
 	addr := net.JoinHostPort(m.Config.ListenAddress, strconv.Itoa(m.Config.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		m.Close()
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	m.ln = ln
-	m.Log.Info("handler ready", "version", version, "url", m.URL(), "store", "sqlite", "store_path", db.Path(), "auth", mode)
+	m.closers = append(m.closers, func() error {
+		if m.server == nil {
+			return ln.Close()
+		}
+		return nil
+	})
+	m.Log.Info("handler ready", "version", version, "url", m.URL(), "adapters", m.adapterNames(), "auth", mode,
+		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall)
 	if mode == "dev" {
 		m.Log.Info("dev issuer in use: get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
 	}
@@ -217,8 +246,10 @@ func (m *Main) validator() (*auth.Validator, string, error) {
 // URL is the base URL the handler listens on.
 func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
 
-// Run serves until ctx ends, then shuts down gracefully: no new
-// connections, in-flight requests get ShutdownTimeout to finish.
+// Run serves until ctx ends, then shuts down gracefully: the in-process
+// processor drains its running bundles while the API still serves (their
+// final statuses are ingested), then the API stops taking connections and
+// in-flight requests get ShutdownTimeout to finish.
 func (m *Main) Run(ctx context.Context) error {
 	m.server = &http.Server{
 		Handler:           m.api.Handler(),
@@ -228,19 +259,30 @@ func (m *Main) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
 	localCtx, stopLocal := context.WithCancel(ctx)
-	localDone := m.local.run(localCtx, m.URL())
+	var local sync.WaitGroup
+	if m.agent != nil {
+		local.Add(1)
+		go func() { defer local.Done(); _ = m.agent.Run(localCtx) }()
+	}
+	if m.host != nil {
+		m.host.HandlerURL = m.URL()
+		local.Add(1)
+		go func() { defer local.Done(); _ = m.host.Run(localCtx) }()
+	}
+	var serveErr error
 	select {
 	case err := <-errc:
-		stopLocal()
-		<-localDone
-		return fmt.Errorf("serve: %w", err)
+		serveErr = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// Stop in order: the processor drains its running bundles while the
-	// API still serves (their final statuses are ingested), then the API.
-	m.Log.Info("draining the local processor", "timeout", m.Config.DrainTimeout.String())
+	if m.agent != nil {
+		m.Log.Info("draining the local processor", "timeout", m.Config.DrainTimeout.String())
+	}
 	stopLocal()
-	<-localDone
+	local.Wait()
+	if serveErr != nil {
+		return serveErr
+	}
 	m.Log.Info("shutting down", "timeout", m.Config.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
@@ -255,18 +297,16 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the adapters.
+// Close releases the adapters, last opened first.
 func (m *Main) Close() error {
-	if m.ln != nil && m.server == nil {
-		m.ln.Close()
+	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		if err := m.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if m.local != nil {
-		m.local.queue.Close()
-	}
-	if m.db != nil {
-		return m.db.Close()
-	}
-	return nil
+	m.closers = nil
+	return errors.Join(errs...)
 }
 
 // token prints a dev token. It refuses when the handler is configured for

@@ -24,18 +24,21 @@ var settings = []config.Setting{
 	{Name: "RP_TRANSIENT_RETRIES", Default: "3", Description: "Runs again of a bundle that failed with a transient error (ARM 429, AnotherOperationInProgress, RetryableError, network timeouts)."},
 	{Name: "RP_TRANSIENT_BACKOFF", Default: "30s", Description: "First wait before such a rerun; doubled each time, with jitter, up to 5m."},
 	{Name: "RP_RUNNER", Default: "", Description: "porter (runs bundles from REGISTRY_SERVER) or local (runs exec-only bundles from TRE_TEMPLATES_DIR without Docker, for development). Defaults to porter when REGISTRY_SERVER is set, else local."},
+	{Name: "RP_AGENT_HEARTBEAT_INTERVAL", Default: "30s", Description: "How often the agent tells the control plane it is alive (the handler's TRE_AGENT_HEARTBEAT must match)."},
+	{Name: "SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE", Default: "", Description: "Service Bus namespace (<name>.servicebus.windows.net) of the queues, reached with the VM's identity (VMSS_MSI_ID). Empty: the embedded queue in TRE_DATA_DIR."},
+	{Name: "SERVICE_BUS_CONNECTION_STRING", Default: "", Description: "Service Bus connection string instead of the identity: for tests against a local broker (UseDevelopmentEmulator=true).", Secret: true},
 	{Name: "TRE_DATA_DIR", Default: ".tre", Description: "Local mode: the data directory shared with tre-handler (embedded queue, secrets)."},
 	{Name: "TRE_TEMPLATES_DIR", Default: "templates", Description: "Local runner: directory of the bundles."},
 	{Name: "REGISTRY_SERVER", Default: "", Description: "Porter runner: the container registry of the bundles (e.g. acrtre.azurecr.io)."},
 	{Name: "PORTER_PATH", Default: "porter", Description: "Porter runner: the porter binary."},
-	{Name: "VMSS_MSI_ID", Default: "", Description: "Porter runner: client id of the VM's user-assigned identity; `az login --identity` runs with it before each bundle."},
+	{Name: "VMSS_MSI_ID", Default: "", Description: "Client id of the VM's user-assigned identity: the agent reaches Service Bus and Key Vault with it, and `az login --identity` runs with it before each bundle."},
 	{Name: "AZURE_ENVIRONMENT", Default: "AzureCloud", Description: "Porter runner: Azure cloud for `az cloud set`, passed to bundles as azure_environment."},
 	{Name: "ARM_ENVIRONMENT", Default: "public", Description: "Porter runner: Terraform's cloud name, passed to bundles as arm_environment."},
 	{Name: "ARM_USE_MSI", Default: "true", Description: "Porter runner: bundles authenticate to Azure with the VM's managed identity."},
 	{Name: "ARM_CLIENT_ID", Default: "", Description: "Porter runner: the identity bundles use (the VM identity's client id under MSI)."},
 	{Name: "AZURE_SUBSCRIPTION_ID", Default: "", Description: "Porter runner: subscription bundles deploy into (ARM_SUBSCRIPTION_ID for porter)."},
 	{Name: "AZURE_TENANT_ID", Default: "", Description: "Porter runner: Entra ID tenant (ARM_TENANT_ID for porter)."},
-	{Name: "KEY_VAULT_URL", Default: "", Description: "Porter runner: the TRE's Key Vault, passed to bundles as key_vault_url."},
+	{Name: "KEY_VAULT_URL", Default: "", Description: "The TRE's Key Vault: sensitive template properties are read from it (empty: the secret file in TRE_DATA_DIR); passed to bundles as key_vault_url."},
 	{Name: "MGMT_RESOURCE_GROUP_NAME", Default: "", Description: "Porter runner: resource group of the Terraform state (tfstate_resource_group_name)."},
 	{Name: "MGMT_STORAGE_ACCOUNT_NAME", Default: "", Description: "Porter runner: storage account of the Terraform state (tfstate_storage_account_name)."},
 	{Name: "TERRAFORM_STATE_CONTAINER_NAME", Default: "tfstate", Description: "Porter runner: blob container of the Terraform state (tfstate_container_name)."},
@@ -52,6 +55,9 @@ type Config struct {
 	DrainTimeout     time.Duration
 	TransientRetries int
 	TransientBackoff time.Duration
+	AgentHeartbeat   time.Duration
+	ServiceBusNS     string
+	ServiceBusConn   string
 
 	Runner       string // porter or local
 	DataDir      string
@@ -88,6 +94,9 @@ func loadConfig(lookup func(string) (string, bool), environ []string) (Config, e
 		DrainTimeout:     e.Duration("RP_DRAIN_TIMEOUT", 0, 2*time.Hour),
 		TransientRetries: e.Int("RP_TRANSIENT_RETRIES", 0, 20),
 		TransientBackoff: e.Duration("RP_TRANSIENT_BACKOFF", time.Second, time.Hour),
+		AgentHeartbeat:   e.Duration("RP_AGENT_HEARTBEAT_INTERVAL", time.Second, time.Hour),
+		ServiceBusNS:     e.String("SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE"),
+		ServiceBusConn:   e.String("SERVICE_BUS_CONNECTION_STRING"),
 		DataDir:          e.String("TRE_DATA_DIR"),
 		TemplatesDir:     e.String("TRE_TEMPLATES_DIR"),
 		Registry:         e.String("REGISTRY_SERVER"),
@@ -117,6 +126,9 @@ func loadConfig(lookup func(string) (string, bool), environ []string) (Config, e
 	}
 	if c.Runner == "porter" && c.Registry == "" {
 		e.Problemf("REGISTRY_SERVER: required with the porter runner (where the bundles are)")
+	}
+	if c.ServiceBusNS != "" && c.ServiceBusConn != "" {
+		e.Problemf("SERVICE_BUS_CONNECTION_STRING: give either it or SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE, not both")
 	}
 	if c.RenewEvery >= c.Heartbeat*10 {
 		e.Problemf("RP_LOCK_RENEW_INTERVAL: %s is far longer than the heartbeat; keep it under the queue's lock duration", c.RenewEvery)

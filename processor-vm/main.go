@@ -1,7 +1,7 @@
 // Command tre-processor is the Resource Processor agent: it takes requests
 // from the request queue, runs each one's bundle action (with porter, or
 // the local runner for development) and reports progress and results on
-// the status queue. On the VM it runs under systemd (see processor.service
+// the status queue. On the VM it runs under systemd (see tre-processor.service
 // in this directory); SIGTERM drains running bundles (RP_DRAIN_TIMEOUT).
 //
 //	tre-processor             run the agent
@@ -22,11 +22,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/keyvault"
 	"github.com/tre-go/tre/internal/localrunner"
 	"github.com/tre-go/tre/internal/porter"
 	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/secretfile"
+	"github.com/tre-go/tre/internal/servicebus"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -72,15 +77,11 @@ func serve(ctx context.Context, lookup func(string) (string, bool), environ []st
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level})).With("service", "tre-processor", "agent", cfg.AgentID)
 
-	queue, err := sqlite.OpenQueue(ctx, cfg.DataDir, sqlite.QueueOptions{})
+	queue, secrets, err := openAdapters(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer queue.Close()
-	secrets, err := secretfile.Open(cfg.DataDir)
-	if err != nil {
-		return err
-	}
 	runner, err := newRunner(cfg, lookup, log)
 	if err != nil {
 		return err
@@ -88,6 +89,7 @@ func serve(ctx context.Context, lookup func(string) (string, bool), environ []st
 	agent := processor.New(queue, runner, secrets, processor.Config{
 		AgentID: cfg.AgentID, Workers: cfg.Workers, HeartbeatEvery: cfg.Heartbeat, RenewEvery: cfg.RenewEvery,
 		DrainTimeout: cfg.DrainTimeout, TransientRetries: cfg.TransientRetries, TransientBackoff: cfg.TransientBackoff,
+		AgentHeartbeatEvery: cfg.AgentHeartbeat, Version: version,
 	}, log)
 
 	ln, err := net.Listen("tcp", cfg.HealthAddress)
@@ -96,7 +98,11 @@ func serve(ctx context.Context, lookup func(string) (string, bool), environ []st
 	}
 	health := &http.Server{Handler: healthHandler(agent), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = health.Serve(ln) }()
-	log.Info("processor ready", "version", version, "runner", cfg.Runner, "queue", "sqlite", "data_dir", cfg.DataDir,
+	queueName := "sqlite"
+	if cfg.ServiceBusNS != "" || cfg.ServiceBusConn != "" {
+		queueName = "servicebus"
+	}
+	log.Info("processor ready", "version", version, "runner", cfg.Runner, "queue", queueName, "data_dir", cfg.DataDir,
 		"workers", cfg.Workers, "health", "http://"+ln.Addr().String()+"/health")
 
 	err = agent.Run(ctx)
@@ -104,6 +110,72 @@ func serve(ctx context.Context, lookup func(string) (string, bool), environ []st
 	defer cancel()
 	_ = health.Shutdown(sctx)
 	return err
+}
+
+// openAdapters opens the queues (Service Bus when configured, else the
+// embedded queue shared with tre-handler) and the secret store (Key Vault
+// when configured, else the secret file).
+func openAdapters(ctx context.Context, cfg Config) (tre.Queue, tre.Secrets, error) {
+	var cred azcore.TokenCredential
+	credential := func() (azcore.TokenCredential, error) {
+		if cred != nil {
+			return cred, nil
+		}
+		var err error
+		if cfg.MSIClientID != "" {
+			cred, err = azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(cfg.MSIClientID)})
+		} else {
+			cred, err = azidentity.NewDefaultAzureCredential(nil)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("azure credential: %w", err)
+		}
+		return cred, nil
+	}
+	var queue tre.Queue
+	switch {
+	case cfg.ServiceBusConn != "":
+		q, err := servicebus.NewFromConnectionString(cfg.ServiceBusConn, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		queue = q
+	case cfg.ServiceBusNS != "":
+		c, err := credential()
+		if err != nil {
+			return nil, nil, err
+		}
+		q, err := servicebus.New(cfg.ServiceBusNS, c, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		queue = q
+	default:
+		q, err := sqlite.OpenQueue(ctx, cfg.DataDir, sqlite.QueueOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		queue = q
+	}
+	if cfg.KeyVaultURL != "" {
+		c, err := credential()
+		if err != nil {
+			queue.Close()
+			return nil, nil, err
+		}
+		kv, err := keyvault.New(cfg.KeyVaultURL, c, nil)
+		if err != nil {
+			queue.Close()
+			return nil, nil, err
+		}
+		return queue, kv, nil
+	}
+	s, err := secretfile.Open(cfg.DataDir)
+	if err != nil {
+		queue.Close()
+		return nil, nil, err
+	}
+	return queue, s, nil
 }
 
 // healthHandler answers 200 while a worker is alive, 503 otherwise (the

@@ -133,6 +133,9 @@ func buildWorld(t *testing.T, mode string) (string, world) {
 		w.dlReplay, w.dlDiscard = fmt.Sprint(msgs[0].SequenceNumber), fmt.Sprint(msgs[1].SequenceNumber)
 	}
 	w.wsETag, w.svcETag, w.urOwnETag, w.urOtherETag, w.ssETag = etag(w.ws), etag(w.svc), etag(w.urOwn), etag(w.urOther), etag(w.ss)
+	_, err := e.svc.PutManualRules(ctx, "ntp-rules", ntpRules(), adminUser)
+	require.NoError(t, err)
+	e.svc.WaitFirewall()
 	e.close()
 	return dir, w
 }
@@ -300,6 +303,13 @@ func accessCases(w world) []accessCase {
 		accessCase{method: "GET", path: "/api/admin/dead-letters", want: admin200},
 		accessCase{method: "POST", path: "/api/admin/dead-letters/deploymentstatus/" + w.dlReplay + "/replay", want: admin202},
 		accessCase{method: "DELETE", path: "/api/admin/dead-letters/deploymentstatus/" + w.dlDiscard, want: admin200},
+
+		accessCase{method: "GET", path: "/api/firewall", want: admin200},
+		accessCase{method: "POST", path: "/api/firewall/reconcile", want: admin200},
+		accessCase{method: "GET", path: "/api/firewall/manual-rules", want: admin200},
+		accessCase{method: "GET", path: "/api/firewall/manual-rules/ntp-rules", want: admin200},
+		accessCase{method: "PUT", path: "/api/firewall/manual-rules/more-rules", body: ntpRulesJSON, want: admin200},
+		accessCase{method: "DELETE", path: "/api/firewall/manual-rules/ntp-rules", want: admin200},
 	)
 	return cases
 }

@@ -87,6 +87,7 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.resourceRoutes()...)
 	routes = append(routes, a.workspaceRoutes()...)
 	routes = append(routes, a.operationControlRoutes()...)
+	routes = append(routes, a.firewallRoutes()...)
 	routes = append(routes, a.triggerRoutes()...)
 	return routes
 }

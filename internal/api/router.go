@@ -213,6 +213,11 @@ func (a *API) middleware(next http.Handler) http.Handler {
 		}
 		r = r.WithContext(withState(r.Context(), &requestState{id: id, log: log}))
 		rec := &statusRecorder{ResponseWriter: w}
+		if err := canonicalPath(r); err != nil {
+			writeProblem(rec, r, err)
+			log.Warn("non-canonical path refused", "method", r.Method, "path", r.URL.EscapedPath())
+			return
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -236,6 +241,26 @@ func (a *API) middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// canonicalPath refuses paths with dot segments, empty segments or encoded
+// separators and dots: the Functions host forwards /api/... to this
+// handler, and no spelling of a path may lead from there to a trigger
+// route (/deployment-status) or anywhere else than it says.
+func canonicalPath(r *http.Request) error {
+	raw := r.URL.EscapedPath()
+	lower := strings.ToLower(raw)
+	for _, bad := range []string{"%2f", "%5c", "%2e", "\\"} {
+		if strings.Contains(lower, bad) {
+			return tre.Errorf(tre.CodeInvalid, "The path must not contain an encoded %q", bad)
+		}
+	}
+	for i, seg := range strings.Split(raw, "/") {
+		if seg == "." || seg == ".." || (seg == "" && i > 0 && i < len(strings.Split(raw, "/"))-1) {
+			return tre.Errorf(tre.CodeInvalid, "The path must not contain '.', '..' or empty segments")
+		}
+	}
+	return nil
 }
 
 // logError logs a handler error: internal ones with their whole chain (the

@@ -19,6 +19,17 @@ const (
 	FunctionOperationsWatchdog = "operations-watchdog"
 )
 
+// TriggerBindings names, for each trigger function, the binding of its
+// function.json whose value the handler reads from the invocation's Data.
+func TriggerBindings() map[string]string {
+	return map[string]string{
+		FunctionDeploymentStatus:   "msg",
+		FunctionDispatchRedelivery: "timer",
+		FunctionOperationsWatchdog: "timer",
+		FunctionFirewallReconcile:  "timer",
+	}
+}
+
 func (a *API) triggerRoutes() []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/" + FunctionDeploymentStatus, Access: public, Trigger: true, Status: 200,
@@ -27,6 +38,8 @@ func (a *API) triggerRoutes() []Route {
 			Summary: "Timer trigger: recover interrupted operations and send undispatched steps", Handle: a.dispatchRedelivery},
 		{Method: "POST", Pattern: "/" + FunctionOperationsWatchdog, Access: public, Trigger: true, Status: 200,
 			Summary: "Timer trigger: fail steps that are unsent, unpicked or silent past their limits", Handle: a.operationsWatchdog},
+		{Method: "POST", Pattern: "/" + FunctionFirewallReconcile, Access: public, Trigger: true, Status: 200,
+			Summary: "Timer trigger: run due firewall steps and make the firewall match the declared rules", Handle: a.firewallReconcile},
 	}
 }
 
@@ -77,10 +90,29 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 		funchost.WriteResponse(w, http.StatusOK, "rejected: "+reason)
 		return nil
 	}
-	body, err := inv.Body("msg")
+	body, err := inv.Body(TriggerBindings()[FunctionDeploymentStatus])
 	if err != nil {
 		raw, _ := json.Marshal(inv.Data)
 		return reject("the message body is not JSON: "+err.Error(), "", raw)
+	}
+	var kind struct {
+		Kind string `json:"kind"`
+	}
+	_ = json.Unmarshal(body, &kind)
+	if kind.Kind == tre.KindAgentHeartbeat {
+		var hb tre.AgentHeartbeat
+		if err := json.Unmarshal(body, &hb); err != nil {
+			return reject("the message is not an agent heartbeat: "+err.Error(), "", body)
+		}
+		if err := a.Lifecycle.RecordAgent(r.Context(), hb); err != nil {
+			if tre.IsCode(err, tre.CodeInvalid) {
+				return reject(tre.ErrorMessage(err), "", body)
+			}
+			funchost.WriteResponse(w, http.StatusInternalServerError, "retry: "+tre.ErrorMessage(err))
+			return nil
+		}
+		funchost.WriteResponse(w, http.StatusOK, "agent "+hb.Agent+" recorded")
+		return nil
 	}
 	var upd tre.StatusUpdate
 	if err := json.Unmarshal(body, &upd); err != nil {

@@ -21,6 +21,9 @@ type Setting struct {
 	Description string
 	// Secret settings are never echoed in problems or logs.
 	Secret bool
+	// Platform settings are set by the platform (the Functions host, App
+	// Service), not by whoever deploys: documented, never configured.
+	Platform bool
 }
 
 // Env reads settings from a lookup function (os.LookupEnv in programs).

@@ -19,12 +19,17 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tre-go/tre/internal/cosmos/cosmostest"
 	"github.com/tre-go/tre/internal/storetest"
 	"github.com/tre-go/tre/internal/tre"
 )
 
+// The tests run against the local Cosmos-protocol server of cosmostest,
+// one for the test binary, each in a database of its own (newDatabase).
+// Without Node.js they skip, unless TRE_REQUIRE_NODE=1 (CI) makes them fail.
+
 func TestStoreConformance(t *testing.T) {
-	requireServer(t) // skip once, not in every case
+	cosmostest.Start(t) // skip once, not in every case
 	storetest.Run(t, func(t *testing.T) func() tre.Store {
 		cfg := newDatabase(t)
 		return func() tre.Store {
@@ -40,8 +45,7 @@ func TestStoreConformance(t *testing.T) {
 // server ignores "Prefer: return=minimal"): the store must take what it
 // needs from the headers.
 func TestStoreConformanceMinimalWriteResponses(t *testing.T) {
-	requireServer(t)
-	strip := &minimalWrites{next: testTransport}
+	strip := &minimalWrites{next: cosmostest.Start(t).Client}
 	storetest.Run(t, func(t *testing.T) func() tre.Store {
 		cfg := newDatabase(t)
 		cfg.Transport = strip
@@ -86,7 +90,8 @@ func (m *minimalWrites) Do(req *http.Request) (*http.Response, error) {
 // share data), deleted at the end of the test.
 func newDatabase(t *testing.T) Config {
 	t.Helper()
-	cfg := Config{Endpoint: requireServer(t), Database: newDatabaseName(), Key: testKey, Transport: testTransport}
+	srv := cosmostest.Start(t)
+	cfg := Config{Endpoint: srv.Endpoint, Database: cosmostest.DatabaseName(), Key: srv.Key, Transport: srv.Client}
 	t.Cleanup(func() {
 		client := rawClient(t, cfg)
 		db, err := client.NewDatabase(cfg.Database)
@@ -271,7 +276,7 @@ func TestQueryPages(t *testing.T) {
 	ctx := context.Background()
 	cfg := newDatabase(t)
 	cfg.PageSize = 3
-	queries := &queryCounter{next: testTransport}
+	queries := &queryCounter{next: cosmostest.Start(t).Client}
 	cfg.Transport = queries
 	s := openStore(t, cfg)
 	const n = 10
@@ -414,7 +419,7 @@ func TestUnreachable(t *testing.T) {
 
 	// Without retries: with the default ones this takes about 8 s (see
 	// Config.Retry).
-	_, err = Open(context.Background(), Config{Endpoint: endpoint, Key: testKey, Transport: testTransport,
+	_, err = Open(context.Background(), Config{Endpoint: endpoint, Key: cosmostest.Key, Transport: cosmostest.NewClient(),
 		Retry: policy.RetryOptions{MaxRetries: -1}})
 	require.Equal(t, tre.CodeUnavailable, tre.ErrorCode(err), "error: %v", err)
 	require.Equal(t, "The configuration store is not responding", tre.ErrorMessage(err))
@@ -424,19 +429,11 @@ func TestUnreachable(t *testing.T) {
 func TestPlainHTTPAndServerGone(t *testing.T) {
 	// A server of its own, over plain HTTP (the launcher's --http), that
 	// the test stops under the store.
-	requireServer(t)
-	srv, err := startServer(shared.dir, true)
-	require.NoError(t, err)
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			require.NoError(t, srv.stop())
-		}
-	})
-	require.True(t, strings.HasPrefix(srv.endpoint, "http://"), srv.endpoint)
+	srv := cosmostest.StartInstance(t, cosmostest.Options{PlainHTTP: true})
+	require.True(t, strings.HasPrefix(srv.Endpoint, "http://"), srv.Endpoint)
 
 	ctx := context.Background()
-	s := openStore(t, Config{Endpoint: srv.endpoint, Database: "plain", Key: testKey})
+	s := openStore(t, Config{Endpoint: srv.Endpoint, Database: "plain", Key: srv.Key})
 	created, err := s.Create(ctx, tre.Resources, tre.Document{ID: "r1", Data: []byte(`{"id":"r1"}`)})
 	require.NoError(t, err)
 	got, err := s.Get(ctx, tre.Resources, "r1")
@@ -444,8 +441,7 @@ func TestPlainHTTPAndServerGone(t *testing.T) {
 	require.Equal(t, created.ETag, got.ETag)
 	require.NoError(t, s.Ping(ctx))
 
-	require.NoError(t, srv.stop())
-	stopped = true
+	require.NoError(t, srv.Stop())
 	// The SDK retries reads for seconds (same region, then failover): the
 	// caller's deadline bounds that.
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -462,7 +458,7 @@ func TestOpenWithTokenCredential(t *testing.T) {
 	// The server accepts any authorization: check what the store sends.
 	ctx := context.Background()
 	cfg := newDatabase(t)
-	auth := &authRecorder{next: testTransport}
+	auth := &authRecorder{next: cosmostest.Start(t).Client}
 	cfg.Key, cfg.Credential, cfg.Transport = "", staticToken("entra-token"), auth
 	s := openStore(t, cfg)
 	_, err := s.Create(ctx, tre.Resources, tre.Document{ID: "r1", Data: []byte(`{"id":"r1"}`)})

@@ -3,6 +3,7 @@ package firewall
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -33,6 +34,18 @@ type Result struct {
 	Deleted   []string  `json:"deleted"`
 	Unchanged []string  `json:"unchanged"`
 	Err       string    `json:"err,omitempty"`
+}
+
+// MarshalJSON writes empty lists as [], not null.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	p := plain(r)
+	for _, l := range []*[]string{&p.Written, &p.Deleted, &p.Unchanged} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	return json.Marshal(p)
 }
 
 // Reconcile makes the managed groups equal to desired (see ReconcileFrom).

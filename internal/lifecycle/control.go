@@ -212,6 +212,9 @@ func (s *Service) Watchdog(ctx context.Context) (int, error) {
 				s.cfg.DispatchLimit, at(st.UpdatedWhen))
 		case st.Status.Phase() == tre.PhaseAwaiting && older(st.DispatchedWhen, s.cfg.PickupLimit):
 			msg = fmt.Sprintf("No Resource Processor picked up the step within %s of it being sent at %s", s.cfg.PickupLimit, at(st.DispatchedWhen))
+			if st.Kind == tre.StepFirewall {
+				msg = fmt.Sprintf("The firewall step did not run within %s of %s: is the firewall-reconcile timer running?", s.cfg.PickupLimit, at(st.DispatchedWhen))
+			}
 		case st.Status.Phase() == tre.PhaseRunning && older(max(st.HeartbeatWhen, st.StartedWhen, st.UpdatedWhen), s.cfg.HeartbeatLimit):
 			agent := st.Agent
 			if agent == "" {
@@ -226,7 +229,7 @@ func (s *Service) Watchdog(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if st.DispatchedWhen != 0 {
+		if st.DispatchedWhen != 0 && st.Kind == "" {
 			// A processor that is alive after all must not go on with it.
 			_ = s.sendCancel(ctx, op.ID, st, tre.User{Name: "the watchdog"}, msg)
 		}

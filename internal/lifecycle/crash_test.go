@@ -82,7 +82,8 @@ func (c *crashingStore) Query(ctx context.Context, col tre.Collection, q tre.Que
 // crashAt returns a service whose store dies after `writes` writes.
 func (f *fixture) crashAt(writes int) (*Service, *crashingStore) {
 	cs := &crashingStore{Store: f.store, budget: writes}
-	svc := New(cs, f.reg, f.secrets, f.sent, f.svc.cfg, Options{Now: f.clock.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := New(cs, f.reg, f.secrets, f.sent, f.svc.cfg, Options{Now: f.clock.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(f.t, err)
 	return svc, cs
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/cidr"
+	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
@@ -70,6 +72,7 @@ type fixture struct {
 	sent    *recorder
 	dir     string
 	clock   *clock
+	fw      *firewall.FileBackend
 }
 
 type clock struct {
@@ -106,11 +109,15 @@ func newFixture(t *testing.T) *fixture {
 	c := &clock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
 	reg := registry.New(st, c.now)
 	rec := &recorder{}
-	svc := New(st, reg, sec, rec, Config{
+	fw := &firewall.FileBackend{Path: filepath.Join(dir, "firewall.json")}
+	svc, err := New(st, reg, sec, rec, Config{
 		TREID: "tre1", Location: "westeurope",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22"),
-	}, Options{Now: c.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	f := &fixture{t: t, svc: svc, store: st, reg: reg, secrets: sec, sent: rec, dir: dir, clock: c}
+	}, Options{Now: c.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Firewall: &FirewallOptions{Backend: fw, Holder: "test"}})
+	require.NoError(t, err)
+	t.Cleanup(svc.WaitFirewall)
+	f := &fixture{t: t, svc: svc, store: st, reg: reg, secrets: sec, sent: rec, dir: dir, clock: c, fw: fw}
 	f.registerTemplates()
 	return f
 }

@@ -53,7 +53,9 @@ func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 	if err != nil || outcome == Ignored {
 		return outcome, err
 	}
-	if outcome == Applied {
+	if outcome == Applied && step.Kind != tre.StepFirewall {
+		// A firewall step changes the firewall, not the resource's bundle:
+		// the resource's status is its bundle's.
 		if err := s.updateStepResource(ctx, op, *step, upd); err != nil {
 			return "", err
 		}
@@ -94,6 +96,11 @@ func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 		}
 		if upd.Status.Phase() == tre.PhaseSucceeded && nextStep(&after) >= 0 {
 			s.dispatchSoon(ctx, op.ID)
+		}
+		if s.fw != nil && upd.Status.Phase() == tre.PhaseSucceeded && reportsEgress(upd) {
+			// Rules a bundle reports apply once it has run: there is no
+			// step before it to open them.
+			s.kickReconcile()
 		}
 	}
 	return outcome, nil
@@ -268,4 +275,13 @@ func convertOutputs(outs []tre.Output) map[string]any {
 		m[o.Name] = v
 	}
 	return m
+}
+
+func reportsEgress(upd tre.StatusUpdate) bool {
+	for _, o := range upd.Outputs {
+		if o.Name == tre.EgressOutput {
+			return true
+		}
+	}
+	return false
 }

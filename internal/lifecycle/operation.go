@@ -54,6 +54,14 @@ func (s *Service) buildSteps(ctx context.Context, action string, resources []*tr
 		if len(defs) == 0 {
 			defs = []tre.PipelineStep{{StepID: tre.MainStepID}}
 		}
+		// The firewall step: egress opens before the bundle installs or
+		// upgrades (it may need it while it runs) and closes after it is
+		// uninstalled.
+		firewallStep := s.fw != nil && declaresEgress(t, r) &&
+			(action == tre.ActionInstall || action == tre.ActionUpgrade || action == tre.ActionUninstall)
+		if firewallStep && action != tre.ActionUninstall {
+			steps = append(steps, s.firewallStep(r, action))
+		}
 		for _, d := range defs {
 			step := tre.OperationStep{
 				ID:                       s.newID(),
@@ -81,6 +89,9 @@ func (s *Service) buildSteps(ctx context.Context, action string, resources []*tr
 			st := tre.StatusesFor(step.ResourceAction)
 			step.Status, step.Message = st.Awaiting, tre.AwaitingMessage(step.ResourceAction)
 			steps = append(steps, step)
+		}
+		if firewallStep && action == tre.ActionUninstall {
+			steps = append(steps, s.firewallStep(r, action))
 		}
 	}
 	return steps, nil
@@ -397,6 +408,9 @@ func (s *Service) Dispatch(ctx context.Context, opID string) error {
 		return nil
 	}
 	step := op.Steps[i]
+	if step.Kind == tre.StepFirewall {
+		return s.dispatchFirewallStep(ctx, op.ID, step)
+	}
 	msg, err := s.prepareStep(ctx, op, step)
 	if err != nil {
 		if tre.IsCode(err, tre.CodeUnavailable) {
@@ -441,6 +455,26 @@ func (s *Service) Dispatch(ctx context.Context, opID string) error {
 		s.sendCancel(ctx, op.ID, step, tre.User{Name: "the control plane"}, "the step ended before it was sent")
 	}
 	return err
+}
+
+// dispatchFirewallStep marks a firewall step sent and has the firewall
+// service run it (in the background; the firewall-reconcile timer runs it
+// too if this process stops first).
+func (s *Service) dispatchFirewallStep(ctx context.Context, opID string, step tre.OperationStep) error {
+	if s.fw == nil {
+		return s.failStep(ctx, opID, step.ID, "The firewall service is off on this control plane (TRE_FIREWALL=off), so the egress of this resource cannot be opened")
+	}
+	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
+		if st := o.Step(step.ID); st != nil && st.DispatchedWhen == 0 {
+			st.DispatchedWhen = s.ts()
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return err
+	}
+	s.kickFirewall()
+	return nil
 }
 
 // requestMessageID is the message id of a step's request: the step id for

@@ -54,10 +54,12 @@ type Service struct {
 	sender   Sender
 	// deadLetters reads the queues' dead letters (nil: none to watch).
 	deadLetters DeadLetterQueue
-	cfg         Config
-	log         *slog.Logger
-	now         func() time.Time
-	newID       func() string
+	// fw is the firewall service (nil: off).
+	fw    *firewallService
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	newID func() string
 }
 
 // Options are the optional parts of New.
@@ -68,10 +70,13 @@ type Options struct {
 	// DeadLetters gives the watchdog and the admin API the queues' dead
 	// letters.
 	DeadLetters DeadLetterQueue
+	// Firewall turns the firewall service on.
+	Firewall *FirewallOptions
 }
 
-// New returns the service.
-func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender Sender, cfg Config, opt Options) *Service {
+// New returns the service. Returns CodeInvalid for an invalid firewall
+// configuration.
+func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender Sender, cfg Config, opt Options) (*Service, error) {
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
 		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters}
 	if s.log == nil {
@@ -107,7 +112,10 @@ func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender Se
 	if s.cfg.RecoverAfter < 2*s.cfg.MutationTimeout {
 		s.cfg.RecoverAfter = 2 * s.cfg.MutationTimeout
 	}
-	return s
+	if err := s.enableFirewall(opt.Firewall); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Ref names a resource by the ids in its API path.

@@ -60,6 +60,11 @@ type Config struct {
 	// SendBackoff is the first wait before sending a status message again
 	// (five tries, the wait doubling).
 	SendBackoff time.Duration
+	// AgentHeartbeatEvery is how often the agent tells the control plane it
+	// is alive (the API's health report reads it).
+	AgentHeartbeatEvery time.Duration
+	// Version is reported in the agent's heartbeats.
+	Version string
 }
 
 func (c *Config) defaults() {
@@ -100,6 +105,9 @@ func (c *Config) defaults() {
 	}
 	if c.SendBackoff <= 0 {
 		c.SendBackoff = 500 * time.Millisecond
+	}
+	if c.AgentHeartbeatEvery <= 0 {
+		c.AgentHeartbeatEvery = 30 * time.Second
 	}
 }
 
@@ -147,6 +155,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.work(ctx, i)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.heartbeats(ctx)
+	}()
 	a.log.Info("processor started", "workers", a.cfg.Workers)
 	wg.Wait()
 	a.log.Info("processor stopped")
@@ -167,6 +180,32 @@ func (a *Agent) Healthy() error {
 }
 
 func (a *Agent) beat(worker int) { a.alive[worker].Store(a.now().UnixNano()) }
+
+// heartbeats tells the control plane, at once and then every
+// AgentHeartbeatEvery, that this agent is alive and whether its workers
+// are.
+func (a *Agent) heartbeats(ctx context.Context) {
+	t := time.NewTicker(a.cfg.AgentHeartbeatEvery)
+	defer t.Stop()
+	for {
+		hb := tre.AgentHeartbeat{Kind: tre.KindAgentHeartbeat, Agent: a.cfg.AgentID, Version: a.cfg.Version,
+			Workers: a.cfg.Workers, Healthy: true, SentAt: tre.Timestamp(a.now())}
+		if err := a.Healthy(); err != nil {
+			hb.Healthy, hb.Problem = false, err.Error()
+		}
+		body, _ := json.Marshal(hb)
+		err := a.queue.Send(ctx, tre.QueueStatus, tre.Message{MessageID: uuid.NewString(), SessionID: "agent-" + a.cfg.AgentID,
+			Subject: tre.KindAgentHeartbeat, Body: body})
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("agent heartbeat not sent", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // work is one worker: take the next session, serve it, release it.
 func (a *Agent) work(ctx context.Context, worker int) {

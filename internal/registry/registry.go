@@ -102,6 +102,11 @@ func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tr
 		return nil, err
 	}
 	delete(s, "pipeline")
+	egress, err := parseEgress(s["egress"])
+	if err != nil {
+		return nil, err
+	}
+	delete(s, "egress")
 	if err := schema.Check(k.Type, s); err != nil {
 		return nil, err
 	}
@@ -121,6 +126,7 @@ func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tr
 		Schema:                 s,
 		CustomActions:          actions,
 		Pipeline:               pipeline,
+		Egress:                 egress,
 		RegisteredWhen:         tre.Timestamp(now),
 		RegisteredBy:           by,
 	}
@@ -426,6 +432,9 @@ func View(t *tre.Template, isUpdate bool) map[string]any {
 	}
 	if t.Pipeline != nil {
 		v["pipeline"] = t.Pipeline
+	}
+	if t.Egress != nil {
+		v["egress"] = t.Egress
 	}
 	if t.ParentWorkspaceService != "" {
 		v["parentWorkspaceService"] = t.ParentWorkspaceService

@@ -188,6 +188,11 @@ func TestRegisterValidation(t *testing.T) {
 		g.JSONSchema["pipeline"] = p
 		return g
 	}
+	withEgress := func(e any) registry.Registration {
+		g := reg("svc", "1.0.0", true)
+		g.JSONSchema["egress"] = e
+		return g
+	}
 	step := func(id string) map[string]any {
 		return map[string]any{"stepId": id, "resourceType": "shared-service", "resourceTemplateName": "tre-shared-service-firewall",
 			"resourceAction": "upgrade", "properties": []any{map[string]any{"name": "rule_collections", "type": "array",
@@ -216,11 +221,14 @@ func TestRegisterValidation(t *testing.T) {
 			g.JSONSchema["required"] = "size"
 			return g
 		}(), tre.CodeInvalid, "json_schema"},
-		"dup step ids":     {withPipeline(map[string]any{"install": []any{step("fw"), map[string]any{"stepId": "main"}}, "uninstall": []any{step("fw")}}), tre.CodeUnprocessable, "json_schema.pipeline.uninstall[0].stepId"},
-		"two mains":        {withPipeline(map[string]any{"install": []any{map[string]any{"stepId": "main"}, map[string]any{"stepId": "main"}}}), tre.CodeUnprocessable, "json_schema.pipeline.install[1].stepId"},
-		"unknown action":   {withPipeline(map[string]any{"reinstall": []any{}}), tre.CodeInvalid, ""},
-		"pipeline not obj": {withPipeline([]any{}), tre.CodeInvalid, "json_schema.pipeline"},
-		"bad target type":  {withPipeline(map[string]any{"install": []any{func() map[string]any { s := step("x"); s["resourceType"] = "user-resource"; return s }()}}), tre.CodeInvalid, "json_schema.pipeline.install[0].resourceType"},
+		"dup step ids":          {withPipeline(map[string]any{"install": []any{step("fw"), map[string]any{"stepId": "main"}}, "uninstall": []any{step("fw")}}), tre.CodeUnprocessable, "json_schema.pipeline.uninstall[0].stepId"},
+		"two mains":             {withPipeline(map[string]any{"install": []any{map[string]any{"stepId": "main"}, map[string]any{"stepId": "main"}}}), tre.CodeUnprocessable, "json_schema.pipeline.install[1].stepId"},
+		"unknown action":        {withPipeline(map[string]any{"reinstall": []any{}}), tre.CodeInvalid, ""},
+		"pipeline not obj":      {withPipeline([]any{}), tre.CodeInvalid, "json_schema.pipeline"},
+		"bad target type":       {withPipeline(map[string]any{"install": []any{func() map[string]any { s := step("x"); s["resourceType"] = "user-resource"; return s }()}}), tre.CodeInvalid, "json_schema.pipeline.install[0].resourceType"},
+		"egress not obj":        {withEgress("x"), tre.CodeInvalid, "json_schema.egress"},
+		"egress unknown member": {withEgress(map[string]any{"rules": []any{}}), tre.CodeInvalid, "json_schema.egress"},
+		"egress wrong type":     {withEgress(map[string]any{"rule_collections": []any{map[string]any{"name": "c", "rules": []any{map[string]any{"name": "r", "target_fqdns": "pypi.org"}}}}}), tre.CodeInvalid, "json_schema.egress"},
 		"replace w/o match": {withPipeline(map[string]any{"install": []any{func() map[string]any {
 			s := step("x")
 			s["properties"] = []any{map[string]any{"name": "r", "type": "array", "arraySubstitutionAction": "replace"}}
@@ -252,6 +260,18 @@ func TestRegisterValidation(t *testing.T) {
 	require.Contains(t, view, "pipeline")
 	require.Contains(t, view, "system_properties")
 	require.ElementsMatch(t, []any{"display_name", "description", "size"}, view["required"])
+
+	// An egress declaration may take whole values from the resource.
+	egress := map[string]any{"rule_collections": []any{map[string]any{"name": "arc_web", "rules": []any{map[string]any{
+		"name": "sites", "protocols": []any{map[string]any{"port": "443", "type": "Https"}},
+		"target_fqdns": "{{ resource.properties.sites }}", "source_addresses": []any{"{{ resource.parent.properties.address_space }}"}}}}}}
+	withE := withEgress(egress)
+	withE.Version = "1.1.0"
+	got, err = r.Register(ctx, registry.Kind{Type: tre.TypeWorkspaceService}, withE, admin)
+	require.NoError(t, err)
+	require.Equal(t, egress, got.Egress)
+	require.NotContains(t, got.Schema, "egress")
+	require.Contains(t, registry.View(got, false), "egress")
 }
 
 func TestConcurrentRegistration(t *testing.T) {

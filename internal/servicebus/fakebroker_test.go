@@ -2,14 +2,13 @@ package servicebus_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tre-go/tre/internal/queuetest"
+	"github.com/tre-go/tre/internal/servicebus/sbtest"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -19,9 +18,8 @@ import (
 // of single messages) and the refusals Service Bus gives, so the conformance
 // run above rests on a broker that answers as Service Bus does.
 func TestFakeBroker(t *testing.T) {
-	b := fakeBroker(t)
-	addr := b.start(t, queuetest.Options{LockDuration: 30 * time.Second, MaxDeliveryCount: 10, DuplicateWindow: time.Minute})
-	client, err := azservicebus.NewClientFromConnectionString(connectionString(addr), nil)
+	conn := sbtest.Start(t, sbtest.LockDuration(30*time.Second), sbtest.MaxDeliveryCount(10), sbtest.DuplicateWindow(time.Minute))
+	client, err := azservicebus.NewClientFromConnectionString(conn, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { client.Close(context.Background()) })
 	sender, err := client.NewSender(tre.QueueRequests, nil)
@@ -150,12 +148,6 @@ func TestFakeBroker(t *testing.T) {
 		require.Error(t, nowhere.SendMessage(ctx, &azservicebus.Message{MessageID: &id, Body: []byte("x")}, nil),
 			"an unknown entity is refused")
 	})
-}
-
-func connectionString(addr string) string {
-	// The key is not checked: UseDevelopmentEmulator makes the SDK use SASL
-	// ANONYMOUS, and the fake accepts any token on $cbs.
-	return fmt.Sprintf("Endpoint=sb://%s;SharedAccessKeyName=test;SharedAccessKey=dGVzdA==;UseDevelopmentEmulator=true", addr)
 }
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {

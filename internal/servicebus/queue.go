@@ -296,6 +296,20 @@ func closeReceiver(r interface{ Close(context.Context) error }) {
 	r.Close(ctx)
 }
 
+// Ping implements tre.Queue: it peeks one message of the status queue's
+// dead-letter queue, a round trip that locks nothing.
+func (q *Queue) Ping(ctx context.Context) error {
+	r, err := q.deadLetterReceiver(tre.QueueStatus)
+	if err != nil {
+		return err
+	}
+	defer closeReceiver(r)
+	if _, err := r.PeekMessages(ctx, 1, nil); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
 // DeadLetters implements tre.Queue. It peeks (no locks), in sequence-number
 // order. DeadLetteredAt stays zero: Service Bus does not say when.
 func (q *Queue) DeadLetters(ctx context.Context, queue string) ([]tre.DeadLetter, error) {

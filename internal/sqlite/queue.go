@@ -549,6 +549,18 @@ func (q *Queue) Discard(ctx context.Context, queue string, sequence int64) error
 	})
 }
 
+// Ping implements tre.Queue.
+func (q *Queue) Ping(ctx context.Context) error {
+	if err := q.checkOpen(); err != nil {
+		return err
+	}
+	var n int
+	if err := q.db.sql.QueryRowContext(ctx, `SELECT count(*) FROM queue_sequences WHERE 0`).Scan(&n); err != nil {
+		return queueUnavailable(fmt.Errorf("sqlite: queue ping: %w", err))
+	}
+	return nil
+}
+
 // Close implements tre.Queue. It releases the sessions this handle holds
 // (their unsettled messages come back at once and uncounted, as when a
 // Service Bus client closes), and closes the database if the queue opened

@@ -76,3 +76,20 @@ type Output struct {
 	Value any    `json:"value"`
 	Type  string `json:"type,omitempty"`
 }
+
+// KindAgentHeartbeat marks an AgentHeartbeat on the status queue.
+const KindAgentHeartbeat = "agent-heartbeat"
+
+// AgentHeartbeat is sent by each Resource Processor agent on QueueStatus
+// (session "agent-<agent>") every little while, whether or not it runs
+// anything, so that the API's health report can tell whether a processor
+// is alive without asking Azure about virtual machines.
+type AgentHeartbeat struct {
+	Kind    string  `json:"kind"`
+	Agent   string  `json:"agent"`
+	Version string  `json:"version,omitempty"`
+	Workers int     `json:"workers"`
+	Healthy bool    `json:"healthy"`
+	Problem string  `json:"problem,omitempty"`
+	SentAt  float64 `json:"sentAt"`
+}

@@ -118,4 +118,15 @@ type OperationStep struct {
 	LogTail       string  `json:"logTail,omitempty"`
 	// CancelRequested is set when a user asked to cancel the running step.
 	CancelRequested *CancelRequest `json:"cancelRequested,omitempty"`
+	// Kind is empty for a step the Resource Processor runs, StepFirewall
+	// for one the control plane runs itself: opening or closing the
+	// resource's egress in the firewall.
+	Kind string `json:"kind,omitempty"`
 }
+
+// StepFirewall is the kind of a firewall step.
+const StepFirewall = "firewall"
+
+// EgressOutput is the bundle output through which a bundle adds egress
+// rules to those its template declares (a RuleSet, as JSON).
+const EgressOutput = "egress_rules"

@@ -40,6 +40,8 @@ type Queue interface {
 	Replay(ctx context.Context, queue string, sequence int64) error
 	// Discard deletes a dead-lettered message. Returns CodeNotFound.
 	Discard(ctx context.Context, queue string, sequence int64) error
+	// Ping checks that the queues answer. Returns CodeUnavailable.
+	Ping(ctx context.Context) error
 	// Close releases the adapter's connections.
 	Close() error
 }

@@ -64,6 +64,8 @@ const (
 	// RejectedMessages records queue messages the control plane refused
 	// (malformed, or about an unknown operation), for admins to see.
 	RejectedMessages Collection = "RejectedMessages"
+	// Agents holds the last heartbeat of each Resource Processor agent.
+	Agents Collection = "Agents"
 )
 
 // Collections lists every collection with its partition key path. Point
@@ -80,6 +82,7 @@ var Collections = map[Collection]string{
 	FirewallRules:     "/id",
 	Allocations:       "/id",
 	RejectedMessages:  "/id",
+	Agents:            "/id",
 }
 
 // Document is one stored JSON object. Data holds the object including its

@@ -20,6 +20,10 @@ type Template struct {
 	Schema        map[string]any `json:"schema"`
 	CustomActions []CustomAction `json:"customActions"`
 	Pipeline      *Pipeline      `json:"pipeline,omitempty"`
+	// Egress declares the firewall rules resources of this template need:
+	// AzureTRE's rule_collections and network_rule_collections, with
+	// {{ resource.… }} substitutions (see package firewall).
+	Egress map[string]any `json:"egress,omitempty"`
 
 	RegisteredWhen float64 `json:"registeredWhen"`
 	RegisteredBy   User    `json:"registeredBy"`

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/tre-go/tre/internal/armfirewall"
+	"github.com/tre-go/tre/internal/cosmos"
+	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/keyvault"
+	"github.com/tre-go/tre/internal/lifecycle"
+	"github.com/tre-go/tre/internal/secretfile"
+	"github.com/tre-go/tre/internal/servicebus"
+	"github.com/tre-go/tre/internal/sqlite"
+)
+
+// openAdapters opens the store, the queues and the secret store: the Azure
+// adapters when their settings are given, the embedded ones otherwise.
+func (m *Main) openAdapters(ctx context.Context) error {
+	credential := m.credential
+
+	if m.Config.Azure() {
+		cc := cosmos.Config{Endpoint: m.Config.CosmosEndpoint, Database: m.Config.CosmosDatabase, Key: m.Config.CosmosKey}
+		if cc.Key == "" {
+			c, err := credential()
+			if err != nil {
+				return err
+			}
+			cc.Credential = c
+		}
+		if !m.Config.CosmosVerifyTLS {
+			cc.Transport = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // opted in: local Cosmos-protocol server
+		}
+		store, err := cosmos.Open(ctx, cc)
+		if err != nil {
+			return err
+		}
+		m.store = store
+		m.closers = append(m.closers, store.Close)
+
+		var q *servicebus.Queue
+		if m.Config.ServiceBusConn != "" {
+			q, err = servicebus.NewFromConnectionString(m.Config.ServiceBusConn, &azservicebus.ClientOptions{})
+		} else {
+			c, cerr := credential()
+			if cerr != nil {
+				return cerr
+			}
+			q, err = servicebus.New(m.Config.ServiceBusNS, c, nil)
+		}
+		if err != nil {
+			return err
+		}
+		m.queue = q
+		m.closers = append(m.closers, q.Close)
+	} else {
+		db, err := sqlite.Open(ctx, m.Config.DataDir)
+		if err != nil {
+			return err
+		}
+		m.closers = append(m.closers, db.Close)
+		m.store = sqlite.NewStore(db)
+		q := sqlite.NewQueue(db, sqlite.QueueOptions{LockDuration: m.Config.LockDuration, MaxDeliveryCount: m.Config.MaxDelivery})
+		m.queue = q
+		m.closers = append(m.closers, q.Close)
+	}
+
+	if m.Config.SecretStore == "keyvault" {
+		c, err := credential()
+		if err != nil {
+			return err
+		}
+		kv, err := keyvault.New(m.Config.KeyVaultURL, c, nil)
+		if err != nil {
+			return err
+		}
+		m.secrets = kv
+	} else {
+		s, err := secretfile.Open(m.Config.DataDir)
+		if err != nil {
+			return err
+		}
+		m.secrets = s
+	}
+	return nil
+}
+
+// credential is the Azure identity of the handler, made once when an
+// adapter first needs it.
+func (m *Main) credential() (azcore.TokenCredential, error) {
+	if m.cred != nil {
+		return m.cred, nil
+	}
+	var err error
+	if m.Config.ManagedIdentityID != "" {
+		m.cred, err = azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+			ID: azidentity.ClientID(m.Config.ManagedIdentityID)})
+	} else {
+		m.cred, err = azidentity.NewDefaultAzureCredential(nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("azure credential: %w", err)
+	}
+	return m.cred, nil
+}
+
+// firewallOptions builds the firewall service's backend: the Azure
+// Firewall Policy, a JSON file, or none.
+func (m *Main) firewallOptions() (*lifecycle.FirewallOptions, error) {
+	var backend firewall.Backend
+	switch m.Config.Firewall {
+	case "azure":
+		cred, err := m.credential()
+		if err != nil {
+			return nil, err
+		}
+		b, err := armfirewall.New(m.Config.FirewallPolicy, cred, nil)
+		if err != nil {
+			return nil, err
+		}
+		backend = b
+	case "file":
+		backend = &firewall.FileBackend{Path: m.Config.FirewallFile}
+	default:
+		return nil, nil
+	}
+	holder, _ := os.Hostname()
+	if id := os.Getenv("WEBSITE_INSTANCE_ID"); id != "" {
+		holder = id
+	}
+	return &lifecycle.FirewallOptions{Backend: backend, Config: firewall.Config{GroupPrefix: m.Config.FirewallGroupPrefix},
+		Holder: fmt.Sprintf("%s/%d", holder, os.Getpid())}, nil
+}
+
+func (m *Main) adapterNames() string {
+	names := []string{"store=sqlite", "queue=sqlite"}
+	if m.Config.Azure() {
+		names = []string{"store=cosmos", "queue=servicebus"}
+	}
+	return strings.Join(append(names, "secrets="+m.Config.SecretStore), ",")
+}

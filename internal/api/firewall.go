@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/funchost"
+	"github.com/tre-go/tre/internal/lifecycle"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// FunctionFirewallReconcile is the timer that runs pending firewall steps
+// and brings the firewall back to the declared state (drift, a crash
+// between marking a step sent and running it).
+const FunctionFirewallReconcile = "firewall-reconcile"
+
+// Not in AzureTRE: there, egress rules are pipeline steps on the firewall
+// shared service and admins edit them by hand in its properties. Here the
+// firewall service derives them from the resources and shows them.
+func (a *API) firewallRoutes() []Route {
+	return []Route{
+		{Method: "GET", Pattern: "/api/firewall", Access: treAdmin, Status: 200,
+			Summary: "The firewall: the rules the resources and admins declare, what the firewall has, and who is left out and why", Handle: a.getFirewall},
+		{Method: "POST", Pattern: "/api/firewall/reconcile", Access: treAdmin, Status: 200,
+			Summary: "Make the firewall match the declared rules now", Handle: a.reconcileFirewall},
+		{Method: "GET", Pattern: "/api/firewall/manual-rules", Access: treAdmin, Status: 200,
+			Summary: "Admins' rule sets (they take precedence over the resources' rules)", Handle: a.listManualRules},
+		{Method: "GET", Pattern: "/api/firewall/manual-rules/{name}", Access: treAdmin, Status: 200,
+			Summary: "One admin rule set", Handle: a.getManualRules},
+		{Method: "PUT", Pattern: "/api/firewall/manual-rules/{name}", Access: treAdmin, Status: 200, Request: firewall.RuleSet{},
+			Summary: "Create or replace an admin rule set (rule_collections, network_rule_collections); the firewall is updated in the background", Handle: a.putManualRules},
+		{Method: "DELETE", Pattern: "/api/firewall/manual-rules/{name}", Access: treAdmin, Status: 200,
+			Summary: "Delete an admin rule set; the firewall is updated in the background", Handle: a.deleteManualRules},
+	}
+}
+
+func (a *API) getFirewall(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.Lifecycle.Firewall(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) reconcileFirewall(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.Lifecycle.SyncFirewall(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (a *API) listManualRules(w http.ResponseWriter, r *http.Request) error {
+	list, err := a.Lifecycle.ManualRuleSets(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*lifecycle.ManualRules{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"manualRules": list})
+	return nil
+}
+
+func (a *API) getManualRules(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.Lifecycle.ManualRuleSet(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (a *API) putManualRules(w http.ResponseWriter, r *http.Request) error {
+	var rs firewall.RuleSet
+	if err := a.decodeJSON(w, r, &rs, true); err != nil {
+		return err
+	}
+	m, err := a.Lifecycle.PutManualRules(r.Context(), r.PathValue("name"), rs, userOf(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (a *API) deleteManualRules(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if err := a.Lifecycle.DeleteManualRules(r.Context(), name, userOf(r.Context())); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"name": name, "result": "deleted"})
+	return nil
+}
+
+// firewallReconcile is the timer trigger: run the firewall steps that are
+// due, then reconcile (which also removes drift).
+func (a *API) firewallReconcile(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.decodeInvocation(w, r); err != nil {
+		return err
+	}
+	if !a.Lifecycle.FirewallEnabled() {
+		funchost.WriteResponse(w, http.StatusOK, "the firewall service is off")
+		return nil
+	}
+	ctx := r.Context()
+	if err := a.Lifecycle.RunFirewallSteps(ctx); err != nil {
+		return a.timerFailed(ctx, w, "firewall steps", err)
+	}
+	st, err := a.Lifecycle.SyncFirewall(ctx)
+	if err != nil {
+		return a.timerFailed(ctx, w, "firewall reconcile", err)
+	}
+	funchost.WriteResponse(w, http.StatusOK, firewallSummary(st))
+	return nil
+}
+
+func (a *API) timerFailed(ctx context.Context, w http.ResponseWriter, what string, err error) error {
+	loggerOf(ctx, a.log()).Warn(what+" incomplete", "error", err.Error())
+	funchost.WriteResponse(w, http.StatusInternalServerError, what+" incomplete: "+tre.ErrorMessage(err))
+	return nil
+}
+
+func firewallSummary(st *lifecycle.FirewallStatus) string {
+	msg := "firewall in sync"
+	if n := len(st.Result.Written) + len(st.Result.Deleted); n > 0 {
+		msg = "firewall updated"
+	}
+	if len(st.Problems) > 0 {
+		msg += "; owners left out: "
+		for i, p := range st.Problems {
+			if i > 0 {
+				msg += ", "
+			}
+			msg += p.Owner.String()
+		}
+	}
+	return msg
+}
