@@ -60,10 +60,14 @@ func TestLoadSamples(t *testing.T) {
 		got = append(got, summary{rel, tt.Kind, tt.Registration.Name, tt.Registration.Version, tt.Registration.CustomActions, tt.Registration.JSONSchema["title"]})
 		require.False(t, tt.Registration.Current, "the registry makes the first version current")
 	}
+	sharedKind := registry.Kind{Type: tre.TypeSharedService}
 	require.Equal(t, []summary{
+		{"workspaces/base", workspaceKind, "tre-workspace-base", "0.1.0", nil, "Base Workspace"},
 		{"workspaces/sandbox", workspaceKind, "tre-workspace-sandbox", "0.1.0", nil, "Sandbox Workspace"},
 		{"workspace_services/sandbox", serviceKind, "tre-service-sandbox", "0.1.0",
 			[]tre.CustomAction{{Name: "restart", Description: "Restart the sandbox service (simulated: counts the restarts)"}}, "Sandbox Workspace Service"},
+		{"shared_services/gitea", sharedKind, "tre-shared-service-gitea", "0.1.0", nil, "Source Mirror (Gitea)"},
+		{"shared_services/nexus", sharedKind, "tre-shared-service-sonatype-nexus", "0.1.0", nil, "Package Mirror (Nexus)"},
 		{"workspace_services/sandbox/user_resources/sandbox-vm", vmKind, "tre-user-resource-sandbox-vm", "0.1.0",
 			[]tre.CustomAction{{Name: "start", Description: "Start the sandbox VM"}, {Name: "stop", Description: "Stop the sandbox VM"}}, "Sandbox VM"},
 	}, got)
@@ -79,12 +83,14 @@ func TestRegisterSamples(t *testing.T) {
 
 	done, err := templatedir.RegisterAll(ctx, reg, ts, admin)
 	require.NoError(t, err, "every sample template is valid for the API")
-	require.Len(t, done, 3)
+	require.Len(t, done, 6)
 
 	for _, c := range []struct {
 		kind registry.Kind
 		name string
-	}{{workspaceKind, "tre-workspace-sandbox"}, {serviceKind, "tre-service-sandbox"}, {vmKind, "tre-user-resource-sandbox-vm"}} {
+	}{{workspaceKind, "tre-workspace-sandbox"}, {workspaceKind, "tre-workspace-base"}, {serviceKind, "tre-service-sandbox"},
+		{vmKind, "tre-user-resource-sandbox-vm"}, {registry.Kind{Type: tre.TypeSharedService}, "tre-shared-service-gitea"},
+		{registry.Kind{Type: tre.TypeSharedService}, "tre-shared-service-sonatype-nexus"}} {
 		got, err := reg.Current(ctx, c.kind, c.name)
 		require.NoError(t, err, c.name)
 		require.Equal(t, "0.1.0", got.Version)

@@ -1,0 +1,271 @@
+variable "subscription_id" {
+  description = "Subscription the TRE is deployed into (the core and, through the Resource Processor, every workspace)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.subscription_id))
+    error_message = "subscription_id must be a subscription GUID (lower case)."
+  }
+}
+
+variable "tre_id" {
+  description = "Identifier of this TRE: lower-case letters and digits, starting with a letter, 3 to 11 characters. It names every resource (rg-<tre_id>, st<tre_id>state, kv-<tre_id>, ...) and is passed to bundles as tre_id; storage account and registry names allow no more."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{2,10}$", var.tre_id))
+    error_message = "tre_id must be 3 to 11 lower-case letters and digits, starting with a letter (it is part of storage account and registry names)."
+  }
+}
+
+variable "location" {
+  description = "Azure region of the TRE (e.g. uksouth). Passed to the handler as RESOURCE_LOCATION and to bundles as azure_location."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+$", var.location))
+    error_message = "location must be a region name in its short form, lower case without spaces (e.g. uksouth, westeurope)."
+  }
+}
+
+variable "tre_address_space" {
+  description = "IPv4 range the TRE owns: the core network and every workspace's address space come from it (TRE_ADDRESS_SPACE)."
+  type        = string
+  default     = "10.0.0.0/12"
+
+  validation {
+    condition     = can(cidrhost(var.tre_address_space, 0)) && cidrhost(var.tre_address_space, 0) == split("/", var.tre_address_space)[0]
+    error_message = "tre_address_space must be an IPv4 CIDR whose address is the network address (e.g. 10.0.0.0/12)."
+  }
+}
+
+variable "core_address_space" {
+  description = "Part of tre_address_space taken by the core network (CORE_ADDRESS_SPACE); never given to a workspace. A /22 or larger: the core subnets are carved from its first /22."
+  type        = string
+  default     = "10.1.0.0/22"
+
+  validation {
+    condition = (
+      can(cidrhost(var.core_address_space, 0)) &&
+      cidrhost(var.core_address_space, 0) == split("/", var.core_address_space)[0] &&
+      tonumber(split("/", var.core_address_space)[1]) <= 22
+    )
+    error_message = "core_address_space must be an IPv4 network CIDR of size /22 or larger (e.g. 10.1.0.0/22)."
+  }
+
+  validation {
+    # The core's network address, masked to the TRE's prefix, must be the
+    # TRE's network address, and the core no larger than the TRE.
+    condition = (
+      tonumber(split("/", var.core_address_space)[1]) >= tonumber(split("/", var.tre_address_space)[1]) &&
+      cidrhost(format("%s/%s", split("/", var.core_address_space)[0], split("/", var.tre_address_space)[1]), 0) == cidrhost(var.tre_address_space, 0)
+    )
+    error_message = "core_address_space must lie inside tre_address_space."
+  }
+}
+
+variable "deployer_ip_ranges" {
+  description = "Public IPv4 addresses or CIDRs of the machines that run scripts/deploy.sh and scripts/register-bundle.sh: they alone may reach the bundle-state storage account (to upload the processor bundle) and the container registry (porter publish). Everything else reaches them through private endpoints."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.deployer_ip_ranges) > 0 && alltrue([for r in var.deployer_ip_ranges : can(cidrhost(strcontains(r, "/") ? r : "${r}/32", 0))])
+    error_message = "deployer_ip_ranges must list at least one IPv4 address or CIDR (without them nobody can upload bundles)."
+  }
+}
+
+variable "aad_tenant_id" {
+  description = "Entra ID tenant whose tokens the API accepts (AAD_TENANT_ID). Required: on App Service the dev token issuer is refused."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.aad_tenant_id))
+    error_message = "aad_tenant_id must be a tenant GUID (lower case)."
+  }
+}
+
+variable "api_client_id" {
+  description = "Application (client) id of the API's app registration (API_CLIENT_ID). Its tokens must be v2 (accessTokenAcceptedVersion: 2) and carry the TREAdmin / TREUser app roles."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.api_client_id))
+    error_message = "api_client_id must be an application (client) GUID (lower case)."
+  }
+}
+
+variable "api_audience" {
+  description = "Audience tokens must carry (API_AUDIENCE). Empty: the handler uses api_client_id."
+  type        = string
+  default     = ""
+}
+
+variable "aad_authority_url" {
+  description = "Entra ID authority (AAD_AUTHORITY_URL); sovereign clouds differ."
+  type        = string
+  default     = "https://login.microsoftonline.com"
+
+  validation {
+    condition     = can(regex("^https://[^/]+$", var.aad_authority_url))
+    error_message = "aad_authority_url must be an https URL with no path and no trailing slash."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of both programs: debug, info, warn or error."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be debug, info, warn or error."
+  }
+}
+
+variable "handler_tuning" {
+  description = "Limits of the handler's watchdog and request handling (the handler's settings table in README.md explains each). Defaults are the handler's own."
+  type = object({
+    dispatch_limit   = optional(string, "15m")
+    pickup_limit     = optional(string, "1h")
+    heartbeat_limit  = optional(string, "10m")
+    cancel_grace     = optional(string, "10m")
+    max_body_bytes   = optional(number, 1048576)
+    shutdown_timeout = optional(string, "20s")
+  })
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for d in [var.handler_tuning.dispatch_limit, var.handler_tuning.pickup_limit, var.handler_tuning.heartbeat_limit, var.handler_tuning.cancel_grace, var.handler_tuning.shutdown_timeout] :
+      can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", d)) && d != ""
+    ])
+    error_message = "handler_tuning durations must be Go durations in whole hours, minutes and seconds (e.g. 15m, 1h, 1h30m, 20s)."
+  }
+
+  validation {
+    condition     = var.handler_tuning.max_body_bytes >= 1024 && var.handler_tuning.max_body_bytes == floor(var.handler_tuning.max_body_bytes)
+    error_message = "handler_tuning.max_body_bytes must be a whole number of at least 1024."
+  }
+}
+
+variable "agent_heartbeat" {
+  description = "How often Resource Processor agents report they are alive: set on both sides from this one value (the handler's TRE_AGENT_HEARTBEAT and the agent's RP_AGENT_HEARTBEAT_INTERVAL must match)."
+  type        = string
+  default     = "30s"
+
+  validation {
+    condition     = can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", var.agent_heartbeat)) && var.agent_heartbeat != ""
+    error_message = "agent_heartbeat must be a Go duration in whole hours, minutes and seconds (e.g. 30s)."
+  }
+}
+
+variable "function_plan_sku" {
+  description = "SKU of the Linux App Service plan of the Function App. A dedicated plan (Basic, Standard or Premium v3): it supports VNet integration and Always On (timer and Service Bus triggers keep running), and needs no Azure Files content share, so the host storage can refuse shared keys."
+  type        = string
+  default     = "P0v3"
+
+  validation {
+    condition     = can(regex("^(B[1-3]|S[1-3]|P[0-3]v3|P[1-5]mv3)$", var.function_plan_sku))
+    error_message = "function_plan_sku must be a dedicated Linux SKU: B1-B3, S1-S3, P0v3-P3v3 or P1mv3-P5mv3 (not Consumption or Elastic Premium, which need a content share with shared keys)."
+  }
+}
+
+variable "processor_vm_size" {
+  description = "Size of the Resource Processor VM. Bundles run Terraform in Docker: 2 vCPUs and 8 GiB run NUMBER_PROCESSES=2 comfortably."
+  type        = string
+  default     = "Standard_D2s_v5"
+
+  validation {
+    condition     = can(regex("^Standard_[A-Za-z0-9_]+$", var.processor_vm_size))
+    error_message = "processor_vm_size must be an Azure VM size name (e.g. Standard_D2s_v5)."
+  }
+}
+
+variable "processor_admin_ssh_public_key" {
+  description = "OpenSSH public key of the processor VM's admin account (azureuser). The VM has no public IP: reach it through Azure Bastion or `az vm run-command`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp[0-9]+) [A-Za-z0-9+/=]+", var.processor_admin_ssh_public_key))
+    error_message = "processor_admin_ssh_public_key must be an OpenSSH public key (ssh-ed25519 ..., ssh-rsa ...)."
+  }
+}
+
+variable "processor_number_processes" {
+  description = "NUMBER_PROCESSES of the agent: requests (of different resources) run at once. More than a few makes ARM throttle bundles (AzureTRE #2961)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.processor_number_processes >= 1 && var.processor_number_processes <= 16 && var.processor_number_processes == floor(var.processor_number_processes)
+    error_message = "processor_number_processes must be a whole number from 1 to 16."
+  }
+}
+
+variable "processor_egress_fqdns" {
+  description = "Host names the processor VM may reach through the firewall over HTTPS (and HTTP for apt): what processor-vm/cloud-init.yaml downloads (Ubuntu packages, Docker, the Azure CLI, Porter) and what Porter's mixins fetch. Azure endpoints (ARM, Entra ID, Monitor) are allowed by service tag in the base rules."
+  type        = list(string)
+  default = [
+    "azure.archive.ubuntu.com",
+    "archive.ubuntu.com",
+    "security.ubuntu.com",
+    "esm.ubuntu.com",
+    "motd.ubuntu.com",
+    "api.snapcraft.io",
+    "download.docker.com",
+    "packages.microsoft.com",
+    "aka.ms",
+    "cdn.porter.sh",
+    "github.com",
+    "objects.githubusercontent.com",
+    "release-assets.githubusercontent.com",
+    "releases.hashicorp.com",
+    "registry.terraform.io",
+    "mcr.microsoft.com",
+    "*.data.mcr.microsoft.com",
+  ]
+
+  validation {
+    condition     = alltrue([for f in var.processor_egress_fqdns : can(regex("^(\\*\\.)?([a-z0-9-]+\\.)+[a-z]{2,}$", f))])
+    error_message = "processor_egress_fqdns must be host names (a leading *. wildcard is allowed)."
+  }
+}
+
+variable "firewall_sku_tier" {
+  description = "Azure Firewall tier: Standard or Premium (TLS inspection, IDPS)."
+  type        = string
+  default     = "Standard"
+
+  validation {
+    condition     = contains(["Standard", "Premium"], var.firewall_sku_tier)
+    error_message = "firewall_sku_tier must be Standard or Premium (Basic needs a management subnet this configuration does not create)."
+  }
+}
+
+variable "firewall_group_prefix" {
+  description = "Prefix of the rule collection groups the firewall service manages (TRE_FIREWALL_GROUP_PREFIX). The core's own group does not start with it, so the service never touches it."
+  type        = string
+  default     = "rcg-tre-"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}-$", var.firewall_group_prefix)) && !startswith("rcg-core", var.firewall_group_prefix)
+    error_message = "firewall_group_prefix must be lower-case letters, digits and dashes ending in a dash, and must not be a prefix of the core group's name (rcg-core)."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Log Analytics workspace (function traces, processor syslog), in days."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.log_retention_days >= 30 && var.log_retention_days <= 730
+    error_message = "log_retention_days must be from 30 to 730."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource (tre_id is always added)."
+  type        = map(string)
+  default     = {}
+}
