@@ -1,0 +1,118 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/cosmos/cosmostest"
+	"github.com/tre-go/tre/internal/servicebus/sbtest"
+)
+
+// The end-to-end walk on the Azure adapters: the handler on the local
+// Cosmos-protocol server, the handler and a separate tre-processor on the
+// AMQP fake broker (Service Bus), as in Azure but for the Functions host
+// (its stand-in delivers deploymentstatus and the timers) and the secret
+// store (a file shared by both programs). Without Node.js it is skipped,
+// unless TRE_REQUIRE_NODE=1 (CI).
+func TestAzureAdaptersEndToEnd(t *testing.T) {
+	cosmos := cosmostest.Start(t)
+	conn := sbtest.Start(t)
+	dir := t.TempDir()
+	templates, err := filepath.Abs("../templates")
+	require.NoError(t, err)
+
+	proc := startProcessor(t, dir, map[string]string{
+		"SERVICE_BUS_CONNECTION_STRING": conn, "RP_RUNNER": "local", "TRE_TEMPLATES_DIR": templates,
+		"TRE_PROCESSOR_ID": "e2e-vm", "RP_HEALTH_ADDRESS": "127.0.0.1:0", "NUMBER_PROCESSES": "2",
+		"RP_HEARTBEAT_INTERVAL": "1s", "RP_AGENT_HEARTBEAT_INTERVAL": "1s", "RP_LOCK_RENEW_INTERVAL": "5s", "RP_DRAIN_TIMEOUT": "5s",
+	})
+	h := startLocal(t, dir, map[string]string{
+		"STATE_STORE_ENDPOINT": cosmos.Endpoint, "STATE_STORE_KEY": cosmos.Key, "STATE_STORE_SSL_VERIFY": "false",
+		"STATE_STORE_DATABASE":          cosmostest.DatabaseName(),
+		"SERVICE_BUS_CONNECTION_STRING": conn, "TRE_SECRET_STORE": "file", "TRE_FIREWALL": "file",
+		"TRE_LOCAL_HOST": "true", "TRE_LOCAL_PROCESSOR": "false", "TRE_AGENT_HEARTBEAT": "1s",
+	})
+	admin := h.token("TREAdmin", "alice")
+	owner := h.token("TREUser", "olivia")
+
+	// Health: Cosmos DB, Service Bus and the separate processor's heartbeats.
+	var health response
+	require.Eventually(t, func() bool {
+		health = h.do("GET", "/api/health", "", nil)
+		return health.status == 200
+	}, 30*time.Second, 100*time.Millisecond, "processor log:\n%s", proc.String())
+	require.Contains(t, string(health.body), `"service":"Cosmos DB","status":"OK"`)
+	require.Contains(t, string(health.body), `"service":"Service Bus","status":"OK"`)
+
+	loc := h.mutate("POST", "/api/workspaces", admin, map[string]any{"templateName": "tre-workspace-sandbox",
+		"properties": map[string]any{"display_name": "On Azure adapters", "description": "d", "address_space_size": "small"}})
+	op := h.waitOp(loc, admin)
+	require.Equal(t, "deployed", op["status"], "%v\nprocessor log:\n%s", op, proc.String())
+	require.Equal(t, "e2e-vm", op["steps"].([]any)[0].(map[string]any)["agent"], "the separate processor ran it")
+	ws := idFrom(loc, 3)
+	w := h.do("GET", "/api/workspaces/"+ws, admin, nil).json(t)["workspace"].(map[string]any)
+	require.Equal(t, "https://on-azure-adapters-"+ws[len(ws)-4:]+".sandbox.local", w["properties"].(map[string]any)["connection_uri"],
+		"the bundle's outputs came back through deploymentstatus")
+
+	require.Equal(t, 202, h.do("POST", "/api/workspaces/"+ws+"/users/assign", admin,
+		map[string]any{"role_id": "WorkspaceOwner", "user_ids": []string{auth.DevUserID("olivia")}}).status)
+	loc = h.mutate("POST", "/api/workspaces/"+ws+"/workspace-services", owner, map[string]any{"templateName": "tre-service-sandbox",
+		"properties": map[string]any{"display_name": "Svc", "description": "d", "max_vms": 1}})
+	op = h.waitOp(loc, owner)
+	require.Equal(t, "deployed", op["status"], "%v", op)
+	svcPath := "/api/workspaces/" + ws + "/workspace-services/" + idFrom(loc, 5)
+	loc = h.mutate("POST", svcPath+"/user-resources", owner, map[string]any{"templateName": "tre-user-resource-sandbox-vm",
+		"properties": map[string]any{"display_name": "VM", "description": "d", "vm_size": "small", "admin_password": "Sup3r-Secret-Pw!"}})
+	op = h.waitOp(loc, owner)
+	require.Equal(t, "deployed", op["status"], "a sensitive property reached the separate processor: %v", op)
+
+	etag := h.do("GET", "/api/workspaces/"+ws, admin, nil).json(t)["workspace"].(map[string]any)["_etag"].(string)
+	loc = h.mutate("PATCH", "/api/workspaces/"+ws, admin, map[string]any{"isEnabled": false}, "If-Match", `"`+etag+`"`)
+	require.Equal(t, "updated", h.waitOp(loc, admin)["status"])
+	loc = h.mutate("DELETE", "/api/workspaces/"+ws, admin, nil)
+	require.Equal(t, "deleted", h.waitOp(loc, admin)["status"])
+	h.assertAllEnded(admin)
+	require.NotContains(t, proc.String(), "Sup3r-Secret-Pw!", "the processor never logs a secret")
+}
+
+// startProcessor builds and runs tre-processor with env until the test
+// ends, then stops it with SIGTERM (it drains). Its output is returned.
+func startProcessor(t *testing.T, dataDir string, env map[string]string) *syncBuffer {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tre-processor")
+	build := exec.Command("go", "build", "-o", bin, "../processor-vm")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TRE_DATA_DIR=" + dataDir, "LOG_LEVEL=debug"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil && !strings.Contains(err.Error(), "signal") {
+				t.Errorf("tre-processor exited: %v\n%s", err, logs.String())
+			}
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("tre-processor did not stop within 20 s of SIGTERM\n%s", logs.String())
+		}
+	})
+	return logs
+}
