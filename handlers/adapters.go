@@ -136,7 +136,7 @@ func (m *Main) firewallOptions() (*lifecycle.FirewallOptions, error) {
 	if id := os.Getenv("WEBSITE_INSTANCE_ID"); id != "" {
 		holder = id
 	}
-	return &lifecycle.FirewallOptions{Backend: backend, Config: firewall.Config{GroupPrefix: m.Config.FirewallGroupPrefix},
+	return &lifecycle.FirewallOptions{Backend: backend, Config: m.Config.FirewallConfig(),
 		Holder: fmt.Sprintf("%s/%d", holder, os.Getpid())}, nil
 }
 

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +57,7 @@ var settings = []config.Setting{
 	{Name: "TRE_FIREWALL_POLICY_ID", Default: "", Description: "ARM id of the Azure Firewall Policy (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/firewallPolicies/<name>); the identity must read the policy and write its rule collection groups (infra/ grants a custom role for exactly that)."},
 	{Name: "TRE_FIREWALL_FILE", Default: "", Description: "TRE_FIREWALL=file: the JSON file of rule collection groups. Default: firewall.json in TRE_DATA_DIR."},
 	{Name: "TRE_FIREWALL_GROUP_PREFIX", Default: "rcg-tre-", Description: "The firewall service manages only the rule collection groups whose names start with this; others (core infrastructure, an admin's own) are never touched."},
+	{Name: "TRE_FIREWALL_PRIORITIES", Default: "200,210,500,510", Description: "Priorities of the four rule collection groups: admins' network, admins' application, TRE's network, TRE's application. Admins' must be below TRE's (evaluated first); keep them clear of your own groups' priorities."},
 	{Name: "TRE_FIREWALL_INTERVAL", Default: "60s", Description: "Local mode: how often the firewall-reconcile timer runs (pending firewall steps, drift). In Azure its function.json schedule decides."},
 	{Name: "WEBSITE_INSTANCE_ID", Default: "", Platform: true, Description: "Set by Azure App Service on every Function App instance: when present, the dev token issuer is refused (Entra ID is required)."},
 	{Name: "AAD_TENANT_ID", Default: "", Description: "Entra ID tenant. When set, tokens are validated against Entra ID; when empty, the local dev issuer is used."},
@@ -112,6 +115,7 @@ type Config struct {
 	FirewallPolicy      armfirewall.Config
 	FirewallFile        string
 	FirewallGroupPrefix string
+	FirewallPriorities  [4]int32 // manual network, manual application, TRE network, TRE application
 	FirewallInterval    time.Duration
 
 	// Entra ID; empty TenantID selects the dev issuer.
@@ -239,6 +243,21 @@ func (c *Config) firewallSettings(e *config.Env) {
 	if err := (firewall.Config{GroupPrefix: c.FirewallGroupPrefix}).Validate(); err != nil {
 		e.Problemf("TRE_FIREWALL_GROUP_PREFIX: %s", tre.ErrorMessage(err))
 	}
+	raw := strings.Split(e.String("TRE_FIREWALL_PRIORITIES"), ",")
+	if len(raw) != 4 {
+		e.Problemf("TRE_FIREWALL_PRIORITIES: %q must be four comma-separated numbers (admins' network, admins' application, TRE's network, TRE's application)", strings.Join(raw, ","))
+	} else {
+		for i, r := range raw {
+			n, err := strconv.ParseInt(strings.TrimSpace(r), 10, 32)
+			if err != nil {
+				e.Problemf("TRE_FIREWALL_PRIORITIES: %q is not a number", r)
+			}
+			c.FirewallPriorities[i] = int32(n)
+		}
+		if err := c.FirewallConfig().Validate(); err != nil {
+			e.Problemf("TRE_FIREWALL_PRIORITIES: %s", invalidText(err))
+		}
+	}
 	policy := e.String("TRE_FIREWALL_POLICY_ID")
 	switch {
 	case e.Set("TRE_FIREWALL"):
@@ -260,6 +279,26 @@ func (c *Config) firewallSettings(e *config.Env) {
 		e.Problemf("TRE_FIREWALL_POLICY_ID: required with TRE_FIREWALL=azure")
 	}
 	c.FirewallFile = e.String("TRE_FIREWALL_FILE")
+}
+
+// FirewallConfig places the firewall service's groups.
+func (c Config) FirewallConfig() firewall.Config {
+	p := c.FirewallPriorities
+	return firewall.Config{GroupPrefix: c.FirewallGroupPrefix, ManualNetworkPriority: p[0], ManualApplicationPriority: p[1],
+		TRENetworkPriority: p[2], TREApplicationPriority: p[3]}
+}
+
+// invalidText lists every field problem of a validation error.
+func invalidText(err error) string {
+	var te *tre.Error
+	if errors.As(err, &te) && len(te.Fields) > 0 {
+		parts := make([]string, len(te.Fields))
+		for i, f := range te.Fields {
+			parts[i] = f.Field + " " + f.Message
+		}
+		return strings.Join(parts, "; ")
+	}
+	return tre.ErrorMessage(err)
 }
 
 func prefixSetting(e *config.Env, name string) netip.Prefix {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -404,4 +405,43 @@ func TestUserIDCommand(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, u.ID, strings.TrimSpace(out.String()), "the printed id is the token's oid")
 	require.Equal(t, 1, run(context.Background(), []string{"user-id"}, envOf(t.TempDir(), nil), &out, &errb))
+}
+
+func TestFirewallSettings(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig(envOf(dir, nil))
+	require.NoError(t, err)
+	require.Equal(t, "file", cfg.Firewall, "locally the firewall is a file")
+	require.Equal(t, filepath.Join(dir, "firewall.json"), cfg.FirewallFile)
+	require.Equal(t, [4]int32{200, 210, 500, 510}, cfg.FirewallPriorities)
+
+	cfg, err = loadConfig(envOf(dir, map[string]string{"TRE_FIREWALL_POLICY_ID": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/fp",
+		"TRE_FIREWALL_PRIORITIES": "300, 310, 400, 410"}))
+	require.NoError(t, err)
+	require.Equal(t, "azure", cfg.Firewall)
+	require.Equal(t, "fp", cfg.FirewallPolicy.PolicyName)
+	require.Equal(t, int32(310), cfg.FirewallConfig().ManualApplicationPriority)
+
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want []string
+	}{
+		"azure without policy": {map[string]string{"TRE_FIREWALL": "azure"}, []string{"TRE_FIREWALL_POLICY_ID: required with TRE_FIREWALL=azure"}},
+		"not a policy id":      {map[string]string{"TRE_FIREWALL_POLICY_ID": "/subscriptions/s/resourceGroups/rg"}, []string{"TRE_FIREWALL_POLICY_ID:"}},
+		"bad mode":             {map[string]string{"TRE_FIREWALL": "maybe"}, []string{"TRE_FIREWALL"}},
+		"bad prefix":           {map[string]string{"TRE_FIREWALL_GROUP_PREFIX": "-x"}, []string{"TRE_FIREWALL_GROUP_PREFIX"}},
+		"three priorities":     {map[string]string{"TRE_FIREWALL_PRIORITIES": "1,2,3"}, []string{"TRE_FIREWALL_PRIORITIES: \"1,2,3\" must be four"}},
+		"admins after TRE":     {map[string]string{"TRE_FIREWALL_PRIORITIES": "600,610,500,510"}, []string{"ManualNetworkPriority 600 must be below TRENetworkPriority 500"}},
+		"azure adapters, no firewall": {map[string]string{"STATE_STORE_ENDPOINT": "https://x.documents.azure.com:443/",
+			"SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE": "x.servicebus.windows.net", "KEY_VAULT_URL": "https://kv.vault.azure.net/"},
+			[]string{"TRE_FIREWALL_POLICY_ID: required with the Azure adapters"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadConfig(envOf(dir, tc.env))
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
 }

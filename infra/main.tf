@@ -150,6 +150,7 @@ module "functionapp" {
     key_vault_url         = module.keyvault.uri
     firewall_policy_id    = module.firewall.policy_id
     firewall_group_prefix = var.firewall_group_prefix
+    firewall_priorities   = var.firewall_group_priorities
     aad_tenant_id         = var.aad_tenant_id
     aad_authority_url     = var.aad_authority_url
     api_client_id         = var.api_client_id

@@ -253,6 +253,17 @@ variable "firewall_group_prefix" {
   }
 }
 
+variable "firewall_group_priorities" {
+  description = "Priorities of the firewall service's four rule collection groups, as TRE_FIREWALL_PRIORITIES: admins' network, admins' application, TRE's network, TRE's application. The core group (rcg-core) has 100."
+  type        = string
+  default     = "200,210,500,510"
+
+  validation {
+    condition     = can(regex("^[0-9]{3,5},[0-9]{3,5},[0-9]{3,5},[0-9]{3,5}$", var.firewall_group_priorities))
+    error_message = "firewall_group_priorities must be four comma-separated priorities (100 to 65000), e.g. 200,210,500,510."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of the Log Analytics workspace (function traces, processor syslog), in days."
   type        = number

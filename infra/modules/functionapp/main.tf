@@ -43,6 +43,7 @@ locals {
     TRE_FIREWALL              = "azure"
     TRE_FIREWALL_POLICY_ID    = var.settings.firewall_policy_id
     TRE_FIREWALL_GROUP_PREFIX = var.settings.firewall_group_prefix
+    TRE_FIREWALL_PRIORITIES   = var.settings.firewall_priorities
 
     # Entra ID.
     AAD_TENANT_ID     = var.settings.aad_tenant_id

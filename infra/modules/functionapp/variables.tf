@@ -68,6 +68,7 @@ variable "settings" {
     key_vault_url         = string
     firewall_policy_id    = string
     firewall_group_prefix = string
+    firewall_priorities   = string
     aad_tenant_id         = string
     aad_authority_url     = string
     api_client_id         = string
