@@ -310,8 +310,7 @@ func TestCloudInit(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(setup), 0o755))
 	out, err := exec.Command("bash", "-n", path).CombinedOutput()
 	require.NoError(t, err, "the setup script parses: %s", out)
-	if _, err := exec.LookPath("shellcheck"); err != nil {
-		t.Log("shellcheck not installed: the setup script is not linted (apt-get install shellcheck)")
+	if !haveShellcheck(t) {
 		return
 	}
 	out, err = exec.Command("shellcheck", path).CombinedOutput()
