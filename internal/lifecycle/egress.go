@@ -150,12 +150,10 @@ func (s *Service) firewallStep(r *tre.Resource, action string) tre.OperationStep
 
 // ruleSetOf computes a resource's declared rules: its template's egress,
 // substituted, plus the egress_rules its bundle reported.
-func (s *Service) ruleSetOf(ctx context.Context, r *tre.Resource) (firewall.RuleSet, error) {
+// Returns CodeInvalid for rules that cannot be computed from what the
+// resource holds; any other error is the store's.
+func (s *Service) ruleSetOf(ctx context.Context, r *tre.Resource, t *tre.Template) (firewall.RuleSet, error) {
 	var rs firewall.RuleSet
-	t, err := s.templateOf(ctx, r)
-	if err != nil {
-		return rs, err
-	}
 	if len(t.Egress) > 0 {
 		src, err := s.pipelineSource(ctx, r)
 		if err != nil {
@@ -241,7 +239,9 @@ func decodeRuleSet(v any, rs *firewall.RuleSet) error {
 }
 
 // egressOwners reads every owner's rules from the store. Resources whose
-// rules cannot be computed are reported, not included.
+// rules are invalid are reported, not included. A read that fails (the
+// store, a template) fails the whole call: leaving the resource out would
+// delete its rules from the firewall.
 func (s *Service) egressOwners(ctx context.Context) ([]firewall.Owned, []OwnerProblem, error) {
 	resources, err := tre.QueryAs[tre.Resource](ctx, s.store, tre.Resources, tre.Query{Where: []tre.Cond{
 		tre.Ne("deploymentStatus", string(tre.StatusDeleted))}})
@@ -254,16 +254,24 @@ func (s *Service) egressOwners(ctx context.Context) ([]firewall.Owned, []OwnerPr
 		if !egressActive(r) {
 			continue
 		}
-		t, err := s.templateOf(ctx, r)
-		if err != nil || !declaresEgress(t, r) {
-			continue
-		}
 		name, _ := r.Properties["display_name"].(string)
 		owner := firewall.Owner{Kind: firewall.OwnerResource, ID: r.ID, Name: name, ResourceType: string(r.ResourceType), ResourcePath: r.ResourcePath}
-		rs, err := s.ruleSetOf(ctx, r)
-		if err != nil {
+		t, err := s.templateOf(ctx, r)
+		var rs firewall.RuleSet
+		if err == nil {
+			if !declaresEgress(t, r) {
+				continue
+			}
+			rs, err = s.ruleSetOf(ctx, r, t)
+		}
+		if tre.IsCode(err, tre.CodeInvalid) || tre.IsCode(err, tre.CodeNotFound) {
+			// Its rules are wrong, or it lost its template or parent:
+			// nothing a retry changes.
 			problems = append(problems, OwnerProblem{Owner: owner, Message: tre.ErrorMessage(err)})
 			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("lifecycle: firewall owners: rules of %s: %w", r.ID, err)
 		}
 		owned = append(owned, firewall.Owned{Owner: owner, Rules: rs})
 	}

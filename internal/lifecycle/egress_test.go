@@ -339,3 +339,39 @@ func TestFirewallRulesABundleReports(t *testing.T) {
 	f.svc.WaitFirewall()
 	assert.Equal(t, []string{"cran.r-project.org"}, f.fqdnsInFirewall()["rcg-tre-application"], "the reported rules apply once the bundle ran")
 }
+
+// templatesDown fails reads of templates, as a store that is unreachable
+// part-way through a reconcile would.
+type templatesDown struct{ tre.Store }
+
+func (s templatesDown) Get(ctx context.Context, col tre.Collection, id string) (tre.Document, error) {
+	if col == tre.ResourceTemplates {
+		return tre.Document{}, tre.Errorf(tre.CodeUnavailable, "store unavailable")
+	}
+	return s.Store.Get(ctx, col, id)
+}
+
+func (s templatesDown) Query(ctx context.Context, col tre.Collection, q tre.Query) ([]tre.Document, error) {
+	if col == tre.ResourceTemplates {
+		return nil, tre.Errorf(tre.CodeUnavailable, "store unavailable")
+	}
+	return s.Store.Query(ctx, col, q)
+}
+
+func TestFirewallReadFailureKeepsTheRules(t *testing.T) {
+	f := newFixture(t)
+	f.registerEgress()
+	ws := f.deployedWorkspace()
+	_, op := f.createWebService(ws, "pypi.org")
+	f.svc.WaitFirewall()
+	require.Equal(t, tre.PhaseSucceeded, f.operation(op.ID).Steps[0].Status.Phase())
+
+	reg := registry.New(templatesDown{f.store}, f.clock.now)
+	down, err := New(templatesDown{f.store}, reg, f.secrets, f.sent, f.svc.cfg, Options{Now: f.clock.now,
+		Firewall: &FirewallOptions{Backend: f.fw, Holder: "down"}})
+	require.NoError(t, err)
+	_, err = down.SyncFirewall(context.Background())
+	require.Error(t, err, "the reconcile stops rather than compute a state without the service")
+	assert.True(t, tre.IsCode(err, tre.CodeUnavailable), err)
+	assert.Equal(t, []string{"pypi.org"}, f.fqdnsInFirewall()["rcg-tre-application"], "the service's rules are still there")
+}

@@ -281,21 +281,8 @@ func nextSeq(ctx context.Context, tx *sql.Tx, queue string) (int64, error) {
 // unsettled messages come back (or are dead-lettered if they have had all
 // their deliveries).
 func (q *Queue) reclaim(ctx context.Context, tx *sql.Tx, queue string, now int64) error {
-	rows, err := tx.QueryContext(ctx, `SELECT session_id FROM queue_sessions WHERE queue = ? AND locked_until <= ?`, queue, now)
+	expired, err := column[string](ctx, tx, `SELECT session_id FROM queue_sessions WHERE queue = ? AND locked_until <= ?`, queue, now)
 	if err != nil {
-		return err
-	}
-	var expired []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		expired = append(expired, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range expired {
@@ -304,6 +291,24 @@ func (q *Queue) reclaim(ctx context.Context, tx *sql.Tx, queue string, now int64
 		}
 	}
 	return nil
+}
+
+// column runs a query of one column and returns its values.
+func column[T any](ctx context.Context, tx *sql.Tx, query string, args ...any) ([]T, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // release drops a session's lock and returns its locked messages. expired
@@ -319,23 +324,10 @@ func (q *Queue) release(ctx context.Context, tx *sql.Tx, queue, sessionID string
 		_, err := tx.ExecContext(ctx, `DELETE FROM queue_sessions WHERE queue = ? AND session_id = ?`, queue, sessionID)
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT seq FROM queue_messages
+	spent, err := column[int64](ctx, tx, `SELECT seq FROM queue_messages
 		WHERE queue = ? AND session_id = ? AND lock_token IS NOT NULL AND delivery_count >= ?`,
 		queue, sessionID, q.opts.MaxDeliveryCount)
 	if err != nil {
-		return err
-	}
-	var spent []int64
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			rows.Close()
-			return err
-		}
-		spent = append(spent, seq)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, seq := range spent {
