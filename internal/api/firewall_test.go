@@ -62,6 +62,8 @@ func TestFirewallManualRulesOverHTTP(t *testing.T) {
 			`rule_collections[0] "arc_pypi".rules[0] "pypi-org"`},
 		"unknown member": {"/api/firewall/manual-rules/pypi", `{"rules":[]}`, ""},
 		"bad name":       {"/api/firewall/manual-rules/-x", ntpRulesJSON, "name"},
+		"empty":          {"/api/firewall/manual-rules/ntp-rules", `{}`, "rule_collections"},
+		"null":           {"/api/firewall/manual-rules/ntp-rules", `null`, "rule_collections"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, body, _ := e.do("PUT", tc.path, admin, tc.body)

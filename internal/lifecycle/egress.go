@@ -565,6 +565,10 @@ func (s *Service) PutManualRules(ctx context.Context, name string, rules firewal
 	if !manualName.MatchString(name) {
 		return nil, tre.FieldErrorf(tre.CodeInvalid, "name", "a rule set name is 1 to 60 letters, digits, '-' or '_', starting with a letter or digit")
 	}
+	if len(rules.ApplicationRuleCollections)+len(rules.NetworkRuleCollections) == 0 {
+		return nil, tre.FieldErrorf(tre.CodeInvalid, "rule_collections",
+			"a rule set needs at least one collection in rule_collections or network_rule_collections (DELETE removes a rule set)")
+	}
 	if err := firewall.Validate(rules); err != nil {
 		return nil, err
 	}
