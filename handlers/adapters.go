@@ -14,12 +14,13 @@ import (
 
 	"github.com/tre-go/tre/internal/armfirewall"
 	"github.com/tre-go/tre/internal/cosmos"
-	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/keyvault"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/servicebus"
 	"github.com/tre-go/tre/internal/sqlite"
+	"github.com/tre-go/tre/internal/tre"
 )
 
 // openAdapters opens the store, the queues and the secret store: the Azure
@@ -115,7 +116,7 @@ func (m *Main) credential() (azcore.TokenCredential, error) {
 // firewallOptions builds the firewall service's backend: the Azure
 // Firewall Policy, a JSON file, or none.
 func (m *Main) firewallOptions() (*lifecycle.FirewallOptions, error) {
-	var backend firewall.Backend
+	var backend tre.Firewall
 	switch m.Config.Firewall {
 	case "azure":
 		cred, err := m.credential()
@@ -128,7 +129,7 @@ func (m *Main) firewallOptions() (*lifecycle.FirewallOptions, error) {
 		}
 		backend = b
 	case "file":
-		backend = &firewall.FileBackend{Path: m.Config.FirewallFile}
+		backend = &firewallfile.Backend{Path: m.Config.FirewallFile}
 	default:
 		return nil, nil
 	}

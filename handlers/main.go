@@ -40,6 +40,10 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// The identity port's adapter: auth's Validator, on Entra ID's keys or the
+// dev issuer's.
+var _ tre.Authenticator = (*auth.Validator)(nil)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)

@@ -13,12 +13,13 @@ import (
 
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/tre"
 )
 
 // API holds what the routes need. Fields are set by the program's main.
 type API struct {
 	Log      *slog.Logger
-	Auth     Authenticator
+	Auth     tre.Authenticator
 	Registry *registry.Registry
 	// Lifecycle manages resources and operations.
 	Lifecycle *lifecycle.Service

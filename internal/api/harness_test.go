@@ -18,7 +18,7 @@ import (
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/cidr"
-	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/secretfile"
@@ -56,7 +56,7 @@ func openEnv(t *testing.T, dir string) *env {
 	reg := registry.New(st, nil)
 	svc, err := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "tre1", Location: "local",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22")}, lifecycle.Options{Log: log, DeadLetters: q,
-		Firewall: &lifecycle.FirewallOptions{Backend: &firewall.FileBackend{Path: filepath.Join(dir, "firewall.json")}, Holder: "api-test"}})
+		Firewall: &lifecycle.FirewallOptions{Backend: &firewallfile.Backend{Path: filepath.Join(dir, "firewall.json")}, Holder: "api-test"}})
 	require.NoError(t, err)
 	t.Cleanup(svc.WaitFirewall)
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},

@@ -52,11 +52,6 @@ type Route struct {
 	Handle  func(w http.ResponseWriter, r *http.Request) error
 }
 
-// Authenticator validates a bearer token. *auth.Validator implements it.
-type Authenticator interface {
-	Validate(ctx context.Context, raw string) (tre.User, error)
-}
-
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // Handler returns the API as an http.Handler: every route of Routes, behind

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tre-go/tre/internal/armfirewall"
 	"github.com/tre-go/tre/internal/cidr"
-	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/secretfile"
@@ -121,7 +120,7 @@ func TestTwentyServicesAtOnceOnAzureFirewall(t *testing.T) {
 	assert.NotEmpty(t, writes)
 	groups, err := fake.Backend(t).Groups(ctx)
 	require.NoError(t, err)
-	byName := map[string]firewall.RuleCollectionGroup{}
+	byName := map[string]tre.RuleCollectionGroup{}
 	for _, g := range groups {
 		byName[g.Name] = g
 	}

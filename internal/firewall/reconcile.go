@@ -17,13 +17,23 @@ import (
 // It is safe for concurrent use: calls serialise on Lease, so that one
 // write at a time reaches the policy even across several instances.
 type Reconciler struct {
-	Backend Backend
-	Lease   *Lease
+	Firewall tre.Firewall
+	Lease    Lease
 	// Config says which groups are managed (GroupPrefix); it must be the
 	// configuration the desired state was computed with.
 	Config Config
 	// Now is the clock for Result.At; nil means time.Now.
 	Now func() time.Time
+}
+
+// Lease lets one writer at a time change the firewall, across instances
+// (Azure Firewall takes one policy update at a time, AzureTRE #1939).
+// *lock.Lease implements it.
+type Lease interface {
+	// Hold waits until it holds the lease, or ctx ends. The returned
+	// context ends when the lease is lost (its cause says why) or
+	// released; release is idempotent.
+	Hold(ctx context.Context) (held context.Context, release func(), err error)
 }
 
 // Result reports one reconcile: the groups written, deleted and found
@@ -50,9 +60,9 @@ func (r Result) MarshalJSON() ([]byte, error) {
 
 // Reconcile makes the managed groups equal to desired (see ReconcileFrom).
 // desired is copied before Reconcile waits for the lease.
-func (r *Reconciler) Reconcile(ctx context.Context, desired []RuleCollectionGroup) (Result, error) {
-	desired = CloneGroups(desired)
-	return r.ReconcileFrom(ctx, func(context.Context) ([]RuleCollectionGroup, error) { return desired, nil })
+func (r *Reconciler) Reconcile(ctx context.Context, desired []tre.RuleCollectionGroup) (Result, error) {
+	desired = tre.CloneGroups(desired)
+	return r.ReconcileFrom(ctx, func(context.Context) ([]tre.RuleCollectionGroup, error) { return desired, nil })
 }
 
 // ReconcileFrom takes the lease, then asks source for the desired groups
@@ -70,7 +80,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, desired []RuleCollectionGrou
 // failed write does not stop the others; the errors are joined and
 // returned, and also set in Result.Err. Returns CodeInvalid for a
 // misconfigured Reconciler or a desired group outside the prefix.
-func (r *Reconciler) ReconcileFrom(ctx context.Context, source func(context.Context) ([]RuleCollectionGroup, error)) (Result, error) {
+func (r *Reconciler) ReconcileFrom(ctx context.Context, source func(context.Context) ([]tre.RuleCollectionGroup, error)) (Result, error) {
 	res, err := r.reconcile(ctx, source)
 	if err != nil {
 		err = fmt.Errorf("firewall: reconcile: %w", err)
@@ -79,9 +89,9 @@ func (r *Reconciler) ReconcileFrom(ctx context.Context, source func(context.Cont
 	return res, err
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context) ([]RuleCollectionGroup, error)) (Result, error) {
-	if r.Backend == nil || r.Lease == nil {
-		return Result{At: r.now()}, tre.Errorf(tre.CodeInvalid, "reconciler needs a Backend and a Lease")
+func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context) ([]tre.RuleCollectionGroup, error)) (Result, error) {
+	if r.Firewall == nil || r.Lease == nil {
+		return Result{At: r.now()}, tre.Errorf(tre.CodeInvalid, "reconciler needs a Firewall and a Lease")
 	}
 	cfg := r.Config.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -98,7 +108,7 @@ func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context)
 	if err != nil {
 		return res, fmt.Errorf("desired state: %w", err)
 	}
-	want := map[string]RuleCollectionGroup{}
+	want := map[string]tre.RuleCollectionGroup{}
 	for _, g := range desired {
 		if !cfg.Owns(g.Name) {
 			return res, tre.Errorf(tre.CodeInvalid, "desired group %q does not start with %q", g.Name, cfg.GroupPrefix)
@@ -110,11 +120,11 @@ func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context)
 		want[key] = g
 	}
 
-	actual, err := r.Backend.Groups(held)
+	actual, err := r.Firewall.Groups(held)
 	if err != nil {
-		return res, leaseCause(held, err)
+		return res, leaseCause(ctx, held, err)
 	}
-	have := map[string]RuleCollectionGroup{}
+	have := map[string]tre.RuleCollectionGroup{}
 	for _, g := range actual {
 		if cfg.Owns(g.Name) {
 			have[strings.ToLower(g.Name)] = g
@@ -122,13 +132,13 @@ func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context)
 	}
 
 	var errs []error
-	puts := make([]RuleCollectionGroup, 0, len(want))
+	puts := make([]tre.RuleCollectionGroup, 0, len(want))
 	for _, g := range want {
 		if len(g.Collections) > 0 {
 			puts = append(puts, g)
 		}
 	}
-	slices.SortFunc(puts, func(a, b RuleCollectionGroup) int {
+	slices.SortFunc(puts, func(a, b tre.RuleCollectionGroup) int {
 		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.Name, b.Name))
 	})
 	// Writes before deletes: if a run stops half-way, rules a resource
@@ -138,8 +148,8 @@ func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context)
 			res.Unchanged = append(res.Unchanged, g.Name)
 			continue
 		}
-		if err := r.Backend.Put(held, g); err != nil {
-			errs = append(errs, leaseCause(held, err))
+		if err := r.Firewall.Put(held, g); err != nil {
+			errs = append(errs, leaseCause(ctx, held, err))
 			if held.Err() != nil {
 				return res, errors.Join(errs...)
 			}
@@ -155,8 +165,8 @@ func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context)
 	}
 	slices.Sort(deletes)
 	for _, name := range deletes {
-		if err := r.Backend.Delete(held, name); err != nil {
-			errs = append(errs, leaseCause(held, err))
+		if err := r.Firewall.Delete(held, name); err != nil {
+			errs = append(errs, leaseCause(ctx, held, err))
 			if held.Err() != nil {
 				return res, errors.Join(errs...)
 			}
@@ -167,10 +177,11 @@ func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context)
 	return res, errors.Join(errs...)
 }
 
-// leaseCause adds the reason when work stopped because the lease was lost.
-func leaseCause(held context.Context, err error) error {
-	if cause := context.Cause(held); errors.Is(cause, ErrLeaseLost) {
-		return fmt.Errorf("%w (%w)", err, cause)
+// leaseCause adds the reason when work stopped because the lease ended
+// (was lost) while the caller's context had not.
+func leaseCause(ctx, held context.Context, err error) error {
+	if held.Err() != nil && ctx.Err() == nil {
+		return fmt.Errorf("%w (%w)", err, context.Cause(held))
 	}
 	return err
 }

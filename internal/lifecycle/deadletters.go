@@ -9,14 +9,6 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// DeadLetterQueue is the part of the queue port that reads and settles
-// dead-lettered messages.
-type DeadLetterQueue interface {
-	DeadLetters(ctx context.Context, queue string) ([]tre.DeadLetter, error)
-	Replay(ctx context.Context, queue string, sequence int64) error
-	Discard(ctx context.Context, queue string, sequence int64) error
-}
-
 // DeadLetter is one dead-lettered or rejected message as admins see it.
 type DeadLetter struct {
 	// Queue is workspacequeue or deploymentstatus for dead-lettered

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/lock"
 	"github.com/tre-go/tre/internal/pipeline"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -36,14 +37,14 @@ import (
 
 // FirewallOptions turns the firewall service on.
 type FirewallOptions struct {
-	Backend firewall.Backend
+	Backend tre.Firewall
 	Config  firewall.Config
 	// Holder names this instance in the lease document.
 	Holder string
 }
 
 type firewallService struct {
-	backend    firewall.Backend
+	backend    tre.Firewall
 	cfg        firewall.Config
 	reconciler *firewall.Reconciler
 
@@ -74,8 +75,8 @@ type FirewallStatus struct {
 
 // OwnerProblem says why an owner's rules are not in the firewall.
 type OwnerProblem struct {
-	Owner   firewall.Owner `json:"owner"`
-	Message string         `json:"message"`
+	Owner   tre.RuleOwner `json:"owner"`
+	Message string        `json:"message"`
 }
 
 // ManualRules is an admin's rule set.
@@ -99,10 +100,10 @@ func (s *Service) enableFirewall(o *FirewallOptions) error {
 	if err := o.Config.Validate(); err != nil {
 		return err
 	}
-	lease := &firewall.Lease{Store: s.store, Name: "firewall", Holder: o.Holder, Now: s.now}
+	lease := &lock.Lease{Store: s.store, Name: "firewall", Holder: o.Holder, Now: s.now}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.fw = &firewallService{backend: o.Backend, cfg: o.Config, ctx: ctx, cancel: cancel,
-		reconciler: &firewall.Reconciler{Backend: o.Backend, Lease: lease, Config: o.Config, Now: s.now}}
+		reconciler: &firewall.Reconciler{Firewall: o.Backend, Lease: lease, Config: o.Config, Now: s.now}}
 	return nil
 }
 
@@ -255,7 +256,7 @@ func (s *Service) egressOwners(ctx context.Context) ([]firewall.Owned, []OwnerPr
 			continue
 		}
 		name, _ := r.Properties["display_name"].(string)
-		owner := firewall.Owner{Kind: firewall.OwnerResource, ID: r.ID, Name: name, ResourceType: string(r.ResourceType), ResourcePath: r.ResourcePath}
+		owner := tre.RuleOwner{Kind: tre.RuleOwnerResource, ID: r.ID, Name: name, ResourceType: string(r.ResourceType), ResourcePath: r.ResourcePath}
 		t, err := s.templateOf(ctx, r)
 		var rs firewall.RuleSet
 		if err == nil {
@@ -280,7 +281,7 @@ func (s *Service) egressOwners(ctx context.Context) ([]firewall.Owned, []OwnerPr
 		return nil, nil, err
 	}
 	for _, m := range manual {
-		owned = append(owned, firewall.Owned{Owner: firewall.Owner{Kind: firewall.OwnerManual, ID: m.Name, Name: m.Name}, Rules: m.Rules})
+		owned = append(owned, firewall.Owned{Owner: tre.RuleOwner{Kind: tre.RuleOwnerManual, ID: m.Name, Name: m.Name}, Rules: m.Rules})
 	}
 	return owned, problems, nil
 }
@@ -293,7 +294,7 @@ func (s *Service) SyncFirewall(ctx context.Context) (*FirewallStatus, error) {
 		return nil, tre.Errorf(tre.CodeUnavailable, "The firewall service is off on this control plane (TRE_FIREWALL=off)")
 	}
 	var problems []OwnerProblem
-	res, err := s.fw.reconciler.ReconcileFrom(ctx, func(ctx context.Context) ([]firewall.RuleCollectionGroup, error) {
+	res, err := s.fw.reconciler.ReconcileFrom(ctx, func(ctx context.Context) ([]tre.RuleCollectionGroup, error) {
 		owned, prep, err := s.egressOwners(ctx)
 		if err != nil {
 			return nil, err
@@ -443,7 +444,7 @@ func (s *Service) RunFirewallSteps(ctx context.Context) error {
 		var problem string
 		if report != nil {
 			for _, pr := range report.Problems {
-				if pr.Owner.Kind == firewall.OwnerResource && pr.Owner.ID == p.step.ResourceID {
+				if pr.Owner.Kind == tre.RuleOwnerResource && pr.Owner.ID == p.step.ResourceID {
 					problem = pr.Message
 				}
 			}
@@ -480,9 +481,9 @@ func firewallMessage(r firewall.Result) string {
 // FirewallView is the API's view of the firewall.
 type FirewallView struct {
 	// Desired are the groups the owners' rules add up to now.
-	Desired []firewall.RuleCollectionGroup `json:"desired"`
+	Desired []tre.RuleCollectionGroup `json:"desired"`
 	// Applied are the groups the firewall has (managed and others).
-	Applied []firewall.RuleCollectionGroup `json:"applied"`
+	Applied []tre.RuleCollectionGroup `json:"applied"`
 	// Owners is the desired state by owner.
 	Owners []firewall.Owned `json:"owners"`
 	// Problems are the owners left out, and why.
@@ -514,9 +515,9 @@ func (s *Service) Firewall(ctx context.Context) (*FirewallView, error) {
 	if st, err := tre.GetAs[FirewallStatus](ctx, s.store, tre.FirewallRules, firewallStatusID); err == nil {
 		v.LastReconcile = &st.Result
 	}
-	for _, sl := range []*[]firewall.RuleCollectionGroup{&v.Desired, &v.Applied} {
+	for _, sl := range []*[]tre.RuleCollectionGroup{&v.Desired, &v.Applied} {
 		if *sl == nil {
-			*sl = []firewall.RuleCollectionGroup{}
+			*sl = []tre.RuleCollectionGroup{}
 		}
 	}
 	if v.Owners == nil {

@@ -163,7 +163,7 @@ func TestFirewallManualRulesTakePrecedence(t *testing.T) {
 	f.svc.WaitFirewall()
 	require.Equal(t, tre.PhaseSucceeded, f.operation(op.ID).Steps[0].Status.Phase())
 
-	rules := firewall.RuleSet{NetworkRuleCollections: []firewall.NetworkRuleCollection{{Name: "nrc_ntp", Rules: []firewall.NetworkRule{{
+	rules := firewall.RuleSet{NetworkRuleCollections: []firewall.NetworkRuleCollection{{Name: "nrc_ntp", Rules: []tre.NetworkRule{{
 		Name: "ntp-time", Protocols: []string{"UDP"}, DestinationAddresses: []string{"*"}, DestinationPorts: []string{"123"}, SourceAddresses: []string{"10.0.0.0/12"}}}}}}
 	m, err := f.svc.PutManualRules(context.Background(), "ntp", rules, admin)
 	require.NoError(t, err)
@@ -186,7 +186,7 @@ func TestFirewallManualRulesTakePrecedence(t *testing.T) {
 
 	// Invalid manual rules are refused naming the field; nothing changes.
 	bad := rules
-	bad.NetworkRuleCollections = []firewall.NetworkRuleCollection{{Name: "nrc_x", Rules: []firewall.NetworkRule{{
+	bad.NetworkRuleCollections = []firewall.NetworkRuleCollection{{Name: "nrc_x", Rules: []tre.NetworkRule{{
 		Name: "bad-port", Protocols: []string{"UDP"}, DestinationAddresses: []string{"*"}, DestinationPorts: []string{"99999"}, SourceAddresses: []string{"10.0.0.0/12"}}}}}
 	_, err = f.svc.PutManualRules(context.Background(), "x", bad, admin)
 	require.Error(t, err)
@@ -216,11 +216,11 @@ func TestFirewallReconcileRemovesDriftAndLeavesForeignGroups(t *testing.T) {
 	f := newFixture(t)
 	f.registerEgress()
 	ctx := context.Background()
-	foreign := firewall.RuleCollectionGroup{Name: "core-infrastructure", Priority: 100, Collections: []firewall.RuleCollection{{
-		Name: "core", Priority: 100, Action: firewall.ActionAllow, NetworkRules: []firewall.NetworkRule{{
+	foreign := tre.RuleCollectionGroup{Name: "core-infrastructure", Priority: 100, Collections: []tre.RuleCollection{{
+		Name: "core", Priority: 100, Action: tre.RuleAllow, NetworkRules: []tre.NetworkRule{{
 			Name: "dns", Protocols: []string{"UDP"}, DestinationAddresses: []string{"*"}, DestinationPorts: []string{"53"}, SourceAddresses: []string{"*"}}}}}}
-	orphan := firewall.RuleCollectionGroup{Name: "rcg-tre-network", Priority: 500, Collections: []firewall.RuleCollection{{
-		Name: "gone.nrc", Priority: 1000, Action: firewall.ActionAllow, NetworkRules: []firewall.NetworkRule{{
+	orphan := tre.RuleCollectionGroup{Name: "rcg-tre-network", Priority: 500, Collections: []tre.RuleCollection{{
+		Name: "gone.nrc", Priority: 1000, Action: tre.RuleAllow, NetworkRules: []tre.NetworkRule{{
 			Name: "old", Protocols: []string{"TCP"}, DestinationAddresses: []string{"*"}, DestinationPorts: []string{"22"}, SourceAddresses: []string{"*"}}}}}}
 	require.NoError(t, f.fw.Put(ctx, foreign))
 	require.NoError(t, f.fw.Put(ctx, orphan))

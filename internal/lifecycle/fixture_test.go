@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/cidr"
-	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
@@ -72,7 +72,7 @@ type fixture struct {
 	sent    *recorder
 	dir     string
 	clock   *clock
-	fw      *firewall.FileBackend
+	fw      *firewallfile.Backend
 }
 
 type clock struct {
@@ -109,7 +109,7 @@ func newFixture(t *testing.T) *fixture {
 	c := &clock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
 	reg := registry.New(st, c.now)
 	rec := &recorder{}
-	fw := &firewall.FileBackend{Path: filepath.Join(dir, "firewall.json")}
+	fw := &firewallfile.Backend{Path: filepath.Join(dir, "firewall.json")}
 	svc, err := New(st, reg, sec, rec, Config{
 		TREID: "tre1", Location: "westeurope",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22"),

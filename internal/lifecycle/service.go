@@ -14,11 +14,6 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// Sender sends messages to a queue; tre.Queue implements it.
-type Sender interface {
-	Send(ctx context.Context, queue string, msgs ...tre.Message) error
-}
-
 // Config holds the deployment facts the service puts into resources.
 type Config struct {
 	TREID    string
@@ -51,9 +46,9 @@ type Service struct {
 	store    tre.Store
 	registry *registry.Registry
 	secrets  tre.Secrets
-	sender   Sender
+	sender   tre.Sender
 	// deadLetters reads the queues' dead letters (nil: none to watch).
-	deadLetters DeadLetterQueue
+	deadLetters tre.DeadLetterQueue
 	// fw is the firewall service (nil: off).
 	fw    *firewallService
 	cfg   Config
@@ -69,14 +64,14 @@ type Options struct {
 	NewID func() string
 	// DeadLetters gives the watchdog and the admin API the queues' dead
 	// letters.
-	DeadLetters DeadLetterQueue
+	DeadLetters tre.DeadLetterQueue
 	// Firewall turns the firewall service on.
 	Firewall *FirewallOptions
 }
 
 // New returns the service. Returns CodeInvalid for an invalid firewall
 // configuration.
-func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender Sender, cfg Config, opt Options) (*Service, error) {
+func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tre.Sender, cfg Config, opt Options) (*Service, error) {
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
 		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters}
 	if s.log == nil {

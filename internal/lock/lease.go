@@ -1,4 +1,8 @@
-package firewall
+// Package lock provides Lease: an exclusive, expiring lease kept as one
+// document of the store, so that one holder at a time does some work across
+// all instances of the control plane (the firewall service writes the
+// firewall under one).
+package lock
 
 import (
 	"context"
@@ -14,9 +18,10 @@ import (
 )
 
 // Lease is an exclusive, expiring lease kept as one document of the store's
-// Leases collection, so that one writer at a time changes the firewall even
-// when several handler instances run (Azure Firewall takes one policy update
-// at a time, AzureTRE #1939).
+// Leases collection, so that one holder at a time does its work even when
+// several handler instances run (the firewall service writes the firewall
+// under one: Azure Firewall takes one policy update at a time, AzureTRE
+// #1939).
 //
 // Every change of the document is guarded by its etag: a free lease is
 // taken with Create (only one creator succeeds), an expired one with
@@ -43,13 +48,13 @@ type Lease struct {
 	Now func() time.Time
 }
 
-// ErrLeaseLost is the cause of a held context's cancellation when another
+// ErrLost is the cause of a held context's cancellation when another
 // holder took the lease over (after it expired unrenewed) or the store lost
 // it.
-var ErrLeaseLost = errors.New("firewall: lease lost")
+var ErrLost = errors.New("lock: lease lost")
 
 // errReleased is the cause of a held context's cancellation on release.
-var errReleased = errors.New("firewall: lease released")
+var errReleased = errors.New("lock: lease released")
 
 type leaseDoc struct {
 	ID         string    `json:"id"`
@@ -69,7 +74,7 @@ func (l *Lease) Acquire(ctx context.Context) (release func(), err error) {
 }
 
 // Hold is Acquire that also returns a context derived from ctx, cancelled
-// with cause ErrLeaseLost if a renewal finds the lease taken over, and when
+// with cause ErrLost if a renewal finds the lease taken over, and when
 // release is called. Work done under the lease should use it, so that it
 // stops once another holder may be writing.
 func (l *Lease) Hold(ctx context.Context) (held context.Context, release func(), err error) {
@@ -78,7 +83,7 @@ func (l *Lease) Hold(ctx context.Context) (held context.Context, release func(),
 	}
 	etag, doc, err := l.take(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("firewall: lease %s: %w", l.Name, err)
+		return nil, nil, fmt.Errorf("lock: lease %s: %w", l.Name, err)
 	}
 	held, cancel := context.WithCancelCause(ctx)
 	stop, done := make(chan struct{}), make(chan struct{})
@@ -103,20 +108,20 @@ func (l *Lease) Hold(ctx context.Context) (held context.Context, release func(),
 }
 
 func (l *Lease) check() error {
-	var v validator
+	var problems []tre.FieldError
 	if l.Store == nil {
-		v.add("Store", "is nil")
+		problems = append(problems, tre.FieldError{Field: "Store", Message: "is nil"})
 	}
 	if err := tre.CheckID(l.Name); err != nil {
-		v.add("Name", "%s", tre.ErrorMessage(err))
+		problems = append(problems, tre.FieldError{Field: "Name", Message: tre.ErrorMessage(err)})
 	}
 	if l.Holder == "" {
-		v.add("Holder", "is empty")
+		problems = append(problems, tre.FieldError{Field: "Holder", Message: "is empty"})
 	}
 	if l.TTL < 0 || l.RenewEvery < 0 || l.MaxWait < 0 {
-		v.add("TTL", "durations must not be negative")
+		problems = append(problems, tre.FieldError{Field: "TTL", Message: "durations must not be negative"})
 	}
-	return tre.InvalidFields("invalid lease", v.problems)
+	return tre.InvalidFields("invalid lease", problems)
 }
 
 func (l *Lease) now() time.Time {
@@ -160,7 +165,7 @@ func (l *Lease) take(ctx context.Context) (string, leaseDoc, error) {
 		}
 		var theirs leaseDoc
 		// An unreadable lease document counts as expired, so that it
-		// cannot block the firewall forever.
+		// cannot block the holders forever.
 		if tre.Decode(cur, &theirs) != nil || !now.Before(theirs.ExpiresAt) {
 			etag, err := tre.ReplaceAs(ctx, l.Store, tre.Leases, l.Name, cur.ETag, mine)
 			if err == nil {
@@ -190,7 +195,7 @@ func (l *Lease) take(ctx context.Context) (string, leaseDoc, error) {
 
 // renew extends the lease every RenewEvery until stop is closed or held
 // ends, and returns the etag of its last write. It cancels held with
-// ErrLeaseLost when the lease is gone or could not be renewed before it
+// ErrLost when the lease is gone or could not be renewed before it
 // expired.
 func (l *Lease) renew(held context.Context, cancel context.CancelCauseFunc, stop <-chan struct{}, etag string, doc leaseDoc) string {
 	every := l.RenewEvery
@@ -214,12 +219,12 @@ func (l *Lease) renew(held context.Context, cancel context.CancelCauseFunc, stop
 		case err == nil:
 			etag, doc = newETag, next
 		case tre.IsCode(err, tre.CodePreconditionFailed), tre.IsCode(err, tre.CodeNotFound):
-			cancel(ErrLeaseLost)
+			cancel(ErrLost)
 			return etag
 		case !l.now().Before(doc.ExpiresAt):
 			// The store was unreachable until the lease expired: another
 			// holder may have it now.
-			cancel(ErrLeaseLost)
+			cancel(ErrLost)
 			return etag
 		}
 	}

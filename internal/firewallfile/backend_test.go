@@ -1,4 +1,4 @@
-package firewall_test
+package firewallfile_test
 
 import (
 	"context"
@@ -9,25 +9,25 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tre-go/tre/internal/firewall"
-	"github.com/tre-go/tre/internal/firewall/firewalltest"
+	"github.com/tre-go/tre/internal/firewallfile"
+	"github.com/tre-go/tre/internal/firewalltest"
 	"github.com/tre-go/tre/internal/tre"
 )
 
-func TestFileBackendConformance(t *testing.T) {
-	firewalltest.Run(t, func(t *testing.T) firewall.Backend {
-		return &firewall.FileBackend{Path: filepath.Join(t.TempDir(), "rules", "firewall.json")}
+func TestBackendConformance(t *testing.T) {
+	firewalltest.Run(t, func(t *testing.T) tre.Firewall {
+		return &firewallfile.Backend{Path: filepath.Join(t.TempDir(), "rules", "firewall.json")}
 	})
 }
 
-func TestFileBackendWritesReadableJSONAtomically(t *testing.T) {
+func TestBackendWritesReadableJSONAtomically(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "firewall.json")
-	b := &firewall.FileBackend{Path: path}
+	b := &firewallfile.Backend{Path: path}
 	ctx := context.Background()
 
 	g := firewalltest.Group("rcg-tre-network", 500)
-	g.Collections[0].Owner = firewall.Owner{Kind: firewall.OwnerResource, ID: "ws-a", Name: "Workspace A"}
+	g.Collections[0].Owner = tre.RuleOwner{Kind: tre.RuleOwnerResource, ID: "ws-a", Name: "Workspace A"}
 	g.Collections[0].OwnerCollection = "nrc_dns"
 	require.NoError(t, b.Put(ctx, g))
 	require.NoError(t, b.Put(ctx, firewalltest.Group("rcg-tre-application", 510)))
@@ -69,10 +69,10 @@ func TestFileBackendWritesReadableJSONAtomically(t *testing.T) {
 	require.JSONEq(t, `{"groups": []}`, string(data))
 }
 
-func TestFileBackendReportsAnUnreadableFile(t *testing.T) {
+func TestBackendReportsAnUnreadableFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "firewall.json")
 	require.NoError(t, os.WriteFile(path, []byte("{not json"), 0o644))
-	b := &firewall.FileBackend{Path: path}
+	b := &firewallfile.Backend{Path: path}
 	_, err := b.Groups(context.Background())
 	require.Equal(t, tre.CodeUnavailable, tre.ErrorCode(err))
 	err = b.Put(context.Background(), firewalltest.Group("rcg-tre-network", 500))

@@ -1,12 +1,10 @@
-package firewall
+package tre
 
 import (
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/tre-go/tre/internal/tre"
 )
 
 func sampleGroup() RuleCollectionGroup {
@@ -14,17 +12,17 @@ func sampleGroup() RuleCollectionGroup {
 		Name: "rcg-tre-network", Priority: 500,
 		Collections: []RuleCollection{
 			{
-				Name: "ws-a.nrc", Priority: 1000, Action: ActionAllow,
+				Name: "ws-a.nrc", Priority: 1000, Action: RuleAllow,
 				NetworkRules: []NetworkRule{
 					{Name: "allow-dns", SourceAddresses: []string{"10.0.0.0/24", "10.1.0.0/24"}, DestinationAddresses: []string{"168.63.129.16"},
 						DestinationPorts: []string{"53"}, Protocols: []string{"UDP", "TCP"}},
 					{Name: "allow-ntp", SourceAddresses: []string{"10.0.0.0/24"}, DestinationFQDNs: []string{"time.windows.com"},
 						DestinationPorts: []string{"123"}, Protocols: []string{"UDP"}, Description: "time"},
 				},
-				Owner: Owner{Kind: OwnerResource, ID: "ws-a"}, OwnerCollection: "nrc",
+				Owner: RuleOwner{Kind: RuleOwnerResource, ID: "ws-a"}, OwnerCollection: "nrc",
 			},
 			{
-				Name: "ws-b.arc", Priority: 1010, Action: ActionAllow,
+				Name: "ws-b.arc", Priority: 1010, Action: RuleAllow,
 				ApplicationRules: []ApplicationRule{{
 					Name: "allow-web", Protocols: []Protocol{{Port: "443", Type: "Https"}, {Port: "80", Type: "Http"}},
 					TargetFQDNs: []string{"github.com", "*.github.com"}, SourceAddresses: []string{"10.0.0.0/24"},
@@ -60,9 +58,9 @@ func TestGroupEqualIgnoresWhatAzureIgnores(t *testing.T) {
 		}},
 		{"port as written", func(g *RuleCollectionGroup) { g.Collections[1].ApplicationRules[0].Protocols[0].Port = "0443" }},
 		{"owner labels", func(g *RuleCollectionGroup) {
-			g.Collections[0].Owner = Owner{}
+			g.Collections[0].Owner = RuleOwner{}
 			g.Collections[0].OwnerCollection = ""
-			g.Collections[1].Owner = Owner{Kind: OwnerManual, ID: "someone"}
+			g.Collections[1].Owner = RuleOwner{Kind: RuleOwnerManual, ID: "someone"}
 		}},
 		{"empty lists versus nil", func(g *RuleCollectionGroup) {
 			g.Collections[0].NetworkRules[0].DestinationIPGroupIDs = []string{}
@@ -134,7 +132,7 @@ func TestGroupCloneIsDeep(t *testing.T) {
 	require.Nil(t, CloneGroups(nil))
 }
 
-func TestCheckGroup(t *testing.T) {
+func TestGroupCheck(t *testing.T) {
 	tests := []struct {
 		name    string
 		change  func(*RuleCollectionGroup)
@@ -155,12 +153,12 @@ func TestCheckGroup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := sampleGroup()
 			tc.change(&g)
-			err := CheckGroup(g)
+			err := g.Check()
 			if tc.message == "" {
 				require.NoError(t, err)
 				return
 			}
-			require.Equal(t, tre.CodeInvalid, tre.ErrorCode(err))
+			require.Equal(t, CodeInvalid, ErrorCode(err))
 			require.ErrorContains(t, err, tc.message)
 		})
 	}

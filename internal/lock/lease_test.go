@@ -1,4 +1,4 @@
-package firewall
+package lock
 
 import (
 	"context"
@@ -227,7 +227,7 @@ func TestLeaseLostCancelsTheHeldContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		require.FailNow(t, "held context not cancelled after the lease was lost")
 	}
-	require.ErrorIs(t, context.Cause(held), ErrLeaseLost)
+	require.ErrorIs(t, context.Cause(held), ErrLost)
 	release()
 	doc, err := tre.GetAs[leaseDoc](context.Background(), store, tre.Leases, "firewall")
 	require.NoError(t, err)
@@ -241,7 +241,7 @@ func TestLeaseReleaseCancelsTheHeldContext(t *testing.T) {
 	require.NoError(t, err)
 	release()
 	require.Error(t, held.Err())
-	require.False(t, errors.Is(context.Cause(held), ErrLeaseLost))
+	require.False(t, errors.Is(context.Cause(held), ErrLost))
 }
 
 func TestLeaseChecksItsConfiguration(t *testing.T) {

@@ -1,4 +1,8 @@
-package firewall
+// Package firewallfile is the firewall adapter for running on one machine:
+// the rule collection groups the firewall service would write to Azure
+// Firewall go to a JSON file instead, which enforces nothing but shows
+// exactly what Azure would get.
+package firewallfile
 
 import (
 	"cmp"
@@ -16,25 +20,26 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// FileBackend is a Backend on a JSON file, for running without Azure: an
-// operator can read the rules the firewall would have, with the owner of
-// each collection. Writes replace the file atomically (temporary file,
+// Backend is the firewall port (tre.Firewall) on a JSON file, for running
+// without Azure: an operator can read the rules the firewall would have,
+// with the owner of each collection. Writes replace the file atomically (temporary file,
 // fsync, rename), so a reader never sees half a file. Writers within one
-// process are serialised; across processes the Reconciler's Lease does it.
-type FileBackend struct {
+// process are serialised; across processes the firewall service's lease
+// does it.
+type Backend struct {
 	Path string
 
 	mu sync.Mutex
 }
 
-var _ Backend = (*FileBackend)(nil)
+var _ tre.Firewall = (*Backend)(nil)
 
 type fileContent struct {
-	Groups []RuleCollectionGroup `json:"groups"`
+	Groups []tre.RuleCollectionGroup `json:"groups"`
 }
 
-// Groups implements Backend: a missing file is an empty policy.
-func (b *FileBackend) Groups(ctx context.Context) ([]RuleCollectionGroup, error) {
+// Groups implements tre.Firewall: a missing file is an empty policy.
+func (b *Backend) Groups(ctx context.Context) ([]tre.RuleCollectionGroup, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -47,13 +52,13 @@ func (b *FileBackend) Groups(ctx context.Context) ([]RuleCollectionGroup, error)
 	return c.Groups, nil
 }
 
-// Put implements Backend.
-func (b *FileBackend) Put(ctx context.Context, g RuleCollectionGroup) error {
+// Put implements tre.Firewall.
+func (b *Backend) Put(ctx context.Context, g tre.RuleCollectionGroup) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := CheckGroup(g); err != nil {
-		return fmt.Errorf("firewall: put %s: %w", g.Name, err)
+	if err := g.Check(); err != nil {
+		return fmt.Errorf("firewallfile: put %s: %w", g.Name, err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -61,15 +66,15 @@ func (b *FileBackend) Put(ctx context.Context, g RuleCollectionGroup) error {
 	if err != nil {
 		return err
 	}
-	c.Groups = slices.DeleteFunc(c.Groups, func(x RuleCollectionGroup) bool { return strings.EqualFold(x.Name, g.Name) })
+	c.Groups = slices.DeleteFunc(c.Groups, func(x tre.RuleCollectionGroup) bool { return strings.EqualFold(x.Name, g.Name) })
 	g = g.Clone()
 	g.ProvisioningState = ""
 	c.Groups = append(c.Groups, g)
 	return b.write(c)
 }
 
-// Delete implements Backend.
-func (b *FileBackend) Delete(ctx context.Context, name string) error {
+// Delete implements tre.Firewall.
+func (b *Backend) Delete(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -80,41 +85,41 @@ func (b *FileBackend) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	n := len(c.Groups)
-	c.Groups = slices.DeleteFunc(c.Groups, func(x RuleCollectionGroup) bool { return strings.EqualFold(x.Name, name) })
+	c.Groups = slices.DeleteFunc(c.Groups, func(x tre.RuleCollectionGroup) bool { return strings.EqualFold(x.Name, name) })
 	if len(c.Groups) == n {
 		return nil
 	}
 	return b.write(c)
 }
 
-func (b *FileBackend) read() (fileContent, error) {
+func (b *Backend) read() (fileContent, error) {
 	var c fileContent
 	data, err := os.ReadFile(b.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}
 	if err != nil {
-		return c, tre.WrapError(tre.CodeUnavailable, err, "firewall: read %s", b.Path)
+		return c, tre.WrapError(tre.CodeUnavailable, err, "firewallfile: read %s", b.Path)
 	}
 	if err := json.Unmarshal(data, &c); err != nil {
-		return c, tre.WrapError(tre.CodeUnavailable, err, "firewall: %s is not a rules file", b.Path)
+		return c, tre.WrapError(tre.CodeUnavailable, err, "firewallfile: %s is not a rules file", b.Path)
 	}
 	return c, nil
 }
 
-func (b *FileBackend) write(c fileContent) error {
-	slices.SortFunc(c.Groups, func(x, y RuleCollectionGroup) int {
+func (b *Backend) write(c fileContent) error {
+	slices.SortFunc(c.Groups, func(x, y tre.RuleCollectionGroup) int {
 		return cmp.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name))
 	})
 	if c.Groups == nil {
-		c.Groups = []RuleCollectionGroup{}
+		c.Groups = []tre.RuleCollectionGroup{}
 	}
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
-		return fmt.Errorf("firewall: encode %s: %w", b.Path, err)
+		return fmt.Errorf("firewallfile: encode %s: %w", b.Path, err)
 	}
 	if err := writeFileAtomic(b.Path, append(data, '\n')); err != nil {
-		return tre.WrapError(tre.CodeUnavailable, err, "firewall: write %s", b.Path)
+		return tre.WrapError(tre.CodeUnavailable, err, "firewallfile: write %s", b.Path)
 	}
 	return nil
 }

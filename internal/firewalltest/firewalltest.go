@@ -1,6 +1,6 @@
-// Package firewalltest is the conformance suite of firewall.Backend: every
-// implementation runs Run, so that the local and the Azure backends behave
-// alike.
+// Package firewalltest is the conformance suite of the firewall port
+// (tre.Firewall): every adapter runs Run, so that the local and the Azure
+// adapters behave alike.
 package firewalltest
 
 import (
@@ -12,13 +12,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/tre"
 )
 
 // Run runs the suite; newBackend returns a fresh backend with no groups for
 // each subtest.
-func Run(t *testing.T, newBackend func(t *testing.T) firewall.Backend) {
+func Run(t *testing.T, newBackend func(t *testing.T) tre.Firewall) {
 	t.Run("EmptyPolicy", func(t *testing.T) {
 		b := newBackend(t)
 		groups, err := b.Groups(testContext(t))
@@ -41,14 +40,14 @@ func Run(t *testing.T, newBackend func(t *testing.T) firewall.Backend) {
 		require.Len(t, got.Collections, 2)
 		nc := findCollection(t, got, "owner-a.nrc_dns")
 		require.Equal(t, int32(1000), nc.Priority)
-		require.Equal(t, firewall.ActionAllow, nc.Action)
+		require.Equal(t, tre.RuleAllow, nc.Action)
 		require.Len(t, nc.NetworkRules, 1)
 		require.Equal(t, []string{"53", "8000-8080"}, sorted(nc.NetworkRules[0].DestinationPorts))
 		require.Equal(t, []string{"TCP", "UDP"}, sorted(nc.NetworkRules[0].Protocols))
 		ac := findCollection(t, got, "owner-a.arc_web")
 		require.Len(t, ac.ApplicationRules, 1)
 		require.Equal(t, "allow web", ac.ApplicationRules[0].Description)
-		require.ElementsMatch(t, []firewall.Protocol{{Port: "443", Type: "Https"}, {Port: "80", Type: "Http"}}, ac.ApplicationRules[0].Protocols)
+		require.ElementsMatch(t, []tre.Protocol{{Port: "443", Type: "Https"}, {Port: "80", Type: "Http"}}, ac.ApplicationRules[0].Protocols)
 		require.Equal(t, []string{"*.github.com", "github.com"}, sorted(ac.ApplicationRules[0].TargetFQDNs))
 		require.True(t, find(t, groups, "rcg-test-application").Equal(app))
 	})
@@ -117,7 +116,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) firewall.Backend) {
 		mixed.Collections[0].ApplicationRules = Group("x", 300).Collections[1].ApplicationRules
 		badPriority := Group("rcg-priority", 70000)
 		badName := Group("rcg bad name", 300)
-		for _, g := range []firewall.RuleCollectionGroup{mixed, badPriority, badName} {
+		for _, g := range []tre.RuleCollectionGroup{mixed, badPriority, badName} {
 			err := b.Put(ctx, g)
 			require.Error(t, err, g.Name)
 			require.Equal(t, tre.CodeInvalid, tre.ErrorCode(err), "%s: %v", g.Name, err)
@@ -163,14 +162,14 @@ func Run(t *testing.T, newBackend func(t *testing.T) firewall.Backend) {
 
 // Group returns a valid group with one network and one application
 // collection that use every field of the model.
-func Group(name string, priority int32) firewall.RuleCollectionGroup {
-	return firewall.RuleCollectionGroup{
+func Group(name string, priority int32) tre.RuleCollectionGroup {
+	return tre.RuleCollectionGroup{
 		Name:     name,
 		Priority: priority,
-		Collections: []firewall.RuleCollection{
+		Collections: []tre.RuleCollection{
 			{
-				Name: "owner-a.nrc_dns", Priority: 1000, Action: firewall.ActionAllow,
-				NetworkRules: []firewall.NetworkRule{{
+				Name: "owner-a.nrc_dns", Priority: 1000, Action: tre.RuleAllow,
+				NetworkRules: []tre.NetworkRule{{
 					Name:                  "allow-dns",
 					Description:           "dns and a port range",
 					SourceAddresses:       []string{"10.1.0.0/24", "10.2.0.1-10.2.0.9"},
@@ -183,11 +182,11 @@ func Group(name string, priority int32) firewall.RuleCollectionGroup {
 				}},
 			},
 			{
-				Name: "owner-a.arc_web", Priority: 1010, Action: firewall.ActionAllow,
-				ApplicationRules: []firewall.ApplicationRule{{
+				Name: "owner-a.arc_web", Priority: 1010, Action: tre.RuleAllow,
+				ApplicationRules: []tre.ApplicationRule{{
 					Name:             "allow-github",
 					Description:      "allow web",
-					Protocols:        []firewall.Protocol{{Port: "443", Type: "Https"}, {Port: "80", Type: "Http"}},
+					Protocols:        []tre.Protocol{{Port: "443", Type: "Https"}, {Port: "80", Type: "Http"}},
 					TargetFQDNs:      []string{"github.com", "*.github.com"},
 					SourceAddresses:  []string{"10.1.0.0/24"},
 					SourceIPGroupIDs: []string{"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/ipGroups/ipg-src"},
@@ -203,7 +202,7 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-func names(groups []firewall.RuleCollectionGroup) []string {
+func names(groups []tre.RuleCollectionGroup) []string {
 	var out []string
 	for _, g := range groups {
 		out = append(out, g.Name)
@@ -211,7 +210,7 @@ func names(groups []firewall.RuleCollectionGroup) []string {
 	return out
 }
 
-func find(t *testing.T, groups []firewall.RuleCollectionGroup, name string) firewall.RuleCollectionGroup {
+func find(t *testing.T, groups []tre.RuleCollectionGroup, name string) tre.RuleCollectionGroup {
 	t.Helper()
 	for _, g := range groups {
 		if g.Name == name {
@@ -219,10 +218,10 @@ func find(t *testing.T, groups []firewall.RuleCollectionGroup, name string) fire
 		}
 	}
 	require.FailNow(t, "group not found", "%s in %v", name, names(groups))
-	return firewall.RuleCollectionGroup{}
+	return tre.RuleCollectionGroup{}
 }
 
-func findCollection(t *testing.T, g firewall.RuleCollectionGroup, name string) firewall.RuleCollection {
+func findCollection(t *testing.T, g tre.RuleCollectionGroup, name string) tre.RuleCollection {
 	t.Helper()
 	for _, c := range g.Collections {
 		if c.Name == name {
@@ -230,7 +229,7 @@ func findCollection(t *testing.T, g firewall.RuleCollectionGroup, name string) f
 		}
 	}
 	require.FailNow(t, "collection not found", "%s in group %s", name, g.Name)
-	return firewall.RuleCollection{}
+	return tre.RuleCollection{}
 }
 
 func sorted(s []string) []string {
