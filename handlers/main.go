@@ -28,6 +28,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/tre-go/tre/internal/api"
+	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/funchost"
@@ -183,12 +184,12 @@ func (m *Main) open(ctx context.Context) error {
 		storeName, queueName = "Cosmos DB", "Service Bus"
 	}
 	m.api = &api.API{
-		Log:            m.Log,
-		Auth:           validator,
-		Registry:       reg,
-		Lifecycle:      m.lifecycle,
-		WorkspaceRoles: m.lifecycle,
-		MaxBodyBytes:   m.Config.MaxBodyBytes,
+		Log:          m.Log,
+		Auth:         validator,
+		Registry:     reg,
+		Lifecycle:    m.lifecycle,
+		Assignments:  assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")}),
+		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: storeName, Check: m.store.Ping},
 			{Name: queueName, Check: m.queue.Ping},

@@ -76,9 +76,9 @@ func buildWorld(t *testing.T, mode string) (string, world) {
 	}
 	var w world
 	w.ws, w.wsOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspace, TemplateName: "ws", User: adminUser})
-	require.NoError(t, e.svc.Assign(ctx, w.ws, "WorkspaceOwner", []string{ownerUser.ID}, adminUser))
-	require.NoError(t, e.svc.Assign(ctx, w.ws, "WorkspaceResearcher", []string{researcherUser.ID}, adminUser))
-	require.NoError(t, e.svc.Assign(ctx, w.ws, "AirlockManager", []string{auth.DevUserID("airlock")}, adminUser))
+	require.NoError(t, e.roles.Assign(ctx, w.ws, "WorkspaceOwner", []string{ownerUser.ID}, adminUser))
+	require.NoError(t, e.roles.Assign(ctx, w.ws, "WorkspaceResearcher", []string{researcherUser.ID}, adminUser))
+	require.NoError(t, e.roles.Assign(ctx, w.ws, "AirlockManager", []string{auth.DevUserID("airlock")}, adminUser))
 	w.svc, w.svcOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspaceService, WorkspaceID: w.ws, TemplateName: "svc", User: ownerUser})
 	w.urOwn, w.urOwnOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: researcherUser})
 	w.urOther, w.urOtherOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: ownerUser})

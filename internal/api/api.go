@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
@@ -23,9 +24,9 @@ type API struct {
 	Registry *registry.Registry
 	// Lifecycle manages resources and operations.
 	Lifecycle *lifecycle.Service
-	// WorkspaceRoles resolves workspace-level roles; nil until workspaces
-	// exist.
-	WorkspaceRoles WorkspaceRoleSource
+	// Assignments are the workspace roles: the access rules read them, the
+	// users routes change them.
+	Assignments Assignments
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
@@ -35,6 +36,25 @@ type API struct {
 	Now          func() time.Time
 	// EventPoll is how often an event stream looks for changes.
 	EventPoll time.Duration
+}
+
+// Assignments are the workspace role assignments; *assignment.Service
+// implements it.
+type Assignments interface {
+	// RolesOf returns the user's roles in the workspace. Returns
+	// CodeInvalid for a malformed id, CodeNotFound when the workspace does
+	// not exist.
+	RolesOf(ctx context.Context, workspaceID, userID string) ([]tre.Role, error)
+	// WorkspacesOf returns the ids of the workspaces where the user has a
+	// role.
+	WorkspacesOf(ctx context.Context, userID string) (map[string]bool, error)
+	// Users lists the users with roles in a workspace. Returns
+	// CodeNotFound.
+	Users(ctx context.Context, workspaceID string) ([]assignment.WorkspaceUser, error)
+	// Assign gives users a role. Returns CodeInvalid, CodeNotFound.
+	Assign(ctx context.Context, workspaceID, roleID string, userIDs []string, by tre.User) error
+	// Unassign removes a user's role. Returns CodeInvalid, CodeNotFound.
+	Unassign(ctx context.Context, workspaceID, userID, roleID string, by tre.User) error
 }
 
 // Metadata is AzureTRE's /.metadata answer, plus how tokens are issued.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/api"
+	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/cidr"
 	"github.com/tre-go/tre/internal/firewallfile"
@@ -35,6 +36,7 @@ type env struct {
 	store *sqlite.Store
 	reg   *registry.Registry
 	svc   *lifecycle.Service
+	roles *assignment.Service
 	keys  *auth.DevKeys
 	srv   *httptest.Server
 	api   *api.API
@@ -59,12 +61,13 @@ func openEnv(t *testing.T, dir string) *env {
 		Firewall: &lifecycle.FirewallOptions{Backend: &firewallfile.Backend{Path: filepath.Join(dir, "firewall.json")}, Holder: "api-test"}})
 	require.NoError(t, err)
 	t.Cleanup(svc.WaitFirewall)
+	roles := assignment.New(st, svc, assignment.Options{Log: log})
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Lifecycle: svc, WorkspaceRoles: svc, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
+		Registry: reg, Lifecycle: svc, Assignments: roles, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
 		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
 		Health:   []api.HealthCheck{{Name: "store", Check: st.Ping}}}
 	srv := httptest.NewServer(a.Handler())
-	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, keys: keys, srv: srv, api: a, logs: logs}
+	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, roles: roles, keys: keys, srv: srv, api: a, logs: logs}
 	t.Cleanup(e.close)
 	return e
 }

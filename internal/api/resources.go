@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
@@ -179,7 +180,7 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 		user := userOf(r.Context())
 		var visible map[string]bool
 		if f.typ == tre.TypeWorkspace && !user.HasRole(tre.RoleTREAdmin) {
-			if visible, err = a.Lifecycle.WorkspacesOf(r.Context(), user.ID); err != nil {
+			if visible, err = a.Assignments.WorkspacesOf(r.Context(), user.ID); err != nil {
 				return err
 			}
 		}
@@ -442,7 +443,7 @@ func (a *API) workspaceUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	users, err := a.Lifecycle.Users(r.Context(), ws.ID)
+	users, err := a.Assignments.Users(r.Context(), ws.ID)
 	if err != nil {
 		return err
 	}
@@ -454,7 +455,7 @@ func (a *API) workspaceRoleList(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.workspaceOf(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"roles": lifecycle.WorkspaceRoles()})
+	writeJSON(w, http.StatusOK, map[string]any{"roles": assignment.WorkspaceRoles()})
 	return nil
 }
 
@@ -473,7 +474,7 @@ func (a *API) assign(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decodeJSON(w, r, &body, true); err != nil {
 		return err
 	}
-	if err := a.Lifecycle.Assign(r.Context(), ws.ID, body.RoleID, body.UserIDs, userOf(r.Context())); err != nil {
+	if err := a.Assignments.Assign(r.Context(), ws.ID, body.RoleID, body.UserIDs, userOf(r.Context())); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, body)
@@ -487,7 +488,7 @@ func (a *API) unassign(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	userID, roleID := q.Get("user_id"), q.Get("role_id")
-	if err := a.Lifecycle.Unassign(r.Context(), ws.ID, userID, roleID, userOf(r.Context())); err != nil {
+	if err := a.Assignments.Unassign(r.Context(), ws.ID, userID, roleID, userOf(r.Context())); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, assignBody{RoleID: roleID, UserIDs: []string{userID}})

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/api"
+	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/cidr"
 	"github.com/tre-go/tre/internal/funchost"
@@ -98,7 +99,7 @@ func newWorld(t *testing.T, o options, script func(context.Context, tre.Job, int
 		lifecycle.Options{Log: log, DeadLetters: q})
 	require.NoError(t, err)
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Lifecycle: svc, WorkspaceRoles: svc, EventPoll: 20 * time.Millisecond}
+		Registry: reg, Lifecycle: svc, Assignments: assignment.New(st, svc, assignment.Options{Log: log}), EventPoll: 20 * time.Millisecond}
 	srv := httptest.NewServer(a.Handler())
 	w := &world{t: t, db: db, queue: q, store: st, svc: svc, secrets: sec, keys: keys, srv: srv,
 		runner: &runner{runs: map[string]int{}, script: script}}

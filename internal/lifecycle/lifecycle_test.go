@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -440,32 +439,6 @@ func TestDispatchFailureIsRedelivered(t *testing.T) {
 	n, err = f.svc.RedeliverDue(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
-}
-
-func TestWorkspaceRoles(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	ws := f.deployedWorkspace()
-	require.NoError(t, f.svc.Assign(ctx, ws.ID, "WorkspaceOwner", []string{owner.ID}, admin))
-	require.NoError(t, f.svc.Assign(ctx, ws.ID, "WorkspaceOwner", []string{owner.ID}, admin), "idempotent")
-	require.NoError(t, f.svc.Assign(ctx, ws.ID, "AirlockManager", []string{owner.ID, "other"}, admin))
-	roles, err := f.svc.RolesOf(ctx, ws.ID, owner.ID)
-	require.NoError(t, err)
-	require.ElementsMatch(t, []tre.Role{tre.RoleWorkspaceOwner, tre.RoleAirlockManager}, roles)
-	users, err := f.svc.Users(ctx, ws.ID)
-	require.NoError(t, err)
-	require.Len(t, users, 2)
-	require.Equal(t, tre.CodeInvalid, tre.ErrorCode(f.svc.Assign(ctx, ws.ID, "TREAdmin", []string{"x"}, admin)))
-	require.NoError(t, f.svc.Unassign(ctx, ws.ID, owner.ID, "AirlockManager", admin))
-	require.Equal(t, tre.CodeNotFound, tre.ErrorCode(f.svc.Unassign(ctx, ws.ID, owner.ID, "AirlockManager", admin)))
-	_, err = f.svc.RolesOf(ctx, "not-a-uuid", owner.ID)
-	require.Equal(t, tre.CodeInvalid, tre.ErrorCode(err))
-	_, err = f.svc.RolesOf(ctx, "00000000-0000-0000-0000-000000000000", owner.ID)
-	require.Equal(t, tre.CodeNotFound, tre.ErrorCode(err))
-	mine, err := f.svc.WorkspacesOf(ctx, owner.ID)
-	require.NoError(t, err)
-	require.True(t, mine[ws.ID])
-	require.False(t, strings.Contains(users[0].ID, " "))
 }
 
 func TestDeletedResourceKeepsItsRecords(t *testing.T) {

@@ -1,22 +1,62 @@
-package lifecycle
+// Package assignment keeps the workspace roles: which users hold
+// WorkspaceOwner, WorkspaceResearcher or AirlockManager in which workspace,
+// as assignments in the store that TRE admins make and remove. They replace
+// AzureTRE's per-workspace app registrations: a user's roles in a workspace
+// no longer come from a workspace-specific token.
+package assignment
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// Workspace roles are assignments in the store (one document per user,
-// workspace and role), managed by TRE admins. They replace AzureTRE's
-// per-workspace app registrations: a user's roles in a workspace no longer
-// come from a workspace-specific token.
-type assignment struct {
+// Workspaces finds the workspaces assignments are made in;
+// *lifecycle.Service implements it.
+type Workspaces interface {
+	// Get loads an active resource. Returns CodeNotFound with AzureTRE's
+	// text.
+	Get(ctx context.Context, ref lifecycle.Ref) (*tre.Resource, error)
+}
+
+// Service manages the assignments.
+type Service struct {
+	store      tre.Store
+	workspaces Workspaces
+	log        *slog.Logger
+	now        func() time.Time
+}
+
+// Options are the optional parts of New.
+type Options struct {
+	Log *slog.Logger
+	Now func() time.Time
+}
+
+// New returns the service over store's WorkspaceUsers collection.
+func New(store tre.Store, workspaces Workspaces, opt Options) *Service {
+	s := &Service{store: store, workspaces: workspaces, log: opt.Log, now: opt.Now}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// grant is one stored assignment: one document per user, workspace and
+// role.
+type grant struct {
 	ID           string   `json:"id"`
 	WorkspaceID  string   `json:"workspaceId"`
 	UserID       string   `json:"userId"`
@@ -25,7 +65,7 @@ type assignment struct {
 	AssignedBy   string   `json:"assignedBy"`
 }
 
-func assignmentID(workspaceID, userID string, role tre.Role) string {
+func grantID(workspaceID, userID string, role tre.Role) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("tre:assignment:"+workspaceID+"/"+userID+"/"+string(role))).String()
 }
 
@@ -66,17 +106,17 @@ var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
 // RolesOf returns a user's roles in a workspace. Returns CodeInvalid for a
 // malformed workspace id, CodeNotFound if the workspace does not exist.
 func (s *Service) RolesOf(ctx context.Context, workspaceID, userID string) ([]tre.Role, error) {
-	if err := CheckID("workspace_id", workspaceID); err != nil {
+	if err := lifecycle.CheckID("workspace_id", workspaceID); err != nil {
 		return nil, err
 	}
-	if _, err := s.Get(ctx, WorkspaceRef(workspaceID)); err != nil {
+	if _, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID)); err != nil {
 		return nil, err
 	}
-	list, err := tre.QueryAs[assignment](ctx, s.store, tre.WorkspaceUsers, tre.Query{Where: []tre.Cond{
+	list, err := tre.QueryAs[grant](ctx, s.store, tre.WorkspaceUsers, tre.Query{Where: []tre.Cond{
 		tre.Eq("workspaceId", workspaceID), tre.Eq("userId", userID),
 	}})
 	if err != nil {
-		return nil, fmt.Errorf("lifecycle: roles of %s in %s: %w", userID, workspaceID, err)
+		return nil, fmt.Errorf("assignment: roles of %s in %s: %w", userID, workspaceID, err)
 	}
 	var roles []tre.Role
 	for _, a := range list {
@@ -87,9 +127,9 @@ func (s *Service) RolesOf(ctx context.Context, workspaceID, userID string) ([]tr
 
 // WorkspacesOf returns the ids of the workspaces where a user has a role.
 func (s *Service) WorkspacesOf(ctx context.Context, userID string) (map[string]bool, error) {
-	list, err := tre.QueryAs[assignment](ctx, s.store, tre.WorkspaceUsers, tre.Query{Where: []tre.Cond{tre.Eq("userId", userID)}})
+	list, err := tre.QueryAs[grant](ctx, s.store, tre.WorkspaceUsers, tre.Query{Where: []tre.Cond{tre.Eq("userId", userID)}})
 	if err != nil {
-		return nil, fmt.Errorf("lifecycle: workspaces of %s: %w", userID, err)
+		return nil, fmt.Errorf("assignment: workspaces of %s: %w", userID, err)
 	}
 	out := map[string]bool{}
 	for _, a := range list {
@@ -100,12 +140,12 @@ func (s *Service) WorkspacesOf(ctx context.Context, userID string) (map[string]b
 
 // Users lists the users with roles in a workspace. Returns CodeNotFound.
 func (s *Service) Users(ctx context.Context, workspaceID string) ([]WorkspaceUser, error) {
-	if _, err := s.Get(ctx, WorkspaceRef(workspaceID)); err != nil {
+	if _, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID)); err != nil {
 		return nil, err
 	}
-	list, err := tre.QueryAs[assignment](ctx, s.store, tre.WorkspaceUsers, tre.Query{Where: []tre.Cond{tre.Eq("workspaceId", workspaceID)}})
+	list, err := tre.QueryAs[grant](ctx, s.store, tre.WorkspaceUsers, tre.Query{Where: []tre.Cond{tre.Eq("workspaceId", workspaceID)}})
 	if err != nil {
-		return nil, fmt.Errorf("lifecycle: users of %s: %w", workspaceID, err)
+		return nil, fmt.Errorf("assignment: users of %s: %w", workspaceID, err)
 	}
 	byUser := map[string]*WorkspaceUser{}
 	for _, a := range list {
@@ -148,14 +188,14 @@ func (s *Service) Assign(ctx context.Context, workspaceID, roleID string, userID
 			return tre.FieldErrorf(tre.CodeInvalid, fmt.Sprintf("user_ids[%d]", i), "%q is not a user id (the oid of the user)", u)
 		}
 	}
-	if _, err := s.Get(ctx, WorkspaceRef(workspaceID)); err != nil {
+	if _, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID)); err != nil {
 		return err
 	}
 	for _, u := range userIDs {
-		a := assignment{ID: assignmentID(workspaceID, u, role), WorkspaceID: workspaceID, UserID: u, Role: role,
-			AssignedWhen: s.ts(), AssignedBy: by.ID}
+		a := grant{ID: grantID(workspaceID, u, role), WorkspaceID: workspaceID, UserID: u, Role: role,
+			AssignedWhen: tre.Timestamp(s.now()), AssignedBy: by.ID}
 		if _, err := tre.CreateAs(ctx, s.store, tre.WorkspaceUsers, a.ID, &a); err != nil && !tre.IsCode(err, tre.CodeConflict) {
-			return fmt.Errorf("lifecycle: assign %s: %w", u, err)
+			return fmt.Errorf("assignment: assign %s: %w", u, err)
 		}
 		s.log.Info("workspace role assigned", "workspace_id", workspaceID, "assignee_id", u, "role", role, "by", by.ID)
 	}
@@ -172,15 +212,15 @@ func (s *Service) Unassign(ctx context.Context, workspaceID, userID, roleID stri
 	if !userIDPattern.MatchString(userID) {
 		return tre.FieldErrorf(tre.CodeInvalid, "user_id", "%q is not a user id", userID)
 	}
-	if _, err := s.Get(ctx, WorkspaceRef(workspaceID)); err != nil {
+	if _, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID)); err != nil {
 		return err
 	}
-	err = s.store.Delete(ctx, tre.WorkspaceUsers, assignmentID(workspaceID, userID, role), "")
+	err = s.store.Delete(ctx, tre.WorkspaceUsers, grantID(workspaceID, userID, role), "")
 	if tre.IsCode(err, tre.CodeNotFound) {
 		return tre.Errorf(tre.CodeNotFound, "User %s does not have the role %s in this workspace", userID, role)
 	}
 	if err != nil {
-		return fmt.Errorf("lifecycle: unassign %s: %w", userID, err)
+		return fmt.Errorf("assignment: unassign %s: %w", userID, err)
 	}
 	s.log.Info("workspace role unassigned", "workspace_id", workspaceID, "assignee_id", userID, "role", role, "by", by.ID)
 	return nil
