@@ -35,6 +35,7 @@ import (
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -183,18 +184,20 @@ func (m *Main) open(ctx context.Context) error {
 	if m.Config.Azure() {
 		storeName, queueName = "Cosmos DB", "Service Bus"
 	}
+	agents := roster.New(m.store, nil)
 	m.api = &api.API{
 		Log:          m.Log,
 		Auth:         validator,
 		Registry:     reg,
 		Lifecycle:    m.lifecycle,
 		Assignments:  assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")}),
+		Agents:       agents,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: storeName, Check: m.store.Ping},
 			{Name: queueName, Check: m.queue.Ping},
 			{Name: "Resource Processor", Check: func(ctx context.Context) error {
-				return m.lifecycle.ProcessorHealth(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
+				return agents.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
 			}},
 		},
 		Metadata: api.Metadata{

@@ -27,6 +27,8 @@ type API struct {
 	// Assignments are the workspace roles: the access rules read them, the
 	// users routes change them.
 	Assignments Assignments
+	// Agents records the Resource Processor agents' heartbeats.
+	Agents Agents
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
@@ -55,6 +57,14 @@ type Assignments interface {
 	Assign(ctx context.Context, workspaceID, roleID string, userIDs []string, by tre.User) error
 	// Unassign removes a user's role. Returns CodeInvalid, CodeNotFound.
 	Unassign(ctx context.Context, workspaceID, userID, roleID string, by tre.User) error
+}
+
+// Agents records the heartbeats Resource Processor agents send on the
+// status queue; *roster.Service implements it.
+type Agents interface {
+	// Record keeps an agent's heartbeat. Returns CodeInvalid for a
+	// heartbeat without an agent name.
+	Record(ctx context.Context, hb tre.AgentHeartbeat) error
 }
 
 // Metadata is AzureTRE's /.metadata answer, plus how tokens are issued.

@@ -22,6 +22,7 @@ import (
 	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
@@ -29,18 +30,19 @@ import (
 
 // env is the API over one data directory.
 type env struct {
-	t     *testing.T
-	dir   string
-	db    *sqlite.DB
-	queue *sqlite.Queue
-	store *sqlite.Store
-	reg   *registry.Registry
-	svc   *lifecycle.Service
-	roles *assignment.Service
-	keys  *auth.DevKeys
-	srv   *httptest.Server
-	api   *api.API
-	logs  *strings.Builder
+	t      *testing.T
+	dir    string
+	db     *sqlite.DB
+	queue  *sqlite.Queue
+	store  *sqlite.Store
+	reg    *registry.Registry
+	svc    *lifecycle.Service
+	roles  *assignment.Service
+	agents *roster.Service
+	keys   *auth.DevKeys
+	srv    *httptest.Server
+	api    *api.API
+	logs   *strings.Builder
 }
 
 func openEnv(t *testing.T, dir string) *env {
@@ -62,12 +64,13 @@ func openEnv(t *testing.T, dir string) *env {
 	require.NoError(t, err)
 	t.Cleanup(svc.WaitFirewall)
 	roles := assignment.New(st, svc, assignment.Options{Log: log})
+	agents := roster.New(st, nil)
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Lifecycle: svc, Assignments: roles, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
+		Registry: reg, Lifecycle: svc, Assignments: roles, Agents: agents, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
 		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
 		Health:   []api.HealthCheck{{Name: "store", Check: st.Ping}}}
 	srv := httptest.NewServer(a.Handler())
-	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, roles: roles, keys: keys, srv: srv, api: a, logs: logs}
+	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, roles: roles, agents: agents, keys: keys, srv: srv, api: a, logs: logs}
 	t.Cleanup(e.close)
 	return e
 }

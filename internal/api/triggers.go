@@ -104,7 +104,7 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 		if err := json.Unmarshal(body, &hb); err != nil {
 			return reject("the message is not an agent heartbeat: "+err.Error(), "", body)
 		}
-		if err := a.Lifecycle.RecordAgent(r.Context(), hb); err != nil {
+		if err := a.Agents.Record(r.Context(), hb); err != nil {
 			if tre.IsCode(err, tre.CodeInvalid) {
 				return reject(tre.ErrorMessage(err), "", body)
 			}

@@ -73,7 +73,7 @@ func TestTriggerGoldenPayloads(t *testing.T) {
 	// An agent's heartbeat is recorded.
 	code, _ = e.invoke("deployment-status", statusPayload(t, tre.AgentHeartbeat{Kind: tre.KindAgentHeartbeat, Agent: "vm-0", Workers: 2, Healthy: true}, "hb1", "agent-vm-0"))
 	require.Equal(t, http.StatusOK, code)
-	agents, err := e.svc.Agents(ctx)
+	agents, err := e.agents.List(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "vm-0", agents[0].Agent)
 

@@ -24,6 +24,7 @@ import (
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
@@ -99,7 +100,8 @@ func newWorld(t *testing.T, o options, script func(context.Context, tre.Job, int
 		lifecycle.Options{Log: log, DeadLetters: q})
 	require.NoError(t, err)
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Lifecycle: svc, Assignments: assignment.New(st, svc, assignment.Options{Log: log}), EventPoll: 20 * time.Millisecond}
+		Registry: reg, Lifecycle: svc, Assignments: assignment.New(st, svc, assignment.Options{Log: log}),
+		Agents: roster.New(st, nil), EventPoll: 20 * time.Millisecond}
 	srv := httptest.NewServer(a.Handler())
 	w := &world{t: t, db: db, queue: q, store: st, svc: svc, secrets: sec, keys: keys, srv: srv,
 		runner: &runner{runs: map[string]int{}, script: script}}

@@ -1,4 +1,7 @@
-package lifecycle
+// Package roster keeps the roster of Resource Processor agents: the last
+// heartbeat each agent sent, and from them whether a processor is alive
+// (the "Resource Processor" entry of the health report).
+package roster
 
 import (
 	"context"
@@ -12,8 +15,22 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// AgentRecord is the last heartbeat of a Resource Processor agent.
-type AgentRecord struct {
+// Service records the agents' heartbeats in the store's Agents collection.
+type Service struct {
+	store tre.Store
+	now   func() time.Time
+}
+
+// New returns the service; now is its clock (nil: time.Now).
+func New(store tre.Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}
+}
+
+// Agent is what the roster knows of one agent: its last heartbeat.
+type Agent struct {
 	ID       string  `json:"id"`
 	Agent    string  `json:"agent"`
 	Version  string  `json:"version,omitempty"`
@@ -24,16 +41,16 @@ type AgentRecord struct {
 	SentAt   float64 `json:"sentAt"`
 }
 
-// RecordAgent keeps an agent's heartbeat (the newest wins).
+// Record keeps an agent's heartbeat (the newest wins).
 // Returns CodeInvalid for a heartbeat without an agent name.
-func (s *Service) RecordAgent(ctx context.Context, hb tre.AgentHeartbeat) error {
+func (s *Service) Record(ctx context.Context, hb tre.AgentHeartbeat) error {
 	if strings.TrimSpace(hb.Agent) == "" {
 		return tre.Errorf(tre.CodeInvalid, "agent heartbeat without an agent name")
 	}
-	rec := AgentRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("tre:agent:"+hb.Agent)).String(), Agent: hb.Agent, Version: hb.Version,
-		Workers: hb.Workers, Healthy: hb.Healthy, Problem: hb.Problem, LastSeen: s.ts(), SentAt: hb.SentAt}
+	rec := Agent{ID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("tre:agent:"+hb.Agent)).String(), Agent: hb.Agent, Version: hb.Version,
+		Workers: hb.Workers, Healthy: hb.Healthy, Problem: hb.Problem, LastSeen: tre.Timestamp(s.now()), SentAt: hb.SentAt}
 	for attempt := 0; attempt < 5; attempt++ {
-		old, err := tre.GetAs[AgentRecord](ctx, s.store, tre.Agents, rec.ID)
+		old, err := tre.GetAs[Agent](ctx, s.store, tre.Agents, rec.ID)
 		switch {
 		case tre.IsCode(err, tre.CodeNotFound):
 			if _, err = tre.CreateAs(ctx, s.store, tre.Agents, rec.ID, &rec); tre.IsCode(err, tre.CodeConflict) {
@@ -41,7 +58,7 @@ func (s *Service) RecordAgent(ctx context.Context, hb tre.AgentHeartbeat) error 
 			}
 			return err
 		case err != nil:
-			return fmt.Errorf("lifecycle: record agent %s: %w", hb.Agent, err)
+			return fmt.Errorf("roster: record agent %s: %w", hb.Agent, err)
 		}
 		if old.SentAt > rec.SentAt {
 			return nil // a late heartbeat
@@ -52,21 +69,21 @@ func (s *Service) RecordAgent(ctx context.Context, hb tre.AgentHeartbeat) error 
 	return nil
 }
 
-// Agents lists the agents' last heartbeats, most recent first.
-func (s *Service) Agents(ctx context.Context) ([]*AgentRecord, error) {
-	list, err := tre.QueryAs[AgentRecord](ctx, s.store, tre.Agents, tre.Query{})
+// List returns the agents' last heartbeats, most recent first.
+func (s *Service) List(ctx context.Context) ([]*Agent, error) {
+	list, err := tre.QueryAs[Agent](ctx, s.store, tre.Agents, tre.Query{})
 	if err != nil {
-		return nil, fmt.Errorf("lifecycle: agents: %w", err)
+		return nil, fmt.Errorf("roster: agents: %w", err)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].LastSeen > list[j].LastSeen })
 	return list, nil
 }
 
-// ProcessorHealth reports whether a Resource Processor is alive: at least
+// Health reports whether a Resource Processor is alive: at least
 // one agent said it was healthy within staleAfter. The error says what was
 // seen instead.
-func (s *Service) ProcessorHealth(ctx context.Context, staleAfter time.Duration) error {
-	agents, err := s.Agents(ctx)
+func (s *Service) Health(ctx context.Context, staleAfter time.Duration) error {
+	agents, err := s.List(ctx)
 	if err != nil {
 		return err
 	}
