@@ -31,6 +31,7 @@ import (
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/funchost"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/processor"
@@ -192,6 +193,7 @@ func (m *Main) open(ctx context.Context) error {
 		Lifecycle:    m.lifecycle,
 		Assignments:  assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")}),
 		Agents:       agents,
+		DeadLetters:  deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")}),
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: storeName, Check: m.store.Ping},

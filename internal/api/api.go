@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tre-go/tre/internal/assignment"
+	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
@@ -29,6 +30,9 @@ type API struct {
 	Assignments Assignments
 	// Agents records the Resource Processor agents' heartbeats.
 	Agents Agents
+	// DeadLetters are the messages nothing will process: the queues' dead
+	// letters and the status messages the trigger refused.
+	DeadLetters DeadLetters
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
@@ -65,6 +69,20 @@ type Agents interface {
 	// Record keeps an agent's heartbeat. Returns CodeInvalid for a
 	// heartbeat without an agent name.
 	Record(ctx context.Context, hb tre.AgentHeartbeat) error
+}
+
+// DeadLetters are the dead-lettered and refused messages;
+// *deadletter.Service implements it.
+type DeadLetters interface {
+	// List lists them, with the operation each belongs to.
+	List(ctx context.Context) ([]deadletter.DeadLetter, error)
+	// Replay gives a dead-lettered message another chance. Returns
+	// CodeNotFound, CodeConflict.
+	Replay(ctx context.Context, queue, id string, user tre.User) error
+	// Discard removes one. Returns CodeNotFound.
+	Discard(ctx context.Context, queue, id string, user tre.User) error
+	// Reject keeps a status message the trigger refuses.
+	Reject(ctx context.Context, m deadletter.RejectedMessage) error
 }
 
 // Metadata is AzureTRE's /.metadata answer, plus how tokens are issued.

@@ -19,6 +19,7 @@ import (
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/cidr"
+	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
@@ -39,6 +40,7 @@ type env struct {
 	svc    *lifecycle.Service
 	roles  *assignment.Service
 	agents *roster.Service
+	dead   *deadletter.Service
 	keys   *auth.DevKeys
 	srv    *httptest.Server
 	api    *api.API
@@ -65,12 +67,13 @@ func openEnv(t *testing.T, dir string) *env {
 	t.Cleanup(svc.WaitFirewall)
 	roles := assignment.New(st, svc, assignment.Options{Log: log})
 	agents := roster.New(st, nil)
+	dead := deadletter.New(st, q, svc, deadletter.Options{Log: log})
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Lifecycle: svc, Assignments: roles, Agents: agents, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
+		Registry: reg, Lifecycle: svc, Assignments: roles, Agents: agents, DeadLetters: dead, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
 		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
 		Health:   []api.HealthCheck{{Name: "store", Check: st.Ping}}}
 	srv := httptest.NewServer(a.Handler())
-	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, roles: roles, agents: agents, keys: keys, srv: srv, api: a, logs: logs}
+	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, roles: roles, agents: agents, dead: dead, keys: keys, srv: srv, api: a, logs: logs}
 	t.Cleanup(e.close)
 	return e
 }

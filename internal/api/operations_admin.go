@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -183,12 +184,12 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 }
 
 func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
-	list, err := a.Lifecycle.DeadLetters(r.Context())
+	list, err := a.DeadLetters.List(r.Context())
 	if err != nil {
 		return err
 	}
 	if list == nil {
-		list = []lifecycle.DeadLetter{}
+		list = []deadletter.DeadLetter{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deadLetters": list})
 	return nil
@@ -197,9 +198,9 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
 func deadLetterRef(r *http.Request) (string, string, error) {
 	q, id := r.PathValue("queue"), r.PathValue("id")
 	switch q {
-	case tre.QueueRequests, tre.QueueStatus, lifecycle.QueueRejected:
+	case tre.QueueRequests, tre.QueueStatus, deadletter.QueueRejected:
 	default:
-		return "", "", tre.FieldErrorf(tre.CodeInvalid, "queue", "queue must be %s, %s or %s, not %q", tre.QueueRequests, tre.QueueStatus, lifecycle.QueueRejected, q)
+		return "", "", tre.FieldErrorf(tre.CodeInvalid, "queue", "queue must be %s, %s or %s, not %q", tre.QueueRequests, tre.QueueStatus, deadletter.QueueRejected, q)
 	}
 	return q, id, nil
 }
@@ -209,7 +210,7 @@ func (a *API) replayDeadLetter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Lifecycle.ReplayDeadLetter(r.Context(), q, id, userOf(r.Context())); err != nil {
+	if err := a.DeadLetters.Replay(r.Context(), q, id, userOf(r.Context())); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"queue": q, "id": id, "result": "replayed"})
@@ -221,7 +222,7 @@ func (a *API) discardDeadLetter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Lifecycle.DiscardDeadLetter(r.Context(), q, id, userOf(r.Context())); err != nil {
+	if err := a.DeadLetters.Discard(r.Context(), q, id, userOf(r.Context())); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"queue": q, "id": id, "result": "discarded"})

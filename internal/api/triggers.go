@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/funchost"
-	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -80,7 +80,7 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 	log := loggerOf(r.Context(), a.log()).With("message_id", inv.String("MessageId"), "session_id", inv.String("SessionId"),
 		"delivery_count", inv.Int("DeliveryCount"))
 	reject := func(reason, opID string, body []byte) error {
-		err := a.Lifecycle.RecordRejected(r.Context(), lifecycle.RejectedMessage{
+		err := a.DeadLetters.Reject(r.Context(), deadletter.RejectedMessage{
 			Queue: tre.QueueStatus, MessageID: inv.String("MessageId"), SessionID: inv.String("SessionId"),
 			DeliveryCount: inv.Int("DeliveryCount"), Reason: reason, OperationID: opID, Body: string(body),
 		})

@@ -20,6 +20,7 @@ import (
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/cidr"
+	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/funchost"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/processor"
@@ -101,7 +102,7 @@ func newWorld(t *testing.T, o options, script func(context.Context, tre.Job, int
 	require.NoError(t, err)
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
 		Registry: reg, Lifecycle: svc, Assignments: assignment.New(st, svc, assignment.Options{Log: log}),
-		Agents: roster.New(st, nil), EventPoll: 20 * time.Millisecond}
+		Agents: roster.New(st, nil), DeadLetters: deadletter.New(st, q, svc, deadletter.Options{Log: log}), EventPoll: 20 * time.Millisecond}
 	srv := httptest.NewServer(a.Handler())
 	w := &world{t: t, db: db, queue: q, store: st, svc: svc, secrets: sec, keys: keys, srv: srv,
 		runner: &runner{runs: map[string]int{}, script: script}}

@@ -239,3 +239,41 @@ func (s *Service) Watchdog(ctx context.Context) (int, error) {
 	dead, err := s.failDeadLettered(ctx)
 	return failed + dead, errors.Join(append(errs, err)...)
 }
+
+// failDeadLettered fails the steps whose request was dead-lettered, with
+// the reason: nothing will run them, and their operation must not wait.
+func (s *Service) failDeadLettered(ctx context.Context) (int, error) {
+	if s.deadLetters == nil {
+		return 0, nil
+	}
+	list, err := s.deadLetters.DeadLetters(ctx, tre.QueueRequests)
+	if err != nil {
+		return 0, fmt.Errorf("lifecycle: dead letters: %w", err)
+	}
+	failed := 0
+	var errs []error
+	for _, d := range list {
+		if d.Subject == tre.SubjectCancel {
+			continue
+		}
+		r := tre.RefOf(d.Body)
+		op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, r.OperationID)
+		if err != nil {
+			continue
+		}
+		st := op.Step(r.StepID)
+		if st == nil || st.Status.Terminal() || (r.Attempt != 0 && st.Attempt != r.Attempt) {
+			continue
+		}
+		msg := fmt.Sprintf("The request was dead-lettered after %d deliveries (%s)", d.DeliveryCount, d.Reason)
+		if d.Description != "" {
+			msg += ": " + d.Description
+		}
+		if err := s.failStep(ctx, op.ID, st.ID, msg); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		failed++
+	}
+	return failed, errors.Join(errs...)
+}

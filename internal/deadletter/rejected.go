@@ -1,4 +1,4 @@
-package lifecycle
+package deadletter
 
 import (
 	"context"
@@ -28,17 +28,17 @@ type RejectedMessage struct {
 // maxRejectedBody bounds what is kept of a rejected message's body.
 const maxRejectedBody = 16 << 10
 
-// RecordRejected keeps a refused message. Recording the same message again
+// Reject keeps a refused message. Recording the same message again
 // (a redelivery) is not an error.
-func (s *Service) RecordRejected(ctx context.Context, m RejectedMessage) error {
+func (s *Service) Reject(ctx context.Context, m RejectedMessage) error {
 	m.ID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("tre:rejected:"+m.Queue+"/"+m.MessageID)).String()
 	if len(m.Body) > maxRejectedBody {
 		m.Body = m.Body[:maxRejectedBody] + "…"
 	}
-	m.RejectedWhen = s.ts()
+	m.RejectedWhen = tre.Timestamp(s.now())
 	_, err := tre.CreateAs(ctx, s.store, tre.RejectedMessages, m.ID, &m)
 	if err != nil && !tre.IsCode(err, tre.CodeConflict) {
-		return fmt.Errorf("lifecycle: record rejected message %s: %w", m.MessageID, err)
+		return fmt.Errorf("deadletter: record rejected message %s: %w", m.MessageID, err)
 	}
 	s.log.Warn("message rejected", "queue", m.Queue, "message_id", m.MessageID, "session_id", m.SessionID,
 		"operation_id", m.OperationID, "reason", m.Reason)
@@ -49,7 +49,7 @@ func (s *Service) RecordRejected(ctx context.Context, m RejectedMessage) error {
 func (s *Service) Rejected(ctx context.Context) ([]*RejectedMessage, error) {
 	list, err := tre.QueryAs[RejectedMessage](ctx, s.store, tre.RejectedMessages, tre.Query{})
 	if err != nil {
-		return nil, fmt.Errorf("lifecycle: rejected messages: %w", err)
+		return nil, fmt.Errorf("deadletter: rejected messages: %w", err)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].RejectedWhen < list[j].RejectedWhen })
 	return list, nil

@@ -1,13 +1,54 @@
-package lifecycle
+// Package deadletter is the admins' view of the messages nothing will
+// process: the dead letters of both queues, and the status messages the
+// control plane refused (kept with the reason, so that the queue does not
+// retry them forever). An admin replays or discards each.
+package deadletter
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/tre-go/tre/internal/tre"
 )
+
+// Operations retries an operation whose request was dead-lettered;
+// *lifecycle.Service implements it.
+type Operations interface {
+	// Retry runs a failed operation again from its failed step. Returns
+	// CodeNotFound, CodeConflict.
+	Retry(ctx context.Context, r *tre.Resource, opID string, user tre.User) (*tre.Operation, error)
+}
+
+// Service lists, replays and discards dead letters and rejected messages.
+type Service struct {
+	store tre.Store
+	// queue reads the queues' dead letters (nil: none to show).
+	queue tre.DeadLetterQueue
+	ops   Operations
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// Options are the optional parts of New.
+type Options struct {
+	Log *slog.Logger
+	Now func() time.Time
+}
+
+// New returns the service. queue may be nil: then only rejected messages
+// are shown.
+func New(store tre.Store, queue tre.DeadLetterQueue, ops Operations, opt Options) *Service {
+	s := &Service{store: store, queue: queue, ops: ops, log: opt.Log, now: opt.Now}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
 
 // DeadLetter is one dead-lettered or rejected message as admins see it.
 type DeadLetter struct {
@@ -30,32 +71,18 @@ type DeadLetter struct {
 // QueueRejected names the list of refused status messages.
 const QueueRejected = "rejected"
 
-// ref is what a message body says about its operation.
-type ref struct {
-	OperationID string `json:"operationId"`
-	StepID      string `json:"stepId"`
-	ID          string `json:"id"`
-	Attempt     int    `json:"attempt"`
-}
-
-func refOf(body []byte) ref {
-	var r ref
-	_ = json.Unmarshal(body, &r)
-	return r
-}
-
-// DeadLetters lists the dead-lettered messages of both queues and the
-// rejected status messages, with the operation each belongs to.
-func (s *Service) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+// List lists the dead-lettered messages of both queues and the rejected
+// status messages, with the operation each belongs to.
+func (s *Service) List(ctx context.Context) ([]DeadLetter, error) {
 	var out []DeadLetter
-	if s.deadLetters != nil {
+	if s.queue != nil {
 		for _, q := range []string{tre.QueueRequests, tre.QueueStatus} {
-			list, err := s.deadLetters.DeadLetters(ctx, q)
+			list, err := s.queue.DeadLetters(ctx, q)
 			if err != nil {
-				return nil, fmt.Errorf("lifecycle: dead letters of %s: %w", q, err)
+				return nil, fmt.Errorf("deadletter: dead letters of %s: %w", q, err)
 			}
 			for _, d := range list {
-				r := refOf(d.Body)
+				r := tre.RefOf(d.Body)
 				out = append(out, DeadLetter{Queue: q, ID: fmt.Sprint(d.SequenceNumber), MessageID: d.MessageID, SessionID: d.SessionID,
 					Reason: d.Reason, Description: d.Description, DeliveryCount: d.DeliveryCount, OperationID: r.OperationID,
 					StepID: r.StepID, ResourceID: r.ID, DeadLetteredAt: tre.Timestamp(d.DeadLetteredAt), Body: string(d.Body)})
@@ -67,7 +94,7 @@ func (s *Service) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 		return nil, err
 	}
 	for _, m := range rejected {
-		r := refOf([]byte(m.Body))
+		r := tre.RefOf([]byte(m.Body))
 		out = append(out, DeadLetter{Queue: QueueRejected, ID: m.ID, MessageID: m.MessageID, SessionID: m.SessionID, Reason: m.Reason,
 			DeliveryCount: m.DeliveryCount, OperationID: m.OperationID, StepID: r.StepID, ResourceID: r.ID,
 			DeadLetteredAt: m.RejectedWhen, Body: m.Body})
@@ -76,7 +103,7 @@ func (s *Service) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 }
 
 func (s *Service) findDeadLetter(ctx context.Context, queue, id string) (*DeadLetter, error) {
-	all, err := s.DeadLetters(ctx)
+	all, err := s.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -88,14 +115,14 @@ func (s *Service) findDeadLetter(ctx context.Context, queue, id string) (*DeadLe
 	return nil, tre.Errorf(tre.CodeNotFound, "No dead-lettered message %s in %s", id, queue)
 }
 
-// ReplayDeadLetter gives a dead-lettered message another chance. A status
+// Replay gives a dead-lettered message another chance. A status
 // message goes back to its queue (ingestion then applies or ignores it). A
 // request whose step is still waiting goes back to its queue too; one whose
 // step has been failed (as the watchdog does with dead-lettered requests)
 // is replayed by retrying its operation, and the dead letter is removed.
 // Rejected status messages cannot be replayed: they would be refused again.
 // Returns CodeNotFound, CodeConflict.
-func (s *Service) ReplayDeadLetter(ctx context.Context, queue, id string, user tre.User) error {
+func (s *Service) Replay(ctx context.Context, queue, id string, user tre.User) error {
 	d, err := s.findDeadLetter(ctx, queue, id)
 	if err != nil {
 		return err
@@ -105,7 +132,7 @@ func (s *Service) ReplayDeadLetter(ctx context.Context, queue, id string, user t
 	}
 	seq, _ := parseSeq(id)
 	if queue == tre.QueueStatus {
-		return s.deadLetters.Replay(ctx, queue, seq)
+		return s.queue.Replay(ctx, queue, seq)
 	}
 	op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, d.OperationID)
 	if err != nil {
@@ -119,21 +146,21 @@ func (s *Service) ReplayDeadLetter(ctx context.Context, queue, id string, user t
 		return tre.Errorf(tre.CodeConflict, "Step %s is not in operation %s: discard the message instead", d.StepID, op.ID)
 	}
 	if !st.Status.Terminal() {
-		return s.deadLetters.Replay(ctx, queue, seq)
+		return s.queue.Replay(ctx, queue, seq)
 	}
-	r, err := s.getResource(ctx, op.ResourceID)
+	r, err := tre.GetAs[tre.Resource](ctx, s.store, tre.Resources, op.ResourceID)
 	if err != nil {
+		return fmt.Errorf("deadletter: resource of operation %s: %w", op.ID, err)
+	}
+	if _, err := s.ops.Retry(ctx, r, op.ID, user); err != nil {
 		return err
 	}
-	if _, err := s.Retry(ctx, r, op.ID, user); err != nil {
-		return err
-	}
-	return s.deadLetters.Discard(ctx, queue, seq)
+	return s.queue.Discard(ctx, queue, seq)
 }
 
-// DiscardDeadLetter removes a dead-lettered or rejected message.
+// Discard removes a dead-lettered or rejected message.
 // Returns CodeNotFound.
-func (s *Service) DiscardDeadLetter(ctx context.Context, queue, id string, user tre.User) error {
+func (s *Service) Discard(ctx context.Context, queue, id string, user tre.User) error {
 	if _, err := s.findDeadLetter(ctx, queue, id); err != nil {
 		return err
 	}
@@ -142,49 +169,11 @@ func (s *Service) DiscardDeadLetter(ctx context.Context, queue, id string, user 
 		return s.store.Delete(ctx, tre.RejectedMessages, id, "")
 	}
 	seq, _ := parseSeq(id)
-	return s.deadLetters.Discard(ctx, queue, seq)
+	return s.queue.Discard(ctx, queue, seq)
 }
 
 func parseSeq(id string) (int64, error) {
 	var n int64
 	_, err := fmt.Sscan(id, &n)
 	return n, err
-}
-
-// failDeadLettered fails the steps whose request was dead-lettered, with
-// the reason: nothing will run them, and their operation must not wait.
-func (s *Service) failDeadLettered(ctx context.Context) (int, error) {
-	if s.deadLetters == nil {
-		return 0, nil
-	}
-	list, err := s.deadLetters.DeadLetters(ctx, tre.QueueRequests)
-	if err != nil {
-		return 0, fmt.Errorf("lifecycle: dead letters: %w", err)
-	}
-	failed := 0
-	var errs []error
-	for _, d := range list {
-		if d.Subject == tre.SubjectCancel {
-			continue
-		}
-		r := refOf(d.Body)
-		op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, r.OperationID)
-		if err != nil {
-			continue
-		}
-		st := op.Step(r.StepID)
-		if st == nil || st.Status.Terminal() || (r.Attempt != 0 && st.Attempt != r.Attempt) {
-			continue
-		}
-		msg := fmt.Sprintf("The request was dead-lettered after %d deliveries (%s)", d.DeliveryCount, d.Reason)
-		if d.Description != "" {
-			msg += ": " + d.Description
-		}
-		if err := s.failStep(ctx, op.ID, st.ID, msg); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		failed++
-	}
-	return failed, errors.Join(errs...)
 }
