@@ -16,7 +16,6 @@ import (
 	"github.com/tre-go/tre/internal/cosmos"
 	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/keyvault"
-	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/servicebus"
 	"github.com/tre-go/tre/internal/sqlite"
@@ -113,10 +112,9 @@ func (m *Main) credential() (azcore.TokenCredential, error) {
 	return m.cred, nil
 }
 
-// firewallOptions builds the firewall service's backend: the Azure
-// Firewall Policy, a JSON file, or none.
-func (m *Main) firewallOptions() (*lifecycle.FirewallOptions, error) {
-	var backend tre.Firewall
+// firewallAdapter builds the firewall service's adapter: the Azure
+// Firewall Policy, a JSON file, or none (the service is off).
+func (m *Main) firewallAdapter() (tre.Firewall, error) {
 	switch m.Config.Firewall {
 	case "azure":
 		cred, err := m.credential()
@@ -125,20 +123,22 @@ func (m *Main) firewallOptions() (*lifecycle.FirewallOptions, error) {
 		}
 		b, err := armfirewall.New(m.Config.FirewallPolicy, cred, nil)
 		if err != nil {
-			return nil, err
+			return nil, err // not a nil *Backend in a non-nil interface
 		}
-		backend = b
+		return b, nil
 	case "file":
-		backend = &firewallfile.Backend{Path: m.Config.FirewallFile}
-	default:
-		return nil, nil
+		return &firewallfile.Backend{Path: m.Config.FirewallFile}, nil
 	}
+	return nil, nil
+}
+
+// leaseHolder names this instance in the firewall's lease document.
+func leaseHolder() string {
 	holder, _ := os.Hostname()
 	if id := os.Getenv("WEBSITE_INSTANCE_ID"); id != "" {
 		holder = id
 	}
-	return &lifecycle.FirewallOptions{Backend: backend, Config: m.Config.FirewallConfig(),
-		Holder: fmt.Sprintf("%s/%d", holder, os.Getpid())}, nil
+	return fmt.Sprintf("%s/%d", holder, os.Getpid())
 }
 
 func (m *Main) adapterNames() string {

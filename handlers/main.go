@@ -32,6 +32,7 @@ import (
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/deadletter"
+	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/funchost"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/processor"
@@ -128,6 +129,10 @@ type Main struct {
 	queue     tre.Queue
 	secrets   tre.Secrets
 	lifecycle *lifecycle.Service
+	firewall  *egress.Service
+	roles     *assignment.Service
+	roster    *roster.Service
+	dead      *deadletter.Service
 	agent     *processor.Agent // the in-process processor, if any
 	host      *funchost.Host   // the Functions host stand-in, if any
 	api       *api.API
@@ -154,20 +159,9 @@ func (m *Main) open(ctx context.Context) error {
 		return err
 	}
 	reg := registry.New(m.store, nil)
-	fw, err := m.firewallOptions()
-	if err != nil {
+	if err := m.services(reg); err != nil {
 		return err
 	}
-	m.lifecycle, err = lifecycle.New(m.store, reg, m.secrets, m.queue, lifecycle.Config{
-		TREID: m.Config.TREID, Location: m.Config.Location,
-		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
-		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
-		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
-	}, lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Firewall: fw})
-	if err != nil {
-		return err
-	}
-	m.closers = append(m.closers, func() error { m.lifecycle.StopFirewall(); return nil })
 	if m.Config.RegisterTemplates {
 		if err := m.registerTemplates(ctx, reg); err != nil {
 			return err
@@ -181,32 +175,7 @@ func (m *Main) open(ctx context.Context) error {
 	if m.Config.LocalHost {
 		m.host = m.localHost()
 	}
-	storeName, queueName := "Configuration Store (SQLite)", "Message Queue (SQLite)"
-	if m.Config.Azure() {
-		storeName, queueName = "Cosmos DB", "Service Bus"
-	}
-	agents := roster.New(m.store, nil)
-	m.api = &api.API{
-		Log:          m.Log,
-		Auth:         validator,
-		Registry:     reg,
-		Lifecycle:    m.lifecycle,
-		Assignments:  assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")}),
-		Agents:       agents,
-		DeadLetters:  deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")}),
-		MaxBodyBytes: m.Config.MaxBodyBytes,
-		Health: []api.HealthCheck{
-			{Name: storeName, Check: m.store.Ping},
-			{Name: queueName, Check: m.queue.Ping},
-			{Name: "Resource Processor", Check: func(ctx context.Context) error {
-				return agents.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
-			}},
-		},
-		Metadata: api.Metadata{
-			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
-			APIRootScope: rootScope(m.Config),
-		},
-	}
+	m.api = m.newAPI(validator, mode, reg)
 	addr := net.JoinHostPort(m.Config.ListenAddress, strconv.Itoa(m.Config.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -225,6 +194,67 @@ func (m *Main) open(ctx context.Context) error {
 		m.Log.Info("dev issuer in use: get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
 	}
 	return nil
+}
+
+// services builds the control plane's services on the adapters. The
+// firewall service is woken by lifecycle through a signal, and Run runs it.
+func (m *Main) services(reg *registry.Registry) error {
+	backend, err := m.firewallAdapter()
+	if err != nil {
+		return err
+	}
+	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue}
+	var signal *egress.Signal
+	if backend != nil {
+		signal = egress.NewSignal()
+		opts.Firewall = signal
+	}
+	m.lifecycle = lifecycle.New(m.store, reg, m.secrets, m.queue, lifecycle.Config{
+		TREID: m.Config.TREID, Location: m.Config.Location,
+		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
+		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
+		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
+	}, opts)
+	m.firewall, err = egress.New(m.store, backend, m.lifecycle, signal, egress.Config{
+		Firewall: m.Config.FirewallConfig(), Holder: leaseHolder(), BeatEvery: m.Config.HeartbeatLimit / 4,
+	}, egress.Options{Log: m.Log.With("component", "firewall")})
+	if err != nil {
+		return err
+	}
+	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
+	m.roster = roster.New(m.store, nil)
+	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
+	return nil
+}
+
+// newAPI wires the services into the API.
+func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registry) *api.API {
+	storeName, queueName := "Configuration Store (SQLite)", "Message Queue (SQLite)"
+	if m.Config.Azure() {
+		storeName, queueName = "Cosmos DB", "Service Bus"
+	}
+	return &api.API{
+		Log:          m.Log,
+		Auth:         auth,
+		Registry:     reg,
+		Lifecycle:    m.lifecycle,
+		Assignments:  m.roles,
+		Agents:       m.roster,
+		DeadLetters:  m.dead,
+		Firewall:     m.firewall,
+		MaxBodyBytes: m.Config.MaxBodyBytes,
+		Health: []api.HealthCheck{
+			{Name: storeName, Check: m.store.Ping},
+			{Name: queueName, Check: m.queue.Ping},
+			{Name: "Resource Processor", Check: func(ctx context.Context) error {
+				return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
+			}},
+		},
+		Metadata: api.Metadata{
+			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
+			APIRootScope: rootScope(m.Config),
+		},
+	}
 }
 
 func rootScope(c Config) string {
@@ -268,6 +298,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
+	// The firewall service stops after the API, as the requests it may
+	// serve until then signal it.
+	fwCtx, stopFirewall := context.WithCancel(context.WithoutCancel(ctx))
+	fwDone := make(chan struct{})
+	go func() { defer close(fwDone); _ = m.firewall.Run(fwCtx) }()
+	defer func() { stopFirewall(); <-fwDone }()
 	localCtx, stopLocal := context.WithCancel(ctx)
 	var local sync.WaitGroup
 	if m.agent != nil {

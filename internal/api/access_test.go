@@ -133,9 +133,12 @@ func buildWorld(t *testing.T, mode string) (string, world) {
 		w.dlReplay, w.dlDiscard = fmt.Sprint(msgs[0].SequenceNumber), fmt.Sprint(msgs[1].SequenceNumber)
 	}
 	w.wsETag, w.svcETag, w.urOwnETag, w.urOtherETag, w.ssETag = etag(w.ws), etag(w.svc), etag(w.urOwn), etag(w.urOther), etag(w.ss)
-	_, err := e.svc.PutManualRules(ctx, "ntp-rules", ntpRules(), adminUser)
+	// With the firewall service's Run stopped, the world's firewall is the
+	// reconcile of this test: the same in every world.
+	e.stopFW()
+	_, err := e.fw.PutManualRules(ctx, "ntp-rules", ntpRules(), adminUser)
 	require.NoError(t, err)
-	e.svc.WaitFirewall()
+	e.reconcile()
 	e.close()
 	return dir, w
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/deadletter"
+	"github.com/tre-go/tre/internal/egress"
+	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
@@ -33,13 +35,14 @@ type API struct {
 	// DeadLetters are the messages nothing will process: the queues' dead
 	// letters and the status messages the trigger refused.
 	DeadLetters DeadLetters
+	// Firewall is the firewall service.
+	Firewall Firewall
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
 	Metadata Metadata
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	Now          func() time.Time
 	// EventPoll is how often an event stream looks for changes.
 	EventPoll time.Duration
 }
@@ -85,6 +88,28 @@ type DeadLetters interface {
 	Reject(ctx context.Context, m deadletter.RejectedMessage) error
 }
 
+// Firewall is the firewall service; *egress.Service implements it.
+type Firewall interface {
+	// Enabled reports whether the service is on (TRE_FIREWALL is not off).
+	Enabled() bool
+	// View returns the desired and applied state. Returns CodeUnavailable.
+	View(ctx context.Context) (*egress.View, error)
+	// Sync makes the firewall match the declared rules now. Returns
+	// CodeUnavailable.
+	Sync(ctx context.Context) (*egress.Report, error)
+	// RunSteps runs the firewall steps that are due.
+	RunSteps(ctx context.Context) error
+	// ManualRuleSets lists the admins' rule sets.
+	ManualRuleSets(ctx context.Context) ([]*egress.ManualRules, error)
+	// ManualRuleSet returns one. Returns CodeNotFound.
+	ManualRuleSet(ctx context.Context, name string) (*egress.ManualRules, error)
+	// PutManualRules creates or replaces one. Returns CodeInvalid,
+	// CodeUnavailable.
+	PutManualRules(ctx context.Context, name string, rules firewall.RuleSet, by tre.User) (*egress.ManualRules, error)
+	// DeleteManualRules removes one. Returns CodeNotFound, CodeUnavailable.
+	DeleteManualRules(ctx context.Context, name string, by tre.User) error
+}
+
 // Metadata is AzureTRE's /.metadata answer, plus how tokens are issued.
 type Metadata struct {
 	APIVersion   string `json:"api_version"`
@@ -113,13 +138,6 @@ func (a *API) maxBody() int64 {
 		return 1 << 20
 	}
 	return a.MaxBodyBytes
-}
-
-func (a *API) now() time.Time {
-	if a.Now == nil {
-		return time.Now()
-	}
-	return a.Now()
 }
 
 // Routes is the route table of the whole API.

@@ -39,7 +39,7 @@ func TestFirewallManualRulesOverHTTP(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &m))
 	assert.Equal(t, "ntp-rules", m.Name)
 	assert.Equal(t, "admin", m.UpdatedBy.Name)
-	e.svc.WaitFirewall()
+	e.reconcile()
 
 	status, body, _ = e.do("GET", "/api/firewall", admin, "")
 	require.Equal(t, http.StatusOK, status, body)
@@ -96,7 +96,6 @@ func TestFirewallManualRulesOverHTTP(t *testing.T) {
 
 	status, body, _ = e.do("DELETE", "/api/firewall/manual-rules/ntp-rules", admin, "")
 	require.Equal(t, http.StatusOK, status, body)
-	e.svc.WaitFirewall()
 	status, body, _ = e.do("POST", "/api/firewall/reconcile", admin, "")
 	require.Equal(t, http.StatusOK, status, body)
 	groups, err := (&firewallfile.Backend{Path: e.dir + "/firewall.json"}).Groups(t.Context())

@@ -95,11 +95,10 @@ func newWorld(t *testing.T, o options, script func(context.Context, tre.Job, int
 	_, err = reg.Register(ctx, registry.Kind{Type: tre.TypeWorkspace}, registry.Registration{Name: "ws", Version: "1.0.0", Current: true,
 		JSONSchema: map[string]any{"title": "WS", "description": "d", "type": "object", "properties": map[string]any{}}}, tre.User{ID: "admin"})
 	require.NoError(t, err)
-	svc, err := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "t", Location: "l",
+	svc := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "t", Location: "l",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22"),
 		HeartbeatLimit: o.heartbeatLimit, RedispatchAfter: time.Second},
 		lifecycle.Options{Log: log, DeadLetters: q})
-	require.NoError(t, err)
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
 		Registry: reg, Lifecycle: svc, Assignments: assignment.New(st, svc, assignment.Options{Log: log}),
 		Agents: roster.New(st, nil), DeadLetters: deadletter.New(st, q, svc, deadletter.Options{Log: log}), EventPoll: 20 * time.Millisecond}

@@ -36,7 +36,7 @@ func (s *Service) Retry(ctx context.Context, r *tre.Resource, opID string, user 
 		if o.Status.Phase() != tre.PhaseFailed {
 			return tre.Errorf(tre.CodeConflict, "Operation %s is %s: only a failed operation can be retried", o.ID, o.Status)
 		}
-		from := nextStep(o)
+		from := o.NextStep()
 		if from < 0 {
 			return tre.Errorf(tre.CodeConflict, "Operation %s has no failed step to retry", o.ID)
 		}
@@ -91,7 +91,7 @@ func (s *Service) Cancel(ctx context.Context, r *tre.Resource, opID string, user
 	if op.Status.Terminal() || op.Pending {
 		return nil, tre.Errorf(tre.CodeConflict, "Operation %s is %s: only an operation in progress can be cancelled", op.ID, op.Status)
 	}
-	i := nextStep(op)
+	i := op.NextStep()
 	step := op.Steps[i]
 	msg := fmt.Sprintf("cancelled by %s", who(user))
 	if step.DispatchedWhen == 0 && step.Status.Phase() == tre.PhaseAwaiting {
@@ -162,7 +162,7 @@ func (s *Service) ForceFail(ctx context.Context, r *tre.Resource, opID, reason s
 	if op.Status.Terminal() || op.Pending {
 		return nil, tre.Errorf(tre.CodeConflict, "Operation %s is %s: only an operation in progress can be failed", op.ID, op.Status)
 	}
-	step := op.Steps[nextStep(op)]
+	step := op.Steps[op.NextStep()]
 	if err := s.failStep(ctx, op.ID, step.ID, fmt.Sprintf("failed by %s: %s", who(user), reason)); err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (s *Service) Watchdog(ctx context.Context) (int, error) {
 	failed := 0
 	var errs []error
 	for _, op := range ops {
-		i := nextStep(op)
+		i := op.NextStep()
 		if i < 0 {
 			continue
 		}

@@ -94,13 +94,13 @@ func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 		if upd.Status.Phase() == tre.PhaseFailed && step.TemplateStepID != tre.MainStepID && len(after.Steps) > 1 {
 			s.markRootFailed(ctx, &after)
 		}
-		if upd.Status.Phase() == tre.PhaseSucceeded && nextStep(&after) >= 0 {
+		if upd.Status.Phase() == tre.PhaseSucceeded && after.NextStep() >= 0 {
 			s.dispatchSoon(ctx, op.ID)
 		}
-		if s.fw != nil && upd.Status.Phase() == tre.PhaseSucceeded && reportsEgress(upd) {
+		if s.firewall != nil && upd.Status.Phase() == tre.PhaseSucceeded && reportsEgress(upd) {
 			// Rules a bundle reports apply once it has run: there is no
 			// step before it to open them.
-			s.kickReconcile()
+			s.firewall.EgressChanged()
 		}
 	}
 	return outcome, nil
@@ -155,7 +155,7 @@ func recompute(o *tre.Operation) {
 		}
 	}
 	switch {
-	case nextStep(o) < 0:
+	case o.NextStep() < 0:
 		o.Status, o.Message = st.Succeeded, "Multi step pipeline completed successfully"
 	case started:
 		o.Status, o.Message = tre.StatusPipelineRunning, "Multi step pipeline running. See steps for details."

@@ -298,7 +298,7 @@ func TestPipelineStepOnSharedService(t *testing.T) {
 	require.Equal(t, rules, last.Parameters["rule_collections"])
 
 	// Dispatching again (a redelivery) does not apply the step twice.
-	require.NoError(t, f.svc.Dispatch(ctx, op.ID))
+	require.NoError(t, f.svc.dispatch(ctx, op.ID))
 	require.Len(t, f.resource(fw.ID).Properties["rule_collections"], 1)
 
 	f.status(op, 1, tre.StatusUpdating)
@@ -427,16 +427,16 @@ func TestDispatchFailureIsRedelivered(t *testing.T) {
 	_, op := f.createWorkspace(nil)
 	require.Zero(t, f.operation(op.ID).Steps[0].DispatchedWhen, "not marked dispatched when the send failed")
 	f.sent.fail = nil
-	n, err := f.svc.RedeliverDue(ctx)
+	n, err := f.svc.redeliverDue(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n, "too early")
 	f.clock.advance(f.svc.cfg.RedispatchAfter)
-	n, err = f.svc.RedeliverDue(ctx)
+	n, err = f.svc.redeliverDue(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.NotZero(t, f.operation(op.ID).Steps[0].DispatchedWhen)
 	require.Len(t, f.sent.requests(t), 1)
-	n, err = f.svc.RedeliverDue(ctx)
+	n, err = f.svc.redeliverDue(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
 }

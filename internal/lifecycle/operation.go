@@ -17,7 +17,7 @@ import (
 
 // templateOf loads the template version a resource was made from. A user
 // resource's template hangs under its parent service's template.
-func (s *Service) templateOf(ctx context.Context, r *tre.Resource) (*tre.Template, error) {
+func (s *Service) TemplateOf(ctx context.Context, r *tre.Resource) (*tre.Template, error) {
 	k := registry.Kind{Type: r.ResourceType}
 	if r.ResourceType == tre.TypeUserResource {
 		parent, err := s.getResource(ctx, r.ParentWorkspaceServiceID)
@@ -46,7 +46,7 @@ func (s *Service) buildSteps(ctx context.Context, action string, resources []*tr
 		if action == tre.ActionUpgrade && !r.Installed() {
 			continue
 		}
-		t, err := s.templateOf(ctx, r)
+		t, err := s.TemplateOf(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -57,7 +57,7 @@ func (s *Service) buildSteps(ctx context.Context, action string, resources []*tr
 		// The firewall step: egress opens before the bundle installs or
 		// upgrades (it may need it while it runs) and closes after it is
 		// uninstalled.
-		firewallStep := s.fw != nil && declaresEgress(t, r) &&
+		firewallStep := s.firewall != nil && tre.DeclaresEgress(t, r) &&
 			(action == tre.ActionInstall || action == tre.ActionUpgrade || action == tre.ActionUninstall)
 		if firewallStep && action != tre.ActionUninstall {
 			steps = append(steps, s.firewallStep(r, action))
@@ -176,7 +176,7 @@ func snapshot(opID string, r *tre.Resource) tre.ResourceHistoryItem {
 // written), a pending operation whose root change did not happen (recovery
 // deletes it: the caller never got an answer), or one whose root change
 // happened (recovery applies the remaining changes and dispatches it). See
-// Recover.
+// recoverPending.
 func (s *Service) commit(ctx context.Context, op *tre.Operation, changes []tre.ResourceChange) error {
 	op.Pending, op.Changes = true, changes
 	etag, err := tre.CreateAs(ctx, s.store, tre.Operations, op.ID, op)
@@ -340,13 +340,13 @@ func (s *Service) updateOperation(ctx context.Context, id string, fn func(*tre.O
 	}
 }
 
-// Recover finishes or drops operations left pending by a crash: one whose
+// recoverPending finishes or drops operations left pending by a crash: one whose
 // root change was applied is completed (remaining changes applied, then
 // dispatched); one whose root change never happened is deleted (its
 // request never got an answer). Only operations older than RecoverAfter
 // are touched, so a request still at work is never raced. Returns how many
 // it completed and dropped.
-func (s *Service) Recover(ctx context.Context) (completed, dropped int, err error) {
+func (s *Service) recoverPending(ctx context.Context) (completed, dropped int, err error) {
 	pending, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{tre.Eq("pending", true)}})
 	if err != nil {
 		return 0, 0, fmt.Errorf("lifecycle: recover: %w", err)
@@ -389,21 +389,21 @@ func (s *Service) Recover(ctx context.Context) (completed, dropped int, err erro
 // dispatchSoon sends the operation's next step now; a failure is logged
 // and left to the redelivery job (the step stays undispatched).
 func (s *Service) dispatchSoon(ctx context.Context, opID string) {
-	if err := s.Dispatch(ctx, opID); err != nil {
+	if err := s.dispatch(ctx, opID); err != nil {
 		s.log.Warn("dispatch deferred to redelivery", "operation_id", opID, "error", err.Error())
 	}
 }
 
-// Dispatch sends the request message of an operation's next step, if that
+// dispatch sends the request message of an operation's next step, if that
 // step is waiting to be sent. The step is marked dispatched only after the
 // send succeeded; sending twice is harmless (the message id is the step id,
 // and ingestion is idempotent).
-func (s *Service) Dispatch(ctx context.Context, opID string) error {
+func (s *Service) dispatch(ctx context.Context, opID string) error {
 	op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, opID)
 	if err != nil {
 		return fmt.Errorf("lifecycle: dispatch %s: %w", opID, err)
 	}
-	i := nextStep(op)
+	i := op.NextStep()
 	if op.Pending || i < 0 || op.Steps[i].Status.Phase() != tre.PhaseAwaiting || op.Steps[i].DispatchedWhen != 0 {
 		return nil
 	}
@@ -457,11 +457,11 @@ func (s *Service) Dispatch(ctx context.Context, opID string) error {
 	return err
 }
 
-// dispatchFirewallStep marks a firewall step sent and has the firewall
-// service run it (in the background; the firewall-reconcile timer runs it
-// too if this process stops first).
+// dispatchFirewallStep marks a firewall step sent and signals the firewall
+// service, which runs it (the firewall-reconcile timer runs it too if this
+// process stops first).
 func (s *Service) dispatchFirewallStep(ctx context.Context, opID string, step tre.OperationStep) error {
-	if s.fw == nil {
+	if s.firewall == nil {
 		return s.failStep(ctx, opID, step.ID, "The firewall service is off on this control plane (TRE_FIREWALL=off), so the egress of this resource cannot be opened")
 	}
 	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
@@ -473,7 +473,7 @@ func (s *Service) dispatchFirewallStep(ctx context.Context, opID string, step tr
 	if err != nil {
 		return err
 	}
-	s.kickFirewall()
+	s.firewall.StepsDue()
 	return nil
 }
 
@@ -485,16 +485,6 @@ func requestMessageID(step tre.OperationStep) string {
 		return step.ID
 	}
 	return fmt.Sprintf("%s:%d", step.ID, step.Attempt)
-}
-
-// nextStep is the index of the first step that has not succeeded, or -1.
-func nextStep(op *tre.Operation) int {
-	for i, st := range op.Steps {
-		if st.Status.Phase() != tre.PhaseSucceeded {
-			return i
-		}
-	}
-	return -1
 }
 
 // prepareStep builds a step's request message. A pipeline step on another
@@ -535,7 +525,7 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 	if err != nil {
 		return err
 	}
-	t, err := s.templateOf(ctx, source)
+	t, err := s.TemplateOf(ctx, source)
 	if err != nil {
 		return err
 	}
@@ -549,7 +539,7 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 	if def == nil {
 		return tre.Errorf(tre.CodeConflict, "step %s is no longer in the pipeline of %s %s", step.TemplateStepID, t.Name, t.Version)
 	}
-	src, err := s.pipelineSource(ctx, source)
+	src, err := s.SubstitutionSource(ctx, source)
 	if err != nil {
 		return err
 	}
@@ -566,7 +556,7 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 			return tre.WrapError(tre.CodeInvalid, err, "step %s: %s", step.TemplateStepID, tre.ErrorMessage(err))
 		}
 		if len(props) > 0 {
-			tt, err := s.templateOf(ctx, target)
+			tt, err := s.TemplateOf(ctx, target)
 			if err != nil {
 				return err
 			}
@@ -598,7 +588,7 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 }
 
 // pipelineSource is what {{ resource.… }} sees for r: r and its parents.
-func (s *Service) pipelineSource(ctx context.Context, r *tre.Resource) (pipeline.Source, error) {
+func (s *Service) SubstitutionSource(ctx context.Context, r *tre.Resource) (pipeline.Source, error) {
 	src := pipeline.Source{Type: r.ResourceType, Resource: asMap(r)}
 	switch r.ResourceType {
 	case tre.TypeWorkspaceService:
@@ -647,11 +637,11 @@ func (s *Service) failureUpdate(ctx context.Context, opID, stepID, msg string) t
 		Status: tre.StatusesFor(st.ResourceAction).Failed, Message: msg}
 }
 
-// RedeliverDue dispatches every step that should have been sent by now:
+// redeliverDue dispatches every step that should have been sent by now:
 // operations applied but never dispatched (a crash after the commit, a
 // queue that was down), and next steps of multi-step operations whose
 // dispatch failed. Returns how many it sent.
-func (s *Service) RedeliverDue(ctx context.Context) (int, error) {
+func (s *Service) redeliverDue(ctx context.Context) (int, error) {
 	ops, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{
 		tre.In("status", tre.InProgressStatuses()...), tre.Ne("pending", true),
 	}})
@@ -663,11 +653,11 @@ func (s *Service) RedeliverDue(ctx context.Context) (int, error) {
 	sent := 0
 	var errs []error
 	for _, op := range ops {
-		i := nextStep(op)
+		i := op.NextStep()
 		if i < 0 || op.Steps[i].DispatchedWhen != 0 || op.Steps[i].Status.Phase() != tre.PhaseAwaiting || op.Steps[i].UpdatedWhen > cutoff {
 			continue
 		}
-		if err := s.Dispatch(ctx, op.ID); err != nil {
+		if err := s.dispatch(ctx, op.ID); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -681,9 +671,9 @@ func (s *Service) RedeliverDue(ctx context.Context) (int, error) {
 // and sends steps that should have been sent. The redelivery timer (a
 // ticker locally) calls it.
 func (s *Service) Sweep(ctx context.Context) error {
-	completed, dropped, errRecover := s.Recover(ctx)
+	completed, dropped, errRecover := s.recoverPending(ctx)
 	orphans, errOrphans := s.releaseOrphanAddresses(ctx)
-	sent, errSend := s.RedeliverDue(ctx)
+	sent, errSend := s.redeliverDue(ctx)
 	if completed+dropped+orphans+sent > 0 {
 		s.log.Info("sweep", "recovered", completed, "dropped", dropped, "released_address_spaces", orphans, "redelivered", sent)
 	}

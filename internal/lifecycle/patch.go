@@ -299,7 +299,7 @@ func (s *Service) InvokeAction(ctx context.Context, ref Ref, action string, user
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.templateOf(ctx, r)
+	t, err := s.TemplateOf(ctx, r)
 	if err != nil {
 		return nil, err
 	}

@@ -49,12 +49,13 @@ type Service struct {
 	sender   tre.Sender
 	// deadLetters reads the queues' dead letters (nil: none to watch).
 	deadLetters tre.DeadLetterQueue
-	// fw is the firewall service (nil: off).
-	fw    *firewallService
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
-	newID func() string
+	// firewall is told about firewall work (nil: the firewall service
+	// is off).
+	firewall FirewallSignal
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	newID    func() string
 }
 
 // Options are the optional parts of New.
@@ -65,15 +66,15 @@ type Options struct {
 	// DeadLetters gives the watchdog and the admin API the queues' dead
 	// letters.
 	DeadLetters tre.DeadLetterQueue
-	// Firewall turns the firewall service on.
-	Firewall *FirewallOptions
+	// Firewall is the firewall service's signal: with it, operations of
+	// resources that declare egress get firewall steps.
+	Firewall FirewallSignal
 }
 
-// New returns the service. Returns CodeInvalid for an invalid firewall
-// configuration.
-func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tre.Sender, cfg Config, opt Options) (*Service, error) {
+// New returns the service.
+func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tre.Sender, cfg Config, opt Options) *Service {
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
-		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters}
+		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters, firewall: opt.Firewall}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -107,10 +108,7 @@ func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tr
 	if s.cfg.RecoverAfter < 2*s.cfg.MutationTimeout {
 		s.cfg.RecoverAfter = 2 * s.cfg.MutationTimeout
 	}
-	if err := s.enableFirewall(opt.Firewall); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return s
 }
 
 // Ref names a resource by the ids in its API path.

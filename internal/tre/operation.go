@@ -81,6 +81,17 @@ func (o *Operation) Step(id string) *OperationStep {
 	return nil
 }
 
+// NextStep is the index of the first step that has not succeeded: the
+// one running or to run next; -1 when every step succeeded.
+func (o *Operation) NextStep() int {
+	for i, st := range o.Steps {
+		if st.Status.Phase() != PhaseSucceeded {
+			return i
+		}
+	}
+	return -1
+}
+
 // SetETag records the store's version tag of the document o was read from.
 func (o *Operation) SetETag(etag string) { o.ETag = etag }
 

@@ -134,3 +134,14 @@ func stringList(v any) []string {
 	}
 	return out
 }
+
+// DeclaresEgress reports whether a resource has egress rules for the
+// firewall: its template t declares some, or its bundle reported some (the
+// EgressOutput output).
+func DeclaresEgress(t *Template, r *Resource) bool {
+	if t != nil && len(t.Egress) > 0 {
+		return true
+	}
+	_, ok := r.Properties[EgressOutput]
+	return ok
+}
