@@ -25,7 +25,7 @@ func (r *rig) sendCancel(c tre.CancelRequest, resource string) {
 func TestExpiredRequestIsNotRun(t *testing.T) {
 	r := newRig(t, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) { return tre.JobResult{}, nil })
 	req := request("op1", "s1", "res1", "install", nil)
-	req.NotAfter = tre.Timestamp(time.Now().Add(-time.Minute))
+	req.NotAfter = tre.Timestamp(r.clock.Now().Add(-time.Minute))
 	r.send(req)
 	r.start()
 	require.Eventually(t, func() bool {
@@ -84,7 +84,7 @@ func TestStaleCancelIsDiscarded(t *testing.T) {
 
 func TestTransientErrorsAreRetried(t *testing.T) {
 	var calls atomic.Int32
-	r := newRig(t, Config{TransientRetries: 3, TransientBackoff: 20 * time.Millisecond}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
+	r := newRig(t, Config{TransientRetries: 3, TransientBackoff: time.Second}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		switch calls.Add(1) {
 		case 1:
 			return tre.JobResult{}, errors.New("Error: creating Storage Account: StatusCode=429 Code=TooManyRequests")
@@ -95,6 +95,14 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 	})
 	r.send(request("op5", "s5", "res5", "install", nil))
 	r.start()
+	// The backoff doubles, less up to 20% of jitter; nothing runs before it
+	// has passed.
+	r.waitTimer(800*time.Millisecond, time.Second)
+	require.EqualValues(t, 1, calls.Load())
+	r.clock.Advance(time.Second)
+	r.waitTimer(1600*time.Millisecond, 2*time.Second)
+	require.EqualValues(t, 2, calls.Load())
+	r.clock.Advance(2 * time.Second)
 	got := r.statuses("op5", 10*time.Second)
 	require.EqualValues(t, 3, calls.Load())
 	last := got[len(got)-1]
@@ -117,7 +125,7 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 
 func TestOtherErrorsFailFast(t *testing.T) {
 	var calls atomic.Int32
-	r := newRig(t, Config{TransientRetries: 3, TransientBackoff: 20 * time.Millisecond}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
+	r := newRig(t, Config{TransientRetries: 3, TransientBackoff: time.Second}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		calls.Add(1)
 		return tre.JobResult{}, errors.New("Error: Invalid value for variable: address_space must be a CIDR")
 	})

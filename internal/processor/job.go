@@ -187,7 +187,7 @@ func (j *job) attempt(params map[string]any) runs {
 		if err := j.report(j.statuses.Running, req.ID+": "+p, nil, false); err != nil {
 			j.log.Warn("heartbeat not sent", "error", err.Error())
 		}
-		sleep(j.ctx, delay)
+		j.a.sleep(j.ctx, delay)
 		if j.ctx.Err() != nil {
 			return r
 		}
@@ -250,11 +250,11 @@ func (j *job) drain() {
 		return
 	case <-j.agentCtx.Done():
 	}
-	t := time.NewTimer(j.a.cfg.DrainTimeout)
-	defer t.Stop()
+	timeout, stop := j.a.clock.After(j.a.cfg.DrainTimeout)
+	defer stop()
 	select {
 	case <-j.done:
-	case <-t.C:
+	case <-timeout:
 		j.log.Warn("drain timeout: cancelling the bundle; its message will be delivered again")
 		j.stop(outcome{kind: outDrained})
 	}
@@ -263,23 +263,25 @@ func (j *job) drain() {
 // keepAlive renews the session lock (a lost lock stops the bundle:
 // another worker will run the request) and sends heartbeats.
 func (j *job) keepAlive() {
-	renew := time.NewTicker(j.a.cfg.RenewEvery)
-	defer renew.Stop()
-	beat := time.NewTicker(j.a.cfg.HeartbeatEvery)
-	defer beat.Stop()
+	renew := newTicker(j.a.clock, j.a.cfg.RenewEvery)
+	defer renew.stop()
+	beat := newTicker(j.a.clock, j.a.cfg.HeartbeatEvery)
+	defer beat.stop()
 	started := j.a.now()
 	for {
 		select {
 		case <-j.done:
 			return
-		case <-renew.C:
+		case <-renew.c:
+			renew.next()
 			j.a.beat(j.worker)
 			if _, err := j.st.sess.RenewLock(j.settleCtx); err != nil {
 				j.log.Warn("session lock lost: stopping the bundle; another worker will run it", "error", err.Error())
 				j.stop(outcome{kind: outLost})
 				return
 			}
-		case <-beat.C:
+		case <-beat.c:
+			beat.next()
 			j.heartbeat(started)
 		}
 	}

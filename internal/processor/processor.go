@@ -65,6 +65,9 @@ type Config struct {
 	AgentHeartbeatEvery time.Duration
 	// Version is reported in the agent's heartbeats.
 	Version string
+	// Clock is the source of time of the agent's timestamps and timers
+	// (heartbeats, lock renewals, drain timeout, backoffs). Nil: real time.
+	Clock Clock
 }
 
 func (c *Config) defaults() {
@@ -109,6 +112,9 @@ func (c *Config) defaults() {
 	if c.AgentHeartbeatEvery <= 0 {
 		c.AgentHeartbeatEvery = 30 * time.Second
 	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
 }
 
 // Agent is the Resource Processor.
@@ -118,7 +124,7 @@ type Agent struct {
 	secrets tre.Secrets
 	cfg     Config
 	log     *slog.Logger
-	now     func() time.Time
+	clock   Clock
 
 	// alive[i] is when worker i last showed it was working (UnixNano).
 	alive []atomic.Int64
@@ -131,7 +137,7 @@ func New(queue tre.Queue, runner tre.Runner, secrets tre.Secrets, cfg Config, lo
 		log = slog.Default()
 	}
 	a := &Agent{queue: queue, runner: runner, secrets: secrets, cfg: cfg,
-		log: log.With("agent", cfg.AgentID), now: time.Now, alive: make([]atomic.Int64, cfg.Workers)}
+		log: log.With("agent", cfg.AgentID), clock: cfg.Clock, alive: make([]atomic.Int64, cfg.Workers)}
 	// A new agent counts as alive for one check window: health probes may
 	// come before its workers have started.
 	for i := range a.alive {
@@ -181,12 +187,22 @@ func (a *Agent) Healthy() error {
 
 func (a *Agent) beat(worker int) { a.alive[worker].Store(a.now().UnixNano()) }
 
+func (a *Agent) now() time.Time { return a.clock.Now() }
+
+// sleep waits d on the agent's clock, or until ctx ends.
+func (a *Agent) sleep(ctx context.Context, d time.Duration) {
+	c, stop := a.clock.After(d)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-c:
+	}
+}
+
 // heartbeats tells the control plane, at once and then every
 // AgentHeartbeatEvery, that this agent is alive and whether its workers
 // are.
 func (a *Agent) heartbeats(ctx context.Context) {
-	t := time.NewTicker(a.cfg.AgentHeartbeatEvery)
-	defer t.Stop()
 	for {
 		hb := tre.AgentHeartbeat{Kind: tre.KindAgentHeartbeat, Agent: a.cfg.AgentID, Version: a.cfg.Version,
 			Workers: a.cfg.Workers, Healthy: true, SentAt: tre.Timestamp(a.now())}
@@ -199,10 +215,9 @@ func (a *Agent) heartbeats(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			a.log.Warn("agent heartbeat not sent", "error", err.Error())
 		}
-		select {
-		case <-ctx.Done():
+		a.sleep(ctx, a.cfg.AgentHeartbeatEvery)
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -221,7 +236,7 @@ func (a *Agent) work(ctx context.Context, worker int) {
 			continue
 		case err != nil:
 			log.Warn("cannot take a session; retrying", "error", err.Error(), "in", backoff.String())
-			sleep(ctx, backoff)
+			a.sleep(ctx, backoff)
 			backoff = min(2*backoff, 30*time.Second)
 			continue
 		}
@@ -321,15 +336,6 @@ func (s *sessionState) takeCancel(stepID string, attempt int) (*tre.Received, *t
 		return m, &c
 	}
 	return nil, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // decode checks a request message. Returns an error saying what is wrong.

@@ -38,7 +38,7 @@ func (a *Agent) sendStatus(ctx context.Context, req *tre.ResourceRequest, status
 		if err == nil || attempt == 5 || errors.Is(err, context.Canceled) {
 			return err
 		}
-		sleep(ctx, backoff)
+		a.sleep(ctx, backoff)
 		backoff *= 2
 	}
 }
