@@ -2,12 +2,13 @@ package processor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -129,13 +130,16 @@ func (j *job) run() outcome {
 		return outcome{kind: outExpired}
 	}
 	j.log.Info("request received", "bundle", req.Name, "version", req.Version)
-	if o, ok := j.cancelledEarly(); ok {
-		return o
-	}
 	j.spawn(j.drain)
 	defer j.wait()
 	secrets, params, err := j.a.resolve(j.ctx, req)
 	j.redact = redactor(secrets)
+	if lerr := j.lookAhead(); lerr != nil {
+		return outcome{kind: outNotStarted, reason: lerr}
+	}
+	if cm, c := j.st.takeCancel(req.StepID, req.Attempt); c != nil {
+		return outcome{kind: outCancelledEarly, cancel: c, cancelMsg: cm}
+	}
 	if serr := j.report(j.statuses.Running, req.ID+": Job starting", nil, false); serr != nil {
 		return outcome{kind: outNotStarted, reason: fmt.Errorf("report the start: %w", serr)}
 	}
@@ -149,17 +153,30 @@ func (j *job) run() outcome {
 	return j.decide(r)
 }
 
-// cancelledEarly looks ahead in the session for a cancel request of the
-// step, sent before its bundle starts.
-func (j *job) cancelledEarly() (outcome, bool) {
-	if err := j.st.pull(j.agentCtx, 5*time.Millisecond); err != nil && !errors.Is(err, context.Canceled) {
-		j.log.Warn("cannot look ahead in the session", "error", err.Error())
+// lookAhead receives every message sent to the session before now, so
+// that a cancel request sent before the bundle starts always wins:
+//
+// The session delivers its messages in order, and only to this worker
+// while it holds the lock. lookAhead sends a marker to the session and
+// receives until the marker comes back: by then every message sent to the
+// session before the marker is in the buffer, however slow the queue or
+// the machine. So a cancel request sent before the marker is found and the
+// bundle never starts; one sent after it is received by watchCancel, which
+// stops the bundle. The marker is the last step before the bundle starts
+// (only the start report comes between), so "sent before the bundle
+// starts" means sent before the marker. No wait duration is involved, only
+// the session's order. It costs one message per request.
+func (j *job) lookAhead() error {
+	id := "marker:" + uuid.NewString()
+	err := j.a.queue.Send(j.ctx, tre.QueueRequests, tre.Message{MessageID: id, SessionID: j.st.sess.ID(),
+		Subject: subjectMarker, Body: []byte(`{"marker":"the Resource Processor looking ahead in the session"}`)})
+	if err != nil {
+		return fmt.Errorf("send a marker to the session: %w", err)
 	}
-	cm, c := j.st.takeCancel(j.req.StepID, j.req.Attempt)
-	if c == nil {
-		return outcome{}, false
+	if err := j.st.receiveUntil(j.ctx, j.settleCtx, id); err != nil {
+		return fmt.Errorf("receive up to the marker: %w", err)
 	}
-	return outcome{kind: outCancelledEarly, cancel: c, cancelMsg: cm}, true
+	return nil
 }
 
 // attempt runs the bundle, again after a transient error (with backoff)
@@ -305,11 +322,11 @@ func (j *job) heartbeat(started time.Time) {
 // its step arrives.
 func (j *job) watchCancel() {
 	for {
-		err := j.st.pull(j.watchCtx, time.Second)
+		err := j.st.receive(j.watchCtx)
 		if j.watchCtx.Err() != nil {
 			return
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil {
 			j.log.Warn("cannot watch the session for a cancel request", "error", err.Error())
 			return
 		}

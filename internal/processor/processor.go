@@ -7,10 +7,14 @@
 // the agent dies while a bundle runs, the session lock expires and another
 // worker runs the request again (bundle actions are idempotent, Porter's
 // contract). While a bundle runs, the worker renews the session lock and
-// sends heartbeats carrying the tail of the bundle's output. A malformed
-// request is dead-lettered with a reason rather than retried. On shutdown
-// the agent stops taking work, lets running bundles finish within the drain
-// timeout, then cancels them and abandons their messages, which come back.
+// sends heartbeats carrying the tail of the bundle's output, and stops the
+// bundle when a cancel request for its step arrives on the session; a
+// cancel request sent before the bundle starts keeps it from starting (the
+// worker receives up to a marker it sent to the session, see lookAhead).
+// A malformed request is dead-lettered with a reason rather than retried.
+// On shutdown the agent stops taking work, lets running bundles finish
+// within the drain timeout, then cancels them and abandons their messages,
+// which come back.
 package processor
 
 import (
@@ -266,8 +270,9 @@ func (a *Agent) serveSession(ctx context.Context, worker int, sess tre.Session, 
 		if m == nil {
 			return
 		}
-		if m.Subject == tre.SubjectCancel {
-			// Nothing of this session runs: the step it names has ended.
+		if m.Subject == tre.SubjectCancel || m.Subject == subjectMarker {
+			// Nothing of this session runs: the step a cancel request
+			// names has ended; a marker was for a job that has ended.
 			_ = sess.Complete(context.WithoutCancel(ctx), m)
 			continue
 		}
@@ -306,18 +311,49 @@ func (s *sessionState) next(ctx context.Context, idle time.Duration) (*tre.Recei
 	return msgs[0], nil
 }
 
-// pull receives what arrives within wait into the buffer.
-func (s *sessionState) pull(ctx context.Context, wait time.Duration) error {
-	rctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	msgs, err := s.sess.Receive(rctx, 10)
-	if err != nil {
-		return err
-	}
+// receive waits for messages of the session (until ctx ends) and keeps
+// them in the buffer.
+func (s *sessionState) receive(ctx context.Context) error {
+	msgs, err := s.sess.Receive(ctx, 10)
+	s.keep(msgs...)
+	return err
+}
+
+func (s *sessionState) keep(msgs ...*tre.Received) {
 	s.mu.Lock()
 	s.buffered = append(s.buffered, msgs...)
 	s.mu.Unlock()
-	return nil
+}
+
+// subjectMarker marks a message an agent sends to a session it holds, to
+// learn when it has received every message sent to it before (receiveUntil).
+const subjectMarker = "tre-processor-marker"
+
+// receiveUntil receives from the session, keeping the messages in the
+// buffer, until the marker of the given message id comes back. Other
+// markers (of jobs that ended before theirs came back) are completed.
+func (s *sessionState) receiveUntil(ctx, settle context.Context, marker string) error {
+	for {
+		msgs, err := s.sess.Receive(ctx, 10)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, m := range msgs {
+			if m.Subject != subjectMarker {
+				s.keep(m)
+				continue
+			}
+			_ = s.sess.Complete(settle, m)
+			found = found || m.MessageID == marker
+		}
+		if found {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }
 
 // takeCancel removes and returns a buffered cancel request for a step.

@@ -145,6 +145,7 @@ type observedQueue struct {
 	statuses  []tre.StatusUpdate
 	renewals  int
 	failRenew error // when set, renewals fail with it
+	oneByOne  bool  // when set, each receive returns one message at most
 	changed   chan struct{}
 }
 
@@ -192,6 +193,15 @@ func (o *observedQueue) AcceptNextSession(ctx context.Context, queue string) (tr
 type observedSession struct {
 	tre.Session
 	q *observedQueue
+}
+
+func (s *observedSession) Receive(ctx context.Context, max int) ([]*tre.Received, error) {
+	s.q.mu.Lock()
+	if s.q.oneByOne {
+		max = 1
+	}
+	s.q.mu.Unlock()
+	return s.Session.Receive(ctx, max)
 }
 
 func (s *observedSession) RenewLock(ctx context.Context) (time.Time, error) {
