@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/tre-go/tre/internal/azcred"
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/keyvault"
 	"github.com/tre-go/tre/internal/localrunner"
@@ -118,17 +118,12 @@ func serve(ctx context.Context, lookup func(string) (string, bool), environ []st
 func openAdapters(ctx context.Context, cfg Config) (tre.Queue, tre.Secrets, error) {
 	var cred azcore.TokenCredential
 	credential := func() (azcore.TokenCredential, error) {
-		if cred != nil {
-			return cred, nil
-		}
-		var err error
-		if cfg.MSIClientID != "" {
-			cred, err = azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(cfg.MSIClientID)})
-		} else {
-			cred, err = azidentity.NewDefaultAzureCredential(nil)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("azure credential: %w", err)
+		if cred == nil {
+			c, err := azcred.New(cfg.MSIClientID)
+			if err != nil {
+				return nil, err
+			}
+			cred = c
 		}
 		return cred, nil
 	}
