@@ -32,7 +32,7 @@ run: build
 # adapters. `make test` skips them (one line each says so).
 INTEGRATION_PKGS := ./internal/nodetest/... ./internal/cosmos/... ./internal/servicebus/... ./internal/packaging/... ./handlers/
 # The packages whose tests involve timing: make stress runs them under load.
-STRESS_PKGS := ./internal/processor/ ./internal/faulttest/ ./internal/localrunner/ ./internal/porter/ ./internal/sqlite/ ./internal/lifecycle/ ./internal/firewall/ ./internal/funchost/
+STRESS_PKGS := ./internal/processor/ ./internal/faulttest/ ./internal/localrunner/ ./internal/porter/ ./internal/sqlite/ ./internal/lifecycle/ ./internal/firewall/ ./internal/lock/ ./internal/egress/ ./internal/funchost/
 STRESS_COUNT ?= 20
 TOOL := $(GO) tool -modfile=tools/go.mod
 
