@@ -11,22 +11,22 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tre-go/tre/internal/assignment"
-	"github.com/tre-go/tre/internal/deadletter"
-	"github.com/tre-go/tre/internal/egress"
-	"github.com/tre-go/tre/internal/firewall"
-	"github.com/tre-go/tre/internal/lifecycle"
-	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// API holds what the routes need. Fields are set by the program's main.
+// API holds what the routes need: the services, each behind an interface
+// of what the routes use of it (services.go). Fields are set by the
+// program's main.
 type API struct {
-	Log      *slog.Logger
-	Auth     tre.Authenticator
-	Registry *registry.Registry
-	// Lifecycle manages resources and operations.
-	Lifecycle *lifecycle.Service
+	Log  *slog.Logger
+	Auth tre.Authenticator
+	// Registry is the template registry.
+	Registry Templates
+	// Resources and Operations are the resource lifecycle; Triggers is
+	// what the trigger functions drive.
+	Resources  Resources
+	Operations Operations
+	Triggers   Triggers
 	// Assignments are the workspace roles: the access rules read them, the
 	// users routes change them.
 	Assignments Assignments
@@ -45,69 +45,6 @@ type API struct {
 	MaxBodyBytes int64
 	// EventPoll is how often an event stream looks for changes.
 	EventPoll time.Duration
-}
-
-// Assignments are the workspace role assignments; *assignment.Service
-// implements it.
-type Assignments interface {
-	// RolesOf returns the user's roles in the workspace. Returns
-	// CodeInvalid for a malformed id, CodeNotFound when the workspace does
-	// not exist.
-	RolesOf(ctx context.Context, workspaceID, userID string) ([]tre.Role, error)
-	// WorkspacesOf returns the ids of the workspaces where the user has a
-	// role.
-	WorkspacesOf(ctx context.Context, userID string) (map[string]bool, error)
-	// Users lists the users with roles in a workspace. Returns
-	// CodeNotFound.
-	Users(ctx context.Context, workspaceID string) ([]assignment.WorkspaceUser, error)
-	// Assign gives users a role. Returns CodeInvalid, CodeNotFound.
-	Assign(ctx context.Context, workspaceID, roleID string, userIDs []string, by tre.User) error
-	// Unassign removes a user's role. Returns CodeInvalid, CodeNotFound.
-	Unassign(ctx context.Context, workspaceID, userID, roleID string, by tre.User) error
-}
-
-// Agents records the heartbeats Resource Processor agents send on the
-// status queue; *roster.Service implements it.
-type Agents interface {
-	// Record keeps an agent's heartbeat. Returns CodeInvalid for a
-	// heartbeat without an agent name.
-	Record(ctx context.Context, hb tre.AgentHeartbeat) error
-}
-
-// DeadLetters are the dead-lettered and refused messages;
-// *deadletter.Service implements it.
-type DeadLetters interface {
-	// List lists them, with the operation each belongs to.
-	List(ctx context.Context) ([]deadletter.DeadLetter, error)
-	// Replay gives a dead-lettered message another chance. Returns
-	// CodeNotFound, CodeConflict.
-	Replay(ctx context.Context, queue, id string, user tre.User) error
-	// Discard removes one. Returns CodeNotFound.
-	Discard(ctx context.Context, queue, id string, user tre.User) error
-	// Reject keeps a status message the trigger refuses.
-	Reject(ctx context.Context, m deadletter.RejectedMessage) error
-}
-
-// Firewall is the firewall service; *egress.Service implements it.
-type Firewall interface {
-	// Enabled reports whether the service is on (TRE_FIREWALL is not off).
-	Enabled() bool
-	// View returns the desired and applied state. Returns CodeUnavailable.
-	View(ctx context.Context) (*egress.View, error)
-	// Sync makes the firewall match the declared rules now. Returns
-	// CodeUnavailable.
-	Sync(ctx context.Context) (*egress.Report, error)
-	// RunSteps runs the firewall steps that are due.
-	RunSteps(ctx context.Context) error
-	// ManualRuleSets lists the admins' rule sets.
-	ManualRuleSets(ctx context.Context) ([]*egress.ManualRules, error)
-	// ManualRuleSet returns one. Returns CodeNotFound.
-	ManualRuleSet(ctx context.Context, name string) (*egress.ManualRules, error)
-	// PutManualRules creates or replaces one. Returns CodeInvalid,
-	// CodeUnavailable.
-	PutManualRules(ctx context.Context, name string, rules firewall.RuleSet, by tre.User) (*egress.ManualRules, error)
-	// DeleteManualRules removes one. Returns CodeNotFound, CodeUnavailable.
-	DeleteManualRules(ctx context.Context, name string, by tre.User) error
 }
 
 // Metadata is AzureTRE's /.metadata answer, plus how tokens are issued.

@@ -68,7 +68,7 @@ func (a *API) retryOperation(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.Retry(r.Context(), res, opID, userOf(r.Context()))
+		op, err := a.Operations.Retry(r.Context(), res, opID, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -83,7 +83,7 @@ func (a *API) cancelOperation(f resourceFamily) func(http.ResponseWriter, *http.
 		if err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.Cancel(r.Context(), res, opID, userOf(r.Context()))
+		op, err := a.Operations.Cancel(r.Context(), res, opID, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func (a *API) failOperation(f resourceFamily) func(http.ResponseWriter, *http.Re
 		if err := a.decodeJSON(w, r, &body, true); err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.ForceFail(r.Context(), res, opID, body.Reason, userOf(r.Context()))
+		op, err := a.Operations.ForceFail(r.Context(), res, opID, body.Reason, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -127,7 +127,7 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 		if err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.Operation(r.Context(), res, opID)
+		op, err := a.Operations.Operation(r.Context(), res, opID)
 		if err != nil {
 			return err
 		}
@@ -171,7 +171,7 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 				}
 			case <-tick.C:
 			}
-			next, err := a.Lifecycle.Operation(r.Context(), res, opID)
+			next, err := a.Operations.Operation(r.Context(), res, opID)
 			if err != nil {
 				if r.Context().Err() == nil {
 					fmt.Fprintf(w, "event: error\ndata: %q\n\n", tre.ErrorMessage(err))

@@ -145,9 +145,9 @@ func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tr
 	if err != nil {
 		return nil, err
 	}
-	get := a.Lifecycle.Get
+	get := a.Resources.Get
 	if deleted {
-		get = a.Lifecycle.GetForRecords
+		get = a.Resources.GetForRecords
 	}
 	res, err := get(r.Context(), ref)
 	if err != nil {
@@ -157,7 +157,7 @@ func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tr
 }
 
 func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, error) {
-	pub, err := a.Lifecycle.Public(r.Context(), res)
+	pub, err := a.Resources.Public(r.Context(), res)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 		if err != nil {
 			return err
 		}
-		list, err := a.Lifecycle.List(r.Context(), ref)
+		list, err := a.Resources.List(r.Context(), ref)
 		if err != nil {
 			return err
 		}
@@ -213,7 +213,7 @@ func (a *API) createResource(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err := a.decodeJSON(w, r, &body, true); err != nil {
 			return err
 		}
-		_, op, err := a.Lifecycle.Create(r.Context(), lifecycle.CreateRequest{
+		_, op, err := a.Resources.Create(r.Context(), lifecycle.CreateRequest{
 			Type: f.typ, WorkspaceID: ref.WorkspaceID, ServiceID: ref.ServiceID, TemplateName: body.TemplateName,
 			Properties: body.Properties, User: userOf(r.Context()), Roles: callerRoles(r),
 		})
@@ -269,7 +269,7 @@ func (a *API) patchResource(f resourceFamily) func(http.ResponseWriter, *http.Re
 			return err
 		}
 		ref, _ := refOf(f, r, true)
-		op, err := a.Lifecycle.Patch(r.Context(), lifecycle.PatchRequest{
+		op, err := a.Resources.Patch(r.Context(), lifecycle.PatchRequest{
 			Ref: ref, IsEnabled: body.IsEnabled, Properties: body.Properties, TemplateVersion: body.TemplateVersion,
 			ETag: etag, IfMatch: ifMatch, Force: force, User: userOf(r.Context()),
 		})
@@ -287,7 +287,7 @@ func (a *API) deleteResource(f resourceFamily) func(http.ResponseWriter, *http.R
 			return err
 		}
 		ref, _ := refOf(f, r, true)
-		op, err := a.Lifecycle.Delete(r.Context(), ref, userOf(r.Context()))
+		op, err := a.Resources.Delete(r.Context(), ref, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -306,7 +306,7 @@ func (a *API) invokeAction(f resourceFamily) func(http.ResponseWriter, *http.Req
 			return tre.FieldErrorf(tre.CodeInvalid, "action", "The query parameter action is required: the name of a custom action of the resource's template")
 		}
 		ref, _ := refOf(f, r, true)
-		op, err := a.Lifecycle.InvokeAction(r.Context(), ref, action, userOf(r.Context()))
+		op, err := a.Resources.InvokeAction(r.Context(), ref, action, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -321,7 +321,7 @@ func (a *API) listOperations(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
-		ops, err := a.Lifecycle.Operations(r.Context(), res)
+		ops, err := a.Operations.Operations(r.Context(), res)
 		if err != nil {
 			return err
 		}
@@ -340,7 +340,7 @@ func (a *API) getOperation(f resourceFamily) func(http.ResponseWriter, *http.Req
 		if err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.Operation(r.Context(), res, r.PathValue("operation_id"))
+		op, err := a.Operations.Operation(r.Context(), res, r.PathValue("operation_id"))
 		if err != nil {
 			return err
 		}
@@ -355,7 +355,7 @@ func (a *API) history(f resourceFamily) func(http.ResponseWriter, *http.Request)
 		if err != nil {
 			return err
 		}
-		items, err := a.Lifecycle.History(r.Context(), res)
+		items, err := a.Resources.History(r.Context(), res)
 		if err != nil {
 			return err
 		}
@@ -382,7 +382,7 @@ func (a *API) workspaceRoutes() []Route {
 }
 
 func (a *API) myOperations(w http.ResponseWriter, r *http.Request) error {
-	ops, err := a.Lifecycle.MyOperations(r.Context(), userOf(r.Context()).ID)
+	ops, err := a.Operations.MyOperations(r.Context(), userOf(r.Context()).ID)
 	if err != nil {
 		return err
 	}
@@ -399,7 +399,7 @@ func (a *API) workspaceOf(r *http.Request) (*tre.Resource, error) {
 	if err := lifecycle.CheckID("workspace_id", wid); err != nil {
 		return nil, err
 	}
-	return a.Lifecycle.Get(r.Context(), lifecycle.WorkspaceRef(wid))
+	return a.Resources.Get(r.Context(), lifecycle.WorkspaceRef(wid))
 }
 
 // scopeID answers AzureTRE clients that ask for a workspace's token scope:

@@ -47,7 +47,7 @@ func (a *API) operationsWatchdog(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.decodeInvocation(w, r); err != nil {
 		return err
 	}
-	n, err := a.Lifecycle.Watchdog(r.Context())
+	n, err := a.Triggers.Watchdog(r.Context())
 	if err != nil {
 		loggerOf(r.Context(), a.log()).Warn("watchdog incomplete", "error", err.Error())
 		funchost.WriteResponse(w, http.StatusInternalServerError, "watchdog incomplete: "+tre.ErrorMessage(err))
@@ -119,7 +119,7 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 		return reject("the message is not a status update: "+err.Error(), "", body)
 	}
 	log = log.With("operation_id", upd.OperationID, "step_id", upd.StepID, "resource_id", upd.ID, "status", upd.Status)
-	outcome, err := a.Lifecycle.ApplyStatus(r.Context(), upd)
+	outcome, err := a.Triggers.ApplyStatus(r.Context(), upd)
 	switch tre.ErrorCode(err) {
 	case "":
 		log.Debug("status ingested", "outcome", outcome)
@@ -138,7 +138,7 @@ func (a *API) dispatchRedelivery(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.decodeInvocation(w, r); err != nil {
 		return err
 	}
-	if err := a.Lifecycle.Sweep(r.Context()); err != nil {
+	if err := a.Triggers.Sweep(r.Context()); err != nil {
 		loggerOf(r.Context(), a.log()).Warn("sweep incomplete", "error", err.Error())
 		funchost.WriteResponse(w, http.StatusInternalServerError, "sweep incomplete: "+tre.ErrorMessage(err))
 		return nil

@@ -107,7 +107,7 @@ func newWorld(t *testing.T, o options, script func(context.Context, tre.Job, int
 		HeartbeatLimit: o.heartbeatLimit, RedispatchAfter: time.Second},
 		lifecycle.Options{Log: log, DeadLetters: q})
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Lifecycle: svc, Assignments: assignment.New(st, svc, assignment.Options{Log: log}),
+		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: assignment.New(st, svc, assignment.Options{Log: log}),
 		Agents: roster.New(st, nil), DeadLetters: deadletter.New(st, q, svc, deadletter.Options{Log: log}), EventPoll: 20 * time.Millisecond}
 	srv := httptest.NewServer(a.Handler())
 	w := &world{t: t, clock: o.clock, db: db, queue: q, store: st, svc: svc, secrets: sec, keys: keys, srv: srv,
