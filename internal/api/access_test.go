@@ -48,8 +48,9 @@ func minimal(title string) map[string]any {
 // buildWorld makes a deployed workspace with a service, a user resource of
 // the researcher and one of the owner, and a shared service. Then, by
 // mode: everything disabled (so it can be deleted); a custom action
-// running on each resource; or that action failed.
-func buildWorld(t *testing.T, mode string) (string, world) {
+// running on each resource; or that action failed. The extra functions add
+// to the world before its etags are read.
+func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string, world) {
 	t.Helper()
 	dir := t.TempDir()
 	e := openEnv(t, dir)
@@ -131,6 +132,9 @@ func buildWorld(t *testing.T, mode string) (string, world) {
 		}
 		require.NoError(t, sess.Close(ctx))
 		w.dlReplay, w.dlDiscard = fmt.Sprint(msgs[0].SequenceNumber), fmt.Sprint(msgs[1].SequenceNumber)
+	}
+	for _, f := range extra {
+		f(e, &w)
 	}
 	w.wsETag, w.svcETag, w.urOwnETag, w.urOtherETag, w.ssETag = etag(w.ws), etag(w.svc), etag(w.urOwn), etag(w.urOther), etag(w.ss)
 	// With the firewall service's Run stopped, the world's firewall is the

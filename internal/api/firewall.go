@@ -40,7 +40,7 @@ func (a *API) getFirewall(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, firewallOf(v))
 	return nil
 }
 
@@ -49,7 +49,7 @@ func (a *API) reconcileFirewall(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, reconcileOf(st))
 	return nil
 }
 
@@ -58,10 +58,11 @@ func (a *API) listManualRules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []*egress.ManualRules{}
+	out := make([]ManualRuleSet, len(list))
+	for i, m := range list {
+		out[i] = manualRuleSetOf(m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"manualRules": list})
+	writeJSON(w, http.StatusOK, map[string]any{"manualRules": out})
 	return nil
 }
 
@@ -70,7 +71,7 @@ func (a *API) getManualRules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, m)
+	writeJSON(w, http.StatusOK, manualRuleSetOf(m))
 	return nil
 }
 
@@ -83,7 +84,7 @@ func (a *API) putManualRules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, m)
+	writeJSON(w, http.StatusOK, manualRuleSetOf(m))
 	return nil
 }
 

@@ -148,7 +148,7 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 		for {
 			if op.ETag != last {
 				last = op.ETag
-				data, _ := json.Marshal(lifecycle.PublicOperation(op))
+				data, _ := json.Marshal(operationOf(op))
 				fmt.Fprintf(w, "id: %s\nevent: operation\ndata: %s\n\n", op.ETag, data)
 				if op.Status.Terminal() {
 					fmt.Fprintf(w, "event: end\ndata: {\"status\":%q}\n\n", op.Status)
@@ -188,10 +188,7 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []deadletter.DeadLetter{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deadLetters": list})
+	writeJSON(w, http.StatusOK, map[string]any{"deadLetters": deadLettersOf(list)})
 	return nil
 }
 

@@ -157,14 +157,14 @@ func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tr
 }
 
 func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, error) {
-	pub, err := a.Resources.Public(r.Context(), res)
+	ups, err := a.Resources.AvailableUpgrades(r.Context(), res)
 	if err != nil {
 		return nil, err
 	}
 	if f.restrict && !userOf(r.Context()).HasRole(tre.RoleTREAdmin) {
-		return lifecycle.Restricted(pub), nil
+		return restrictedOf(res, ups), nil
 	}
-	return pub, nil
+	return resourceOf(res, ups), nil
 }
 
 func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
@@ -229,7 +229,7 @@ func (a *API) createResource(f resourceFamily) func(http.ResponseWriter, *http.R
 // operation, as AzureTRE does for every asynchronous mutation.
 func writeOperation(w http.ResponseWriter, status int, op *tre.Operation) {
 	w.Header().Set("Location", "/api"+op.ResourcePath+"/operations/"+op.ID)
-	writeJSON(w, status, map[string]any{"operation": lifecycle.PublicOperation(op)})
+	writeJSON(w, status, map[string]any{"operation": operationOf(op)})
 }
 
 func (a *API) getResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
@@ -325,11 +325,7 @@ func (a *API) listOperations(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
-		out := make([]*tre.Operation, len(ops))
-		for i, op := range ops {
-			out[i] = lifecycle.PublicOperation(op)
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"operations": out})
+		writeJSON(w, http.StatusOK, map[string]any{"operations": operationsOf(ops)})
 		return nil
 	}
 }
@@ -344,7 +340,7 @@ func (a *API) getOperation(f resourceFamily) func(http.ResponseWriter, *http.Req
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"operation": lifecycle.PublicOperation(op)})
+		writeJSON(w, http.StatusOK, map[string]any{"operation": operationOf(op)})
 		return nil
 	}
 }
@@ -359,7 +355,7 @@ func (a *API) history(f resourceFamily) func(http.ResponseWriter, *http.Request)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"resource_history": items})
+		writeJSON(w, http.StatusOK, map[string]any{"resource_history": historyOf(items)})
 		return nil
 	}
 }
@@ -386,11 +382,7 @@ func (a *API) myOperations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]*tre.Operation, len(ops))
-	for i, op := range ops {
-		out[i] = lifecycle.PublicOperation(op)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"operations": out})
+	writeJSON(w, http.StatusOK, map[string]any{"operations": operationsOf(ops)})
 	return nil
 }
 
@@ -447,7 +439,7 @@ func (a *API) workspaceUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	writeJSON(w, http.StatusOK, map[string]any{"users": usersOf(users)})
 	return nil
 }
 
@@ -455,7 +447,7 @@ func (a *API) workspaceRoleList(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.workspaceOf(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"roles": assignment.WorkspaceRoles()})
+	writeJSON(w, http.StatusOK, map[string]any{"roles": rolesOf(assignment.WorkspaceRoles())})
 	return nil
 }
 

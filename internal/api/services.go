@@ -44,8 +44,9 @@ type Resources interface {
 	GetForRecords(ctx context.Context, ref lifecycle.Ref) (*tre.Resource, error)
 	// List returns the active resources of a type under a parent.
 	List(ctx context.Context, ref lifecycle.Ref) ([]*tre.Resource, error)
-	// Public returns the client's view of a resource.
-	Public(ctx context.Context, r *tre.Resource) (*tre.Resource, error)
+	// AvailableUpgrades lists the template versions a resource may move
+	// to.
+	AvailableUpgrades(ctx context.Context, r *tre.Resource) ([]tre.AvailableUpgrade, error)
 	// History lists a resource's history, oldest first.
 	History(ctx context.Context, r *tre.Resource) ([]*tre.ResourceHistoryItem, error)
 	// Create starts the install of a new resource.

@@ -25,14 +25,19 @@ type response struct {
 // everyResponse calls every route of the table once, in worlds where each
 // has something to answer with (the access test's), as the first role of
 // the access table the route admits, and returns the answers of the API
-// routes by route. Trigger routes are called with host payloads.
-func everyResponse(t *testing.T) []response {
+// routes by route. Trigger routes are called with host payloads. extra
+// adds to the world where the routes that read find their data.
+func everyResponse(t *testing.T, extra ...func(*env, *world)) []response {
 	t.Helper()
 	dirs := map[string]string{}
 	byKey := map[string]accessCase{}
 	var enabled world
 	for _, mode := range []string{worldEnabled, worldDisabled, worldRunning, worldFailed} {
-		dir, w := buildWorld(t, mode)
+		var more []func(*env, *world)
+		if mode == worldEnabled {
+			more = extra
+		}
+		dir, w := buildWorld(t, mode, more...)
 		dirs[mode] = dir
 		if mode == worldEnabled {
 			enabled = w
@@ -182,18 +187,9 @@ func TestResponseShapes(t *testing.T) {
 		if r.route == "GET /api/openapi.json" {
 			continue // generated from the route table; openapi_test.go checks it
 		}
-		paths := map[string]bool{}
-		for _, v := range jsonValues(t, r.body) {
-			shape(v, "", paths)
-		}
-		list := make([]string, 0, len(paths))
-		for p := range paths {
-			list = append(list, p)
-		}
-		sort.Strings(list)
 		fmt.Fprintf(&b, "%s\n", r.route)
-		for _, p := range list {
-			fmt.Fprintf(&b, "\t%s\n", strings.TrimSpace(p))
+		for _, p := range shapeOf(t, r.body) {
+			fmt.Fprintf(&b, "\t%s\n", p)
 		}
 	}
 	const golden = "testdata/response-shapes.golden"
@@ -203,5 +199,41 @@ func TestResponseShapes(t *testing.T) {
 	}
 	want, err := os.ReadFile(golden)
 	require.NoError(t, err, "go test -run TestResponseShapes -update writes it")
-	require.Equal(t, string(want), b.String(), "the answers' shapes changed; if on purpose, go test -run TestResponseShapes -update")
+	wantRoutes, gotRoutes := byRoute(string(want)), byRoute(b.String())
+	for route, got := range gotRoutes {
+		require.Equal(t, wantRoutes[route], got, "the shape of %s changed; if on purpose, go test -run TestResponseShapes -update", route)
+	}
+	require.Len(t, gotRoutes, len(wantRoutes), "routes were added or removed; if on purpose, go test -run TestResponseShapes -update")
+}
+
+// shapeOf lists the key paths of a body, sorted.
+func shapeOf(t *testing.T, body string) []string {
+	t.Helper()
+	paths := map[string]bool{}
+	for _, v := range jsonValues(t, body) {
+		shape(v, "", paths)
+	}
+	list := make([]string, 0, len(paths))
+	for p := range paths {
+		list = append(list, p)
+	}
+	sort.Strings(list) // the root (" object") first
+	for i := range list {
+		list[i] = strings.TrimSpace(list[i])
+	}
+	return list
+}
+
+// byRoute splits a golden file into its routes' blocks.
+func byRoute(golden string) map[string]string {
+	out := map[string]string{}
+	route := ""
+	for _, line := range strings.SplitAfter(golden, "\n") {
+		if line != "" && !strings.HasPrefix(line, "\t") {
+			route = strings.TrimSpace(line)
+			continue
+		}
+		out[route] += line
+	}
+	return out
 }

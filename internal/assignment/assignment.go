@@ -69,10 +69,11 @@ func grantID(workspaceID, userID string, role tre.Role) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("tre:assignment:"+workspaceID+"/"+userID+"/"+string(role))).String()
 }
 
-// RoleInfo is one assignable role (AzureTRE's {id, displayName}).
+// RoleInfo is one assignable role: its id (the role name) and a name for
+// people.
 type RoleInfo struct {
-	ID          string `json:"id"`
-	DisplayName string `json:"displayName"`
+	ID          string
+	DisplayName string
 }
 
 // WorkspaceRoles lists the roles that can be assigned in a workspace.
@@ -93,12 +94,12 @@ func roleInfo(r tre.Role) RoleInfo {
 	return RoleInfo{ID: string(r), DisplayName: string(r)}
 }
 
-// WorkspaceUser is a user with roles in a workspace (AzureTRE's shape).
+// WorkspaceUser is a user with roles in a workspace.
 type WorkspaceUser struct {
-	ID                string     `json:"id"`
-	DisplayName       string     `json:"displayName"`
-	UserPrincipalName string     `json:"userPrincipalName"`
-	Roles             []RoleInfo `json:"roles"`
+	ID                string
+	DisplayName       string
+	UserPrincipalName string
+	Roles             []RoleInfo
 }
 
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)

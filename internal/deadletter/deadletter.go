@@ -54,18 +54,18 @@ func New(store tre.Store, queue tre.DeadLetterQueue, ops Operations, opt Options
 type DeadLetter struct {
 	// Queue is workspacequeue or deploymentstatus for dead-lettered
 	// messages, "rejected" for status messages the control plane refused.
-	Queue          string  `json:"queue"`
-	ID             string  `json:"id"`
-	MessageID      string  `json:"messageId"`
-	SessionID      string  `json:"sessionId"`
-	Reason         string  `json:"reason"`
-	Description    string  `json:"description,omitempty"`
-	DeliveryCount  int     `json:"deliveryCount"`
-	OperationID    string  `json:"operationId,omitempty"`
-	StepID         string  `json:"stepId,omitempty"`
-	ResourceID     string  `json:"resourceId,omitempty"`
-	DeadLetteredAt float64 `json:"deadLetteredAt,omitempty"`
-	Body           string  `json:"body"`
+	Queue          string
+	ID             string
+	MessageID      string
+	SessionID      string
+	Reason         string
+	Description    string
+	DeliveryCount  int
+	OperationID    string
+	StepID         string
+	ResourceID     string
+	DeadLetteredAt float64
+	Body           string
 }
 
 // QueueRejected names the list of refused status messages.

@@ -83,16 +83,16 @@ func (s *Service) record(ctx context.Context, rep *Report) {
 // View is the firewall as admins see it.
 type View struct {
 	// Desired are the groups the owners' rules add up to now.
-	Desired []tre.RuleCollectionGroup `json:"desired"`
+	Desired []tre.RuleCollectionGroup
 	// Applied are the groups the firewall has (managed and others).
-	Applied []tre.RuleCollectionGroup `json:"applied"`
+	Applied []tre.RuleCollectionGroup
 	// Owners is the desired state by owner.
-	Owners []firewall.Owned `json:"owners"`
+	Owners []firewall.Owned
 	// Problems are the owners left out, and why.
-	Problems []Problem `json:"problems"`
+	Problems []Problem
 	// LastReconcile is the last reconcile's result.
-	LastReconcile *firewall.Result `json:"lastReconcile"`
-	GroupPrefix   string           `json:"groupPrefix"`
+	LastReconcile *firewall.Result
+	GroupPrefix   string
 }
 
 // View returns the desired and applied state. Returns CodeUnavailable

@@ -327,11 +327,9 @@ func TestUpgradeRulesAndAvailableUpgrades(t *testing.T) {
 	_, err := f.reg.UpdateVersion(ctx, registryKind(tre.TypeWorkspace), "ws", "1.0.0", registryUpdate(&yes), admin)
 	require.NoError(t, err)
 
-	pub, err := f.svc.Public(ctx, f.resource(ws.ID))
+	ups, err := f.svc.AvailableUpgrades(ctx, f.resource(ws.ID))
 	require.NoError(t, err)
-	require.Equal(t, []tre.AvailableUpgrade{{Version: "1.1.0"}, {Version: "1.2.0"}, {Version: "2.0.0", ForceUpdateRequired: true}}, pub.AvailableUpgrades)
-	require.Nil(t, pub.SecretRefs)
-	require.Empty(t, pub.LastOperationID)
+	require.Equal(t, []tre.AvailableUpgrade{{Version: "1.1.0"}, {Version: "1.2.0"}, {Version: "2.0.0", ForceUpdateRequired: true}}, ups)
 
 	patch := func(version string, force bool) error {
 		r := f.resource(ws.ID)

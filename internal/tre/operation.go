@@ -2,8 +2,9 @@ package tre
 
 // Operation is one mutation of a resource (install, upgrade, uninstall or a
 // custom action) as a list of ordered steps, each run by the Resource
-// Processor on one resource. The JSON shape is AzureTRE's, with our own
-// additions listed below the AzureTRE fields.
+// Processor on one resource. The JSON is the stored document: AzureTRE's
+// fields, then our own additions. The API answers with its own type, which
+// leaves out the intent record (Pending, Changes).
 type Operation struct {
 	ID              string          `json:"id"`
 	ResourceID      string          `json:"resourceId"`
