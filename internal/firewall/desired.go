@@ -365,18 +365,21 @@ func CollectionName(ownerID, collection string) string {
 	suffix := "." + hex.EncodeToString(sum[:8])
 	b := []byte(plain)
 	for i, ch := range b {
-		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-'
-		if !ok {
+		if !alphanumeric(ch) && ch != '_' && ch != '.' && ch != '-' {
 			b[i] = '-'
 		}
 	}
-	if c := b[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+	if !alphanumeric(b[0]) {
 		b[0] = 'x'
 	}
 	if max := tre.MaxRuleNameLength - len(suffix); len(b) > max {
 		b = b[:max]
 	}
 	return string(b) + suffix
+}
+
+func alphanumeric(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // ByOwner inverts Desired: it regroups the collections of groups by the

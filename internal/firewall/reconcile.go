@@ -108,18 +108,10 @@ func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context)
 	if err != nil {
 		return res, fmt.Errorf("desired state: %w", err)
 	}
-	want := map[string]tre.RuleCollectionGroup{}
-	for _, g := range desired {
-		if !cfg.Owns(g.Name) {
-			return res, tre.Errorf(tre.CodeInvalid, "desired group %q does not start with %q", g.Name, cfg.GroupPrefix)
-		}
-		key := strings.ToLower(g.Name)
-		if _, dup := want[key]; dup {
-			return res, tre.Errorf(tre.CodeInvalid, "desired group %q is listed twice", g.Name)
-		}
-		want[key] = g
+	want, err := byName(desired, cfg)
+	if err != nil {
+		return res, err
 	}
-
 	actual, err := r.Firewall.Groups(held)
 	if err != nil {
 		return res, leaseCause(ctx, held, err)
@@ -130,8 +122,51 @@ func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context)
 			have[strings.ToLower(g.Name)] = g
 		}
 	}
+	// Writes before deletes: if a run stops half-way, rules a resource
+	// needs are in place (AzureTRE #2328) and the next run removes leftovers.
+	w := writer{ctx: ctx, held: held, firewall: r.Firewall, res: &res}
+	if w.puts(want, have) {
+		w.deletes(want, have)
+	}
+	return res, errors.Join(w.errs...)
+}
 
-	var errs []error
+// byName indexes the desired groups by lower-case name. Returns
+// CodeInvalid for a group outside the managed prefix, or listed twice.
+func byName(desired []tre.RuleCollectionGroup, cfg Config) (map[string]tre.RuleCollectionGroup, error) {
+	want := map[string]tre.RuleCollectionGroup{}
+	for _, g := range desired {
+		if !cfg.Owns(g.Name) {
+			return nil, tre.Errorf(tre.CodeInvalid, "desired group %q does not start with %q", g.Name, cfg.GroupPrefix)
+		}
+		key := strings.ToLower(g.Name)
+		if _, dup := want[key]; dup {
+			return nil, tre.Errorf(tre.CodeInvalid, "desired group %q is listed twice", g.Name)
+		}
+		want[key] = g
+	}
+	return want, nil
+}
+
+// writer makes the writes of one reconcile, one at a time, under the
+// lease, and keeps their outcomes.
+type writer struct {
+	ctx, held context.Context
+	firewall  tre.Firewall
+	res       *Result
+	errs      []error
+}
+
+// failed records a failed write; it reports whether to go on (the lease
+// is still held).
+func (w *writer) failed(err error) bool {
+	w.errs = append(w.errs, leaseCause(w.ctx, w.held, err))
+	return w.held.Err() == nil
+}
+
+// puts writes each non-empty desired group that differs from what the
+// firewall has, in priority order. It reports whether to go on.
+func (w *writer) puts(want, have map[string]tre.RuleCollectionGroup) bool {
 	puts := make([]tre.RuleCollectionGroup, 0, len(want))
 	for _, g := range want {
 		if len(g.Collections) > 0 {
@@ -141,40 +176,41 @@ func (r *Reconciler) reconcile(ctx context.Context, source func(context.Context)
 	slices.SortFunc(puts, func(a, b tre.RuleCollectionGroup) int {
 		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.Name, b.Name))
 	})
-	// Writes before deletes: if a run stops half-way, rules a resource
-	// needs are in place (AzureTRE #2328) and the next run removes leftovers.
 	for _, g := range puts {
 		if cur, ok := have[strings.ToLower(g.Name)]; ok && cur.Equal(g) {
-			res.Unchanged = append(res.Unchanged, g.Name)
+			w.res.Unchanged = append(w.res.Unchanged, g.Name)
 			continue
 		}
-		if err := r.Firewall.Put(held, g); err != nil {
-			errs = append(errs, leaseCause(ctx, held, err))
-			if held.Err() != nil {
-				return res, errors.Join(errs...)
+		if err := w.firewall.Put(w.held, g); err != nil {
+			if !w.failed(err) {
+				return false
 			}
 			continue
 		}
-		res.Written = append(res.Written, g.Name)
+		w.res.Written = append(w.res.Written, g.Name)
 	}
+	return true
+}
+
+// deletes removes the managed groups that are not desired, or desired
+// empty, in name order.
+func (w *writer) deletes(want, have map[string]tre.RuleCollectionGroup) {
 	var deletes []string
 	for key, g := range have {
-		if w, ok := want[key]; !ok || len(w.Collections) == 0 {
+		if d, ok := want[key]; !ok || len(d.Collections) == 0 {
 			deletes = append(deletes, g.Name)
 		}
 	}
 	slices.Sort(deletes)
 	for _, name := range deletes {
-		if err := r.Firewall.Delete(held, name); err != nil {
-			errs = append(errs, leaseCause(ctx, held, err))
-			if held.Err() != nil {
-				return res, errors.Join(errs...)
+		if err := w.firewall.Delete(w.held, name); err != nil {
+			if !w.failed(err) {
+				return
 			}
 			continue
 		}
-		res.Deleted = append(res.Deleted, name)
+		w.res.Deleted = append(w.res.Deleted, name)
 	}
-	return res, errors.Join(errs...)
 }
 
 // leaseCause adds the reason when work stopped because the lease ended

@@ -217,33 +217,60 @@ func (s *Service) applyChanges(ctx context.Context, op *tre.Operation, recoverin
 	return nil
 }
 
+// applyChange writes one resource change of an operation, and the history
+// snapshot of the state it replaced.
 func (s *Service) applyChange(ctx context.Context, op *tre.Operation, ch tre.ResourceChange, strict bool) error {
 	if ch.Create != nil {
-		r := *ch.Create
-		r.LastOperationID = op.ID
-		_, err := tre.CreateAs(ctx, s.store, tre.Resources, r.ID, &r)
-		if tre.IsCode(err, tre.CodeConflict) {
-			existing, gerr := s.getResource(ctx, r.ID)
-			if gerr == nil && existing.LastOperationID == op.ID {
-				return nil // applied before a crash
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("lifecycle: create %s: %w", r.ID, err)
-		}
-		return nil
+		return s.applyCreate(ctx, op, *ch.Create)
 	}
+	h, err := s.applyResourcePatch(ctx, op, ch, strict)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		if _, err := tre.CreateAs(ctx, s.store, tre.ResourceHistory, h.ID, h); err != nil && !tre.IsCode(err, tre.CodeConflict) {
+			return fmt.Errorf("lifecycle: history of %s: %w", ch.ResourceID, err)
+		}
+	}
+	return nil
+}
+
+// applyCreate writes a new resource, marked with the operation; one the
+// operation wrote before a crash is left as it is.
+func (s *Service) applyCreate(ctx context.Context, op *tre.Operation, r tre.Resource) error {
+	r.LastOperationID = op.ID
+	_, err := tre.CreateAs(ctx, s.store, tre.Resources, r.ID, &r)
+	if tre.IsCode(err, tre.CodeConflict) {
+		existing, gerr := s.getResource(ctx, r.ID)
+		if gerr == nil && existing.LastOperationID == op.ID {
+			return nil // applied before a crash
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("lifecycle: create %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// applyResourcePatch applies a change's patch to the stored resource,
+// marked with the operation (once: a resource the operation wrote before a
+// crash is left as it is). Strict, the resource must still be at the
+// change's etag (CodePreconditionFailed otherwise); else a concurrent
+// write is retried on the current version. It returns the history
+// snapshot to record: the change's, or a new one if the resource moved on
+// since (nil for changes without history).
+func (s *Service) applyResourcePatch(ctx context.Context, op *tre.Operation, ch tre.ResourceChange, strict bool) (*tre.ResourceHistoryItem, error) {
 	etag, h := ch.ETag, ch.History
 	for attempt := 0; ; attempt++ {
 		r, err := s.getResource(ctx, ch.ResourceID)
 		if err != nil {
-			return fmt.Errorf("lifecycle: apply to %s: %w", ch.ResourceID, err)
+			return nil, fmt.Errorf("lifecycle: apply to %s: %w", ch.ResourceID, err)
 		}
 		if r.LastOperationID == op.ID {
-			break // applied before a crash
+			return h, nil // applied before a crash
 		}
 		if strict && etag != "" && r.ETag != etag {
-			return tre.Errorf(tre.CodePreconditionFailed, "the resource has changed since etag %s was read", etag)
+			return nil, tre.Errorf(tre.CodePreconditionFailed, "the resource has changed since etag %s was read", etag)
 		}
 		if ch.History != nil && r.ETag != etag {
 			snap := snapshot(op.ID, r) // the previous state is not the one recorded: snapshot it again
@@ -255,7 +282,7 @@ func (s *Service) applyChange(ctx context.Context, op *tre.Operation, ch tre.Res
 		_, err = tre.ReplaceAs(ctx, s.store, tre.Resources, r.ID, r.ETag, r)
 		if tre.IsCode(err, tre.CodePreconditionFailed) {
 			if strict {
-				return err
+				return nil, err
 			}
 			if attempt < 20 {
 				etag = "" // someone else wrote: apply to the current version
@@ -263,16 +290,10 @@ func (s *Service) applyChange(ctx context.Context, op *tre.Operation, ch tre.Res
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("lifecycle: apply to %s: %w", r.ID, err)
+			return nil, fmt.Errorf("lifecycle: apply to %s: %w", r.ID, err)
 		}
-		break
+		return h, nil
 	}
-	if h != nil {
-		if _, err := tre.CreateAs(ctx, s.store, tre.ResourceHistory, h.ID, h); err != nil && !tre.IsCode(err, tre.CodeConflict) {
-			return fmt.Errorf("lifecycle: history of %s: %w", ch.ResourceID, err)
-		}
-	}
-	return nil
 }
 
 func applyPatch(r *tre.Resource, p *tre.ResourcePatch) {
@@ -525,19 +546,9 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 	if err != nil {
 		return err
 	}
-	t, err := s.TemplateOf(ctx, source)
+	def, err := s.pipelineStepOf(ctx, source, op.Action, step.TemplateStepID)
 	if err != nil {
 		return err
-	}
-	var def *tre.PipelineStep
-	for _, d := range t.Pipeline.Steps(op.Action) {
-		if d.StepID == step.TemplateStepID {
-			def = &d
-			break
-		}
-	}
-	if def == nil {
-		return tre.Errorf(tre.CodeConflict, "step %s is no longer in the pipeline of %s %s", step.TemplateStepID, t.Name, t.Version)
 	}
 	src, err := s.SubstitutionSource(ctx, source)
 	if err != nil {
@@ -551,23 +562,9 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 		if target.LastStepID == step.ID {
 			return nil // written before a crash
 		}
-		props, err := pipeline.Apply(def.Properties, src, target.Properties)
+		props, err := s.pipelineProperties(ctx, step, def, src, target)
 		if err != nil {
-			return tre.WrapError(tre.CodeInvalid, err, "step %s: %s", step.TemplateStepID, tre.ErrorMessage(err))
-		}
-		if len(props) > 0 {
-			tt, err := s.TemplateOf(ctx, target)
-			if err != nil {
-				return err
-			}
-			v, err := schema.NewValidator(tt)
-			if err != nil {
-				return err
-			}
-			if err := v.ValidateUpdate(props); err != nil {
-				return tre.WrapError(tre.CodeInvalid, err, "step %s sets properties of %s %s that its template rejects: %s",
-					step.TemplateStepID, target.ResourceType, target.TemplateName, tre.ErrorMessage(err))
-			}
+			return err
 		}
 		h := snapshot(step.ID, target)
 		applyPatch(target, &tre.ResourcePatch{Properties: props})
@@ -585,6 +582,47 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 		}
 		return nil
 	}
+}
+
+// pipelineStepOf finds a step of the pipeline of source's template for an
+// action. Returns CodeConflict when the template no longer has it.
+func (s *Service) pipelineStepOf(ctx context.Context, source *tre.Resource, action, stepID string) (*tre.PipelineStep, error) {
+	t, err := s.TemplateOf(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range t.Pipeline.Steps(action) {
+		if d.StepID == stepID {
+			return &d, nil
+		}
+	}
+	return nil, tre.Errorf(tre.CodeConflict, "step %s is no longer in the pipeline of %s %s", stepID, t.Name, t.Version)
+}
+
+// pipelineProperties are the properties a pipeline step writes on its
+// target, substituted from src and checked against the target's template.
+// Returns CodeInvalid.
+func (s *Service) pipelineProperties(ctx context.Context, step tre.OperationStep, def *tre.PipelineStep, src pipeline.Source, target *tre.Resource) (map[string]any, error) {
+	props, err := pipeline.Apply(def.Properties, src, target.Properties)
+	if err != nil {
+		return nil, tre.WrapError(tre.CodeInvalid, err, "step %s: %s", step.TemplateStepID, tre.ErrorMessage(err))
+	}
+	if len(props) == 0 {
+		return props, nil
+	}
+	tt, err := s.TemplateOf(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	v, err := schema.NewValidator(tt)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.ValidateUpdate(props); err != nil {
+		return nil, tre.WrapError(tre.CodeInvalid, err, "step %s sets properties of %s %s that its template rejects: %s",
+			step.TemplateStepID, target.ResourceType, target.TemplateName, tre.ErrorMessage(err))
+	}
+	return props, nil
 }
 
 // pipelineSource is what {{ resource.… }} sees for r: r and its parents.
