@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,7 +27,6 @@ import (
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/keyvault"
 	"github.com/tre-go/tre/internal/localrunner"
-	"github.com/tre-go/tre/internal/porter"
 	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/servicebus"
@@ -82,7 +80,7 @@ func serve(ctx context.Context, lookup func(string) (string, bool), environ []st
 		return err
 	}
 	defer queue.Close()
-	runner, err := newRunner(cfg, lookup, log)
+	runner, err := newRunner(ctx, cfg, lookup, log)
 	if err != nil {
 		return err
 	}
@@ -196,7 +194,7 @@ func healthHandler(agent *processor.Agent) http.Handler {
 	})
 }
 
-func newRunner(cfg Config, lookup func(string) (string, bool), log *slog.Logger) (tre.Runner, error) {
+func newRunner(ctx context.Context, cfg Config, lookup func(string) (string, bool), log *slog.Logger) (tre.Runner, error) {
 	if cfg.Runner == "local" {
 		return localrunner.New(localrunner.Config{
 			TemplatesDir: cfg.TemplatesDir,
@@ -204,41 +202,5 @@ func newRunner(cfg Config, lookup func(string) (string, bool), log *slog.Logger)
 			WorkDir:      filepath.Join(cfg.DataDir, "work"),
 		})
 	}
-	var prelude [][]string
-	if cfg.MSIClientID != "" {
-		prelude = append(prelude,
-			[]string{"az", "cloud", "set", "--name", cfg.AzureEnvironment},
-			[]string{"az", "login", "--identity", "--client-id", cfg.MSIClientID},
-			[]string{"az", "acr", "login", "--name", acrName(cfg.Registry)},
-		)
-	}
-	r, err := porter.New(porter.Config{
-		Porter: cfg.Porter, Registry: cfg.Registry, Env: cfg.porterEnv(lookup),
-		AgentParameters: map[string]string{
-			"tfstate_container_name":       cfg.StateContainer,
-			"tfstate_resource_group_name":  cfg.StateRG,
-			"tfstate_storage_account_name": cfg.StateAccount,
-			"arm_use_msi":                  boolString(cfg.ARMUseMSI),
-			"arm_environment":              cfg.ARMEnvironment,
-			"azure_environment":            cfg.AzureEnvironment,
-			"key_vault_url":                cfg.KeyVaultURL,
-		},
-		BundleParameters: cfg.BundleParameters,
-		Prelude:          prelude,
-		Logger:           log.With("component", "porter"),
-	})
-	if err != nil {
-		return nil, errors.Join(errors.New("porter runner"), err)
-	}
-	return r, nil
-}
-
-// acrName is the registry's short name (the first label of its host).
-func acrName(registry string) string {
-	for i := 0; i < len(registry); i++ {
-		if registry[i] == '.' {
-			return registry[:i]
-		}
-	}
-	return registry
+	return newPorterRunner(ctx, cfg, lookup, log)
 }
