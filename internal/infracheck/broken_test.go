@@ -207,3 +207,21 @@ func lineOf(t *testing.T, path, s string) string {
 	require.NotEmpty(t, found, "%s has no %q", path, s)
 	return found
 }
+
+func TestCloudInitCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cloud-init.yaml")
+	b, err := os.ReadFile(cloudInitFile)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	// packages must be a list; runcmd entries strings or lists.
+	edit(t, path, "package_update: true\npackages:\n", "package_update: true\npackages: docker.io\nunused:\n")
+	placeholders, err := templatePlaceholders(path)
+	require.NoError(t, err)
+	rendered, err := renderTemplate(path, placeholders)
+	require.NoError(t, err)
+	if !haveCloudInit(t) {
+		return
+	}
+	require.Contains(t, checkCloudInitSchema(t, rendered), "packages: 'docker.io' is not of type 'array'")
+}
