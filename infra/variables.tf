@@ -100,6 +100,29 @@ variable "api_audience" {
   default     = ""
 }
 
+variable "application_admin_client_id" {
+  description = "Application (client) id of the application admin: the Entra application bundles use, through the aad_auth credential set, to create and update workspace applications (AzureTRE's APPLICATION_ADMIN_CLIENT_ID). docs/deploy.md says how to create it. Stored in the Key Vault as application-admin-client-id."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.application_admin_client_id))
+    error_message = "application_admin_client_id must be an application (client) GUID (lower case)."
+  }
+}
+
+variable "application_admin_client_secret" {
+  description = "A client secret of the application admin (AzureTRE's APPLICATION_ADMIN_CLIENT_SECRET). Stored in the Key Vault as application-admin-client-secret; it is in the core's Terraform state too."
+  type        = string
+  sensitive   = true
+
+  validation {
+    # Entra client secrets are 40 characters; a Key Vault secret holds at
+    # most 25 KB.
+    condition     = length(var.application_admin_client_secret) > 0 && length(var.application_admin_client_secret) <= 25600
+    error_message = "application_admin_client_secret must not be empty."
+  }
+}
+
 variable "aad_authority_url" {
   description = "Entra ID authority (AAD_AUTHORITY_URL); sovereign clouds differ."
   type        = string
@@ -203,26 +226,22 @@ variable "processor_number_processes" {
 }
 
 variable "processor_egress_fqdns" {
-  description = "Host names the processor VM may reach through the firewall over HTTPS (and HTTP for apt): what processor-vm/cloud-init.yaml downloads (Ubuntu packages, Docker, the Azure CLI, Porter) and what Porter's mixins fetch. Azure endpoints (ARM, Entra ID, Monitor) are allowed by service tag in the base rules."
+  description = "Host names the processor VM may reach through the firewall over HTTPS (and HTTP, for apt): what processor-vm/cloud-init.yaml downloads (Ubuntu's packages, Docker among them; the Azure CLI) and what Porter fetches for itself, its mixins and its azure plugin. Azure endpoints (Entra ID, ARM, Monitor, Key Vault) are allowed by service tag in the core rules; bundles bring Terraform and its providers in their images."
   type        = list(string)
   default = [
+    # Ubuntu's archive and security updates (Azure's mirror).
     "azure.archive.ubuntu.com",
-    "archive.ubuntu.com",
     "security.ubuntu.com",
-    "esm.ubuntu.com",
-    "motd.ubuntu.com",
-    "api.snapcraft.io",
-    "download.docker.com",
+    # The Azure CLI's apt repository and its signing key.
     "packages.microsoft.com",
-    "aka.ms",
+    # Porter, its mixins and plugins: cdn.porter.sh redirects the feeds to
+    # raw.githubusercontent.com and the binaries to GitHub releases, which
+    # GitHub serves from its release-asset hosts.
     "cdn.porter.sh",
+    "raw.githubusercontent.com",
     "github.com",
     "objects.githubusercontent.com",
     "release-assets.githubusercontent.com",
-    "releases.hashicorp.com",
-    "registry.terraform.io",
-    "mcr.microsoft.com",
-    "*.data.mcr.microsoft.com",
   ]
 
   validation {
@@ -254,13 +273,19 @@ variable "firewall_group_prefix" {
 }
 
 variable "firewall_group_priorities" {
-  description = "Priorities of the firewall service's four rule collection groups, as TRE_FIREWALL_PRIORITIES: admins' network, admins' application, TRE's network, TRE's application. The core group (rcg-core) has 100."
+  description = "Priorities of the firewall service's four rule collection groups, as TRE_FIREWALL_PRIORITIES: admins' network, admins' application, TRE's network, TRE's application. Azure takes 100 to 65000, one group per priority. The core group (rcg-core) has 100; 500 to 599 are left to AzureTRE's own groups (its rcg-core 500, airlock notifier 501, firewall shared service 510 and 520)."
   type        = string
-  default     = "200,210,500,510"
+  default     = "300,310,400,410"
 
   validation {
-    condition     = can(regex("^[0-9]{3,5},[0-9]{3,5},[0-9]{3,5},[0-9]{3,5}$", var.firewall_group_priorities))
-    error_message = "firewall_group_priorities must be four comma-separated priorities (100 to 65000), e.g. 200,210,500,510."
+    condition = (
+      can(regex("^[0-9]{3,5},[0-9]{3,5},[0-9]{3,5},[0-9]{3,5}$", var.firewall_group_priorities)) &&
+      alltrue([for p in split(",", var.firewall_group_priorities) : tonumber(p) >= 101 && tonumber(p) <= 65000 && (tonumber(p) < 500 || tonumber(p) > 599)]) &&
+      length(distinct(split(",", var.firewall_group_priorities))) == 4 &&
+      tonumber(split(",", var.firewall_group_priorities)[0]) < tonumber(split(",", var.firewall_group_priorities)[2]) &&
+      tonumber(split(",", var.firewall_group_priorities)[1]) < tonumber(split(",", var.firewall_group_priorities)[3])
+    )
+    error_message = "firewall_group_priorities must be four distinct priorities from 101 to 65000 (100 is rcg-core's), none from 500 to 599 (AzureTRE's groups), the admins' below the TRE's, e.g. 300,310,400,410."
   }
 }
 

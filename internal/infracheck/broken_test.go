@@ -225,3 +225,60 @@ func TestCloudInitCheckFailsOnBrokenCopy(t *testing.T) {
 	}
 	require.Contains(t, checkCloudInitSchema(t, rendered), "packages: 'docker.io' is not of type 'array'")
 }
+
+func TestEgressCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, firewallModule, dir)
+	rules := filepath.Join(dir, "rules.tf")
+	// The rule as it was before the handler needed ARM.
+	edit(t, rules, `destination_addresses = ["AzureActiveDirectory", "AzureResourceManager", "AzureMonitor"]`, `destination_addresses = ["AzureActiveDirectory", "AzureMonitor"]`)
+	flows, err := networkFlows(dir)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"web-app cannot reach AzureResourceManager on TCP 443: " + requiredEgress[flow{"web-app", "AzureResourceManager", "443"}],
+	}, checkEgress(flows, requiredEgress))
+}
+
+func TestProcessorDownloadsCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(infraDir, "variables.tf"))
+	require.NoError(t, err)
+	path := filepath.Join(dir, "variables.tf")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	edit(t, path, "    \"raw.githubusercontent.com\",\n", "    \"download.docker.com\",\n")
+	got, err := checkProcessorDownloads(dir, processorDownloads)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"processor_egress_fqdns allows download.docker.com, which neither cloud-init nor Porter fetches from",
+		"processor_egress_fqdns lacks raw.githubusercontent.com: " + processorDownloads["raw.githubusercontent.com"],
+	}, got)
+}
+
+func TestVaultSecretsCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(infraDir, "secrets.tf"))
+	require.NoError(t, err)
+	path := filepath.Join(dir, "secrets.tf")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	edit(t, path, `name         = "auth-tenant-id"`, `name         = "aad-tenant-id"`)
+	got, err := checkVaultSecrets(dir, porterSecrets())
+	require.NoError(t, err)
+	require.Equal(t, []string{"Porter reads the Key Vault secret auth-tenant-id, but infra does not create it"}, got)
+}
+
+func TestRolesCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "roles.tf")
+	b, err := os.ReadFile(rolesFile)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	// AzureTRE's vault role narrowed, and a reason dropped.
+	edit(t, path, `role_definition_name             = "Key Vault Administrator"`, `role_definition_name             = "Key Vault Secrets Officer"`)
+	edit(t, path, "# That role, for the handler, on the core resource group (the policy's and\n# the IP groups').\n", "")
+	assignments, err := readRoleAssignments(path)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"api_firewall (roles.tf:" + lineOf(t, path, `"api_firewall"`) + "): say why above it",
+		"the processor lacks Key Vault Administrator on module.keyvault.id, which AzureTRE grants its processor",
+	}, checkRoles(assignments, processorRoles))
+}

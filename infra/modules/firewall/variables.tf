@@ -24,7 +24,7 @@ variable "sku_tier" {
 }
 
 variable "source_prefixes" {
-  description = "Address prefixes of the core's workload subnets by role: functions, resource-processor, shared-services. Each becomes an IP group ipg-<role> in the core resource group, which rules (and shared-service templates, by name) refer to."
+  description = "Address prefixes of the core's workload subnets by role: web-app (the API), resource-processor, shared. Each becomes an IP group ipg-<role>, AzureTRE's names, in the core resource group, which rules (and shared-service templates, by name) refer to."
   type        = map(string)
 }
 
