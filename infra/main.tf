@@ -49,6 +49,7 @@ module "firewall" {
   resource_group_name = azurerm_resource_group.core.name
   subnet_id           = module.network.firewall_subnet_id
   sku_tier            = var.firewall_sku_tier
+  zones               = var.availability_zones
   source_prefixes = {
     # AzureTRE's IP group names (ipg-<key>): its templates refer to them
     # (source_ip_groups_in_core).

@@ -37,6 +37,17 @@ variable "tre_address_space" {
     condition     = can(cidrhost(var.tre_address_space, 0)) && cidrhost(var.tre_address_space, 0) == split("/", var.tre_address_space)[0]
     error_message = "tre_address_space must be an IPv4 CIDR whose address is the network address (e.g. 10.0.0.0/12)."
   }
+
+  validation {
+    # Azure's virtual networks cannot use these (multicast, broadcast,
+    # loopback, link-local, Azure's DNS and health probe address).
+    condition = can(cidrhost(var.tre_address_space, 0)) && !anytrue([
+      for r in ["224.0.0.0/4", "255.255.255.255/32", "127.0.0.0/8", "169.254.0.0/16", "168.63.129.16/32"] :
+      cidrhost(format("%s/%s", split("/", var.tre_address_space)[0], min(tonumber(split("/", var.tre_address_space)[1]), tonumber(split("/", r)[1]))), 0) ==
+      cidrhost(format("%s/%s", split("/", r)[0], min(tonumber(split("/", var.tre_address_space)[1]), tonumber(split("/", r)[1]))), 0)
+    ])
+    error_message = "tre_address_space overlaps a range Azure virtual networks cannot use (224.0.0.0/4, 255.255.255.255/32, 127.0.0.0/8, 169.254.0.0/16, 168.63.129.16/32)."
+  }
 }
 
 variable "core_address_space" {
@@ -71,6 +82,27 @@ variable "deployer_ip_ranges" {
   validation {
     condition     = length(var.deployer_ip_ranges) > 0 && alltrue([for r in var.deployer_ip_ranges : can(cidrhost(strcontains(r, "/") ? r : "${r}/32", 0))])
     error_message = "deployer_ip_ranges must list at least one IPv4 address or CIDR (without them nobody can upload bundles)."
+  }
+
+  validation {
+    # Storage IP rules: a range in CIDR notation (its network address) of
+    # /30 or wider; a /31 or /32 only as single addresses (the storage
+    # module writes a /32 as its address).
+    condition = alltrue([for r in var.deployer_ip_ranges : !strcontains(r, "/") || (
+      can(cidrhost(r, 0)) && try(cidrhost(r, 0) == split("/", r)[0], false) &&
+      (tonumber(split("/", r)[1]) <= 30 || tonumber(split("/", r)[1]) == 32)
+    )])
+    error_message = "deployer_ip_ranges: a range must be written as its network address with a prefix of /30 or shorter (or /32 for one address); Azure Storage refuses /31 ranges and host bits."
+  }
+
+  validation {
+    # Storage IP rules refuse private ranges; the deployer reaches the
+    # public endpoints from a public address anyway.
+    condition = alltrue([for r in var.deployer_ip_ranges : !anytrue([
+      for p in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] :
+      try(cidrhost(format("%s/%s", split("/", r)[0], split("/", p)[1]), 0) == cidrhost(p, 0), false)
+    ])])
+    error_message = "deployer_ip_ranges must be public addresses: Azure Storage refuses private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) in IP rules."
   }
 }
 
@@ -194,23 +226,31 @@ variable "function_plan_sku" {
 }
 
 variable "processor_vm_size" {
-  description = "Size of the Resource Processor VM. Bundles run Terraform in Docker: 2 vCPUs and 8 GiB run NUMBER_PROCESSES=2 comfortably."
+  description = "Size of the Resource Processor VM: one that takes premium SSDs (its OS disk is Premium_LRS). Bundles run Terraform in Docker: 2 vCPUs and 8 GiB run NUMBER_PROCESSES=2 comfortably."
   type        = string
   default     = "Standard_D2s_v5"
 
   validation {
-    condition     = can(regex("^Standard_[A-Za-z0-9_]+$", var.processor_vm_size))
-    error_message = "processor_vm_size must be an Azure VM size name (e.g. Standard_D2s_v5)."
+    # The OS disk is Premium_LRS, which only premium-storage sizes take:
+    # those with an s among their features (D2s_v5, D2as_v5, B2ms) and the
+    # DS and GS series.
+    condition     = can(regex("^Standard_([A-Z]+S[0-9]+(-[0-9]+)?(_[A-Za-z0-9]+)*|[A-Z]+[0-9]+(-[0-9]+)?[a-z]*s[a-z]*(_[A-Za-z0-9]+)*)$", var.processor_vm_size))
+    error_message = "processor_vm_size must be an Azure VM size that takes premium SSDs (an s among its features, e.g. Standard_D2s_v5): the OS disk is Premium_LRS."
   }
 }
 
 variable "processor_admin_ssh_public_key" {
-  description = "OpenSSH public key of the processor VM's admin account (azureuser). The VM has no public IP: reach it through Azure Bastion or `az vm run-command`."
+  description = "OpenSSH public key of the processor VM's admin account (azureuser): ssh-ed25519, or ssh-rsa of at least 2048 bits. The VM has no public IP: reach it through Azure Bastion or `az vm run-command`."
   type        = string
 
   validation {
-    condition     = can(regex("^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp[0-9]+) [A-Za-z0-9+/=]+", var.processor_admin_ssh_public_key))
-    error_message = "processor_admin_ssh_public_key must be an OpenSSH public key (ssh-ed25519 ..., ssh-rsa ...)."
+    # Azure takes ssh-rsa keys of at least 2048 bits (372 base64 characters)
+    # and ssh-ed25519 keys; it refuses ECDSA keys.
+    condition = (
+      can(regex("^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+=*( .*)?$", var.processor_admin_ssh_public_key)) &&
+      (!startswith(var.processor_admin_ssh_public_key, "ssh-rsa ") || length(split(" ", var.processor_admin_ssh_public_key)[1]) >= 372)
+    )
+    error_message = "processor_admin_ssh_public_key must be an OpenSSH ssh-ed25519 key, or an ssh-rsa key of at least 2048 bits (Azure refuses ECDSA keys and shorter RSA keys)."
   }
 }
 
@@ -247,6 +287,17 @@ variable "processor_egress_fqdns" {
   validation {
     condition     = alltrue([for f in var.processor_egress_fqdns : can(regex("^(\\*\\.)?([a-z0-9-]+\\.)+[a-z]{2,}$", f))])
     error_message = "processor_egress_fqdns must be host names (a leading *. wildcard is allowed)."
+  }
+}
+
+variable "availability_zones" {
+  description = "Availability zones of the firewall and its public address. Azure refuses zones in a region that has none: set [] there (see az account list-locations, availabilityZoneMappings)."
+  type        = list(string)
+  default     = ["1", "2", "3"]
+
+  validation {
+    condition     = alltrue([for z in var.availability_zones : contains(["1", "2", "3"], z)]) && length(distinct(var.availability_zones)) == length(var.availability_zones)
+    error_message = "availability_zones must be distinct zones among \"1\", \"2\" and \"3\", or empty in a region without zones."
   }
 }
 
@@ -290,13 +341,13 @@ variable "firewall_group_priorities" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the Log Analytics workspace (function traces, processor syslog), in days."
+  description = "Retention of the Log Analytics workspace and of Application Insights (function traces, processor syslog), in days. Application Insights takes 30, 60, 90, 120, 180, 270, 365, 550 or 730 only (the workspace takes any number from 30 to 730)."
   type        = number
   default     = 90
 
   validation {
-    condition     = var.log_retention_days >= 30 && var.log_retention_days <= 730
-    error_message = "log_retention_days must be from 30 to 730."
+    condition     = contains([30, 60, 90, 120, 180, 270, 365, 550, 730], var.log_retention_days)
+    error_message = "log_retention_days must be one of 30, 60, 90, 120, 180, 270, 365, 550 or 730 (the values Application Insights accepts)."
   }
 }
 
@@ -304,4 +355,14 @@ variable "tags" {
   description = "Tags added to every resource (tre_id is always added)."
   type        = map(string)
   default     = {}
+
+  validation {
+    # Azure: at most 50 tags a resource (tre_id is one), names of at most
+    # 128 characters on storage accounts (512 elsewhere) without < > % & \ ?
+    # or /, values of at most 256 characters.
+    condition = length(var.tags) <= 49 && alltrue([
+      for k, v in var.tags : length(k) > 0 && length(k) <= 128 && !can(regex("[<>%&\\\\?/]", k)) && length(v) <= 256
+    ])
+    error_message = "tags: at most 49, names of 1 to 128 characters without < > % & \\ ? or /, values of at most 256 characters."
+  }
 }

@@ -226,6 +226,32 @@ func TestCloudInitCheckFailsOnBrokenCopy(t *testing.T) {
 	require.Contains(t, checkCloudInitSchema(t, rendered), "packages: 'docker.io' is not of type 'array'")
 }
 
+func TestConstraintCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(infraDir, "variables.tf"))
+	require.NoError(t, err)
+	path := filepath.Join(dir, "variables.tf")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	// The retention range of Log Analytics (Application Insights takes
+	// fewer values), and a zone list that forgets zone 3.
+	edit(t, path, "contains([30, 60, 90, 120, 180, 270, 365, 550, 730], var.log_retention_days)", "var.log_retention_days >= 30 && var.log_retention_days <= 730")
+	edit(t, path, `contains(["1", "2", "3"], z)`, `contains(["1", "2"], z)`)
+	cases := map[string][]constraintCase{}
+	for k, v := range constraintCases {
+		cases[k] = v
+	}
+	delete(cases, "log_level")
+	cases["no_such_variable"] = []constraintCase{{`1`, true, "x"}}
+	got, err := checkConstraints(dir, cases)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		`availability_zones = ["1", "2", "3"]: refused (availability_zones must be distinct zones among "1", "2" and "3", or empty in a region without zones.), but Azure accepts it: zone-redundant, in a region with zones`,
+		"log_retention_days = 45: accepted, but Azure refuses it: Application Insights takes 30, 60, 90, 120, 180, 270, 365, 550 or 730 only",
+		"variable log_level: no values Azure accepts and refuses are checked, and it is not listed as unconstrained",
+		"variable no_such_variable: checked, but " + filepath.Base(dir) + " declares no such variable",
+	}, got)
+}
+
 func TestEgressCheckFailsOnBrokenCopy(t *testing.T) {
 	dir := t.TempDir()
 	copyDir(t, firewallModule, dir)

@@ -26,6 +26,11 @@
 //     (internal/porter's config.yaml and credential sets) is created; the
 //     processor has the roles AzureTRE grants its own; every role
 //     assignment says why above it.
+//   - Azure's constraints: every root variable's validation blocks are
+//     evaluated as Terraform does (hcl, cty and Terraform's functions) on
+//     values Azure documents as accepted, which must pass, and refused,
+//     which must fail at plan time; a variable is either covered or listed
+//     as one Azure does not check, with a reason.
 //   - cloud-init: every #cloud-config template Terraform renders is
 //     rendered the same way and checked with `cloud-init schema` (skipped
 //     without cloud-init, required by TRE_REQUIRE_CLOUDINIT=1).

@@ -17,8 +17,9 @@ resource "azurerm_public_ip" "firewall" {
   resource_group_name = var.resource_group_name
   allocation_method   = "Static"
   sku                 = "Standard"
-  zones               = ["1", "2", "3"]
-  tags                = var.tags
+  # The firewall's zones: its address must be in each of them.
+  zones = var.zones
+  tags  = var.tags
 }
 
 resource "azurerm_firewall_policy" "core" {
@@ -44,7 +45,7 @@ resource "azurerm_firewall" "core" {
   sku_name            = "AZFW_VNet"
   sku_tier            = var.sku_tier
   firewall_policy_id  = azurerm_firewall_policy.core.id
-  zones               = ["1", "2", "3"]
+  zones               = var.zones
   tags                = var.tags
 
   ip_configuration {

@@ -18,6 +18,11 @@ variable "subnet_id" {
   type        = string
 }
 
+variable "zones" {
+  description = "Availability zones of the firewall and its public address; empty in a region without zones."
+  type        = list(string)
+}
+
 variable "sku_tier" {
   description = "Standard or Premium."
   type        = string
