@@ -162,16 +162,19 @@ var configNames = []string{"config.json", "config.toml", "config.yaml", "config.
 // Setup prepares porter for r, as AzureTRE's processor image and start-up
 // do, and fails unless porter can run bundles:
 //
-//  1. `porter version`: porter is s.Versions.Porter;
+//  1. `porter version`, `porter mixins list` and `porter plugins list`:
+//     porter, each of s.Versions' mixins and plugins is installed at its
+//     version (every problem is reported; nothing else runs);
 //  2. config.yaml written to s.Home (refused if another configuration file
 //     is there, or a config.yaml that s did not write: its first line
 //     differs);
 //  3. the credential set files written;
-//  4. `porter mixins list` and `porter plugins list`: each of s.Versions'
-//     mixins and plugins is installed at its version;
-//  5. the runner's prelude run once (the logins and, if the prelude has
+//  4. the runner's prelude run once (the logins and, if the prelude has
 //     ApplyCommands, the credential sets applied): the identity, the Key
 //     Vault and porter's storage answer before the agent takes work.
+//
+// On a fresh home the version checks run before porter has a
+// configuration, so they need neither the vault nor the store.
 //
 // Errors: CodeInvalid for a Setup that names no home, or credential sets
 // that do not cover the runner's CredentialSets; otherwise errors that say
@@ -191,18 +194,6 @@ func (r *Runner) Setup(ctx context.Context, s Setup) error {
 		}
 		if got != s.Versions.Porter {
 			problems = append(problems, fmt.Sprintf("porter is %s, want %s", got, s.Versions.Porter))
-		}
-	}
-	if err := writeConfig(s.Home, s.ConfigFile); err != nil {
-		return fmt.Errorf("porter: setup: %w", err)
-	}
-	for _, cs := range s.CredentialSets {
-		b, err := json.MarshalIndent(cs, "", "  ")
-		if err != nil {
-			return fmt.Errorf("porter: setup: credential set %s: %w", cs.Name, err)
-		}
-		if err := writeFile(s.CredentialSetFile(cs.Name), append(b, '\n')); err != nil {
-			return fmt.Errorf("porter: setup: %w", err)
 		}
 	}
 	for _, kind := range []struct {
@@ -228,6 +219,18 @@ func (r *Runner) Setup(ctx context.Context, s Setup) error {
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("porter: setup: %s (processor-vm/cloud-init.yaml installs them: run tre-processor-setup as root)", strings.Join(problems, "; "))
+	}
+	if err := writeConfig(s.Home, s.ConfigFile); err != nil {
+		return fmt.Errorf("porter: setup: %w", err)
+	}
+	for _, cs := range s.CredentialSets {
+		b, err := json.MarshalIndent(cs, "", "  ")
+		if err != nil {
+			return fmt.Errorf("porter: setup: credential set %s: %w", cs.Name, err)
+		}
+		if err := writeFile(s.CredentialSetFile(cs.Name), append(b, '\n')); err != nil {
+			return fmt.Errorf("porter: setup: %w", err)
+		}
 	}
 	for _, argv := range r.prelude {
 		c := command{what: preludeName(argv), path: argv[0], args: argv[1:]}

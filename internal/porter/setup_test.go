@@ -166,7 +166,7 @@ func TestRunWithoutSetupFails(t *testing.T) {
 	r := newSetupRig(t, azureTRESpec())
 	r.cfg.Prelude = r.cfg.Prelude[:3]
 	_, err := r.runner(t).Run(context.Background(), tre.Job{Action: "install", Installation: "ws-1", Bundle: "b", Version: "1.0.0"})
-	require.ErrorContains(t, err, "porter explain failed (exit 1): Error: no config.yaml in "+r.home+"/.porter")
+	require.ErrorContains(t, err, "porter install failed (exit 1): Error: no config.yaml in "+r.home+"/.porter: the default storage, mongodb-docker, would run MongoDB from Docker Hub")
 }
 
 func TestSetupReportsEveryVersionProblem(t *testing.T) {
@@ -180,8 +180,9 @@ func TestSetupReportsEveryVersionProblem(t *testing.T) {
 	require.EqualError(t, err, "porter: setup: porter is v1.2.1, want v1.4.0; "+
 		"the az mixin is not installed, want v1.0.7; the exec mixin is v1.2.1, want v1.4.0; the terraform mixin is v1.0.5, want v1.0.8; "+
 		"the azure plugin is not installed, want v1.2.4 (processor-vm/cloud-init.yaml installs them: run tre-processor-setup as root)")
-	// Nothing runs with the wrong porter.
+	// Nothing runs with the wrong porter, and its home is left alone.
 	require.Equal(t, wantSetupChecks, r.argvs(t))
+	require.NoFileExists(t, filepath.Join(r.setup.Home, "config.yaml"))
 }
 
 func TestSetupFailsWhenThePreludeFails(t *testing.T) {
@@ -200,7 +201,7 @@ func TestSetupFailsWithoutTheStoreSecret(t *testing.T) {
 	delete(spec.Vault, "porter-db-connection-string")
 	r := newSetupRig(t, spec)
 	err := r.runner(t).Setup(context.Background(), r.setup)
-	require.ErrorContains(t, err, "porter: setup: porter mixins list failed (exit 1): Error: config.yaml: could not resolve ${secret.porter-db-connection-string}")
+	require.ErrorContains(t, err, "porter: setup: porter credentials apply "+r.setup.CredentialSetFile("arm_auth")+" failed (exit 1): Error: config.yaml: could not resolve ${secret.porter-db-connection-string}")
 }
 
 func TestSetupConfigFile(t *testing.T) {

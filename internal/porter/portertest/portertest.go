@@ -6,11 +6,14 @@
 // The fake porter behaves as Porter v1 does where the callers' correctness
 // depends on it, and fails the way Porter would otherwise:
 //
-//   - every command but `version` loads PORTER_HOME/config.yaml (PORTER_HOME,
-//     else $HOME/.porter, from the fake's own environment): without one,
-//     Porter would use its mongodb-docker storage (a MongoDB container from
-//     Docker Hub), so the fake refuses; ${env.NAME} must be set in its
-//     environment and ${secret.NAME} must be a secret of the spec's vault;
+//   - every command but `version` renders PORTER_HOME/config.yaml
+//     (PORTER_HOME, else $HOME/.porter, from the fake's own environment) if
+//     there is one: ${env.NAME} must be set in its environment and
+//     ${secret.NAME} must be a secret of the spec's vault;
+//   - the commands that use Porter's storage (credentials, actions,
+//     installations) refuse to run without config.yaml: Porter would use
+//     its default mongodb-docker storage, a MongoDB container from Docker
+//     Hub;
 //   - `mixins list` and `plugins list` print the spec's installed packages;
 //   - `credentials apply FILE` stores the credential set (it must be a
 //     CredentialSet 1.0.1 document with a name);
@@ -248,10 +251,15 @@ func (p *porter) run(args []string) int {
 		fmt.Printf("porter %s (fake)\n", p.spec.PorterVersion)
 		return 0
 	}
-	if err := p.loadConfig(); err != nil {
+	key := Key("porter", args)
+	configured, err := p.loadConfig()
+	if err != nil {
 		return fail("Error: %s", err)
 	}
-	switch Key("porter", args) {
+	if !configured && !slices.Contains([]string{"mixins list", "plugins list", "explain"}, key) {
+		return fail("Error: no config.yaml in %s: the default storage, mongodb-docker, would run MongoDB from Docker Hub", p.home())
+	}
+	switch key {
 	case "mixins list":
 		return printJSON(packages(p.spec.Mixins, false))
 	case "plugins list":
@@ -282,36 +290,40 @@ func (p *porter) run(args []string) int {
 // templateRef is a ${...} reference of Porter's config file template.
 var templateRef = regexp.MustCompile(`\$\{\s*([^}]*?)\s*\}`)
 
-// loadConfig reads config.yaml as Porter does: env references from the
-// environment, secret references from the vault.
-func (p *porter) loadConfig() error {
-	home := os.Getenv("PORTER_HOME")
-	if home == "" {
-		home = filepath.Join(os.Getenv("HOME"), ".porter")
+// home is porter's home, as porter finds it in its environment.
+func (p *porter) home() string {
+	if home := os.Getenv("PORTER_HOME"); home != "" {
+		return home
 	}
-	b, err := os.ReadFile(filepath.Join(home, "config.yaml"))
+	return filepath.Join(os.Getenv("HOME"), ".porter")
+}
+
+// loadConfig renders config.yaml as Porter does, if there is one: env
+// references from the environment, secret references from the vault.
+func (p *porter) loadConfig() (bool, error) {
+	b, err := os.ReadFile(filepath.Join(p.home(), "config.yaml"))
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no config.yaml in %s: the default storage, mongodb-docker, would run MongoDB from Docker Hub", home)
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, m := range templateRef.FindAllStringSubmatch(string(b), -1) {
 		kind, name, _ := strings.Cut(m[1], ".")
 		switch kind {
 		case "env":
 			if os.Getenv(name) == "" {
-				return fmt.Errorf("config.yaml: ${env.%s} is empty", name)
+				return true, fmt.Errorf("config.yaml: ${env.%s} is empty", name)
 			}
 		case "secret":
 			if _, ok := p.spec.Vault[name]; !ok {
-				return fmt.Errorf("config.yaml: could not resolve ${secret.%s}: no such secret", name)
+				return true, fmt.Errorf("config.yaml: could not resolve ${secret.%s}: no such secret", name)
 			}
 		default:
-			return fmt.Errorf("config.yaml: unknown template variable %s", m[1])
+			return true, fmt.Errorf("config.yaml: unknown template variable %s", m[1])
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // credentialSet is the part of a credential set the fake reads.
