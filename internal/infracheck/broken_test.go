@@ -308,3 +308,18 @@ func TestRolesCheckFailsOnBrokenCopy(t *testing.T) {
 		"the processor lacks Key Vault Administrator on module.keyvault.id, which AzureTRE grants its processor",
 	}, checkRoles(assignments, processorRoles))
 }
+
+func TestNamesCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, networkModule, dir)
+	edit(t, filepath.Join(dir, "main.tf"), `name = "SharedSubnet"`, `name = "snet-shared-services"`)
+	created, err := coreNames(dir, infraDir)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"identity id-vmss-<tre_id>: not listed in docs/deploy.md",
+		"subnet SharedSubnet: AzureTRE's bundles look it up, but infra does not create it",
+	}, checkNames(created, "the guide lists `SharedSubnet` only", map[string][]string{
+		"subnet":   {"SharedSubnet"},
+		"identity": {"id-vmss-${var.tre_id}"},
+	}))
+}

@@ -25,7 +25,9 @@
 //     what cloud-init and Porter fetch; every Key Vault secret Porter reads
 //     (internal/porter's config.yaml and credential sets) is created; the
 //     processor has the roles AzureTRE grants its own; every role
-//     assignment says why above it.
+//     assignment says why above it; the core names AzureTRE's bundles look
+//     up (subnets, identities, IP groups, private DNS zones) are created
+//     and listed in docs/deploy.md.
 //   - Azure's constraints: every root variable's validation blocks are
 //     evaluated as Terraform does (hcl, cty and Terraform's functions) on
 //     values Azure documents as accepted, which must pass, and refused,
