@@ -10,12 +10,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
 // resolvedParam is a parameter's value as the bundle receives it.
 type resolvedParam struct {
-	def   parameter
+	def   bundle.Parameter
 	value string
 }
 
@@ -30,26 +31,26 @@ var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // parameters, the runner's own parameters, the request message's fields,
 // then the parameter's default. A required parameter without a value fails
 // before anything runs. Errors name parameters, never their values.
-func resolveParams(m *manifest, action string, job tre.Job, extra map[string]any) ([]resolvedParam, error) {
+func resolveParams(m *bundle.Manifest, action string, job tre.Job, extra map[string]any) ([]resolvedParam, error) {
 	var out []resolvedParam
 	var missing []string
 	for _, p := range m.Parameters {
-		if !p.appliesTo(action) {
+		if !p.AppliesTo(action) {
 			continue
 		}
 		v, ok := lookupParam(p.Name, job, extra)
 		if !ok {
-			if p.required() {
+			if p.Required() {
 				missing = append(missing, p.Name)
 				continue
 			}
 			v = p.Default
 		}
-		s, err := render(v, p.dataType())
+		s, err := render(v, p.DataType())
 		if err != nil {
 			return nil, fmt.Errorf("localrunner: bundle %s %s: parameter %s: %w", m.Name, m.Version, p.Name, err)
 		}
-		if env := p.envName(); env != "" {
+		if env := p.EnvName(); env != "" {
 			if !envNamePattern.MatchString(env) || reservedEnv[env] || strings.HasPrefix(env, "CNAB_") {
 				return nil, fmt.Errorf("localrunner: bundle %s %s: parameter %s: %s cannot be used as its environment variable",
 					m.Name, m.Version, p.Name, env)

@@ -46,6 +46,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/procgroup"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -218,9 +219,9 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err != nil {
 		return tre.JobResult{}, err
 	}
-	m, err := readManifest(file)
+	m, err := bundle.Read(file)
 	if err != nil {
-		return tre.JobResult{}, err
+		return tre.JobResult{}, fmt.Errorf("localrunner: %w", err)
 	}
 	unlock, err := r.locks.lock(ctx, job.Installation)
 	if err != nil {
@@ -245,14 +246,14 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		action = tre.ActionInstall
 		label = fmt.Sprintf("upgrade of %s %s (run as install: the installation was not installed)", m.Name, m.Version)
 		note = fmt.Sprintf("installation %s was not installed, so install ran instead of upgrade (as AzureTRE's resource processor does)", job.Installation)
-	case !slices.Contains(builtinActions, action) && rec == nil:
+	case !slices.Contains(bundle.BuiltinActions, action) && rec == nil:
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s: installation %s does not exist: install it before running a custom action", label, job.Installation)
-	case !slices.Contains(builtinActions, action) && !rec.Installed:
+	case !slices.Contains(bundle.BuiltinActions, action) && !rec.Installed:
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s: installation %s is not installed (its install did not succeed): install it before running a custom action", label, job.Installation)
 	}
 
 	// Everything that can be refused is refused before anything runs.
-	steps, err := m.steps(action)
+	steps, err := execSteps(m, action)
 	if err != nil {
 		return tre.JobResult{}, err
 	}
@@ -319,7 +320,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 // runContext is one run of one action.
 type runContext struct {
 	runner      *Runner
-	m           *manifest
+	m           *bundle.Manifest
 	job         tre.Job
 	action      string
 	label       string
@@ -345,7 +346,7 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 	}
 	defer os.RemoveAll(root)
 	rc.root = root
-	if err := copyBundle(m.bundleDir(), root); err != nil {
+	if err := copyBundle(m.Dir(), root); err != nil {
 		return nil, fmt.Errorf("localrunner: %s: copy the bundle: %w", rc.label, err)
 	}
 
@@ -370,7 +371,7 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 		if (p.def.Sensitive || rc.secretRef(p.def.Name)) && p.value != "" {
 			rc.secrets = append(rc.secrets, p.value)
 		}
-		if env := p.def.envName(); env != "" {
+		if env := p.def.EnvName(); env != "" {
 			rc.env = append(rc.env, env+"="+p.value)
 		}
 		if p.def.Path != "" {
@@ -401,14 +402,14 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 	var outputs []tre.Output
 	for _, d := range m.Outputs {
 		text, ok := produced[d.Name]
-		if !ok || !d.appliesTo(rc.action) {
+		if !ok || !d.AppliesTo(rc.action) {
 			continue
 		}
-		v, err := typedOutput(text, d.dataType())
+		v, err := typedOutput(text, d.DataType())
 		if err != nil {
 			return nil, fmt.Errorf("localrunner: %s: output %s: %w", rc.label, d.Name, err)
 		}
-		outputs = append(outputs, tre.Output{Name: d.Name, Value: v, Type: d.dataType()})
+		outputs = append(outputs, tre.Output{Name: d.Name, Value: v, Type: d.DataType()})
 	}
 	fmt.Fprintln(rc.out, "execution completed successfully!")
 	return outputs, nil
@@ -441,7 +442,7 @@ func (rc *runContext) writeParamFile(p resolvedParam) error {
 		return err
 	}
 	content := []byte(p.value)
-	if p.def.dataType() == "file" {
+	if p.def.DataType() == "file" {
 		if content, err = decodeBase64(p.value); err != nil {
 			return err
 		}

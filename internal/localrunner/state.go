@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -105,7 +106,7 @@ func (l *locks) lock(ctx context.Context, name string) (unlock func(), err error
 
 // mergeOutputs returns the outputs of the last runs updated by this run's,
 // in the manifest's order, as Porter lists an installation's outputs.
-func mergeOutputs(m *manifest, old, fresh []tre.Output) []tre.Output {
+func mergeOutputs(m *bundle.Manifest, old, fresh []tre.Output) []tre.Output {
 	byName := map[string]tre.Output{}
 	for _, o := range old {
 		byName[o.Name] = o
