@@ -89,6 +89,11 @@ type Config struct {
 	Parameters map[string]any
 	// Path is the PATH of bundle processes; the runner's PATH if empty.
 	Path string
+	// After is the runner's clock: it returns a channel that receives once
+	// d has passed. It times the grace period of a cancelled step and the
+	// wait for a finished step's output pipes. time.After if nil; tests
+	// give their own, to decide when time passes.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Runner runs exec-only Porter bundles locally. It is safe for concurrent
@@ -124,6 +129,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Path == "" {
 		cfg.Path = os.Getenv("PATH")
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
 	}
 	for _, d := range []*string{&cfg.TemplatesDir, &cfg.StateDir, &cfg.WorkDir} {
 		abs, err := filepath.Abs(*d)
@@ -653,16 +661,14 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 	case waitErr = <-exited:
 	case <-ctx.Done():
 		_ = procgroup.Terminate(pgid)
-		grace := time.NewTimer(rc.runner.cfg.GracePeriod)
 		select {
 		case waitErr = <-exited:
 			stopped = "stopped (SIGTERM)"
-		case <-grace.C:
+		case <-rc.runner.cfg.After(rc.runner.cfg.GracePeriod):
 			_ = procgroup.Kill(pgid)
 			waitErr = <-exited
 			stopped = fmt.Sprintf("killed (SIGKILL) after a %s grace period", rc.runner.cfg.GracePeriod)
 		}
-		grace.Stop()
 	}
 	// As a container ends with its bundle, nothing the step started
 	// outlives it.
@@ -672,16 +678,14 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 		copiers.Wait()
 		close(drained)
 	}()
-	drain := time.NewTimer(drainTimeout)
 	select {
 	case <-drained:
-	case <-drain.C:
+	case <-rc.runner.cfg.After(drainTimeout):
 		// A process that left the group still holds the pipes.
 		stdoutR.Close()
 		stderrR.Close()
 		<-drained
 	}
-	drain.Stop()
 	stdoutR.Close()
 	stderrR.Close()
 

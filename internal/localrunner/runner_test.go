@@ -396,7 +396,8 @@ func TestSensitiveValuesAreCensored(t *testing.T) {
 }
 
 func TestCancelStopsTheStepWithSIGTERM(t *testing.T) {
-	r, _ := newRunner(t, samples) // grace period 20s: only SIGTERM can stop it quickly
+	// The grace period never ends: only SIGTERM can stop the step.
+	r, _ := newRunner(t, samples, withClock(newClock()))
 	log := watchFor("working (1/30 s)")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -409,20 +410,9 @@ func TestCancelStopsTheStepWithSIGTERM(t *testing.T) {
 		_, err := r.Run(ctx, j)
 		done <- err
 	}()
-	select {
-	case <-log.seen:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the install never started working; output:\n%s", log.String())
-	}
-	cancelled := time.Now()
+	receive(t, log.seen, "the install to start working")
 	cancel()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancellation")
-	}
-	require.Less(t, time.Since(cancelled), 5*time.Second, "SIGTERM stopped it, well before the grace period")
+	err := receive(t, done, "Run to return after cancellation")
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, `step "Deploy the sandbox workspace" stopped (SIGTERM)`)
 	require.Contains(t, log.String(), "sandbox: interrupted by SIGTERM: stopping", "the script's trap ran")
@@ -457,7 +447,8 @@ func TestCancelSignalsTheWholeProcessGroup(t *testing.T) {
 }
 
 func TestCancelKillsAStepThatIgnoresSIGTERM(t *testing.T) {
-	r, _ := newRunner(t, testBundles, func(c *localrunner.Config) { c.GracePeriod = 300 * time.Millisecond })
+	c := newClock()
+	r, _ := newRunner(t, testBundles, withClock(c), func(c *localrunner.Config) { c.GracePeriod = 300 * time.Millisecond })
 	log := watchFor("ready")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -468,30 +459,31 @@ func TestCancelKillsAStepThatIgnoresSIGTERM(t *testing.T) {
 		_, err := r.Run(ctx, j)
 		done <- err
 	}()
-	select {
-	case <-log.seen:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the step never said it was ready")
-	}
-	cancelled := time.Now()
+	receive(t, log.seen, "the step to say it is ready")
 	cancel()
-	var err error
+	c.waitStarted(t, 300*time.Millisecond)
 	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after the grace period")
+	case err := <-done:
+		t.Fatalf("Run returned before the grace period was over: %v", err)
+	default:
 	}
-	require.GreaterOrEqual(t, time.Since(cancelled), 300*time.Millisecond, "it waited for the grace period")
+	c.fire(300 * time.Millisecond)
+	err := receive(t, done, "Run to return after the grace period")
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, "killed (SIGKILL) after a 300ms grace period")
 }
 
 func TestStepProcessesDoNotOutliveTheStep(t *testing.T) {
-	r, cfg := newRunner(t, testBundles)
-	start := time.Now()
-	_, err := r.Run(context.Background(), job("test-fails", tre.ActionInstall, "daemon", map[string]any{"mode": "daemon"}))
-	require.NoError(t, err)
-	require.Less(t, time.Since(start), 2*time.Second, "Run did not wait for the leftover process's pipe")
+	// The wait for the output pipes never times out here: Run returns only
+	// because the step's process group, the leftover sleep included, was
+	// killed when the step ended.
+	r, cfg := newRunner(t, testBundles, withClock(newClock()))
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(context.Background(), job("test-fails", tre.ActionInstall, "daemon", map[string]any{"mode": "daemon"}))
+		done <- err
+	}()
+	require.NoError(t, receive(t, done, "Run to return while the leftover process would hold its pipe for a minute"))
 	b, err := os.ReadFile(filepath.Join(stateDir(cfg, "daemon"), "daemon.pid"))
 	require.NoError(t, err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))

@@ -116,6 +116,10 @@ type Runner struct {
 	outputTail     int
 	rawTail        int
 	log            *slog.Logger
+	// after is the clock of the grace period (time.After; tests decide
+	// when the period is over), pipeDrain the os/exec WaitDelay.
+	after     func(time.Duration) <-chan time.Time
+	pipeDrain time.Duration
 }
 
 var _ tre.Runner = (*Runner)(nil)
@@ -153,6 +157,8 @@ func New(cfg Config) (*Runner, error) {
 		grace:      cfg.GracePeriod,
 		outputTail: cfg.OutputTail,
 		log:        cfg.Logger,
+		after:      time.After,
+		pipeDrain:  defaultPipeDrain,
 	}
 	if len(r.credentialSets) == 0 {
 		r.credentialSets = slices.Clone(DefaultCredentialSets)
