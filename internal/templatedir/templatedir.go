@@ -85,13 +85,23 @@ func load(bt bundle.Template) (Template, error) {
 		return Template{}, fmt.Errorf("%s: %w", bt.Schema, err)
 	}
 	return Template{
-		Dir:      bt.Dir,
-		Kind:     registry.Kind{Type: bt.Type, Parent: bt.Parent},
-		Manifest: m,
-		Registration: registry.Registration{
-			Name: m.Name, Version: m.Version, JSONSchema: schema, CustomActions: bundle.CustomActionsOf(m.Explain()),
-		},
+		Dir:          bt.Dir,
+		Kind:         registry.Kind{Type: bt.Type, Parent: bt.Parent},
+		Manifest:     m,
+		Registration: Registration(m.Explain(), schema),
 	}, nil
+}
+
+// Registration is what AzureTRE's registration script sends for a bundle
+// whose `porter explain -o json` is e, beside its schema: the explanation
+// with json_schema added (resourceType is the route's, and current is
+// left false: the registry makes the first version of a name current).
+func Registration(e bundle.Explanation, schema map[string]any) registry.Registration {
+	return registry.Registration{
+		Name: e.Name, Version: e.Version, JSONSchema: schema, CustomActions: bundle.CustomActionsOf(e),
+		Description: e.Description, Parameters: e.Parameters, Credentials: e.Credentials, Outputs: e.Outputs,
+		Mixins: e.Mixins,
+	}
 }
 
 // kindOrder puts parents before their children.
