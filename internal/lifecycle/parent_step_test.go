@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -48,4 +49,40 @@ func TestPipelineStepOnParentWithoutTemplateName(t *testing.T) {
 	require.Len(t, vmOp.Steps, 3)
 	require.Equal(t, svc.ID, vmOp.Steps[1].ResourceID, "the parent service")
 	require.Equal(t, ws.ID, vmOp.Steps[2].ResourceID, "the workspace of the parent service")
+}
+
+// A child of a workspace has no workspace_id property: its bundle gets the
+// workspace's full id (the request's workspaceId), as from AzureTRE's
+// processor; Guacamole's Terraform finds the workspace by it. The
+// workspace's own workspace_id is its last 4 characters.
+func TestChildrenGetTheWorkspaceFullID(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ws := f.deployedWorkspace()
+	require.Equal(t, ws.ID[len(ws.ID)-4:], ws.Properties["workspace_id"])
+
+	svc, op, err := f.svc.Create(ctx, CreateRequest{Type: tre.TypeWorkspaceService, WorkspaceID: ws.ID, TemplateName: "plain-svc",
+		Properties: map[string]any{"display_name": "S", "description": "d"}, User: owner})
+	require.NoError(t, err)
+	f.complete(op)
+	_, vmOp, err := f.svc.Create(ctx, CreateRequest{Type: tre.TypeUserResource, WorkspaceID: ws.ID, ServiceID: svc.ID, TemplateName: "vm",
+		Properties: map[string]any{"display_name": "V", "description": "d"}, User: owner})
+	require.NoError(t, err)
+	f.complete(vmOp)
+
+	sources := bundle.Sources{}
+	seen := map[string]bool{}
+	for _, req := range f.sent.requests(t) {
+		job := tre.Job{Action: req.Action, Installation: req.ID, Parameters: req.Parameters, Message: &req}
+		v, _, _ := sources.Lookup("workspace_id", job)
+		switch req.ID {
+		case ws.ID:
+			require.Equal(t, ws.ID[len(ws.ID)-4:], v, "the workspace's own short id")
+		case svc.ID, vmOp.ResourceID:
+			require.NotContains(t, req.Parameters, "workspace_id")
+			require.Equal(t, ws.ID, v, "a child gets the workspace's full id")
+		}
+		seen[req.ID] = true
+	}
+	require.Len(t, seen, 3)
 }

@@ -83,10 +83,10 @@ type Config struct {
 	// GracePeriod is how long a cancelled step may take to stop after
 	// SIGTERM before it gets SIGKILL. DefaultGracePeriod if zero.
 	GracePeriod time.Duration
-	// Parameters are values the runner offers every bundle that declares
-	// them, after the job's own (what AzureTRE's processor takes from its
-	// configuration and RP_BUNDLE_* variables). Not logged.
-	Parameters map[string]any
+	// Sources are where parameter values come from besides the job's own:
+	// the processor's configuration and its RP_BUNDLE_* variables, looked
+	// up as the porter runner does. Not logged.
+	Sources bundle.Sources
 	// Path is the PATH of bundle processes; the runner's PATH if empty.
 	Path string
 	// After is the runner's clock: it returns a channel that receives once
@@ -117,6 +117,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.GracePeriod < 0 {
 		problems = append(problems, "GracePeriod must not be negative")
+	}
+	if err := cfg.Sources.Check(); err != nil {
+		problems = append(problems, "Sources: "+err.Error())
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("localrunner: %s", strings.Join(problems, "; "))
@@ -265,7 +268,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err != nil {
 		return tre.JobResult{}, err
 	}
-	params, err := resolveParams(m, action, job, r.cfg.Parameters)
+	params, err := resolveParams(m, action, job, r.cfg.Sources)
 	if err != nil {
 		return tre.JobResult{}, err
 	}

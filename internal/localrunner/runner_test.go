@@ -133,13 +133,13 @@ func fmtValue(v any) string {
 func TestRequiredParameterMissingRunsNothing(t *testing.T) {
 	r, cfg := newRunner(t, testBundles)
 	_, err := r.Run(context.Background(), job("test-params", tre.ActionInstall, "inst-1", map[string]any{"count": 1}))
-	require.EqualError(t, err, "localrunner: bundle test-params 0.1.0: install needs parameter greeting, which has no value and no default")
+	require.EqualError(t, err, `localrunner: bundle test-params 0.1.0: install: parameter "greeting" is required`, "Porter's words")
 	_, statErr := os.Stat(installationDir(cfg, "inst-1"))
 	require.ErrorIs(t, statErr, os.ErrNotExist, "nothing ran: no installation was made")
 
 	// A nil value counts as none, as AzureTRE's processor omits it.
 	_, err = r.Run(context.Background(), job("test-params", tre.ActionInstall, "inst-1", map[string]any{"greeting": nil}))
-	require.ErrorContains(t, err, "needs parameter greeting")
+	require.ErrorContains(t, err, `parameter "greeting" is required`)
 }
 
 func TestParametersOnlyForTheirActions(t *testing.T) {
@@ -163,7 +163,7 @@ func TestParametersOnlyForTheirActions(t *testing.T) {
 func TestEnvironmentIsOnlyWhatTheRunnerGives(t *testing.T) {
 	t.Setenv("LOCALRUNNER_TEST_CANARY", "do-not-leak-4711")
 	r, cfg := newRunner(t, testBundles, func(c *localrunner.Config) {
-		c.Parameters = map[string]any{"greeting": "from the runner's parameters"}
+		c.Sources.Bundle = map[string]string{"greeting": "from the runner's parameters"} // RP_BUNDLE_GREETING
 	})
 	res, err := r.Run(context.Background(), job("test-params", tre.ActionInstall, "inst-env", nil))
 	require.NoError(t, err)
