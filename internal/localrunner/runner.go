@@ -24,8 +24,12 @@
 // installation succeeds with nothing to do, and values of sensitive
 // parameters are censored from the bundle's logs.
 //
-// Not simulated: other mixins (terraform, az, helm, ...: refused with a
-// clear error), credentials, dependencies, images, parameter sources,
+// Bundles that need other mixins (terraform, az, helm, ...) are refused
+// with a clear error, or, with Config.Simulate, simulated: their
+// parameters are checked as Porter checks them and their declared outputs
+// get placeholder values, but nothing runs (see Config.Simulate); so are
+// bundles registered through the API whose files are not here. Not
+// simulated at all: credentials, dependencies, images, parameter sources,
 // parameters remembered from earlier runs, ignoreError, and processes that
 // outlive their step (each step's process group is killed when it ends).
 // The runner is Unix-only (process groups and signals).
@@ -89,6 +93,19 @@ type Config struct {
 	Sources bundle.Sources
 	// Path is the PATH of bundle processes; the runner's PATH if empty.
 	Path string
+	// Simulate runs as a simulation what the runner cannot run: a bundle
+	// whose steps use another mixin than exec (terraform, az, arm, docker,
+	// ...), or one registered through the API whose files are not in
+	// TemplatesDir (its declaration comes from Declarations). A simulation
+	// checks the parameters as Porter would (a required one without a
+	// value fails with Porter's words), runs nothing, gives the declared
+	// outputs placeholder values ("simulated-<output>-<installation>",
+	// false, 0, {"simulated": true}, []) and says so in the result's
+	// Message. Without it such bundles are refused.
+	Simulate bool
+	// Declarations finds registered bundles' declarations for Simulate;
+	// may be nil.
+	Declarations Declarations
 	// After is the runner's clock: it returns a channel that receives once
 	// d has passed. It times the grace period of a cancelled step and the
 	// wait for a finished step's output pipes. time.After if nil; tests
@@ -217,8 +234,10 @@ func checkJob(job tre.Job) error {
 // was nothing to uninstall; a custom action needs an installed
 // installation. A failed step returns an error that wraps a *StepError; a
 // cancelled run returns an error that wraps ctx.Err(). Other errors (no
-// such bundle or action, another mixin than exec, a required parameter
-// without a value) come before anything runs.
+// such bundle or action, another mixin than exec without Config.Simulate,
+// a required parameter without a value) come before anything runs. A
+// simulated run (Config.Simulate) runs no step, and its Message says it
+// was simulated.
 func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err := checkJob(job); err != nil {
 		return tre.JobResult{}, err
@@ -226,13 +245,9 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err := ctx.Err(); err != nil {
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s of %s: %w", job.Action, job.Installation, err)
 	}
-	file, err := find(r.cfg.TemplatesDir, job.Bundle, job.Version)
+	t, err := r.target(ctx, job)
 	if err != nil {
 		return tre.JobResult{}, err
-	}
-	m, err := bundle.Read(file)
-	if err != nil {
-		return tre.JobResult{}, fmt.Errorf("localrunner: %w", err)
 	}
 	unlock, err := r.locks.lock(ctx, job.Installation)
 	if err != nil {
@@ -245,7 +260,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	}
 
 	action := job.Action
-	label := fmt.Sprintf("%s of %s %s", action, m.Name, m.Version)
+	label := fmt.Sprintf("%s of %s %s", action, t.name, t.version)
 	note := ""
 	switch {
 	case action == tre.ActionUninstall && rec == nil:
@@ -255,7 +270,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		return tre.JobResult{Message: fmt.Sprintf("installation %s does not exist: nothing to uninstall", job.Installation)}, nil
 	case action == tre.ActionUpgrade && (rec == nil || !rec.Installed):
 		action = tre.ActionInstall
-		label = fmt.Sprintf("upgrade of %s %s (run as install: the installation was not installed)", m.Name, m.Version)
+		label = fmt.Sprintf("upgrade of %s %s (run as install: the installation was not installed)", t.name, t.version)
 		note = fmt.Sprintf("installation %s was not installed, so install ran instead of upgrade (as AzureTRE's resource processor does)", job.Installation)
 	case !slices.Contains(bundle.BuiltinActions, action) && rec == nil:
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s: installation %s does not exist: install it before running a custom action", label, job.Installation)
@@ -264,43 +279,43 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	}
 
 	// Everything that can be refused is refused before anything runs.
-	steps, err := execSteps(m, action)
-	if err != nil {
-		return tre.JobResult{}, err
-	}
-	params, err := resolveParams(m, action, job, r.cfg.Sources)
-	if err != nil {
-		return tre.JobResult{}, err
+	var run func(previous []tre.Output) ([]tre.Output, error)
+	var outputOrder []string
+	if t.decl != nil {
+		sim, err := r.simulation(t, job, action)
+		if err != nil {
+			return tre.JobResult{}, err
+		}
+		run = func(previous []tre.Output) ([]tre.Output, error) { return sim.run(), nil }
+		for _, o := range t.decl.Outputs {
+			outputOrder = append(outputOrder, o.Name)
+		}
+		note = joinSentences(note, sim.message())
+	} else {
+		rc, err := r.prepare(t.m, job, action, label)
+		if err != nil {
+			return tre.JobResult{}, err
+		}
+		run = func(previous []tre.Output) ([]tre.Output, error) { return rc.run(ctx, previous) }
+		for _, o := range t.m.Outputs {
+			outputOrder = append(outputOrder, o.Name)
+		}
 	}
 
 	dir := r.installationDir(job.Installation)
-	home, state := filepath.Join(dir, "home"), filepath.Join(dir, "state")
-	for _, d := range []string{home, state} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
-		}
-	}
-	// A step of this installation interrupted by a crash of the agent may
-	// have left processes behind: end them before running again.
-	if killed, err := procgroup.KillRecorded(dir); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
-	} else if killed {
-		fmt.Fprintf(quiet{job.Output}, "localrunner: ended processes left by an interrupted run of %s\n", job.Installation)
 	}
 	if rec == nil {
 		rec = &record{Name: job.Installation}
 	}
 	previous := rec.Outputs
-	rec.Bundle, rec.Version, rec.LastAction, rec.LastResult = m.Name, m.Version, action, "running"
+	rec.Bundle, rec.Version, rec.LastAction, rec.LastResult = t.name, t.version, action, "running"
 	if err := r.saveRecord(rec); err != nil {
 		return tre.JobResult{}, err
 	}
 
-	rc := &runContext{
-		runner: r, m: m, job: job, action: action, label: label, steps: steps, params: params,
-		home: home, state: state, out: quiet{job.Output},
-	}
-	outputs, runErr := rc.run(ctx, previous)
+	outputs, runErr := run(previous)
 	if runErr != nil {
 		rec.LastResult = "failed"
 		if err := r.saveRecord(rec); err != nil {
@@ -309,7 +324,8 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		return tre.JobResult{}, runErr
 	}
 	// A plain success needs no message: the processor says the action
-	// completed; only a special case (an upgrade run as an install) does.
+	// completed; only a special case (an upgrade run as an install, a
+	// simulation) does.
 	msg := note
 	if action == tre.ActionUninstall {
 		if err := os.RemoveAll(dir); err != nil {
@@ -321,11 +337,53 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		rec.Installed = true
 	}
 	rec.LastResult = "succeeded"
-	rec.Outputs = mergeOutputs(m, previous, outputs)
+	rec.Outputs = mergeOutputs(outputOrder, previous, outputs)
 	if err := r.saveRecord(rec); err != nil {
 		return tre.JobResult{}, err
 	}
 	return tre.JobResult{Outputs: slices.Clone(rec.Outputs), Message: msg}, nil
+}
+
+// prepare checks an exec run (steps, parameters), makes the installation's
+// home and state directories, and ends processes an interrupted run left.
+func (r *Runner) prepare(m *bundle.Manifest, job tre.Job, action, label string) (*runContext, error) {
+	steps, err := execSteps(m, action)
+	if err != nil {
+		return nil, err
+	}
+	params, err := resolveParams(m, action, job, r.cfg.Sources)
+	if err != nil {
+		return nil, err
+	}
+	dir := r.installationDir(job.Installation)
+	home, state := filepath.Join(dir, "home"), filepath.Join(dir, "state")
+	for _, d := range []string{home, state} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("localrunner: %s: %w", label, err)
+		}
+	}
+	// A step of this installation interrupted by a crash of the agent may
+	// have left processes behind: end them before running again.
+	if killed, err := procgroup.KillRecorded(dir); err != nil {
+		return nil, fmt.Errorf("localrunner: %s: %w", label, err)
+	} else if killed {
+		fmt.Fprintf(quiet{job.Output}, "localrunner: ended processes left by an interrupted run of %s\n", job.Installation)
+	}
+	return &runContext{
+		runner: r, m: m, job: job, action: action, label: label, steps: steps, params: params,
+		home: home, state: state, out: quiet{job.Output},
+	}, nil
+}
+
+// joinSentences joins two messages, either of which may be empty.
+func joinSentences(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }
 
 // runContext is one run of one action.

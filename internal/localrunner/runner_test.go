@@ -298,7 +298,7 @@ func TestBundleLookup(t *testing.T) {
 	_, err := r.Run(context.Background(), tre.Job{Action: "install", Installation: "x", Bundle: "test-params", Version: "0.2.0"})
 	require.ErrorContains(t, err, "available: 0.1.0 (params/porter.yaml)")
 	_, err = r.Run(context.Background(), tre.Job{Action: "install", Installation: "x", Bundle: "tre-nothing", Version: "0.1.0"})
-	require.ErrorContains(t, err, "test-barrier, test-fails, test-mixin-terraform, test-outputs, test-params, test-step-az")
+	require.ErrorContains(t, err, "test-barrier, test-fails, test-mixin-terraform, test-outputs, test-params, test-simulated, test-step-az")
 
 	_, err = r.Run(context.Background(), tre.Job{Action: "install", Installation: "../escape", Bundle: "test-params", Version: "0.1.0"})
 	require.ErrorContains(t, err, `installation "../escape" must be`)
