@@ -1,4 +1,6 @@
 # The two commands a new user needs: `make run` and `make test`.
+SHELL   := bash
+.SHELLFLAGS := -eu -o pipefail -c
 GO      ?= go
 BIN     := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -6,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 PORT    ?= 8080
 export TRE_DATA_DIR ?= .tre
 
-.PHONY: build run test vet clean
+.PHONY: build run test test-deps test-integration stress lint vet clean
 
 ## build: the handler binary (bin/tre-handler), static, no cgo
 build:
@@ -25,9 +27,38 @@ run: build
 	@echo ""
 	FUNCTIONS_CUSTOMHANDLER_PORT=$(PORT) exec $(BIN)/tre-handler
 
-## test: vet and every test
+# The slow suites: the adapters against local protocol servers from npm,
+# the packaging of the deployables, the end-to-end walk on the Azure
+# adapters. `make test` skips them (one line each says so).
+INTEGRATION_PKGS := ./internal/nodetest/... ./internal/cosmos/... ./internal/servicebus/... ./internal/packaging/... ./handlers/
+# The packages whose tests involve timing: make stress runs them under load.
+STRESS_PKGS := ./internal/processor/ ./internal/faulttest/ ./internal/localrunner/ ./internal/porter/ ./internal/sqlite/ ./internal/lifecycle/ ./internal/firewall/ ./internal/funchost/
+STRESS_COUNT ?= 20
+TOOL := $(GO) tool -modfile=tools/go.mod
+
+## test: gofmt, vet and the fast tests (a summary line per package; skipped suites say why)
 test: vet
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -json ./... | $(GO) run ./internal/testsum
+
+## test-deps: install the npm packages of the integration suites' protocol servers (once per lock file)
+test-deps:
+	$(GO) run ./internal/nodetest/installdeps
+
+## test-integration: the slow suites (needs Node.js 20+, npm; zip, tar)
+test-integration: test-deps
+	TRE_INTEGRATION=1 $(GO) test -count=1 -json $(INTEGRATION_PKGS) | $(GO) run ./internal/testsum
+
+## stress: the timing-sensitive packages, -race -count=$(STRESS_COUNT), with every core kept busy by another process
+stress:
+	@echo "loading $$(nproc) cores while the tests run"
+	@pids=(); for _ in $$(seq "$$(nproc)"); do (while :; do :; done) & pids+=($$!); done; \
+	trap 'kill "$${pids[@]}" 2>/dev/null' EXIT; \
+	$(GO) test -race -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
+
+## lint: staticcheck, deadcode (tools pinned in tools/go.mod)
+lint:
+	$(TOOL) staticcheck ./...
+	@dead=$$($(TOOL) deadcode -test ./...); if [ -n "$$dead" ]; then echo "deadcode:"; echo "$$dead"; exit 1; fi
 
 vet:
 	@unformatted=$$(find . -name '*.go' -not -path '*/node_modules/*' -not -path './.tre/*' | xargs gofmt -l); \

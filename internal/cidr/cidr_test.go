@@ -38,7 +38,7 @@ func TestAllocate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, MustParse("10.0.4.0/24"), got)
 
-	got, err = Allocate(space, used, 16)
+	_, err = Allocate(space, used, 16)
 	require.Equal(t, tre.CodeConflict, tre.ErrorCode(err))
 	got, err = Allocate(space, nil, 16)
 	require.NoError(t, err)

@@ -33,6 +33,7 @@ var handlerNotInAzure = map[string]string{
 	"SERVICE_BUS_CONNECTION_STRING": "tests against a local broker; in Azure the managed identity (the namespace refuses keys)",
 	"TRE_FIREWALL_FILE":             "TRE_FIREWALL=file only (one machine); in Azure TRE_FIREWALL=azure",
 	"TRE_FIREWALL_INTERVAL":         "local mode's timer; in Azure the firewall-reconcile function.json schedule decides",
+	"TRE_DEV_ISSUER":                "allows the dev token issuer beside Azure settings, for tests against local protocol servers; in Azure tokens come from Entra ID (AAD_TENANT_ID)",
 }
 
 // handlerPlatform are settings the platform sets for the handler, whether or

@@ -22,22 +22,65 @@ const installTimeout = 5 * time.Minute
 // parallel tests do not run npm ci for the same directory twice.
 var installMu sync.Mutex
 
-// Install installs the npm packages of packageDir (see InstallPackage) and
-// returns the directory that holds node_modules. A relative packageDir is
-// resolved against the directory of the calling source file. Without
-// Node.js or npm the test is skipped (see Require); an install that fails
-// fails it.
+// Packages are the npm package directories of the protocol servers the
+// integration suites start, relative to the module root. `make test-deps`
+// installs them (go run ./internal/nodetest/installdeps); tests only look
+// them up (Installed), so that no test pays for npm ci.
+var Packages = []string{
+	"internal/cosmos/cosmosserver",
+	"internal/servicebus/fakebroker",
+}
+
+// Install returns the directory that holds node_modules for the npm
+// packages of packageDir, installed by `make test-deps`. A relative
+// packageDir is resolved against the directory of the calling source file.
+// Without Node.js or npm the test is skipped (see Require); packages that
+// are not installed fail it, naming the make target.
 func Install(t testing.TB, packageDir string) (nodeModulesParent string) {
 	t.Helper()
 	dir, err := sourcePath(packageDir, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	parent, err := InstallPackage(dir)
+	parent, err := Installed(dir)
 	if err != nil {
 		SkipOrFail(t, err)
 	}
 	return parent
+}
+
+// Installed returns the directory that holds node_modules for the npm
+// packages of packageDir (an absolute path), as InstallPackage installed
+// them. Its error says to run `make test-deps` when they are not there,
+// and wraps ErrUnavailable when Node.js or npm is missing.
+func Installed(packageDir string) (nodeModulesParent string, err error) {
+	if _, _, err := Find(); err != nil {
+		return "", fmt.Errorf("nodetest: %s: %w", packageDir, err)
+	}
+	target, err := installDir(packageDir)
+	if err != nil {
+		return "", fmt.Errorf("nodetest: %s: %w", packageDir, err)
+	}
+	if !installed(target) {
+		return "", fmt.Errorf("nodetest: the npm packages of %s are not installed: run `make test-deps` (it installs them into %s)", packageDir, target)
+	}
+	return target, nil
+}
+
+// installDir is where the packages of packageDir are installed: a
+// directory of the user's cache named after the package directory and
+// the hash of its package-lock.json.
+func installDir(packageDir string) (string, error) {
+	lock, err := os.ReadFile(filepath.Join(packageDir, "package-lock.json"))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(lock)
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	return filepath.Join(cache, "tre", "node", filepath.Base(packageDir)+"-"+hex.EncodeToString(sum[:8])), nil
 }
 
 // InstallPackage installs the npm packages of packageDir, an absolute path
@@ -61,17 +104,11 @@ func InstallPackage(packageDir string) (nodeModulesParent string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("nodetest: install %s: %w", packageDir, err)
 	}
-	lock, err := os.ReadFile(filepath.Join(packageDir, "package-lock.json"))
+	target, err := installDir(packageDir)
 	if err != nil {
 		return "", fmt.Errorf("nodetest: install %s: %w", packageDir, err)
 	}
-	sum := sha256.Sum256(lock)
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	root := filepath.Join(cache, "tre", "node")
-	target := filepath.Join(root, filepath.Base(packageDir)+"-"+hex.EncodeToString(sum[:8]))
+	root := filepath.Dir(target)
 
 	installMu.Lock()
 	defer installMu.Unlock()

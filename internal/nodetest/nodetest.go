@@ -4,12 +4,14 @@
 // is imported by tests only.
 //
 // A test first makes sure that Node.js 20+ and npm are on the PATH
-// (Require): without them it is skipped with the reason, or fails when the
-// environment variable TRE_REQUIRE_NODE is 1 (as CI sets it, so that a
-// missing runtime cannot pass for a green run). It then installs the npm
-// packages of the program's package directory (Install): npm ci, once per
-// version of package-lock.json, into a cache directory outside the
-// repository. Last it starts the program (Start), which must print
+// (Require): the suites that need them are integration suites, skipped
+// unless TRE_INTEGRATION=1 (see package slowtest); without Node.js they are
+// skipped with the reason, or fail when the environment variable
+// TRE_REQUIRE_NODE is 1 (as CI sets it, so that a missing runtime cannot
+// pass for a green run). It then finds the npm packages of the program's
+// package directory (Install), which `make test-deps` installed
+// (InstallPackage: npm ci, once per version of package-lock.json, into a
+// cache directory outside the repository). Last it starts the program (Start), which must print
 // "listening HOST:PORT" as its first line on stdout, and gets HOST:PORT
 // back; the process is stopped when the test ends.
 //
@@ -41,6 +43,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tre-go/tre/internal/slowtest"
 )
 
 // MinMajorVersion is the oldest major version of Node.js the programs run on.
@@ -109,10 +113,12 @@ func find() found {
 	return found{node: node, npm: npm}
 }
 
-// Require returns the path of node, or ends the test if Node.js 20+ or npm
-// is missing: a skip, or a failure if TRE_REQUIRE_NODE=1.
+// Require returns the path of node, or ends the test: a skip unless the
+// integration suites run (see slowtest), a skip if Node.js 20+ or npm is
+// missing, or a failure then if TRE_REQUIRE_NODE=1.
 func Require(t testing.TB) (node string) {
 	t.Helper()
+	slowtest.Require(t, "Node.js protocol-server suite")
 	node, _, err := Find()
 	if err != nil {
 		SkipOrFail(t, err)

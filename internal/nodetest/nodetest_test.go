@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tre-go/tre/internal/slowtest"
 )
 
 // recorder is a testing.TB that records a skip or a failure instead of
@@ -50,6 +52,7 @@ func TestRequireWithoutNode(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("PATH", tc.path)
+			t.Setenv(slowtest.Env, "1")
 
 			t.Setenv(RequireEnv, "")
 			r := &recorder{TB: t}
@@ -71,9 +74,20 @@ func TestRequireWithoutNode(t *testing.T) {
 func TestRequireFindsNode(t *testing.T) {
 	bin := fakeBin(t, map[string]string{"node": "echo v20.0.0", "npm": "exit 0"})
 	t.Setenv("PATH", bin)
+	t.Setenv(slowtest.Env, "1")
 	r := &recorder{TB: t}
 	require.Equal(t, filepath.Join(bin, "node"), Require(r))
 	require.Empty(t, r.skipped+r.failed)
+}
+
+// Outside the integration suites, Require skips first, naming the target
+// that runs them.
+func TestRequireOutsideIntegration(t *testing.T) {
+	t.Setenv(slowtest.Env, "")
+	r := &recorder{TB: t}
+	Require(r)
+	require.Contains(t, r.skipped, "integration suite, run by `make test-integration`")
+	require.Empty(t, r.failed)
 }
 
 func TestSkipOrFailOtherErrors(t *testing.T) {
@@ -185,15 +199,24 @@ func TestInstall(t *testing.T) {
 	if dir, err := os.UserCacheDir(); err != nil || dir != cache {
 		t.Skipf("the user cache directory of %s is not $XDG_CACHE_HOME", runtime.GOOS)
 	}
-	dir := Install(t, "testdata/pkg")
+	pkg, err := SourcePath("testdata/pkg")
+	require.NoError(t, err)
+	_, err = Installed(pkg)
+	require.ErrorContains(t, err, "are not installed: run `make test-deps`")
+
+	dir, err := InstallPackage(pkg)
+	require.NoError(t, err)
 	require.Equal(t, cache, filepath.Dir(filepath.Dir(filepath.Dir(dir))), "in the cache: %s", dir)
 	require.Regexp(t, `^pkg-[0-9a-f]{16}$`, filepath.Base(dir))
 	require.DirExists(t, filepath.Join(dir, "node_modules"))
 	require.FileExists(t, filepath.Join(dir, "package-lock.json"))
+	require.Equal(t, dir, Install(t, "testdata/pkg"), "tests find what was installed")
 
 	// Installed once: the second call finds it.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "node_modules", "marker"), nil, 0o644))
-	require.Equal(t, dir, Install(t, "testdata/pkg"))
+	again, err := InstallPackage(pkg)
+	require.NoError(t, err)
+	require.Equal(t, dir, again)
 	require.FileExists(t, filepath.Join(dir, "node_modules", "marker"))
 	entries, err := os.ReadDir(filepath.Dir(dir))
 	require.NoError(t, err)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tre-go/tre/internal/slowtest"
 )
 
 // testVersion is stamped into the packaged binaries by --version.
@@ -66,6 +68,7 @@ func inCI() bool {
 // missing, except in CI.
 func packages(t *testing.T, target string) string {
 	t.Helper()
+	slowtest.Require(t, "packaging ("+target+")")
 	tools := []string{"bash", "go", "zip"}
 	if target == "processor" {
 		tools = []string{"bash", "go", "tar", "gzip"}

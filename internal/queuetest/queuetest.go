@@ -4,9 +4,14 @@
 // behaviour: sessions, peek-lock, renewal, settlement, dead-lettering and
 // duplicate detection, as Service Bus session queues do.
 //
-// Timings are short (lock durations under a second where a test needs a lock
-// to expire) but every wait is on a condition with a deadline, so the suite
-// stays reliable on a loaded two-core machine.
+// An in-process adapter runs the suite with RunControlled: it reads the
+// suite's fake clock and tells the suite when a receiver starts waiting, so
+// lock expiry, renewal and the duplicate window are decided by the test and
+// the suite does not depend on the machine's speed. An external broker runs
+// it with Run on real time: lock durations are short (under a second where
+// a test needs a lock to expire), and every assertion about time holds
+// however slow the machine is (a lower bound, or a check made only when the
+// lock is known to be still held).
 package queuetest
 
 import (
@@ -35,6 +40,16 @@ type Options struct {
 	// DuplicateWindow is how long a MessageID is remembered for duplicate
 	// detection.
 	DuplicateWindow time.Duration
+	// Clock is the time the queues keep: with RunControlled a *FakeClock
+	// whose Now the backend gives its adapter; with Run, RealClock.
+	Clock Clock
+	// Waiting, with RunControlled, is to be called by the adapter each time
+	// a receiver (AcceptNextSession or Receive) finds nothing and starts to
+	// wait; the suite uses it to send only once a receiver waits. With Run
+	// it is nil.
+	Waiting func()
+	// waiting receives what Waiting signals.
+	waiting chan struct{}
 }
 
 // Backend makes fresh, empty queues (tre.QueueRequests and tre.QueueStatus)
@@ -48,8 +63,16 @@ func defaults() Options {
 	return Options{LockDuration: 30 * time.Second, MaxDeliveryCount: 10, DuplicateWindow: 10 * time.Minute}
 }
 
-// Run runs the whole suite.
-func Run(t *testing.T, backend Backend) {
+// Run runs the whole suite on queues that keep real time (an external
+// broker).
+func Run(t *testing.T, backend Backend) { run(t, backend, false) }
+
+// RunControlled runs the whole suite on an in-process adapter that takes
+// Options.Clock's Now as its clock and calls Options.Waiting when a
+// receiver waits.
+func RunControlled(t *testing.T, backend Backend) { run(t, backend, true) }
+
+func run(t *testing.T, backend Backend, controlled bool) {
 	tests := []struct {
 		name string
 		opts func(*Options)
@@ -87,6 +110,18 @@ func Run(t *testing.T, backend Backend) {
 			opts := defaults()
 			if tc.opts != nil {
 				tc.opts(&opts)
+			}
+			opts.Clock = RealClock{}
+			if controlled {
+				opts.Clock = NewFakeClock()
+				waiting := make(chan struct{}, 1)
+				opts.waiting = waiting
+				opts.Waiting = func() {
+					select {
+					case waiting <- struct{}{}:
+					default:
+					}
+				}
 			}
 			open := backend(t, opts)
 			tc.fn(t, opts, open)
@@ -233,9 +268,41 @@ func eventually(t *testing.T, wait time.Duration, what string, cond func() bool)
 	}
 }
 
-func testSendReceiveComplete(t *testing.T, _ Options, open func() tre.Queue) {
+// forgetWaits drops a signal of an earlier wait, before a test starts the
+// receiver it means to see waiting.
+func forgetWaits(opts Options) {
+	select {
+	case <-opts.waiting:
+	default:
+	}
+}
+
+// receiverWaits returns once a receiver has started to wait
+// (RunControlled). On real time it returns at once: the test then checks
+// that the message is delivered, whether the receiver was already waiting
+// or not.
+func receiverWaits(t *testing.T, opts Options) {
+	t.Helper()
+	if opts.waiting == nil {
+		return
+	}
+	select {
+	case <-opts.waiting:
+	case <-time.After(10 * time.Second):
+		require.Fail(t, "no receiver started to wait")
+	}
+}
+
+// expire moves the clock past a lock's expiry.
+func expire(opts Options, lockedUntil time.Time) {
+	if d := lockedUntil.Sub(opts.Clock.Now()) + 50*time.Millisecond; d > 0 {
+		opts.Clock.Advance(d)
+	}
+}
+
+func testSendReceiveComplete(t *testing.T, opts Options, open func() tre.Queue) {
 	q := openQueue(t, open)
-	before := time.Now()
+	before := opts.Clock.Now()
 	sent := tre.Message{
 		MessageID:     "step-1",
 		SessionID:     "resource-1",
@@ -248,14 +315,14 @@ func testSendReceiveComplete(t *testing.T, _ Options, open func() tre.Queue) {
 
 	s := accept(t, q, tre.QueueRequests)
 	require.Equal(t, "resource-1", s.ID())
-	require.True(t, s.LockedUntil().After(time.Now()), "a new session lock lies in the future: %s", s.LockedUntil())
+	require.True(t, s.LockedUntil().After(opts.Clock.Now()), "a new session lock lies in the future: %s", s.LockedUntil())
 
 	m := receiveN(t, s, 1)[0]
 	require.Equal(t, sent, m.Message, "every field round-trips")
 	require.Equal(t, 1, m.DeliveryCount)
 	require.Positive(t, m.SequenceNumber)
 	require.NotEmpty(t, m.LockToken)
-	require.WithinRange(t, m.EnqueuedAt, before.Add(-2*time.Second), time.Now().Add(2*time.Second))
+	require.WithinRange(t, m.EnqueuedAt, before.Add(-2*time.Second), opts.Clock.Now().Add(2*time.Second))
 
 	complete(t, s, m)
 	requireEmpty(t, s, 300*time.Millisecond)
@@ -605,8 +672,9 @@ func testNoSession(t *testing.T, _ Options, open func() tre.Queue) {
 
 // testAcceptWaits: a session that gets its first message while a receiver
 // waits is given to that receiver.
-func testAcceptWaits(t *testing.T, _ Options, open func() tre.Queue) {
+func testAcceptWaits(t *testing.T, opts Options, open func() tre.Queue) {
 	q := openQueue(t, open)
+	forgetWaits(opts)
 	type result struct {
 		s   tre.Session
 		err error
@@ -618,8 +686,7 @@ func testAcceptWaits(t *testing.T, _ Options, open func() tre.Queue) {
 		s, err := q.AcceptNextSession(ctx, tre.QueueRequests)
 		done <- result{s, err}
 	}()
-	// Let the receiver start waiting first.
-	time.Sleep(200 * time.Millisecond)
+	receiverWaits(t, opts)
 	send(t, openQueue(t, open), tre.QueueRequests, msg("late", "m1", "x"))
 	select {
 	case r := <-done:
@@ -634,11 +701,12 @@ func testAcceptWaits(t *testing.T, _ Options, open func() tre.Queue) {
 
 // testReceiveWaits: Receive waits for a message sent to the held session
 // while it waits, and returns empty (no error) when its context ends.
-func testReceiveWaits(t *testing.T, _ Options, open func() tre.Queue) {
+func testReceiveWaits(t *testing.T, opts Options, open func() tre.Queue) {
 	q := openQueue(t, open)
 	send(t, q, tre.QueueRequests, msg("S", "m1", "1"))
 	s := accept(t, q, tre.QueueRequests)
 	complete(t, s, receiveN(t, s, 1)...)
+	forgetWaits(opts)
 
 	type result struct {
 		msgs []*tre.Received
@@ -651,7 +719,7 @@ func testReceiveWaits(t *testing.T, _ Options, open func() tre.Queue) {
 		msgs, err := s.Receive(ctx, 5)
 		done <- result{msgs, err}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	receiverWaits(t, opts)
 	send(t, openQueue(t, open), tre.QueueRequests, msg("S", "m2", "2"))
 	select {
 	case r := <-done:
@@ -702,13 +770,22 @@ func testLockExpiry(t *testing.T, opts Options, open func() tre.Queue) {
 	old := accept(t, q1, tre.QueueRequests)
 	first := receiveN(t, old, 1)[0]
 	lockedUntil := old.LockedUntil()
-	require.WithinDuration(t, time.Now().Add(opts.LockDuration), lockedUntil, opts.LockDuration)
+	require.WithinDuration(t, opts.Clock.Now().Add(opts.LockDuration), lockedUntil, opts.LockDuration)
 
+	// Not given away before the lock expires (checked against the clock
+	// when a receiver gets it: on real time, the machine may be slower
+	// than the lock).
+	if early, err := q2.AcceptNextSession(timeout(t, 300*time.Millisecond), tre.QueueRequests); err == nil {
+		at := opts.Clock.Now()
+		early.Close(context.Background())
+		require.False(t, at.Before(lockedUntil.Add(-50*time.Millisecond)),
+			"session given away at %s, before its lock expired at %s", at, lockedUntil)
+	} else {
+		require.ErrorIs(t, err, tre.ErrNoSession)
+	}
+	expire(opts, lockedUntil)
 	s := accept(t, q2, tre.QueueRequests)
-	acquired := time.Now()
 	require.Equal(t, "S", s.ID())
-	require.False(t, acquired.Before(lockedUntil.Add(-50*time.Millisecond)),
-		"session given away at %s, before its lock expired at %s", acquired, lockedUntil)
 	_, err := s.RenewLock(timeout(t, 10*time.Second))
 	require.NoError(t, err)
 	again := receiveN(t, s, 1)[0]
@@ -727,7 +804,7 @@ func testLockExpiry(t *testing.T, opts Options, open func() tre.Queue) {
 	require.NoError(t, old.Close(ctx), "closing a lost session is clean")
 
 	// Expiry alone loses the lock, with no other receiver taking over.
-	time.Sleep(time.Until(s.LockedUntil().Add(50 * time.Millisecond)))
+	expire(opts, s.LockedUntil())
 	require.ErrorIs(t, s.Complete(ctx, again), tre.ErrSessionLost, "Complete after expiry")
 	_, err = s.Receive(timeout(t, 300*time.Millisecond), 1)
 	require.ErrorIs(t, err, tre.ErrSessionLost, "Receive after expiry")
@@ -752,9 +829,9 @@ func testRenewLock(t *testing.T, opts Options, open func() tre.Queue) {
 	original := s.LockedUntil()
 
 	last := original
-	for !time.Now().After(original.Add(opts.LockDuration / 2)) {
-		time.Sleep(opts.LockDuration / 4)
-		before := time.Now()
+	for !opts.Clock.Now().After(original.Add(opts.LockDuration / 2)) {
+		opts.Clock.Advance(opts.LockDuration / 4)
+		before := opts.Clock.Now()
 		until, err := s.RenewLock(timeout(t, 10*time.Second))
 		require.NoError(t, err)
 		require.True(t, until.Equal(s.LockedUntil()), "LockedUntil %s is what RenewLock returned (%s)", s.LockedUntil(), until)
@@ -764,8 +841,11 @@ func testRenewLock(t *testing.T, opts Options, open func() tre.Queue) {
 	}
 	require.True(t, last.After(original))
 
-	// Still held: another receiver does not get it.
-	requireNoSession(t, q2, tre.QueueRequests, 300*time.Millisecond)
+	// Still held past the original expiry: another receiver does not get
+	// it (on real time, checked only while the renewed lock holds).
+	if wait := last.Sub(opts.Clock.Now()) - 100*time.Millisecond; wait > 0 {
+		requireNoSession(t, q2, tre.QueueRequests, min(wait, 300*time.Millisecond))
+	}
 	_, err := s.RenewLock(timeout(t, 10*time.Second))
 	require.NoError(t, err)
 	complete(t, s, m)
@@ -797,12 +877,13 @@ func testMaxDeliveryCount(t *testing.T, opts Options, open func() tre.Queue) {
 
 // testMaxDeliveryCountOnExpiry: a lock that expires counts as a delivery
 // too; the last allowed one dead-letters the message without any receiver.
-func testMaxDeliveryCountOnExpiry(t *testing.T, _ Options, open func() tre.Queue) {
+func testMaxDeliveryCountOnExpiry(t *testing.T, opts Options, open func() tre.Queue) {
 	q := openQueue(t, open)
 	send(t, q, tre.QueueRequests, msg("S", "m1", "x"))
 	s := accept(t, q, tre.QueueRequests)
 	m := receiveN(t, s, 1)[0]
 	require.Equal(t, 1, m.DeliveryCount)
+	expire(opts, s.LockedUntil())
 
 	var dls []tre.DeadLetter
 	eventually(t, 10*time.Second, "the expired message is dead-lettered", func() bool {
@@ -816,7 +897,7 @@ func testMaxDeliveryCountOnExpiry(t *testing.T, _ Options, open func() tre.Queue
 	requireNoSession(t, openQueue(t, open), tre.QueueRequests, 300*time.Millisecond)
 }
 
-func testDeadLetter(t *testing.T, _ Options, open func() tre.Queue) {
+func testDeadLetter(t *testing.T, opts Options, open func() tre.Queue) {
 	q := openQueue(t, open)
 	sent := tre.Message{
 		MessageID: "bad", SessionID: "S", CorrelationID: "op-1", Subject: "install",
@@ -838,7 +919,7 @@ func testDeadLetter(t *testing.T, _ Options, open func() tre.Queue) {
 	require.Equal(t, 1, dl.DeliveryCount)
 	require.Positive(t, dl.SequenceNumber)
 	if !dl.DeadLetteredAt.IsZero() {
-		require.WithinRange(t, dl.DeadLetteredAt, got[0].EnqueuedAt.Add(-time.Second), time.Now().Add(2*time.Second))
+		require.WithinRange(t, dl.DeadLetteredAt, got[0].EnqueuedAt.Add(-time.Second), opts.Clock.Now().Add(2*time.Second))
 	}
 	require.Empty(t, deadLetters(t, q, tre.QueueStatus))
 
@@ -948,7 +1029,7 @@ func testDiscard(t *testing.T, _ Options, open func() tre.Queue) {
 
 func testDuplicateDetection(t *testing.T, opts Options, open func() tre.Queue) {
 	q := openQueue(t, open)
-	firstSent := time.Now()
+	firstSent := opts.Clock.Now()
 	send(t, q, tre.QueueRequests, msg("S", "dup", "first"))
 	send(t, openQueue(t, open), tre.QueueRequests, msg("S", "dup", "second"))
 	send(t, q, tre.QueueRequests, msg("S", "x", "x1"), msg("S", "x", "x2"), msg("S", "end", "e"))
@@ -965,11 +1046,11 @@ func testDuplicateDetection(t *testing.T, opts Options, open func() tre.Queue) {
 	got = receiveUntil(t, s, "mid")
 	require.Equal(t, []string{"mid"}, ids(got))
 	complete(t, s, got...)
-	require.Less(t, time.Since(firstSent), opts.DuplicateWindow,
+	require.Less(t, opts.Clock.Now().Sub(firstSent), opts.DuplicateWindow,
 		"the machine was too slow for this test's duplicate window; the assertions above are void")
 
 	// After the window, the same id is a new message.
-	time.Sleep(time.Until(firstSent.Add(opts.DuplicateWindow + 500*time.Millisecond)))
+	opts.Clock.Advance(firstSent.Add(opts.DuplicateWindow + 500*time.Millisecond).Sub(opts.Clock.Now()))
 	send(t, q, tre.QueueRequests, msg("S", "dup", "fourth"), msg("S", "end2", "e"))
 	got = receiveUntil(t, s, "end2")
 	require.Equal(t, []string{"dup", "end2"}, ids(got))

@@ -33,6 +33,10 @@ type QueueOptions struct {
 	// Now is the clock that lock expiry and the duplicate window are
 	// evaluated against (default time.Now).
 	Now func() time.Time
+	// Waiting, if set, is called each time a receiver finds nothing and
+	// starts to wait: the conformance suite's signal that a receiver is
+	// waiting, so it need not guess with a sleep.
+	Waiting func()
 }
 
 func (o QueueOptions) withDefaults() QueueOptions {
@@ -144,6 +148,9 @@ func (w *waker) notify() {
 func (q *Queue) sleep(ctx context.Context, woken <-chan struct{}, d time.Duration) bool {
 	if d <= 0 {
 		d = time.Millisecond
+	}
+	if q.opts.Waiting != nil {
+		q.opts.Waiting()
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -663,7 +670,7 @@ func (s *session) Receive(ctx context.Context, max int) ([]*tre.Received, error)
 		}
 		pause = s.q.backoff(pause)
 		// Wake up when the lock expires too, to report it rather than wait.
-		d := min(pause, time.Until(s.LockedUntil())+time.Millisecond)
+		d := min(pause, s.LockedUntil().Sub(s.q.opts.Now())+time.Millisecond)
 		if !s.q.sleep(ctx, woken, d) {
 			return []*tre.Received{}, nil
 		}

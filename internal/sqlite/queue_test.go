@@ -14,13 +14,15 @@ import (
 )
 
 func TestQueueConformance(t *testing.T) {
-	queuetest.Run(t, func(t *testing.T, opts queuetest.Options) func() tre.Queue {
+	queuetest.RunControlled(t, func(t *testing.T, opts queuetest.Options) func() tre.Queue {
 		dir := t.TempDir()
 		return func() tre.Queue {
 			q, err := sqlite.OpenQueue(context.Background(), dir, sqlite.QueueOptions{
 				LockDuration:     opts.LockDuration,
 				MaxDeliveryCount: opts.MaxDeliveryCount,
 				DuplicateWindow:  opts.DuplicateWindow,
+				Now:              opts.Clock.Now,
+				Waiting:          opts.Waiting,
 			})
 			require.NoError(t, err)
 			return q

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tre-go/tre/internal/nodetest"
+	"github.com/tre-go/tre/internal/slowtest"
 )
 
 // Key is an account key for the server, which accepts any base64 key (it
@@ -73,6 +74,7 @@ var shared struct {
 // fails it.
 func Start(t testing.TB) Server {
 	t.Helper()
+	slowtest.Require(t, "Cosmos-protocol server suite")
 	shared.once.Do(func() {
 		shared.srv, shared.proc, shared.err = start(Options{})
 	})
@@ -87,6 +89,7 @@ func Start(t testing.TB) Server {
 // wrote on stderr is logged then.
 func StartInstance(t testing.TB, opts Options) *Instance {
 	t.Helper()
+	slowtest.Require(t, "Cosmos-protocol server suite")
 	srv, proc, err := start(opts)
 	if err != nil {
 		nodetest.SkipOrFail(t, err)
@@ -125,7 +128,7 @@ func start(opts Options) (Server, *nodetest.Process, error) {
 	if err != nil {
 		return Server{}, nil, fmt.Errorf("cosmostest: %w", err)
 	}
-	modules, err := nodetest.InstallPackage(dir)
+	modules, err := nodetest.Installed(dir)
 	if err != nil {
 		return Server{}, nil, fmt.Errorf("cosmostest: %w", err)
 	}

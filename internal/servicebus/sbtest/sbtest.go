@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tre-go/tre/internal/nodetest"
+	"github.com/tre-go/tre/internal/slowtest"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -77,6 +78,7 @@ func Require(t testing.TB) {
 // install returns the directory holding the broker's node_modules.
 func install(t testing.TB) string {
 	t.Helper()
+	slowtest.Require(t, "Service Bus fake-broker suite")
 	if _, _, err := nodetest.Find(); err != nil {
 		nodetest.SkipOrFail(t, fmt.Errorf("sbtest: fake Service Bus broker (internal/servicebus/fakebroker): %w", err))
 		return ""
