@@ -9,10 +9,10 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/tre-go/tre/internal/armfirewall"
+	"github.com/tre-go/tre/internal/azcred"
 	"github.com/tre-go/tre/internal/cosmos"
 	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/keyvault"
@@ -96,18 +96,12 @@ func (m *Main) openAdapters(ctx context.Context) error {
 // credential is the Azure identity of the handler, made once when an
 // adapter first needs it.
 func (m *Main) credential() (azcore.TokenCredential, error) {
-	if m.cred != nil {
-		return m.cred, nil
-	}
-	var err error
-	if m.Config.ManagedIdentityID != "" {
-		m.cred, err = azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-			ID: azidentity.ClientID(m.Config.ManagedIdentityID)})
-	} else {
-		m.cred, err = azidentity.NewDefaultAzureCredential(nil)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("azure credential: %w", err)
+	if m.cred == nil {
+		cred, err := azcred.New(m.Config.ManagedIdentityID)
+		if err != nil {
+			return nil, err
+		}
+		m.cred = cred
 	}
 	return m.cred, nil
 }

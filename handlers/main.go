@@ -167,7 +167,7 @@ func (m *Main) open(ctx context.Context) error {
 		}
 	}
 	if m.Config.LocalProcessor {
-		if m.agent, err = m.localAgent(); err != nil {
+		if m.agent, err = m.localAgent(reg); err != nil {
 			return err
 		}
 	}
@@ -236,11 +236,13 @@ func (m *Main) validator() (*auth.Validator, string, error) {
 		}
 		return &auth.Validator{Issuer: auth.DevIssuer, Audience: aud, Keys: keys, Leeway: time.Minute}, "dev", nil
 	}
-	keys := auth.NewOIDCKeys(m.Config.AuthorityURL, m.Config.TenantID, &http.Client{Timeout: 15 * time.Second})
-	return &auth.Validator{
-		Issuer:   m.Config.AuthorityURL + "/" + m.Config.TenantID + "/v2.0",
-		Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute,
-	}, "entra", nil
+	issuer := auth.EntraIssuer(m.Config.AuthorityURL, m.Config.TenantID)
+	keys := auth.NewOIDCKeys(issuer, auth.OIDCOptions{
+		Client: &http.Client{Timeout: 15 * time.Second},
+		Log:    m.Log.With("component", "auth"),
+	})
+	m.closers = append(m.closers, keys.Close)
+	return &auth.Validator{Issuer: issuer, Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute}, "entra", nil
 }
 
 // URL is the base URL the handler listens on.

@@ -77,6 +77,8 @@ type Config struct {
 	StateContainer   string
 	// BundleParameters are the RP_BUNDLE_<X> variables, by lower-case <x>.
 	BundleParameters map[string]string
+	// PorterEnv is the whole environment porter runs with (porterEnv).
+	PorterEnv []string
 }
 
 // loadConfig reads and validates every setting, reporting all problems at
@@ -146,6 +148,7 @@ func loadConfig(lookup func(string) (string, bool), environ []string) (Config, e
 			*p = abs
 		}
 	}
+	c.PorterEnv = c.porterEnv(lookup)
 	return c, e.Err()
 }
 

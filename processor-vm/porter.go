@@ -29,10 +29,15 @@ import (
 //     identity, az acr login, then `porter credentials apply` of both sets,
 //     in AzureTRE's order (runner.py run_porter).
 //
-// Porter's home is ~/.porter of the agent's user (HOME), where cloud-init
-// installed porter.
-func newPorterRunner(ctx context.Context, cfg Config, lookup func(string) (string, bool), log *slog.Logger) (*porter.Runner, error) {
-	home, _ := lookup("HOME")
+// Porter's home is ~/.porter of the HOME in porter's environment (the
+// agent's user's, where cloud-init installed porter).
+func newPorterRunner(ctx context.Context, cfg Config, log *slog.Logger) (*porter.Runner, error) {
+	var home string
+	for _, kv := range cfg.PorterEnv {
+		if v, ok := strings.CutPrefix(kv, "HOME="); ok {
+			home = v
+		}
+	}
 	if home == "" || !filepath.IsAbs(home) {
 		return nil, fmt.Errorf("porter runner: HOME is %q: porter's home is $HOME/.porter, an absolute path", home)
 	}
@@ -47,7 +52,7 @@ func newPorterRunner(ctx context.Context, cfg Config, lookup func(string) (strin
 	}
 	prelude = append(prelude, setup.ApplyCommands(cfg.Porter)...)
 	r, err := porter.New(porter.Config{
-		Porter: cfg.Porter, Registry: cfg.Registry, Env: cfg.porterEnv(lookup),
+		Porter: cfg.Porter, Registry: cfg.Registry, Env: cfg.PorterEnv,
 		AgentParameters: map[string]string{
 			"tfstate_container_name":       cfg.StateContainer,
 			"tfstate_resource_group_name":  cfg.StateRG,
@@ -56,6 +61,10 @@ func newPorterRunner(ctx context.Context, cfg Config, lookup func(string) (strin
 			"arm_environment":              cfg.ARMEnvironment,
 			"azure_environment":            cfg.AzureEnvironment,
 			"key_vault_url":                cfg.KeyVaultURL,
+			"arm_subscription_id":          cfg.SubscriptionID,
+			"arm_client_id":                cfg.ARMClientID,
+			"arm_tenant_id":                cfg.TenantID,
+			"vmss_msi_id":                  cfg.MSIClientID,
 		},
 		BundleParameters: cfg.BundleParameters,
 		Prelude:          prelude,

@@ -3,15 +3,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,24 +24,6 @@ import (
 func TestMain(m *testing.M) {
 	portertest.Main()
 	os.Exit(m.Run())
-}
-
-// syncBuffer is the agent's log: written by the agent, read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // vmSettings are the agent's settings as Terraform gives them on the VM
@@ -120,6 +99,11 @@ func TestAgentRunsAnInstallAsAzureTREsProcessor(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"run"}, lookup, environ, &stdout, &stderr) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("agent's stderr: %s\nagent's log:\n%s", stderr.String(), stdout.String())
+		}
+	})
 
 	req := tre.ResourceRequest{
 		OperationID: "op-1", StepID: "main", Action: "install", ID: "ws-1234",
@@ -131,7 +115,7 @@ func TestAgentRunsAnInstallAsAzureTREsProcessor(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, q.Send(context.Background(), tre.QueueRequests, tre.Message{MessageID: "op-1-main-1", SessionID: req.ID, Body: body}))
 
-	final := waitForFinalStatus(t, q, req, done, &stderr)
+	final := finalStatus(t, q, req.OperationID)
 	require.Equal(t, tre.StatusDeployed, final.Status, final.Message)
 	require.Equal(t, []tre.Output{{Name: "workspace_vnet", Value: "vnet-test-ws-1234", Type: "string"}}, final.Outputs)
 
@@ -249,45 +233,4 @@ func TestAgentStopsWhenPorterIsNotSetUp(t *testing.T) {
 	for _, c := range fake.Calls(t) {
 		require.NotContains(t, []string{"explain", "install", "credentials"}, c.Args[0], "nothing ran with the wrong porter")
 	}
-}
-
-// waitForFinalStatus reads the status queue until req's step reports a
-// final status, and returns it. Agent heartbeats and progress are
-// completed on the way.
-func waitForFinalStatus(t *testing.T, q tre.Queue, req tre.ResourceRequest, done <-chan int, stderr *syncBuffer) tre.StatusUpdate {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case code := <-done:
-			t.Fatalf("the agent stopped (exit %d): %s", code, stderr.String())
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		sess, err := q.AcceptNextSession(ctx, tre.QueueStatus)
-		if err != nil {
-			cancel()
-			continue
-		}
-		msgs, err := sess.Receive(ctx, 100)
-		require.NoError(t, err)
-		var final *tre.StatusUpdate
-		for _, m := range msgs {
-			require.NoError(t, sess.Complete(ctx, m))
-			var s tre.StatusUpdate
-			if json.Unmarshal(m.Body, &s) != nil || s.StepID != req.StepID || s.OperationID != req.OperationID {
-				continue
-			}
-			if phase := s.Status.Phase(); phase == tre.PhaseSucceeded || phase == tre.PhaseFailed {
-				final = &s
-			}
-		}
-		_ = sess.Close(ctx)
-		cancel()
-		if final != nil {
-			return *final
-		}
-	}
-	t.Fatalf("no final status for %s within the deadline; agent log:\n%s", req.StepID, strings.TrimSpace(stderr.String()))
-	return tre.StatusUpdate{}
 }
