@@ -52,6 +52,7 @@ var settings = []config.Setting{
 	{Name: "TRE_SECRET_STORE", Default: "", Description: "keyvault or file (an encrypted file in TRE_DATA_DIR, for one machine). Default: keyvault when KEY_VAULT_URL is set, else file."},
 	{Name: "MANAGED_IDENTITY_CLIENT_ID", Default: "", Description: "Client id of the user-assigned managed identity the handler uses for Cosmos DB, Service Bus and Key Vault. Empty: the default credential chain."},
 	{Name: "TRE_LOCAL_PROCESSOR", Default: "", Description: "Run the Resource Processor agent (local runner) inside the handler. Default: true with the embedded adapters, false with the Azure ones."},
+	{Name: "TRE_SIMULATE_BUNDLES", Default: "", Description: "Local mode: the local runner simulates the bundles it cannot run (steps of the terraform, az, arm, docker... mixins, or templates registered through the API without files in TRE_TEMPLATES_DIR): parameters are checked as Porter checks them, nothing is deployed, declared outputs get placeholder values and the step's message says it was simulated. Default: true with the embedded adapters; refused with the Azure ones."},
 	{Name: "TRE_LOCAL_HOST", Default: "", Description: "Run the stand-in for the Functions host (delivers deploymentstatus and the timers to this handler over HTTP). Default: true with the embedded adapters, false with the Azure ones (the Functions host does it)."},
 	{Name: "TRE_FIREWALL", Default: "", Description: "Where the firewall service writes egress rules: azure (the Azure Firewall Policy of TRE_FIREWALL_POLICY_ID), file (a JSON file standing in for the firewall, for running on one machine: nothing is enforced) or off (templates that declare egress cannot be installed). Default: azure when TRE_FIREWALL_POLICY_ID is set, file with the embedded adapters; required with the Azure adapters."},
 	{Name: "TRE_FIREWALL_POLICY_ID", Default: "", Description: "ARM id of the Azure Firewall Policy (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/firewallPolicies/<name>); the identity must read the policy and write its rule collection groups (infra/ grants a custom role for exactly that)."},
@@ -115,6 +116,7 @@ type Config struct {
 	SecretStore       string // keyvault or file
 	ManagedIdentityID string
 	LocalProcessor    bool
+	SimulateBundles   bool
 	LocalHost         bool
 	OnAppService      bool
 
@@ -212,6 +214,13 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if e.Set("TRE_LOCAL_PROCESSOR") {
 		c.LocalProcessor = e.Bool("TRE_LOCAL_PROCESSOR")
+	}
+	c.SimulateBundles = !c.Azure()
+	if e.Set("TRE_SIMULATE_BUNDLES") {
+		c.SimulateBundles = e.Bool("TRE_SIMULATE_BUNDLES")
+		if c.SimulateBundles && c.Azure() {
+			e.Problemf("TRE_SIMULATE_BUNDLES: simulating bundles is for local mode; it is refused with the Azure adapters")
+		}
 	}
 	if e.Set("TRE_LOCAL_HOST") {
 		c.LocalHost = e.Bool("TRE_LOCAL_HOST")

@@ -168,7 +168,7 @@ func (m *Main) open(ctx context.Context) error {
 		}
 	}
 	if m.Config.LocalProcessor {
-		if m.agent, err = m.localAgent(); err != nil {
+		if m.agent, err = m.localAgent(reg); err != nil {
 			return err
 		}
 	}

@@ -308,7 +308,7 @@ func TestBadInputIs4xx(t *testing.T) {
 		"not an object":     {`[1,2]`, 400, ""},
 		"empty body":        {` `, 400, ""},
 		"trailing data":     {`{"name":"x"} {}`, 400, ""},
-		"wrong type":        {map[string]any{"name": "x", "version": "1.0.0", "current": "yes", "json_schema": map[string]any{}}, 400, "current"},
+		"wrong type":        {map[string]any{"name": "x", "version": "1.0.0", "current": "maybe", "json_schema": map[string]any{}}, 400, "current"},
 		"schema not object": {map[string]any{"name": "x", "version": "1.0.0", "json_schema": "{}"}, 400, "json_schema"},
 		"invalid schema":    {broken, 400, "json_schema"},
 		"no title":          {map[string]any{"name": "x", "version": "1.0.0", "json_schema": map[string]any{"description": "d"}}, 400, "json_schema.title"},

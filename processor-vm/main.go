@@ -28,7 +28,6 @@ import (
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/keyvault"
 	"github.com/tre-go/tre/internal/localrunner"
-	"github.com/tre-go/tre/internal/porter"
 	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/servicebus"
@@ -128,7 +127,7 @@ func (m *Main) open(ctx context.Context) error {
 	if err := m.openAdapters(ctx); err != nil {
 		return err
 	}
-	runner, err := newRunner(m.Config, m.Log)
+	runner, err := newRunner(ctx, m.Config, m.Log)
 	if err != nil {
 		return err
 	}
@@ -264,7 +263,7 @@ func healthHandler(agent *processor.Agent) http.Handler {
 	})
 }
 
-func newRunner(cfg Config, log *slog.Logger) (tre.Runner, error) {
+func newRunner(ctx context.Context, cfg Config, log *slog.Logger) (tre.Runner, error) {
 	if cfg.Runner == "local" {
 		return localrunner.New(localrunner.Config{
 			TemplatesDir: cfg.TemplatesDir,
@@ -272,41 +271,5 @@ func newRunner(cfg Config, log *slog.Logger) (tre.Runner, error) {
 			WorkDir:      filepath.Join(cfg.DataDir, "work"),
 		})
 	}
-	var prelude [][]string
-	if cfg.MSIClientID != "" {
-		prelude = append(prelude,
-			[]string{"az", "cloud", "set", "--name", cfg.AzureEnvironment},
-			[]string{"az", "login", "--identity", "--client-id", cfg.MSIClientID},
-			[]string{"az", "acr", "login", "--name", acrName(cfg.Registry)},
-		)
-	}
-	r, err := porter.New(porter.Config{
-		Porter: cfg.Porter, Registry: cfg.Registry, Env: cfg.PorterEnv,
-		AgentParameters: map[string]string{
-			"tfstate_container_name":       cfg.StateContainer,
-			"tfstate_resource_group_name":  cfg.StateRG,
-			"tfstate_storage_account_name": cfg.StateAccount,
-			"arm_use_msi":                  boolString(cfg.ARMUseMSI),
-			"arm_environment":              cfg.ARMEnvironment,
-			"azure_environment":            cfg.AzureEnvironment,
-			"key_vault_url":                cfg.KeyVaultURL,
-		},
-		BundleParameters: cfg.BundleParameters,
-		Prelude:          prelude,
-		Logger:           log.With("component", "porter"),
-	})
-	if err != nil {
-		return nil, errors.Join(errors.New("porter runner"), err)
-	}
-	return r, nil
-}
-
-// acrName is the registry's short name (the first label of its host).
-func acrName(registry string) string {
-	for i := 0; i < len(registry); i++ {
-		if registry[i] == '.' {
-			return registry[:i]
-		}
-	}
-	return registry
+	return newPorterRunner(ctx, cfg, log)
 }

@@ -25,6 +25,7 @@ var handlerNotInAzure = map[string]string{
 	"TRE_REGISTER_TEMPLATES":        "local mode: start-up registration from TRE_TEMPLATES_DIR",
 	"TRE_PROCESSOR_WORKERS":         "local mode: the in-process processor; in Azure the processor VM's NUMBER_PROCESSES",
 	"TRE_PROCESSOR_HEARTBEAT":       "local mode: the in-process processor; in Azure the VM's RP_HEARTBEAT_INTERVAL",
+	"TRE_SIMULATE_BUNDLES":          "local mode: the in-process processor's simulation of bundles; refused with the Azure adapters",
 	"TRE_DRAIN_TIMEOUT":             "local mode: the in-process processor's drain; in Azure the VM's RP_DRAIN_TIMEOUT",
 	"TRE_QUEUE_LOCK_DURATION":       "local mode: the embedded queue; in Azure the queues' lock_duration (infra/modules/servicebus)",
 	"TRE_QUEUE_MAX_DELIVERY":        "local mode: the embedded queue; in Azure the queues' max_delivery_count (infra/modules/servicebus)",

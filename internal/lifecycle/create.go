@@ -243,9 +243,12 @@ func usableParent(p *tre.Resource, noun string) error {
 	return nil
 }
 
-// inheritWorkspace copies the workspace facts a child's bundle needs.
+// inheritWorkspace copies the workspace facts a child's bundle needs, as
+// AzureTRE does: workspace_subscription_id. Not workspace_id: a child's
+// bundle gets the workspace's full id from the request's workspaceId (the
+// workspace's own workspace_id property is its last 4 characters).
 func inheritWorkspace(props map[string]any, ws *tre.Resource) {
-	for _, k := range []string{"workspace_id", "workspace_subscription_id"} {
+	for _, k := range []string{"workspace_subscription_id"} {
 		if v, ok := ws.Properties[k]; ok {
 			props[k] = v
 		}

@@ -118,7 +118,9 @@ func (s *Service) stepTarget(ctx context.Context, r *tre.Resource, d tre.Pipelin
 	case tre.TypeWorkspaceService:
 		target, _ = s.getResource(ctx, r.ParentWorkspaceServiceID)
 	}
-	if target == nil || !target.Active() || target.TemplateName != d.ResourceTemplateName {
+	// A parent is the step's target whatever its template when the step
+	// names none, as in AzureTRE.
+	if target == nil || !target.Active() || (d.ResourceTemplateName != "" && target.TemplateName != d.ResourceTemplateName) {
 		return nil, tre.Errorf(tre.CodeConflict,
 			"Step %q of the %s template's pipeline changes the %s %q, which is not deployed; deploy it first",
 			d.StepID, r.TemplateName, d.ResourceType, d.ResourceTemplateName)

@@ -24,8 +24,12 @@
 // installation succeeds with nothing to do, and values of sensitive
 // parameters are censored from the bundle's logs.
 //
-// Not simulated: other mixins (terraform, az, helm, ...: refused with a
-// clear error), credentials, dependencies, images, parameter sources,
+// Bundles that need other mixins (terraform, az, helm, ...) are refused
+// with a clear error, or, with Config.Simulate, simulated: their
+// parameters are checked as Porter checks them and their declared outputs
+// get placeholder values, but nothing runs (see Config.Simulate); so are
+// bundles registered through the API whose files are not here. Not
+// simulated at all: credentials, dependencies, images, parameter sources,
 // parameters remembered from earlier runs, ignoreError, and processes that
 // outlive their step (each step's process group is killed when it ends).
 // The runner is Unix-only (process groups and signals).
@@ -46,6 +50,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/procgroup"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -82,12 +87,30 @@ type Config struct {
 	// GracePeriod is how long a cancelled step may take to stop after
 	// SIGTERM before it gets SIGKILL. DefaultGracePeriod if zero.
 	GracePeriod time.Duration
-	// Parameters are values the runner offers every bundle that declares
-	// them, after the job's own (what AzureTRE's processor takes from its
-	// configuration and RP_BUNDLE_* variables). Not logged.
-	Parameters map[string]any
+	// Sources are where parameter values come from besides the job's own:
+	// the processor's configuration and its RP_BUNDLE_* variables, looked
+	// up as the porter runner does. Not logged.
+	Sources bundle.Sources
 	// Path is the PATH of bundle processes; the runner's PATH if empty.
 	Path string
+	// Simulate runs as a simulation what the runner cannot run: a bundle
+	// whose steps use another mixin than exec (terraform, az, arm, docker,
+	// ...), or one registered through the API whose files are not in
+	// TemplatesDir (its declaration comes from Declarations). A simulation
+	// checks the parameters as Porter would (a required one without a
+	// value fails with Porter's words), runs nothing, gives the declared
+	// outputs placeholder values ("simulated-<output>-<installation>",
+	// false, 0, {"simulated": true}, []) and says so in the result's
+	// Message. Without it such bundles are refused.
+	Simulate bool
+	// Declarations finds registered bundles' declarations for Simulate;
+	// may be nil.
+	Declarations Declarations
+	// After is the runner's clock: it returns a channel that receives once
+	// d has passed. It times the grace period of a cancelled step and the
+	// wait for a finished step's output pipes. time.After if nil; tests
+	// give their own, to decide when time passes.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Runner runs exec-only Porter bundles locally. It is safe for concurrent
@@ -112,6 +135,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.GracePeriod < 0 {
 		problems = append(problems, "GracePeriod must not be negative")
 	}
+	if err := cfg.Sources.Check(); err != nil {
+		problems = append(problems, "Sources: "+err.Error())
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("localrunner: %s", strings.Join(problems, "; "))
 	}
@@ -123,6 +149,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Path == "" {
 		cfg.Path = os.Getenv("PATH")
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
 	}
 	for _, d := range []*string{&cfg.TemplatesDir, &cfg.StateDir, &cfg.WorkDir} {
 		abs, err := filepath.Abs(*d)
@@ -205,8 +234,10 @@ func checkJob(job tre.Job) error {
 // was nothing to uninstall; a custom action needs an installed
 // installation. A failed step returns an error that wraps a *StepError; a
 // cancelled run returns an error that wraps ctx.Err(). Other errors (no
-// such bundle or action, another mixin than exec, a required parameter
-// without a value) come before anything runs.
+// such bundle or action, another mixin than exec without Config.Simulate,
+// a required parameter without a value) come before anything runs. A
+// simulated run (Config.Simulate) runs no step, and its Message says it
+// was simulated.
 func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err := checkJob(job); err != nil {
 		return tre.JobResult{}, err
@@ -214,11 +245,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err := ctx.Err(); err != nil {
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s of %s: %w", job.Action, job.Installation, err)
 	}
-	file, err := find(r.cfg.TemplatesDir, job.Bundle, job.Version)
-	if err != nil {
-		return tre.JobResult{}, err
-	}
-	m, err := readManifest(file)
+	t, err := r.target(ctx, job)
 	if err != nil {
 		return tre.JobResult{}, err
 	}
@@ -233,7 +260,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	}
 
 	action := job.Action
-	label := fmt.Sprintf("%s of %s %s", action, m.Name, m.Version)
+	label := fmt.Sprintf("%s of %s %s", action, t.name, t.version)
 	note := ""
 	switch {
 	case action == tre.ActionUninstall && rec == nil:
@@ -243,52 +270,52 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		return tre.JobResult{Message: fmt.Sprintf("installation %s does not exist: nothing to uninstall", job.Installation)}, nil
 	case action == tre.ActionUpgrade && (rec == nil || !rec.Installed):
 		action = tre.ActionInstall
-		label = fmt.Sprintf("upgrade of %s %s (run as install: the installation was not installed)", m.Name, m.Version)
+		label = fmt.Sprintf("upgrade of %s %s (run as install: the installation was not installed)", t.name, t.version)
 		note = fmt.Sprintf("installation %s was not installed, so install ran instead of upgrade (as AzureTRE's resource processor does)", job.Installation)
-	case !slices.Contains(builtinActions, action) && rec == nil:
+	case !slices.Contains(bundle.BuiltinActions, action) && rec == nil:
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s: installation %s does not exist: install it before running a custom action", label, job.Installation)
-	case !slices.Contains(builtinActions, action) && !rec.Installed:
+	case !slices.Contains(bundle.BuiltinActions, action) && !rec.Installed:
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s: installation %s is not installed (its install did not succeed): install it before running a custom action", label, job.Installation)
 	}
 
 	// Everything that can be refused is refused before anything runs.
-	steps, err := m.steps(action)
-	if err != nil {
-		return tre.JobResult{}, err
-	}
-	params, err := resolveParams(m, action, job, r.cfg.Parameters)
-	if err != nil {
-		return tre.JobResult{}, err
+	var run func(previous []tre.Output) ([]tre.Output, error)
+	var outputOrder []string
+	if t.decl != nil {
+		sim, err := r.simulation(t, job, action)
+		if err != nil {
+			return tre.JobResult{}, err
+		}
+		run = func(previous []tre.Output) ([]tre.Output, error) { return sim.run(), nil }
+		for _, o := range t.decl.Outputs {
+			outputOrder = append(outputOrder, o.Name)
+		}
+		note = joinSentences(note, sim.message())
+	} else {
+		rc, err := r.prepare(t.m, job, action, label)
+		if err != nil {
+			return tre.JobResult{}, err
+		}
+		run = func(previous []tre.Output) ([]tre.Output, error) { return rc.run(ctx, previous) }
+		for _, o := range t.m.Outputs {
+			outputOrder = append(outputOrder, o.Name)
+		}
 	}
 
 	dir := r.installationDir(job.Installation)
-	home, state := filepath.Join(dir, "home"), filepath.Join(dir, "state")
-	for _, d := range []string{home, state} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
-		}
-	}
-	// A step of this installation interrupted by a crash of the agent may
-	// have left processes behind: end them before running again.
-	if killed, err := procgroup.KillRecorded(dir); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
-	} else if killed {
-		fmt.Fprintf(quiet{job.Output}, "localrunner: ended processes left by an interrupted run of %s\n", job.Installation)
 	}
 	if rec == nil {
 		rec = &record{Name: job.Installation}
 	}
 	previous := rec.Outputs
-	rec.Bundle, rec.Version, rec.LastAction, rec.LastResult = m.Name, m.Version, action, "running"
+	rec.Bundle, rec.Version, rec.LastAction, rec.LastResult = t.name, t.version, action, "running"
 	if err := r.saveRecord(rec); err != nil {
 		return tre.JobResult{}, err
 	}
 
-	rc := &runContext{
-		runner: r, m: m, job: job, action: action, label: label, steps: steps, params: params,
-		home: home, state: state, out: quiet{job.Output},
-	}
-	outputs, runErr := rc.run(ctx, previous)
+	outputs, runErr := run(previous)
 	if runErr != nil {
 		rec.LastResult = "failed"
 		if err := r.saveRecord(rec); err != nil {
@@ -297,7 +324,8 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		return tre.JobResult{}, runErr
 	}
 	// A plain success needs no message: the processor says the action
-	// completed; only a special case (an upgrade run as an install) does.
+	// completed; only a special case (an upgrade run as an install, a
+	// simulation) does.
 	msg := note
 	if action == tre.ActionUninstall {
 		if err := os.RemoveAll(dir); err != nil {
@@ -309,17 +337,59 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		rec.Installed = true
 	}
 	rec.LastResult = "succeeded"
-	rec.Outputs = mergeOutputs(m, previous, outputs)
+	rec.Outputs = mergeOutputs(outputOrder, previous, outputs)
 	if err := r.saveRecord(rec); err != nil {
 		return tre.JobResult{}, err
 	}
 	return tre.JobResult{Outputs: slices.Clone(rec.Outputs), Message: msg}, nil
 }
 
+// prepare checks an exec run (steps, parameters), makes the installation's
+// home and state directories, and ends processes an interrupted run left.
+func (r *Runner) prepare(m *bundle.Manifest, job tre.Job, action, label string) (*runContext, error) {
+	steps, err := execSteps(m, action)
+	if err != nil {
+		return nil, err
+	}
+	params, err := resolveParams(m, action, job, r.cfg.Sources)
+	if err != nil {
+		return nil, err
+	}
+	dir := r.installationDir(job.Installation)
+	home, state := filepath.Join(dir, "home"), filepath.Join(dir, "state")
+	for _, d := range []string{home, state} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("localrunner: %s: %w", label, err)
+		}
+	}
+	// A step of this installation interrupted by a crash of the agent may
+	// have left processes behind: end them before running again.
+	if killed, err := procgroup.KillRecorded(dir); err != nil {
+		return nil, fmt.Errorf("localrunner: %s: %w", label, err)
+	} else if killed {
+		fmt.Fprintf(quiet{job.Output}, "localrunner: ended processes left by an interrupted run of %s\n", job.Installation)
+	}
+	return &runContext{
+		runner: r, m: m, job: job, action: action, label: label, steps: steps, params: params,
+		home: home, state: state, out: quiet{job.Output},
+	}, nil
+}
+
+// joinSentences joins two messages, either of which may be empty.
+func joinSentences(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
 // runContext is one run of one action.
 type runContext struct {
 	runner      *Runner
-	m           *manifest
+	m           *bundle.Manifest
 	job         tre.Job
 	action      string
 	label       string
@@ -345,7 +415,7 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 	}
 	defer os.RemoveAll(root)
 	rc.root = root
-	if err := copyBundle(m.bundleDir(), root); err != nil {
+	if err := copyBundle(m.Dir(), root); err != nil {
 		return nil, fmt.Errorf("localrunner: %s: copy the bundle: %w", rc.label, err)
 	}
 
@@ -370,7 +440,7 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 		if (p.def.Sensitive || rc.secretRef(p.def.Name)) && p.value != "" {
 			rc.secrets = append(rc.secrets, p.value)
 		}
-		if env := p.def.envName(); env != "" {
+		if env := p.def.EnvName(); env != "" {
 			rc.env = append(rc.env, env+"="+p.value)
 		}
 		if p.def.Path != "" {
@@ -401,14 +471,14 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 	var outputs []tre.Output
 	for _, d := range m.Outputs {
 		text, ok := produced[d.Name]
-		if !ok || !d.appliesTo(rc.action) {
+		if !ok || !d.AppliesTo(rc.action) {
 			continue
 		}
-		v, err := typedOutput(text, d.dataType())
+		v, err := typedOutput(text, d.DataType())
 		if err != nil {
 			return nil, fmt.Errorf("localrunner: %s: output %s: %w", rc.label, d.Name, err)
 		}
-		outputs = append(outputs, tre.Output{Name: d.Name, Value: v, Type: d.dataType()})
+		outputs = append(outputs, tre.Output{Name: d.Name, Value: v, Type: d.DataType()})
 	}
 	fmt.Fprintln(rc.out, "execution completed successfully!")
 	return outputs, nil
@@ -441,7 +511,7 @@ func (rc *runContext) writeParamFile(p resolvedParam) error {
 		return err
 	}
 	content := []byte(p.value)
-	if p.def.dataType() == "file" {
+	if p.def.DataType() == "file" {
 		if content, err = decodeBase64(p.value); err != nil {
 			return err
 		}
@@ -652,16 +722,14 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 	case waitErr = <-exited:
 	case <-ctx.Done():
 		_ = procgroup.Terminate(pgid)
-		grace := time.NewTimer(rc.runner.cfg.GracePeriod)
 		select {
 		case waitErr = <-exited:
 			stopped = "stopped (SIGTERM)"
-		case <-grace.C:
+		case <-rc.runner.cfg.After(rc.runner.cfg.GracePeriod):
 			_ = procgroup.Kill(pgid)
 			waitErr = <-exited
 			stopped = fmt.Sprintf("killed (SIGKILL) after a %s grace period", rc.runner.cfg.GracePeriod)
 		}
-		grace.Stop()
 	}
 	// As a container ends with its bundle, nothing the step started
 	// outlives it.
@@ -671,16 +739,14 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 		copiers.Wait()
 		close(drained)
 	}()
-	drain := time.NewTimer(drainTimeout)
 	select {
 	case <-drained:
-	case <-drain.C:
+	case <-rc.runner.cfg.After(drainTimeout):
 		// A process that left the group still holds the pipes.
 		stdoutR.Close()
 		stderrR.Close()
 		<-drained
 	}
-	drain.Stop()
 	stdoutR.Close()
 	stderrR.Close()
 

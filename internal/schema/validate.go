@@ -29,10 +29,13 @@ func NewValidator(t *tre.Template) (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: template %s %s: %w", t.Name, t.Version, err)
 	}
+	// A patch requires nothing, but an if still needs what it tests for:
+	// AzureTRE empties only the top-level required, so a patch without
+	// auth_type falls in the else branch of an if on auth_type (where base
+	// workspaces define aad_redirect_uris, which Guacamole's pipeline
+	// updates), not in its then.
 	u := DeepCopy(s)
-	for _, node := range rootBranches(u) {
-		delete(node, "required")
-	}
+	dropRequired(u)
 	partial, err := compile(u)
 	if err != nil {
 		return nil, fmt.Errorf("schema: template %s %s: %w", t.Name, t.Version, err)
@@ -293,4 +296,24 @@ func validates(root, sub map[string]any, inst any) bool {
 	}
 	res, err := s.Validate(gojsonschema.NewGoLoader(inst))
 	return err == nil && res.Valid()
+}
+
+// dropRequired deletes required from s and from its combinator branches,
+// then and else, recursively; not from if conditions, which still test for
+// what they need.
+func dropRequired(s map[string]any) {
+	delete(s, "required")
+	for _, k := range []string{"allOf", "anyOf", "oneOf"} {
+		list, _ := s[k].([]any)
+		for _, v := range list {
+			if m, ok := v.(map[string]any); ok {
+				dropRequired(m)
+			}
+		}
+	}
+	for _, k := range []string{"then", "else"} {
+		if m, ok := s[k].(map[string]any); ok {
+			dropRequired(m)
+		}
+	}
 }

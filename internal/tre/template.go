@@ -24,6 +24,10 @@ type Template struct {
 	// AzureTRE's rule_collections and network_rule_collections, with
 	// {{ resource.… }} substitutions (see package firewall).
 	Egress map[string]any `json:"egress,omitempty"`
+	// Bundle is the declaration of the bundle the version was registered
+	// from (the porter explain members of the registration): nil when the
+	// registration had none.
+	Bundle *BundleDeclaration `json:"bundle,omitempty"`
 
 	RegisteredWhen float64 `json:"registeredWhen"`
 	RegisteredBy   User    `json:"registeredBy"`
