@@ -214,6 +214,7 @@ func (m *Main) services(reg *registry.Registry) error {
 		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
 		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
 		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
+		ClientID: workspaceClientID(m.Config), ScopeID: workspaceScopeID(m.Config),
 	}, opts)
 	m.firewall, err = egress.New(m.store, backend, m.lifecycle, signal, egress.Config{
 		Firewall: m.Config.FirewallConfig(), Holder: leaseHolder(), BeatEvery: m.Config.HeartbeatLimit / 4,
@@ -229,9 +230,14 @@ func (m *Main) services(reg *registry.Registry) error {
 
 // newAPI wires the services into the API.
 func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registry) *api.API {
-	storeName, queueName := "Configuration Store (SQLite)", "Message Queue (SQLite)"
-	if m.Config.Azure() {
-		storeName, queueName = "Cosmos DB", "Service Bus"
+	// AzureTRE's service names in every mode; what stands in for them
+	// locally is named apart.
+	storeBackend, queueBackend, processorBackend := "", "", ""
+	if !m.Config.Azure() {
+		storeBackend, queueBackend = "SQLite (embedded configuration store)", "SQLite (embedded queues)"
+	}
+	if m.Config.LocalProcessor {
+		processorBackend = "in-process Resource Processor (local runner)"
 	}
 	return &api.API{
 		Log:          m.Log,
@@ -246,17 +252,35 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Firewall:     m.firewall,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
-			{Name: storeName, Check: m.store.Ping},
-			{Name: queueName, Check: m.queue.Ping},
+			{Name: "Cosmos DB", Check: m.store.Ping, Backend: storeBackend},
+			{Name: "Service Bus", Check: m.queue.Ping, Backend: queueBackend},
 			{Name: "Resource Processor", Check: func(ctx context.Context) error {
 				return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
-			}},
+			}, Backend: processorBackend},
 		},
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
 			APIRootScope: rootScope(m.Config),
 		},
 	}
+}
+
+// workspaceScopeID is the scope_id of workspaces: the scope AzureTRE's
+// clients ask a token for to call this API about a workspace (this API's
+// app registration, or the dev issuer's audience).
+func workspaceScopeID(c Config) string {
+	if c.DevAuth() {
+		return auth.DevAudience
+	}
+	return "api://" + c.APIClientID
+}
+
+// workspaceClientID is the client_id of workspaces created without one.
+func workspaceClientID(c Config) string {
+	if c.DevAuth() {
+		return strings.TrimPrefix(auth.DevAudience, "api://")
+	}
+	return c.APIClientID
 }
 
 func rootScope(c Config) string {

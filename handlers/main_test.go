@@ -178,11 +178,17 @@ func TestHealthAndMetadata(t *testing.T) {
 		r = h.do("GET", "/api/health", "", nil)
 		return r.status == 200
 	}, 10*time.Second, 20*time.Millisecond)
+	// AzureTRE's names and shape (its e2e test_health compares the list),
+	// with what stands in for each service named apart.
 	require.Equal(t, []any{
-		map[string]any{"service": "Configuration Store (SQLite)", "status": "OK", "message": ""},
-		map[string]any{"service": "Message Queue (SQLite)", "status": "OK", "message": ""},
+		map[string]any{"service": "Cosmos DB", "status": "OK", "message": ""},
+		map[string]any{"service": "Service Bus", "status": "OK", "message": ""},
 		map[string]any{"service": "Resource Processor", "status": "OK", "message": ""},
 	}, r.json(t)["services"])
+	require.Equal(t, map[string]any{
+		"Cosmos DB": "SQLite (embedded configuration store)", "Service Bus": "SQLite (embedded queues)",
+		"Resource Processor": "in-process Resource Processor (local runner)",
+	}, r.json(t)["backends"])
 
 	r = h.do("GET", "/", "", nil)
 	require.Equal(t, 200, r.status, "the Functions host's readiness probe")

@@ -59,8 +59,15 @@ type Metadata struct {
 
 // HealthCheck is one dependency of the health report.
 type HealthCheck struct {
+	// Name is AzureTRE's service name ("Cosmos DB", "Service Bus",
+	// "Resource Processor"), whatever stands in for it: AzureTRE's clients
+	// and e2e suite compare the list.
 	Name  string
 	Check func(ctx context.Context) error
+	// Backend names what answers for the service when it is not the Azure
+	// service itself (the embedded SQLite store, the in-process
+	// processor); the report lists it apart from the services.
+	Backend string
 }
 
 func (a *API) log() *slog.Logger {
@@ -135,7 +142,17 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 			loggerOf(r.Context(), a.log()).Warn("dependency unhealthy", "service", s.Service, "message", s.Message)
 		}
 	}
-	writeJSON(w, status, map[string]any{"services": results})
+	body := map[string]any{"services": results}
+	backends := map[string]string{}
+	for _, h := range a.Health {
+		if h.Backend != "" {
+			backends[h.Name] = h.Backend
+		}
+	}
+	if len(backends) > 0 {
+		body["backends"] = backends
+	}
+	writeJSON(w, status, body)
 	return nil
 }
 

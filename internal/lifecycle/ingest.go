@@ -229,6 +229,9 @@ func (s *Service) updateStepResource(ctx context.Context, op *tre.Operation, ste
 				r.Properties = map[string]any{}
 			}
 			for k, v := range outputs {
+				if k == ScopeIDProperty && r.ResourceType == tre.TypeWorkspace && r.Properties[ScopeIDProperty] != nil {
+					k = BundleScopeIDProperty // clients' tokens stay for this API
+				}
 				r.Properties[k] = v
 			}
 		}

@@ -160,7 +160,7 @@ func (s *simulation) run() []tre.Output {
 		s.action, s.t.name, s.t.version, s.installation, s.t.why)
 	var out []tre.Output
 	for _, o := range s.outputs {
-		v := simulatedValue(o.Type, o.Name, s.installation)
+		v := simulatedOutput(o.Type, o.Name, s.installation, s.job.Parameters)
 		out = append(out, tre.Output{Name: o.Name, Value: v, Type: o.Type})
 		fmt.Fprintf(s.out, "simulated output %s = %v\n", o.Name, v)
 	}
@@ -185,6 +185,26 @@ func (s *simulation) message() string {
 		msg += fmt.Sprintf(", and its outputs (%s) are placeholders", strings.Join(names, ", "))
 	}
 	return msg + "."
+}
+
+// simulatedOutput is a simulated output's value. An output named as one
+// of the job's parameters echoes it (a bundle that reports back an input,
+// such as a workspace's client_id). A string output named *_addresses,
+// which AzureTRE's bundles report as a JSON list of address prefixes (their
+// processor parses it), is a list of the resource's own address_space, or
+// of the documentation prefix 192.0.2.0/24 without one, so that firewall
+// rules built from it can be checked. Any other is simulatedValue.
+func simulatedOutput(typ, name, installation string, params map[string]any) any {
+	if v, ok := params[name]; ok && v != nil {
+		return v
+	}
+	if (typ == "" || typ == "string") && strings.HasSuffix(name, "_addresses") {
+		if space, _ := params["address_space"].(string); space != "" {
+			return []any{space}
+		}
+		return []any{"192.0.2.0/24"}
+	}
+	return simulatedValue(typ, name, installation)
 }
 
 // simulatedValue is a simulated output's value: deterministic for an
