@@ -159,7 +159,7 @@ func (m *Main) open(ctx context.Context) error {
 		return err
 	}
 	reg := registry.New(m.store, nil)
-	if err := m.services(reg); err != nil {
+	if err := m.services(ctx, reg); err != nil {
 		return err
 	}
 	if m.Config.RegisterTemplates {
@@ -198,7 +198,7 @@ func (m *Main) open(ctx context.Context) error {
 
 // services builds the control plane's services on the adapters. The
 // firewall service is woken by lifecycle through a signal, and Run runs it.
-func (m *Main) services(reg *registry.Registry) error {
+func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 	backend, err := m.firewallAdapter()
 	if err != nil {
 		return err
@@ -220,6 +220,9 @@ func (m *Main) services(reg *registry.Registry) error {
 		Firewall: m.Config.FirewallConfig(), Holder: leaseHolder(), BeatEvery: m.Config.HeartbeatLimit / 4,
 	}, egress.Options{Log: m.Log.With("component", "firewall")})
 	if err != nil {
+		return err
+	}
+	if err := m.firewall.EnsureFirewallService(ctx, reg, m.Config.TREID); err != nil {
 		return err
 	}
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})

@@ -41,6 +41,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 	if req.TemplateName == "" {
 		return nil, nil, tre.FieldErrorf(tre.CodeInvalid, "templateName", "templateName is required")
 	}
+	if req.Type == tre.TypeSharedService && req.TemplateName == tre.FirewallTemplateName {
+		return nil, nil, builtInFirewallRefusal("created: it exists")
+	}
 	props := schema.DeepCopy(req.Properties)
 	if props == nil {
 		props = map[string]any{}

@@ -41,60 +41,85 @@ func (s *Service) TemplateOf(ctx context.Context, r *tre.Resource) (*tre.Templat
 // Returns CodeConflict when a pipeline step's target does not exist.
 func (s *Service) buildSteps(ctx context.Context, action string, resources []*tre.Resource) ([]tre.OperationStep, error) {
 	var steps []tre.OperationStep
-	now := s.ts()
 	for _, r := range resources {
 		if action == tre.ActionUpgrade && !r.Installed() {
 			continue
 		}
-		t, err := s.TemplateOf(ctx, r)
+		if r.IsBuiltInFirewall() {
+			// No bundle: a change of the firewall's own rules is applied
+			// by the firewall service.
+			steps = append(steps, s.firewallStep(r, action))
+			continue
+		}
+		rs, err := s.resourceSteps(ctx, action, r)
 		if err != nil {
 			return nil, err
 		}
-		defs := t.Pipeline.Steps(action)
-		if len(defs) == 0 {
-			defs = []tre.PipelineStep{{StepID: tre.MainStepID}}
-		}
-		// The firewall step: egress opens before the bundle installs or
-		// upgrades (it may need it while it runs) and closes after it is
-		// uninstalled.
-		firewallStep := s.firewall != nil && tre.DeclaresEgress(t, r) &&
-			(action == tre.ActionInstall || action == tre.ActionUpgrade || action == tre.ActionUninstall)
-		if firewallStep && action != tre.ActionUninstall {
-			steps = append(steps, s.firewallStep(r, action))
-		}
-		for _, d := range defs {
-			step := tre.OperationStep{
-				ID:                       s.newID(),
-				TemplateStepID:           d.StepID,
-				SourceTemplateResourceID: r.ID,
-				UpdatedWhen:              now,
-				Attempt:                  1,
-			}
-			if d.StepID == tre.MainStepID {
-				step.StepTitle = "Main step for " + r.ID
-				step.ResourceID, step.ResourceType, step.ResourceTemplateName = r.ID, r.ResourceType, r.TemplateName
-				step.ResourceAction = action
-			} else {
-				target, err := s.stepTarget(ctx, r, d)
-				if err != nil {
-					return nil, err
-				}
-				step.StepTitle = d.StepTitle
-				step.ResourceID, step.ResourceType, step.ResourceTemplateName = target.ID, target.ResourceType, target.TemplateName
-				step.ResourceAction = d.ResourceAction
-				if step.ResourceAction == "" {
-					step.ResourceAction = tre.ActionUpgrade
-				}
-			}
-			st := tre.StatusesFor(step.ResourceAction)
-			step.Status, step.Message = st.Awaiting, tre.AwaitingMessage(step.ResourceAction)
-			steps = append(steps, step)
-		}
-		if firewallStep && action == tre.ActionUninstall {
-			steps = append(steps, s.firewallStep(r, action))
-		}
+		steps = append(steps, rs...)
 	}
 	return steps, nil
+}
+
+// resourceSteps lists the steps of one resource: its template pipeline for
+// the action (or a single main step), with the firewall step of a
+// resource that declares egress: egress opens before the bundle installs
+// or upgrades (it may need it while it runs) and closes after it is
+// uninstalled.
+func (s *Service) resourceSteps(ctx context.Context, action string, r *tre.Resource) ([]tre.OperationStep, error) {
+	t, err := s.TemplateOf(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defs := t.Pipeline.Steps(action)
+	if len(defs) == 0 {
+		defs = []tre.PipelineStep{{StepID: tre.MainStepID}}
+	}
+	firewallStep := s.firewall != nil && tre.DeclaresEgress(t, r) &&
+		(action == tre.ActionInstall || action == tre.ActionUpgrade || action == tre.ActionUninstall)
+	var steps []tre.OperationStep
+	if firewallStep && action != tre.ActionUninstall {
+		steps = append(steps, s.firewallStep(r, action))
+	}
+	for _, d := range defs {
+		step, err := s.pipelineStep(ctx, action, r, d)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, step)
+	}
+	if firewallStep && action == tre.ActionUninstall {
+		steps = append(steps, s.firewallStep(r, action))
+	}
+	return steps, nil
+}
+
+// pipelineStep makes the step of one pipeline definition of r's template:
+// the main step (r's bundle), a step that changes another resource, or a
+// firewall step for a step that updates AzureTRE's firewall shared service.
+func (s *Service) pipelineStep(ctx context.Context, action string, r *tre.Resource, d tre.PipelineStep) (tre.OperationStep, error) {
+	if d.ResourceType == tre.TypeSharedService && d.ResourceTemplateName == tre.FirewallTemplateName {
+		return s.pipelineFirewallStep(r, d), nil
+	}
+	step := tre.OperationStep{ID: s.newID(), TemplateStepID: d.StepID, SourceTemplateResourceID: r.ID, UpdatedWhen: s.ts(), Attempt: 1}
+	if d.StepID == tre.MainStepID {
+		step.StepTitle = "Main step for " + r.ID
+		step.ResourceID, step.ResourceType, step.ResourceTemplateName = r.ID, r.ResourceType, r.TemplateName
+		step.ResourceAction = action
+	} else {
+		target, err := s.stepTarget(ctx, r, d)
+		if err != nil {
+			return step, err
+		}
+		step.StepTitle = d.StepTitle
+		step.ResourceID, step.ResourceType, step.ResourceTemplateName = target.ID, target.ResourceType, target.TemplateName
+		step.ResourceAction = d.ResourceAction
+		if step.ResourceAction == "" {
+			step.ResourceAction = tre.ActionUpgrade
+		}
+	}
+	st := tre.StatusesFor(step.ResourceAction)
+	step.Status, step.Message = st.Awaiting, tre.AwaitingMessage(step.ResourceAction)
+	return step, nil
 }
 
 // stepTarget finds the resource a pipeline step of r's template changes.
@@ -432,7 +457,7 @@ func (s *Service) dispatch(ctx context.Context, opID string) error {
 	}
 	step := op.Steps[i]
 	if step.Kind == tre.StepFirewall {
-		return s.dispatchFirewallStep(ctx, op.ID, step)
+		return s.dispatchFirewallStep(ctx, op, step)
 	}
 	msg, err := s.prepareStep(ctx, op, step)
 	if err != nil {
@@ -483,9 +508,18 @@ func (s *Service) dispatch(ctx context.Context, opID string) error {
 // dispatchFirewallStep marks a firewall step sent and signals the firewall
 // service, which runs it (the firewall-reconcile timer runs it too if this
 // process stops first).
-func (s *Service) dispatchFirewallStep(ctx context.Context, opID string, step tre.OperationStep) error {
+func (s *Service) dispatchFirewallStep(ctx context.Context, op *tre.Operation, step tre.OperationStep) error {
+	opID := op.ID
 	if s.firewall == nil {
 		return s.failStep(ctx, opID, step.ID, "The firewall service is off on this control plane (TRE_FIREWALL=off), so the egress of this resource cannot be opened")
+	}
+	if step.TemplateStepID != tre.StepFirewall {
+		if err := s.applyPipelineEgress(ctx, op, step); err != nil {
+			if tre.IsCode(err, tre.CodeUnavailable) {
+				return err
+			}
+			return s.failStep(ctx, opID, step.ID, err.Error())
+		}
 	}
 	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
 		if st := o.Step(step.ID); st != nil && st.DispatchedWhen == 0 {

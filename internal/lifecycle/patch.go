@@ -114,6 +114,9 @@ func (s *Service) patchOf(ctx context.Context, req PatchRequest, r *tre.Resource
 		return nil, err
 	}
 	patch := &tre.ResourcePatch{IsEnabled: req.IsEnabled}
+	if r.IsBuiltInFirewall() && req.IsEnabled != nil && !*req.IsEnabled {
+		return nil, builtInFirewallRefusal("disabled")
+	}
 	if req.TemplateVersion != nil && *req.TemplateVersion != r.TemplateVersion {
 		if tmpl, err = s.upgradeTarget(ctx, kind, r, *req.TemplateVersion, req.Force); err != nil {
 			return nil, err
@@ -278,6 +281,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref, user tre.User) (*tre.Oper
 	r, err := s.Get(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if r.IsBuiltInFirewall() {
+		return nil, builtInFirewallRefusal("deleted")
 	}
 	children, err := s.descendants(ctx, r)
 	if err != nil {
