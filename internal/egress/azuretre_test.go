@@ -25,7 +25,7 @@ func TestAzureTREFirewallPipelinesAndRecord(t *testing.T) {
 		value := map[string]any{"name": "nrc_svc_{{ resource.id }}"}
 		if action == "replace" {
 			value["rules"] = []any{map[string]any{"name": "AzureAD for guacamole", "source_ip_groups_in_core": []any{"ipg-web-app"},
-				"source_addresses": []any{"{{ resource.parent.properties.address_space }}"},
+				"source_addresses":      []any{"{{ resource.parent.properties.address_space }}"},
 				"destination_addresses": []any{"AzureActiveDirectory"}, "destination_ports": []any{"*"}, "protocols": []any{"TCP"}}}
 		}
 		return map[string]any{"stepId": id, "resourceTemplateName": "tre-shared-service-firewall", "resourceType": "shared-service",

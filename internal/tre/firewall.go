@@ -324,10 +324,10 @@ func (p *Protocol) UnmarshalJSON(data []byte) error {
 
 // NetworkRule allows IP traffic from sources to destinations on ports.
 type NetworkRule struct {
-	Name                  string   `json:"name"`
-	Description           string   `json:"description,omitempty"`
-	SourceAddresses       []string `json:"source_addresses,omitempty"`
-	SourceIPGroupIDs      []string `json:"source_ip_group_ids,omitempty"`
+	Name             string   `json:"name"`
+	Description      string   `json:"description,omitempty"`
+	SourceAddresses  []string `json:"source_addresses,omitempty"`
+	SourceIPGroupIDs []string `json:"source_ip_group_ids,omitempty"`
 	// SourceIPGroupsInCore is as in ApplicationRule.
 	SourceIPGroupsInCore  []string `json:"source_ip_groups_in_core,omitempty"`
 	DestinationAddresses  []string `json:"destination_addresses,omitempty"`
