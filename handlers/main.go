@@ -31,6 +31,7 @@ import (
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/funchost"
@@ -133,6 +134,7 @@ type Main struct {
 	roles     *assignment.Service
 	roster    *roster.Service
 	dead      *deadletter.Service
+	costs     *costs.Service
 	agent     *processor.Agent // the in-process processor, if any
 	host      *funchost.Host   // the Functions host stand-in, if any
 	api       *api.API
@@ -224,6 +226,9 @@ func (m *Main) services(reg *registry.Registry) error {
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
 	m.roster = roster.New(m.store, nil)
 	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
+	if m.costs, err = m.costService(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -244,6 +249,7 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Agents:       m.roster,
 		DeadLetters:  m.dead,
 		Firewall:     m.firewall,
+		Costs:        m.costs,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: storeName, Check: m.store.Ping},

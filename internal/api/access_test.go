@@ -317,6 +317,9 @@ func accessCases(w world) []accessCase {
 		accessCase{method: "GET", path: "/api/firewall/manual-rules/ntp-rules", want: admin200},
 		accessCase{method: "PUT", path: "/api/firewall/manual-rules/more-rules", body: ntpRulesJSON, want: admin200},
 		accessCase{method: "DELETE", path: "/api/firewall/manual-rules/ntp-rules", want: admin200},
+
+		accessCase{method: "GET", path: "/api/costs", want: admin200},
+		accessCase{method: "GET", path: ws + "/costs?granularity=Daily", want: ownAdmin},
 	)
 	return cases
 }

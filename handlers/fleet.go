@@ -1,0 +1,53 @@
+package main
+
+import (
+	"time"
+
+	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/costmanagement"
+	"github.com/tre-go/tre/internal/costs"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// Fleet settings: costs, bulk upgrades, the audit trail.
+type fleetConfig struct {
+	// Costs is azure or none.
+	Costs          string
+	SubscriptionID string
+	CostsCacheTTL  time.Duration
+}
+
+func (c *Config) fleetSettings(e *config.Env) {
+	c.SubscriptionID = e.String("AZURE_SUBSCRIPTION_ID")
+	c.CostsCacheTTL = e.Duration("TRE_COSTS_CACHE_TTL", 0, 24*time.Hour)
+	c.Costs = "none"
+	if c.SubscriptionID != "" {
+		c.Costs = "azure"
+	}
+	if e.Set("TRE_COSTS") {
+		c.Costs = e.OneOf("TRE_COSTS", "azure", "none")
+	}
+	if c.Costs == "azure" && c.SubscriptionID == "" {
+		e.Problemf("AZURE_SUBSCRIPTION_ID: required with TRE_COSTS=azure (the subscription whose costs are reported)")
+	}
+}
+
+// costService builds the costs service on its source: Azure Cost
+// Management, or none.
+func (m *Main) costService() (*costs.Service, error) {
+	var source tre.CostSource
+	name := ""
+	if m.Config.Costs == "azure" {
+		cred, err := m.credential()
+		if err != nil {
+			return nil, err
+		}
+		src, err := costmanagement.New(cred, m.Config.SubscriptionID, nil, m.Log.With("component", "costs"))
+		if err != nil {
+			return nil, err
+		}
+		source, name = src, costmanagement.Name
+	}
+	return costs.New(source, m.lifecycle, costs.Config{TREID: m.Config.TREID, SourceName: name, CacheTTL: m.Config.CostsCacheTTL},
+		costs.Options{Log: m.Log.With("component", "costs")}), nil
+}
