@@ -30,6 +30,7 @@ import (
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/deadletter"
@@ -135,6 +136,7 @@ type Main struct {
 	roster    *roster.Service
 	dead      *deadletter.Service
 	costs     *costs.Service
+	catalog   *catalog.Service
 	agent     *processor.Agent // the in-process processor, if any
 	host      *funchost.Host   // the Functions host stand-in, if any
 	api       *api.API
@@ -205,7 +207,8 @@ func (m *Main) services(reg *registry.Registry) error {
 	if err != nil {
 		return err
 	}
-	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue}
+	m.catalog = catalog.New(m.store, catalog.Options{Log: m.Log.With("component", "catalog")})
+	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Catalog: m.catalog}
 	var signal *egress.Signal
 	if backend != nil {
 		signal = egress.NewSignal()
@@ -250,6 +253,7 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		DeadLetters:  m.dead,
 		Firewall:     m.firewall,
 		Costs:        m.costs,
+		Catalogs:     m.catalog,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: storeName, Check: m.store.Ping},

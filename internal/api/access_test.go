@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
@@ -63,6 +64,9 @@ func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string,
 		{registry.Kind{Type: tre.TypeWorkspace}, "ws"}, {registry.Kind{Type: tre.TypeWorkspaceService}, "svc"},
 		{registry.Kind{Type: tre.TypeUserResource, Parent: "svc"}, "vm"}, {registry.Kind{Type: tre.TypeSharedService}, "fw"},
 		{registry.Kind{Type: tre.TypeSharedService}, "certs"},
+		// Unused: they can be unregistered.
+		{registry.Kind{Type: tre.TypeWorkspace}, "spare"}, {registry.Kind{Type: tre.TypeWorkspaceService}, "spare-svc"},
+		{registry.Kind{Type: tre.TypeUserResource, Parent: "svc"}, "spare-vm"}, {registry.Kind{Type: tre.TypeSharedService}, "spare-fw"},
 	} {
 		_, err := e.reg.Register(ctx, r.k, registry.Registration{Name: r.name, Version: "1.0.0", Current: true, JSONSchema: minimal(r.name), CustomActions: restart}, adminUser)
 		require.NoError(t, err)
@@ -85,6 +89,9 @@ func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string,
 	w.urOther, w.urOtherOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: ownerUser})
 	w.ss, w.ssOp = create(lifecycle.CreateRequest{Type: tre.TypeSharedService, TemplateName: "fw", User: adminUser})
 	if mode == worldDisabled {
+		// A catalogue to remove.
+		_, err := catalog.New(e.store, catalog.Options{}).Put(ctx, w.ws, []catalog.Entry{{ResourceType: tre.TypeWorkspaceService, Name: "svc"}}, adminUser)
+		require.NoError(t, err)
 		off := false
 		for _, ref := range []lifecycle.Ref{lifecycle.WorkspaceRef(w.ws), {Type: tre.TypeSharedService, ID: w.ss}} {
 			r, err := e.svc.Get(ctx, ref)
@@ -211,6 +218,7 @@ func accessCases(w world) []accessCase {
 		{method: "GET", path: "/api/workspace-templates/ws", want: admin200},
 		{method: "GET", path: "/api/workspace-templates/ws/versions", want: admin200},
 		{method: "PATCH", path: "/api/workspace-templates/ws/versions/1.0.0", body: `{"current":true}`, want: admin200},
+		{method: "DELETE", path: "/api/workspace-templates/spare/versions/1.0.0", want: admin200},
 	}
 	for _, base := range []string{"/api/workspace-service-templates", "/api/workspace-service-templates/svc/user-resource-templates", "/api/shared-service-templates"} {
 		name := map[string]string{"/api/workspace-service-templates": "svc", "/api/shared-service-templates": "fw"}[base]
@@ -223,6 +231,7 @@ func accessCases(w world) []accessCase {
 			accessCase{method: "GET", path: base + "/" + name, want: tokens},
 			accessCase{method: "GET", path: base + "/" + name + "/versions", want: tokens},
 			accessCase{method: "PATCH", path: base + "/" + name + "/versions/1.0.0", body: `{"current":true}`, want: admin200},
+			accessCase{method: "DELETE", path: base + "/spare-" + name + "/versions/1.0.0", want: admin200},
 		)
 	}
 	cases = append(cases,
@@ -320,6 +329,9 @@ func accessCases(w world) []accessCase {
 
 		accessCase{method: "GET", path: "/api/costs", want: admin200},
 		accessCase{method: "GET", path: ws + "/costs?granularity=Daily", want: ownAdmin},
+		accessCase{method: "GET", path: ws + "/allowed-templates", want: wsAll},
+		accessCase{method: "PUT", path: ws + "/allowed-templates", body: `{"templates":[{"resourceType":"workspace-service","name":"svc","versions":[">=1.0.0"]}]}`, want: ownAdmin},
+		accessCase{method: "DELETE", path: ws + "/allowed-templates", world: worldDisabled, want: ownAdmin},
 	)
 	return cases
 }

@@ -39,6 +39,8 @@ type API struct {
 	Firewall Firewall
 	// Costs reports costs (AzureTRE's /api/costs routes).
 	Costs Costs
+	// Catalogs are the workspaces' catalogues of allowed templates.
+	Catalogs Catalogs
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
@@ -95,6 +97,7 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.operationControlRoutes()...)
 	routes = append(routes, a.firewallRoutes()...)
 	routes = append(routes, a.costRoutes()...)
+	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.triggerRoutes()...)
 	return routes
 }

@@ -53,6 +53,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := s.governed(ctx, tmpl, p.parent(), req.WorkspaceID, "templateName"); err != nil {
+		return nil, nil, err
+	}
 	id := s.newID()
 	r := &tre.Resource{
 		ID: id, TemplateName: tmpl.Name, TemplateVersion: tmpl.Version, IsEnabled: true,

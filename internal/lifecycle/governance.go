@@ -1,0 +1,88 @@
+package lifecycle
+
+import (
+	"context"
+
+	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// TemplatePolicy says which templates a workspace may use;
+// *catalog.Service implements it.
+type TemplatePolicy interface {
+	// Allowed returns CodeForbidden when template version t may not be
+	// used in the workspace.
+	Allowed(ctx context.Context, workspaceID string, t *tre.Template) error
+}
+
+// Outcomes is told of every operation that reaches a terminal status
+// (once per attempt). It must not block: it runs on the status path.
+type Outcomes interface {
+	OperationEnded(ctx context.Context, op tre.Operation)
+}
+
+// parent is the resource a new resource goes under, if any.
+func (p parents) parent() *tre.Resource {
+	if p.svc != nil {
+		return p.svc
+	}
+	return p.ws
+}
+
+// governed applies the template rules of a resource's place: the
+// workspace's catalogue, and the template's minimum parent version.
+// Returns CodeForbidden, CodeInvalid (naming field).
+func (s *Service) governed(ctx context.Context, t *tre.Template, parent *tre.Resource, workspaceID, field string) error {
+	if s.catalog != nil && workspaceID != "" {
+		if err := s.catalog.Allowed(ctx, workspaceID, t); err != nil {
+			return err
+		}
+	}
+	if t.MinimumParentVersion == "" || parent == nil {
+		return nil
+	}
+	if tre.CompareVersions(parent.TemplateVersion, t.MinimumParentVersion) < 0 {
+		return tre.FieldErrorf(tre.CodeInvalid, field,
+			"Template %s version %s needs its parent's template at version %s or later, but the parent %s %s is at version %s (%s): upgrade the parent first",
+			t.Name, t.Version, t.MinimumParentVersion, parent.ResourceType, parent.ID, parent.TemplateVersion, parent.TemplateName)
+	}
+	return nil
+}
+
+// upgradeGoverned applies governed to moving r to template version t.
+func (s *Service) upgradeGoverned(ctx context.Context, r *tre.Resource, t *tre.Template) error {
+	var parent *tre.Resource
+	var err error
+	switch r.ResourceType {
+	case tre.TypeWorkspaceService:
+		parent, err = s.getResource(ctx, r.WorkspaceID)
+	case tre.TypeUserResource:
+		parent, err = s.getResource(ctx, r.ParentWorkspaceServiceID)
+	}
+	if err != nil {
+		return err
+	}
+	return s.governed(ctx, t, parent, r.WorkspaceID, "templateVersion")
+}
+
+// CheckUpgrade says whether r may move to template version target, by
+// every rule a PATCH of templateVersion applies (semantic versions, major
+// changes and downgrades only with force, a registered version that is
+// not deprecated, the workspace's catalogue, the minimum parent version),
+// and returns the target template. Returns CodeInvalid, CodeForbidden.
+func (s *Service) CheckUpgrade(ctx context.Context, r *tre.Resource, target string, force bool) (*tre.Template, error) {
+	k, err := s.kindOf(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.upgradeTarget(ctx, k, r, target, force)
+	if err != nil {
+		return nil, err
+	}
+	return t, s.upgradeGoverned(ctx, r, t)
+}
+
+// KindOf is the template family of a resource.
+func (s *Service) KindOf(ctx context.Context, r *tre.Resource) (registry.Kind, error) {
+	return s.kindOf(ctx, r)
+}
