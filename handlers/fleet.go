@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/costmanagement"
 	"github.com/tre-go/tre/internal/costs"
+	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -50,4 +52,18 @@ func (m *Main) costService() (*costs.Service, error) {
 	}
 	return costs.New(source, m.lifecycle, costs.Config{TREID: m.Config.TREID, SourceName: name, CacheTTL: m.Config.CostsCacheTTL},
 		costs.Options{Log: m.Log.With("component", "costs")}), nil
+}
+
+// fanout tells several listeners of operation outcomes.
+type fanout []lifecycle.Outcomes
+
+func (f fanout) OperationEnded(ctx context.Context, op tre.Operation) {
+	for _, o := range f {
+		o.OperationEnded(ctx, op)
+	}
+}
+
+// outcomes are who hears of operations' ends: the audit trail.
+func (m *Main) outcomes() lifecycle.Outcomes {
+	return fanout{m.audit}
 }

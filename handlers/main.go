@@ -29,6 +29,7 @@ import (
 
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/assignment"
+	"github.com/tre-go/tre/internal/audit"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/config"
@@ -137,6 +138,7 @@ type Main struct {
 	dead      *deadletter.Service
 	costs     *costs.Service
 	catalog   *catalog.Service
+	audit     *audit.Service
 	agent     *processor.Agent // the in-process processor, if any
 	host      *funchost.Host   // the Functions host stand-in, if any
 	api       *api.API
@@ -208,7 +210,9 @@ func (m *Main) services(reg *registry.Registry) error {
 		return err
 	}
 	m.catalog = catalog.New(m.store, catalog.Options{Log: m.Log.With("component", "catalog")})
-	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Catalog: m.catalog}
+	m.audit = audit.New(m.store, audit.Options{Log: m.Log.With("component", "audit")})
+	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Catalog: m.catalog,
+		Outcomes: m.outcomes()}
 	var signal *egress.Signal
 	if backend != nil {
 		signal = egress.NewSignal()
@@ -254,6 +258,7 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Firewall:     m.firewall,
 		Costs:        m.costs,
 		Catalogs:     m.catalog,
+		Audit:        m.audit,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: storeName, Check: m.store.Ping},

@@ -329,6 +329,8 @@ func accessCases(w world) []accessCase {
 
 		accessCase{method: "GET", path: "/api/costs", want: admin200},
 		accessCase{method: "GET", path: ws + "/costs?granularity=Daily", want: ownAdmin},
+		accessCase{method: "GET", path: "/api/audit?action=create", want: admin200},
+		accessCase{method: "GET", path: ws + "/audit?limit=5", want: ownAdmin},
 		accessCase{method: "GET", path: ws + "/allowed-templates", want: wsAll},
 		accessCase{method: "PUT", path: ws + "/allowed-templates", body: `{"templates":[{"resourceType":"workspace-service","name":"svc","versions":[">=1.0.0"]}]}`, want: ownAdmin},
 		accessCase{method: "DELETE", path: ws + "/allowed-templates", world: worldDisabled, want: ownAdmin},

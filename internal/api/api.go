@@ -41,6 +41,9 @@ type API struct {
 	Costs Costs
 	// Catalogs are the workspaces' catalogues of allowed templates.
 	Catalogs Catalogs
+	// Audit is the audit trail: accepted changes are recorded in it (nil:
+	// not recorded).
+	Audit Audit
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
@@ -98,6 +101,7 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.firewallRoutes()...)
 	routes = append(routes, a.costRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
+	routes = append(routes, a.auditRoutes()...)
 	routes = append(routes, a.triggerRoutes()...)
 	return routes
 }
