@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 
-	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -80,9 +79,4 @@ func (s *Service) CheckUpgrade(ctx context.Context, r *tre.Resource, target stri
 		return nil, err
 	}
 	return t, s.upgradeGoverned(ctx, r, t)
-}
-
-// KindOf is the template family of a resource.
-func (s *Service) KindOf(ctx context.Context, r *tre.Resource) (registry.Kind, error) {
-	return s.kindOf(ctx, r)
 }
