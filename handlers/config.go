@@ -68,6 +68,7 @@ var settings = []config.Setting{
 	{Name: "API_AUDIENCE", Default: "", Description: "Audience tokens must carry. Defaults to API_CLIENT_ID (Entra) or api://tre-dev (dev issuer)."},
 	{Name: "TRE_COSTS", Default: "", Description: "Where the cost routes (/api/costs) get costs: azure (Azure Cost Management, in AZURE_SUBSCRIPTION_ID and the workspaces' own subscriptions; the identity needs Cost Management Reader and Reader there) or none (no cost source: the cost lists are empty and the answers say so). Default: azure when AZURE_SUBSCRIPTION_ID is set, else none."},
 	{Name: "AZURE_SUBSCRIPTION_ID", Default: "", Description: "The TRE's Azure subscription, whose costs the cost routes report (AzureTRE's SUBSCRIPTION_ID)."},
+	{Name: "TRE_UPGRADE_INTERVAL", Default: "10s", Description: "Local mode: how often the upgrade-batches timer advances bulk upgrades (besides each operation's end). In Azure its function.json schedule decides."},
 	{Name: "TRE_COSTS_CACHE_TTL", Default: "2h", Description: "How long an answer of the cost source is reused for the same query (AzureTRE: 2 hours), per handler instance."},
 }
 

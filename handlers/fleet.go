@@ -9,6 +9,7 @@ import (
 	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
+	"github.com/tre-go/tre/internal/upgrade"
 )
 
 // Fleet settings: costs, bulk upgrades, the audit trail.
@@ -17,11 +18,14 @@ type fleetConfig struct {
 	Costs          string
 	SubscriptionID string
 	CostsCacheTTL  time.Duration
+	// UpgradeInterval is the local upgrade-batches timer's period.
+	UpgradeInterval time.Duration
 }
 
 func (c *Config) fleetSettings(e *config.Env) {
 	c.SubscriptionID = e.String("AZURE_SUBSCRIPTION_ID")
 	c.CostsCacheTTL = e.Duration("TRE_COSTS_CACHE_TTL", 0, 24*time.Hour)
+	c.UpgradeInterval = e.Duration("TRE_UPGRADE_INTERVAL", time.Second, time.Hour)
 	c.Costs = "none"
 	if c.SubscriptionID != "" {
 		c.Costs = "azure"
@@ -63,7 +67,22 @@ func (f fanout) OperationEnded(ctx context.Context, op tre.Operation) {
 	}
 }
 
-// outcomes are who hears of operations' ends: the audit trail.
+// outcomes are who hears of operations' ends: the audit trail, and the
+// bulk upgrades (through the late-bound upgrade service: it is built on
+// lifecycle, after it).
 func (m *Main) outcomes() lifecycle.Outcomes {
-	return fanout{m.audit}
+	return fanout{m.audit, upgradeOutcomes{m}}
+}
+
+type upgradeOutcomes struct{ m *Main }
+
+func (u upgradeOutcomes) OperationEnded(ctx context.Context, op tre.Operation) {
+	if u.m.upgrades != nil {
+		u.m.upgrades.OperationEnded(ctx, op)
+	}
+}
+
+// upgradeService builds the bulk upgrades on lifecycle.
+func (m *Main) upgradeService() *upgrade.Service {
+	return upgrade.New(m.store, m.lifecycle, upgrade.Config{Holder: leaseHolder()}, upgrade.Options{Log: m.Log.With("component", "upgrade")})
 }

@@ -42,6 +42,7 @@ import (
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/tre"
+	"github.com/tre-go/tre/internal/upgrade"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -139,6 +140,7 @@ type Main struct {
 	costs     *costs.Service
 	catalog   *catalog.Service
 	audit     *audit.Service
+	upgrades  *upgrade.Service
 	agent     *processor.Agent // the in-process processor, if any
 	host      *funchost.Host   // the Functions host stand-in, if any
 	api       *api.API
@@ -233,6 +235,7 @@ func (m *Main) services(reg *registry.Registry) error {
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
 	m.roster = roster.New(m.store, nil)
 	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
+	m.upgrades = m.upgradeService()
 	if m.costs, err = m.costService(); err != nil {
 		return err
 	}
@@ -259,6 +262,7 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Costs:        m.costs,
 		Catalogs:     m.catalog,
 		Audit:        m.audit,
+		Upgrades:     m.upgrades,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: storeName, Check: m.store.Ping},
@@ -323,6 +327,10 @@ func (m *Main) Run(ctx context.Context) error {
 	fwDone := make(chan struct{})
 	go func() { defer close(fwDone); _ = m.firewall.Run(fwCtx) }()
 	defer func() { stopFirewall(); <-fwDone }()
+	// Bulk upgrades go on where they were; they stop with the firewall.
+	upDone := make(chan struct{})
+	go func() { defer close(upDone); _ = m.upgrades.Run(fwCtx) }()
+	defer func() { stopFirewall(); <-upDone }()
 	localCtx, stopLocal := context.WithCancel(ctx)
 	var local sync.WaitGroup
 	if m.agent != nil {

@@ -44,6 +44,8 @@ type API struct {
 	// Audit is the audit trail: accepted changes are recorded in it (nil:
 	// not recorded).
 	Audit Audit
+	// Upgrades are the bulk upgrades.
+	Upgrades Upgrades
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
@@ -102,6 +104,7 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.costRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.auditRoutes()...)
+	routes = append(routes, a.upgradeRoutes()...)
 	routes = append(routes, a.triggerRoutes()...)
 	return routes
 }

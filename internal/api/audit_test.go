@@ -29,7 +29,9 @@ func TestAuditAnswersWhoDidWhatAndKeepsNoSecret(t *testing.T) {
 	status, body, _ := e.do("POST", "/api/workspaces", admin,
 		`{"templateName":"ws","properties":{"display_name":"Audited","description":"d","client_secret":"`+canary+`"}}`, "X-Forwarded-For", "203.0.113.7")
 	require.Equal(t, 202, status, body)
-	var created struct{ Operation struct{ ID, ResourceID string } }
+	var created struct {
+		Operation struct{ ID, ResourceID string }
+	}
 	require.NoError(t, json.Unmarshal([]byte(body), &created))
 	op, err := tre.GetAs[tre.Operation](ctx, e.store, tre.Operations, created.Operation.ID)
 	require.NoError(t, err)

@@ -31,6 +31,7 @@ import (
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
+	"github.com/tre-go/tre/internal/upgrade"
 )
 
 // env is the API over one data directory.
@@ -84,7 +85,7 @@ func openEnv(t *testing.T, dir string) *env {
 	agents := roster.New(st, nil)
 	dead := deadletter.New(st, q, svc, deadletter.Options{Log: log})
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: roles, Agents: agents, DeadLetters: dead, Firewall: fw, Costs: costs.New(nil, svc, costs.Config{TREID: "tre1"}, costs.Options{}), Catalogs: cat, Audit: trail, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
+		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: roles, Agents: agents, DeadLetters: dead, Firewall: fw, Costs: costs.New(nil, svc, costs.Config{TREID: "tre1"}, costs.Options{}), Catalogs: cat, Audit: trail, Upgrades: upgrade.New(st, svc, upgrade.Config{Holder: "api-test"}, upgrade.Options{Log: log}), MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
 		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
 		Health:   []api.HealthCheck{{Name: "store", Check: st.Ping}}}
 	srv := httptest.NewServer(a.Handler())

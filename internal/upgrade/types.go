@@ -119,7 +119,7 @@ type Plan struct {
 
 // Counts counts a batch's items by status.
 type Counts struct {
-	Pending   int `json:"pending"`
+	Pending   int `json:"waiting"`
 	Running   int `json:"running"`
 	Succeeded int `json:"succeeded"`
 	Failed    int `json:"failed"`
