@@ -53,7 +53,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.governed(ctx, tmpl, p.parent(), req.WorkspaceID, "templateName"); err != nil {
+	if err := parentVersionOK(tmpl, p.parent(), "templateName"); err != nil {
 		return nil, nil, err
 	}
 	id := s.newID()
@@ -137,6 +137,9 @@ func (s *Service) createTemplate(ctx context.Context, req CreateRequest, kind re
 	}
 	if !registry.Authorized(tmpl, req.Roles) {
 		return nil, nil, tre.Errorf(tre.CodeForbidden, "User not authorized to use template %s", tmpl.Name)
+	}
+	if err := s.allowedIn(ctx, req.WorkspaceID, tmpl); err != nil {
+		return nil, nil, err
 	}
 	v, err := schema.NewValidator(tmpl)
 	if err != nil {

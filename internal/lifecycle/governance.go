@@ -28,15 +28,17 @@ func (p parents) parent() *tre.Resource {
 	return p.ws
 }
 
-// governed applies the template rules of a resource's place: the
-// workspace's catalogue, and the template's minimum parent version.
-// Returns CodeForbidden, CodeInvalid (naming field).
-func (s *Service) governed(ctx context.Context, t *tre.Template, parent *tre.Resource, workspaceID, field string) error {
-	if s.catalog != nil && workspaceID != "" {
-		if err := s.catalog.Allowed(ctx, workspaceID, t); err != nil {
-			return err
-		}
+// allowedIn applies the workspace's catalogue. Returns CodeForbidden.
+func (s *Service) allowedIn(ctx context.Context, workspaceID string, t *tre.Template) error {
+	if s.catalog == nil || workspaceID == "" {
+		return nil
 	}
+	return s.catalog.Allowed(ctx, workspaceID, t)
+}
+
+// parentVersionOK applies the template's minimum parent version. Returns
+// CodeInvalid naming field.
+func parentVersionOK(t *tre.Template, parent *tre.Resource, field string) error {
 	if t.MinimumParentVersion == "" || parent == nil {
 		return nil
 	}
@@ -48,7 +50,8 @@ func (s *Service) governed(ctx context.Context, t *tre.Template, parent *tre.Res
 	return nil
 }
 
-// upgradeGoverned applies governed to moving r to template version t.
+// upgradeGoverned applies the template rules to moving r to template
+// version t: the workspace's catalogue, the minimum parent version.
 func (s *Service) upgradeGoverned(ctx context.Context, r *tre.Resource, t *tre.Template) error {
 	var parent *tre.Resource
 	var err error
@@ -61,7 +64,10 @@ func (s *Service) upgradeGoverned(ctx context.Context, r *tre.Resource, t *tre.T
 	if err != nil {
 		return err
 	}
-	return s.governed(ctx, t, parent, r.WorkspaceID, "templateVersion")
+	if err := s.allowedIn(ctx, r.WorkspaceID, t); err != nil {
+		return err
+	}
+	return parentVersionOK(t, parent, "templateVersion")
 }
 
 // CheckUpgrade says whether r may move to template version target, by

@@ -256,8 +256,8 @@ func (s *Service) busy(ctx context.Context, id string) (string, error) {
 
 // invalidProperties checks the resource's own properties (those its
 // current template declares; sensitive ones, kept in the secret store,
-// aside) against the target version's schema, and names each property at
-// fault; "" when they pass.
+// aside) against the target version's schema, and names each property the
+// target refuses and the current version accepts; "" when there is none.
 func (s *Service) invalidProperties(ctx context.Context, r *tre.Resource, target *tre.Template) string {
 	current, err := s.lc.TemplateOf(ctx, r)
 	if err != nil {
@@ -283,10 +283,14 @@ func (s *Service) invalidProperties(ctx context.Context, r *tre.Resource, target
 		}
 		props[k] = v
 	}
-	var e *tre.Error
-	if err := to.ValidateCreate(props); err != nil && asError(err, &e) {
+	// What the current version refuses too is the control plane's own
+	// (an allocated address_space, say), not a change the upgrade brings.
+	for _, f := range problemsOf(from.ValidateCreate(props)) {
+		hidden[f.Field] = true
+	}
+	if fields := problemsOf(to.ValidateCreate(props)); len(fields) > 0 {
 		var msgs []string
-		for _, f := range e.Fields {
+		for _, f := range fields {
 			if !hidden[f.Field] {
 				msgs = append(msgs, f.Field+": "+f.Message)
 			}
@@ -296,4 +300,12 @@ func (s *Service) invalidProperties(ctx context.Context, r *tre.Resource, target
 		}
 	}
 	return ""
+}
+
+func problemsOf(err error) []tre.FieldError {
+	var e *tre.Error
+	if err == nil || !asError(err, &e) {
+		return nil
+	}
+	return e.Fields
 }
