@@ -224,48 +224,51 @@ func changedNames(members map[string]json.RawMessage) []string {
 	return out
 }
 
-// actionOf names what a request did.
+// actionsByRoute names the action of a method on a route's last literal
+// segment.
+var actionsByRoute = map[string]string{
+	"POST assign": "assign-role", "DELETE assign": "unassign-role", "POST upgrades": "bulk-upgrade",
+	"PUT allowed-templates": "set-allowed-templates", "DELETE allowed-templates": "remove-allowed-templates",
+	"POST workspaces": "create", "POST workspace-services": "create", "POST user-resources": "create", "POST shared-services": "create",
+	"PATCH {version}": "update-template-version", "DELETE {version}": "unregister-template-version",
+}
+
+// actionOf names what a request did: a resource's patch by what it
+// changes, others by the route (invoke-action, retry, cancel, fail,
+// replay, reconcile, pause, resume are the route's last segment).
 func actionOf(r *http.Request, rt Route, members map[string]json.RawMessage) string {
 	segs := strings.Split(strings.Trim(rt.Pattern, "/"), "/")
 	last := segs[len(segs)-1]
+	if a, ok := actionsByRoute[r.Method+" "+last]; ok {
+		return a
+	}
 	param := strings.HasPrefix(last, "{")
 	switch {
-	case r.Method == http.MethodPatch && strings.HasSuffix(rt.Pattern, "/versions/{version}"):
-		return "update-template-version"
-	case r.Method == http.MethodDelete && strings.HasSuffix(rt.Pattern, "/versions/{version}"):
-		return "unregister-template-version"
 	case r.Method == http.MethodPatch && param:
-		var enabled *bool
-		if v, ok := members["isEnabled"]; ok && json.Unmarshal(v, &enabled) == nil && enabled != nil {
-			if *enabled {
-				return "enable"
-			}
-			return "disable"
-		}
-		if _, ok := members["templateVersion"]; ok {
-			return "upgrade"
-		}
-		return "update"
+		return patchAction(members)
 	case r.Method == http.MethodDelete && param:
 		return "delete"
-	case r.Method == http.MethodPost && strings.HasSuffix(last, "-templates"):
-		return "register-template"
-	case r.Method == http.MethodPost && last == "assign":
-		return "assign-role"
-	case r.Method == http.MethodDelete && last == "assign":
-		return "unassign-role"
-	case r.Method == http.MethodPost && last == "upgrades":
-		return "bulk-upgrade"
-	case r.Method == http.MethodPut && last == "allowed-templates":
-		return "set-allowed-templates"
-	case r.Method == http.MethodDelete && last == "allowed-templates":
-		return "remove-allowed-templates"
-	case r.Method == http.MethodPost && (last == "workspaces" || last == "workspace-services" || last == "user-resources" || last == "shared-services"):
-		return "create"
 	case r.Method == http.MethodPut && param:
 		return "put"
+	case r.Method == http.MethodPost && strings.HasSuffix(last, "-templates"):
+		return "register-template"
 	}
-	return last // invoke-action, retry, cancel, fail, replay, reconcile, pause, resume
+	return last
+}
+
+// patchAction names a resource's patch: enable, disable, upgrade or update.
+func patchAction(members map[string]json.RawMessage) string {
+	var enabled *bool
+	if v, ok := members["isEnabled"]; ok && json.Unmarshal(v, &enabled) == nil && enabled != nil {
+		if *enabled {
+			return "enable"
+		}
+		return "disable"
+	}
+	if _, ok := members["templateVersion"]; ok {
+		return "upgrade"
+	}
+	return "update"
 }
 
 // placeOf fills in what a request was about: the operation it started

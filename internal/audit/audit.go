@@ -211,32 +211,13 @@ const firstWindow = time.Hour
 // List returns one page of the records f selects. Returns CodeInvalid
 // (a bad continuation token or range).
 func (s *Service) List(ctx context.Context, f Filter) (*Page, error) {
-	if f.Limit <= 0 {
+	f.Limit = min(max(f.Limit, 0), 1000)
+	if f.Limit == 0 {
 		f.Limit = 100
 	}
-	if f.Limit > 1000 {
-		f.Limit = 1000
-	}
-	lo, hi := epoch, s.now().Add(time.Minute)
-	if !f.From.IsZero() && f.From.After(lo) {
-		lo = f.From
-	}
-	if !f.To.IsZero() && f.To.Before(hi) {
-		hi = f.To
-	}
-	hiKey := keyOf(hi)
-	if f.Continuation != "" {
-		last, err := decodeToken(f.Continuation)
-		if err != nil {
-			return nil, err
-		}
-		if last < hiKey {
-			hiKey = last
-		}
-		n, _ := strconv.ParseInt(last[:20], 10, 64)
-		if t := time.Unix(0, n); t.Before(hi) {
-			hi = t.Add(time.Nanosecond)
-		}
+	lo, hi, hiKey, err := s.span(f)
+	if err != nil {
+		return nil, err
 	}
 	if !lo.Before(hi) {
 		return &Page{Records: []Record{}}, nil
@@ -266,6 +247,32 @@ func (s *Service) List(ctx context.Context, f Filter) (*Page, error) {
 		page.Records = []Record{}
 	}
 	return page, nil
+}
+
+// span is the time range a listing covers, [lo, hi), and the id below
+// which it starts (the continuation's, if any).
+func (s *Service) span(f Filter) (lo, hi time.Time, hiKey string, err error) {
+	lo, hi = epoch, s.now().Add(time.Minute)
+	if !f.From.IsZero() && f.From.After(lo) {
+		lo = f.From
+	}
+	if !f.To.IsZero() && f.To.Before(hi) {
+		hi = f.To
+	}
+	hiKey = keyOf(hi)
+	if f.Continuation == "" {
+		return lo, hi, hiKey, nil
+	}
+	last, err := decodeToken(f.Continuation)
+	if err != nil {
+		return lo, hi, "", err
+	}
+	hiKey = min(hiKey, last)
+	n, _ := strconv.ParseInt(last[:20], 10, 64)
+	if t := time.Unix(0, n); t.Before(hi) {
+		hi = t.Add(time.Nanosecond)
+	}
+	return lo, hi, hiKey, nil
 }
 
 // query reads the records of [loKey, hiKey) that f selects, newest first.

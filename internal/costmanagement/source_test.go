@@ -105,9 +105,9 @@ func TestQueryIsAzureTREs(t *testing.T) {
 	a.answer = answerRows([]string{"PreTaxCost", "ResourceGroup", "Tag", "Currency"}, [][]any{
 		{12.5, "rg-tre1", `"tre_core_service_id":"tre1"`, "USD"},
 		{1.5, "rg-tre1-ws-1234", `"tre_workspace_id":"ws-1"`, "USD"},
-		{2.0, "rg-tre1-ws-1234", "", "USD"},              // untagged: the group's workspace tag
-		{3.0, "rg-tre1", "", "USD"},                      // untagged: the group's TRE tag
-		{99.0, "rg-elsewhere", "", "USD"},                // untagged outside the TRE: dropped
+		{2.0, "rg-tre1-ws-1234", "", "USD"}, // untagged: the group's workspace tag
+		{3.0, "rg-tre1", "", "USD"},         // untagged: the group's TRE tag
+		{99.0, "rg-elsewhere", "", "USD"},   // untagged outside the TRE: dropped
 		{0.25, "rg-tre1-ws-1234", `"tre_workspace_id":"ws-1"`, "EUR"},
 	})
 	rows, err := a.source(t).Costs(context.Background(), tre.CostQuery{Tag: tre.CostTag{Name: "tre_id", Value: "tre1"}, Granularity: "None"})

@@ -63,8 +63,8 @@ type CostRow struct {
 	// tag's costs come one row per group (and currency, and day), as
 	// AzureTRE reports them.
 	ResourceGroup string
-	Cost     float64
-	Currency string
+	Cost          float64
+	Currency      string
 	// Date is the day (UTC midnight) with daily granularity; zero
 	// otherwise.
 	Date time.Time

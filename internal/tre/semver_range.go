@@ -89,6 +89,3 @@ func allHold(cmps []comparison, v Version) bool {
 	}
 	return true
 }
-
-// String returns the range as written.
-func (r VersionRange) String() string { return r.text }

@@ -50,8 +50,14 @@ func (v Versions) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v.List)
 }
 
-// Empty reports whether no version was given.
-func (v Versions) Empty() bool { return v.Range == "" && len(v.List) == 0 }
+// OpenAPISchema describes Versions for the API's document: a list of
+// versions, or a range.
+func (Versions) OpenAPISchema() map[string]any {
+	return map[string]any{"oneOf": []any{
+		map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+		map[string]any{"type": "string", "description": "a range: comparisons (=, >, >=, <, <=) separated by spaces, alternatives by ||"},
+	}}
+}
 
 // Actions of a plan's item.
 const (

@@ -181,9 +181,8 @@ func TestApplyRunsAtMostMaxConcurrentAndPausesAfterFailures(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.register("1.0.0", nil)
-	var ids []string
 	for i := 0; i < 5; i++ {
-		ids = append(ids, e.workspace(nil).ID)
+		e.workspace(nil)
 	}
 	e.register("1.1.0", nil)
 	b, err := e.up.Apply(ctx, upgrade.Request{TemplateName: "ws", ToVersion: "1.1.0", MaxConcurrent: 2, StopAfterFailures: 2}, admin)
