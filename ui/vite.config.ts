@@ -19,7 +19,7 @@ export default defineConfig({
     proxy: { "/api": process.env.TRE_API ?? "http://127.0.0.1:8080" },
   },
   test: {
-    environment: "jsdom",
+    environment: "node", // component tests say // @vitest-environment jsdom
     include: ["src/**/*.test.{ts,tsx}"],
     setupFiles: ["src/test-setup.ts"],
     restoreMocks: true,

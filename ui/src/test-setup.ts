@@ -1,7 +1,9 @@
 import { afterEach } from "vitest";
-import { cleanup } from "@testing-library/react";
 
-afterEach(() => {
+// Component tests (jsdom) start from a clean page and session.
+afterEach(async () => {
+  if (typeof window === "undefined") return;
+  const { cleanup } = await import("@testing-library/react");
   cleanup();
   sessionStorage.clear();
   window.location.hash = "";

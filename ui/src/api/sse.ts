@@ -80,8 +80,13 @@ export async function watchOperation(o: WatchOptions): Promise<void> {
 async function stream(o: WatchOptions): Promise<"ended" | "fallback"> {
   const fetcher = o.fetcher ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
   const ctl = new AbortController();
-  const abort = () => ctl.abort();
-  o.signal.addEventListener("abort", abort);
+  let reader: ReadableStreamDefaultReader<string> | undefined;
+  // stop ends the request and the reading of its body, whichever is under way.
+  const stop = () => {
+    ctl.abort();
+    reader?.cancel().catch(() => undefined);
+  };
+  o.signal.addEventListener("abort", stop);
   const headers: Record<string, string> = { Accept: "text/event-stream" };
   const tok = o.client.bearer();
   if (tok) headers.Authorization = `Bearer ${tok}`;
@@ -91,22 +96,19 @@ async function stream(o: WatchOptions): Promise<"ended" | "fallback"> {
     if (!resp.ok) throw await toApiError(resp);
     if (!resp.body) return "fallback";
     o.onMode?.("stream");
-    let timedOut = false;
-    silent = setTimeout(() => {
-      timedOut = true;
-      ctl.abort();
-    }, o.firstEventWithin ?? 4000);
-    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    silent = setTimeout(stop, o.firstEventWithin ?? 4000);
     const parser = new SSEParser();
     for (;;) {
       let chunk: ReadableStreamReadResult<string>;
       try {
         chunk = await reader.read();
       } catch (e) {
-        if (timedOut) return "fallback";
+        if (ctl.signal.aborted) return "fallback";
         throw e;
       }
-      if (chunk.done) return "fallback"; // closed before its end event: poll the rest
+      // Closed before its end event (or stopped): poll for the rest.
+      if (chunk.done) return "fallback";
       for (const ev of parser.feed(chunk.value)) {
         clearTimeout(silent);
         if (ev.event === "operation") o.onUpdate(JSON.parse(ev.data) as Operation);
@@ -116,7 +118,8 @@ async function stream(o: WatchOptions): Promise<"ended" | "fallback"> {
     }
   } finally {
     clearTimeout(silent);
-    o.signal.removeEventListener("abort", abort);
+    o.signal.removeEventListener("abort", stop);
+    if (!ctl.signal.aborted) ctl.abort(); // ends the connection of a stream left early
   }
 }
 

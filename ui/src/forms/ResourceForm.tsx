@@ -1,5 +1,5 @@
-import Form from "@rjsf/core";
-import type { IChangeEvent } from "@rjsf/core";
+import Form from "@rjsf/core/lib/components/Form.js";
+import type { IChangeEvent } from "@rjsf/core/lib/components/Form.js";
 import { validator } from "./validator";
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { ApiError } from "../api/client";

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tre-go/tre/internal/nodetest"
+	"github.com/tre-go/tre/internal/slowtest"
+	"github.com/tre-go/tre/internal/webui"
+)
+
+// screenshots is where the browser walk saves a screenshot of each view:
+// -args -screenshots=DIR, else $TRE_UI_SCREENSHOTS, else
+// $TMPDIR/tre-ui-screenshots.
+var screenshots = flag.String("screenshots", "", "directory for the browser walk's screenshots")
+
+// requireBrowserEnv, set to 1 (CI sets it), turns a missing Chromium into
+// a failure instead of a skip.
+const requireBrowserEnv = "TRE_REQUIRE_BROWSER"
+
+// TestBrowserWalk runs the web UI's browser test (ui/e2e/walk.js: headless
+// Chromium driven by playwright-core) against the real handler in local
+// mode: a TRE admin creates a workspace through the generated form (the
+// API's error at an empty required field first), watches its operation
+// reach deployed live, adds a workspace service and a user resource, runs
+// a custom action, disables and deletes; a researcher sees only what they
+// may act on; axe-core checks the main views.
+func TestBrowserWalk(t *testing.T) {
+	slowtest.Require(t, "browser suite")
+	if !webui.Built() {
+		skipOrFailBrowser(t, "the web UI is not built into this test binary: run make ui first (make test-integration does)")
+	}
+	chromium, err := findChromium()
+	if err != nil {
+		skipOrFailBrowser(t, err.Error())
+	}
+	modules := nodetest.Install(t, "../ui/e2e")
+	node, _, err := nodetest.Find()
+	if err != nil {
+		nodetest.SkipOrFail(t, err)
+	}
+	walk, err := filepath.Abs("../ui/e2e/walk.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := screenshotDir(t)
+
+	// Heartbeats often enough that the walk sees the bundle's output while
+	// it runs (the sandbox install takes install_seconds).
+	h := startLocal(t, t.TempDir(), map[string]string{"TRE_PROCESSOR_HEARTBEAT": "300ms", "TRE_FIREWALL_INTERVAL": "1s"})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, walk, h.url, dir)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(modules, "node_modules"), "CHROMIUM="+chromium)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		t.Log(sc.Text())
+	}
+	_, _ = io.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the browser walk failed (%v); screenshots in %s:\n%s\n\nhandler log (tail):\n%s",
+			err, dir, strings.Join(lines, "\n"), tail(h.logs.String(), 40))
+	}
+	t.Logf("screenshots of each view: %s", dir)
+}
+
+func skipOrFailBrowser(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv(requireBrowserEnv) == "1" {
+		t.Fatalf("browser suite: %s (%s=1 makes this a failure)", why, requireBrowserEnv)
+	}
+	t.Skipf("browser suite: %s (%s=1 makes this a failure)", why, requireBrowserEnv)
+}
+
+// findChromium finds Debian's chromium (Playwright's own browser download
+// cannot be used here): $CHROMIUM, else chromium or chromium-browser on
+// the PATH.
+func findChromium() (string, error) {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p, nil
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("no Chromium: apt-get install chromium, or set CHROMIUM")
+}
+
+func screenshotDir(t *testing.T) string {
+	dir := *screenshots
+	if dir == "" {
+		dir = os.Getenv("TRE_UI_SCREENSHOTS")
+	}
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "tre-ui-screenshots")
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
