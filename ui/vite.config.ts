@@ -16,7 +16,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 1200,
   },
   server: {
-    proxy: { "/api": process.env.TRE_API ?? "http://127.0.0.1:8080" },
+    // The Host header stays the page's, as the dev sign-in wants it.
+    proxy: { "/api": { target: process.env.TRE_API ?? "http://127.0.0.1:8080", changeOrigin: false } },
   },
   test: {
     environment: "node", // component tests say // @vitest-environment jsdom

@@ -65,6 +65,14 @@ async function shot(page, name, opts = {}) {
   console.log(`screenshot: ${file}`);
 }
 
+// docShot saves the visible part of the page as doc-<name>.png: the
+// README's pictures (docs/img) are picked from these.
+async function docShot(page, name) {
+  const file = path.join(shots, `doc-${name}.png`);
+  await page.screenshot({ path: file, fullPage: false });
+  console.log(`screenshot: ${file}`);
+}
+
 async function launch(extra = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tre-chromium-"));
   const ctx = await chromium.launchPersistentContext(dir, {
@@ -171,6 +179,8 @@ async function main() {
   check(await page.locator("#root_display_name").evaluate((el) => el === document.activeElement), "the focus is on the field at fault");
   check((await page.locator("#root_description").inputValue()) === "Made by the browser test", "the form kept what was typed");
   await shot(page, "create-workspace-field-error");
+  await page.locator("#root_display_name").scrollIntoViewIfNeeded();
+  await docShot(page, "create-workspace-field-error");
 
   step("with its name, the workspace is created and its operation reaches deployed live");
   await fill(page, "display_name", "Browser test workspace");
@@ -180,6 +190,7 @@ async function main() {
   await page.locator("section.operation[data-status=deploying]").waitFor({ timeout: 30000 });
   await page.locator(".step pre.log").first().waitFor({ timeout: 30000 }); // the bundle's output, live
   await shot(page, "workspace-deploying");
+  await docShot(page, "workspace-deploying");
   let seen = await follow(page, "install", "deployed");
   check(seen.includes("deploying"), `the page showed the operation in progress (statuses seen: ${seen.join(" → ")})`);
   check((await page.locator(".operation .live").innerText()) === "", "the live marker goes once it ended");
@@ -220,6 +231,7 @@ async function main() {
   check((await page.locator(".step").count()) === 2, "the VM's operation has its pipeline's two steps");
   check(!(await page.content()).includes("Sup3r-Secret-Pw!"), "the sensitive value is shown nowhere");
   await shot(page, "user-resource-deployed");
+  await docShot(page, "user-resource-deployed");
 
   step("run a custom action of the service (restart)");
   await page.goto(serviceURL);
@@ -296,6 +308,7 @@ async function main() {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, `the page is ${overflow}px wider than a phone`);
   await shot(page, "phone-workspaces", { fullPage: false });
+  await docShot(page, "phone-workspaces");
 
   check(pageProblems.length === 0, `the page reported problems:\n${pageProblems.join("\n")}`);
   await ctx.close();

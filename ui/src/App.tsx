@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Client } from "./api/client";
 import { completeSignIn, refresh, signOutURL } from "./auth/entra";
 import { isAdmin, loadSession, saveSession, type Session } from "./auth/session";
@@ -6,8 +6,8 @@ import type { Config } from "./config";
 import { AppContext, useApp, type AppState } from "./context";
 import { href, useRoute, type Route } from "./router";
 import { SignIn } from "./views/SignIn";
+import { Loading } from "./components/common";
 import { Workspaces } from "./views/Workspaces";
-import { Create } from "./views/Create";
 import { ResourceView } from "./views/ResourceView";
 import { OperationPage } from "./views/Records";
 import { SharedServices } from "./views/SharedServices";
@@ -17,6 +17,9 @@ import { Upgrades } from "./views/Upgrades";
 import { Firewall } from "./views/Firewall";
 import { DeadLetters } from "./views/DeadLetters";
 import { Health } from "./views/Health";
+
+// The forms (and their form library) load when first needed.
+const Create = lazy(() => import("./views/Create").then((m) => ({ default: m.Create })));
 
 // App signs the user in, then shows the view of the route.
 export function App({ config }: { config: Config }) {
@@ -114,7 +117,9 @@ function Shell() {
       </a>
       <Header route={route} />
       <main id="main" ref={mainRef} tabIndex={-1}>
-        <View route={route} />
+        <Suspense fallback={<Loading what="the page" />}>
+          <View route={route} />
+        </Suspense>
       </main>
       <Footer />
     </>

@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useRef, useState } from "react";
+import { Suspense, lazy, useCallback, useMemo, useRef, useState } from "react";
 import { singleKey, typeNoun } from "../api/paths";
 import type { Operation, Resource, ResourceType, WorkspaceUser } from "../api/types";
 import { ErrorPanel, Link, Loading, PropertyList, StatusBadge, Tabs } from "../components/common";
@@ -10,9 +10,11 @@ import { href, resourcePath, type ResourceRef, type ResourceTab } from "../route
 import { inProgress, installed } from "../status";
 import { ResourceActions } from "./ResourceActions";
 import { ResourceList, nameOf } from "./ResourceList";
-import { EditResource } from "./EditResource";
 import { HistoryTab, OperationsTab } from "./Records";
 import { UsersTab } from "./Users";
+
+// The update form (and its form library) loads when first opened.
+const EditResource = lazy(() => import("./EditResource").then((m) => ({ default: m.EditResource })));
 
 export function typeOf(ref: ResourceRef): ResourceType {
   if (ref.sharedServiceId) return "shared-service";
@@ -140,7 +142,11 @@ export function ResourceView({ refTo, path, tab }: { refTo: ResourceRef; path: s
       {tab === "operations" && canRecords && <OperationsTab path={path} />}
       {tab === "history" && canRecords && <HistoryTab path={path} />}
       {tab === "users" && type === "workspace" && <UsersTab workspace={resource} caller={caller} onChanged={reloadCaller} />}
-      {tab === "edit" && <EditResource type={type} resource={resource} onStarted={onStarted} />}
+      {tab === "edit" && (
+        <Suspense fallback={<Loading what="the form" />}>
+          <EditResource type={type} resource={resource} onStarted={onStarted} />
+        </Suspense>
+      )}
     </>
   );
 }
