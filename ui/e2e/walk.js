@@ -280,6 +280,54 @@ async function main() {
   seen = await follow(page, "uninstall", "deleted");
   await shot(page, "workspace-deleted");
 
+  step("a failed install shows the bundle's own error; a retry from the failed step completes it");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Workspaces" }).click();
+  await create(page, "workspace", "Sandbox Workspace", { display_name: "Retry demo", description: "Fails once", fail_install_attempts: 1 });
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.getByRole("heading", { name: "Retry demo", level: 1 }).waitFor();
+  await follow(page, "install", "deployment_failed");
+  await page.locator(".step-message", { hasText: "simulated failure: attempt 1 of the install fails" }).waitFor();
+  await shot(page, "workspace-install-failed");
+  await page.getByRole("button", { name: "Retry from the failed step" }).click();
+  await page.locator('section.operation[data-action="install"]:not([data-status="deployment_failed"])').waitFor();
+  seen = await follow(page, "install", "deployed");
+  check((await page.locator(".operation").innerText()).includes("attempt 2"), "the operation says it is its second attempt");
+  await page.getByText("Earlier attempts (1)").click();
+  await page.locator(".attempts .step-message", { hasText: "simulated failure: attempt 1" }).waitFor();
+  await shot(page, "workspace-retried");
+
+  step("template versions: a new version is made current, the old one deprecated with a reason");
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("tre.session")).token);
+  const schema = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "templates", "workspaces", "sandbox", "template_schema.json"), "utf8"));
+  const reg = await page.request.post(`${base}/api/workspace-templates`, {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { name: "tre-workspace-sandbox", version: "0.2.0", current: false, json_schema: schema },
+  });
+  check(reg.status() === 201, `registering 0.2.0 answered ${reg.status()}: ${await reg.text()}`);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Templates" }).click();
+  await page.getByRole("link", { name: "Sandbox Workspace", exact: true }).click();
+  const v020 = page.locator('tr[data-version="0.2.0"]');
+  await v020.getByRole("button", { name: "Make current" }).click();
+  await v020.getByText("current", { exact: true }).waitFor();
+  const v010 = page.locator('tr[data-version="0.1.0"]');
+  await v010.getByRole("button", { name: "Deprecate…" }).click();
+  await page.getByRole("alertdialog").getByLabel("Reason").fill("Replaced by 0.2.0");
+  await page.getByRole("alertdialog").getByRole("button", { name: "Deprecate" }).click();
+  await v010.getByText("Replaced by 0.2.0").waitFor();
+  await shot(page, "template-versions-changed");
+
+  step("the upgrades view lists what can be upgraded; an upgrade whose bundle is missing fails with the runner's reason");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Upgrades" }).click();
+  const row = page.getByRole("row", { name: /Retry demo/ });
+  await row.waitFor();
+  await shot(page, "upgrades");
+  await row.getByRole("button", { name: "Upgrade" }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Upgrade" }).click();
+  await page.getByRole("region", { name: "Upgrades started" }).getByRole("link", { name: "follow the operation" }).click();
+  await follow(page, "upgrade", "updating_failed");
+  await page.locator(".step-message", { hasText: "0.2.0" }).waitFor();
+  await shot(page, "upgrade-failed");
+
   step("the admin pages: templates, a template's versions, firewall, dead letters, health, upgrades");
   for (const [link, heading, name] of [
     ["Templates", "Templates", "templates"],

@@ -106,6 +106,25 @@ export function OperationView({
           <Step key={s.id} step={s} index={i} />
         ))}
       </ol>
+      {op.attempts && op.attempts.length > 1 && (
+        <details className="attempts">
+          <summary>Earlier attempts ({op.attempts.length - 1})</summary>
+          <ol>
+            {op.attempts.slice(0, -1).map((a) => (
+              <li key={a.number}>
+                Attempt {a.number}, from step {a.fromStep + 1}: started <When t={a.startedWhen} /> by {a.startedBy?.name || a.startedBy?.id}
+                {a.outcome && (
+                  <>
+                    {" "}
+                    — <StatusBadge status={a.outcome} />
+                  </>
+                )}
+                {a.message && <p className="step-message">{a.message}</p>}
+              </li>
+            ))}
+          </ol>
+        </details>
+      )}
       <ErrorPanel error={action.error} title="The operation could not be changed" onDismiss={action.clear} />
       <ErrorPanel error={watchError} title="Following the operation stopped" />
       <div className="button-row">

@@ -21,6 +21,13 @@ export function Upgrades() {
     ws.reload();
     ss.reload();
   };
+  // An upgraded resource leaves the list (its version changed): what was
+  // started here stays listed, with its operation.
+  const [started, setStarted] = useState<{ name: string; op: Operation }[]>([]);
+  const onStarted = (r: Resource, op: Operation) => {
+    setStarted((s) => [{ name: nameOf(r), op }, ...s]);
+    reload();
+  };
   return (
     <>
       <div className="page-head">
@@ -32,6 +39,18 @@ export function Upgrades() {
       <p className="muted">
         Workspaces and shared services whose template has a newer version. A major version needs a forced upgrade.
       </p>
+      {started.length > 0 && (
+        <section className="notice" aria-labelledby="started-title">
+          <h2 id="started-title">Upgrades started</h2>
+          <ul>
+            {started.map((u) => (
+              <li key={u.op.id}>
+                {u.name}: <Link to={`${u.op.resourcePath}/operations/${u.op.id}`}>follow the operation</Link>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <ErrorPanel error={ws.error ?? ss.error} title="The resources could not be read" />
       {(ws.loading || ss.loading) && !(ws.data && ss.data) && <Loading what="resources" />}
       {ws.data && ss.data && all.length === 0 && <p>Everything is on its template's newest version.</p>}
@@ -48,7 +67,7 @@ export function Upgrades() {
             </thead>
             <tbody>
               {all.map((r) => (
-                <UpgradeRow key={r.id} r={r} onStarted={reload} />
+                <UpgradeRow key={r.id} r={r} onStarted={onStarted} />
               ))}
             </tbody>
           </table>
@@ -58,13 +77,12 @@ export function Upgrades() {
   );
 }
 
-function UpgradeRow({ r, onStarted }: { r: Resource; onStarted: () => void }) {
+function UpgradeRow({ r, onStarted }: { r: Resource; onStarted: (r: Resource, op: Operation) => void }) {
   const { client } = useApp();
   const action = useAction();
   const ups = r.availableUpgrades ?? [];
   const [version, setVersion] = useState(ups[0]?.version ?? "");
   const [asking, setAsking] = useState(false);
-  const [op, setOp] = useState<Operation>();
   const chosen = ups.find((u) => u.version === version);
   const go = async () => {
     setAsking(false);
@@ -72,10 +90,7 @@ function UpgradeRow({ r, onStarted }: { r: Resource; onStarted: () => void }) {
     const answer = await action.run(() =>
       client.call<{ operation: Operation }>("PATCH", apiURL(r.resourcePath) + q, { body: { templateVersion: version }, etag: r._etag }),
     );
-    if (answer) {
-      setOp(answer.data.operation);
-      onStarted();
-    }
+    if (answer) onStarted(r, answer.data.operation);
   };
   return (
     <tr>
@@ -104,11 +119,6 @@ function UpgradeRow({ r, onStarted }: { r: Resource; onStarted: () => void }) {
         <button type="button" disabled={action.busy || inProgress(r.deploymentStatus)} onClick={() => setAsking(true)}>
           Upgrade
         </button>
-        {op && (
-          <p className="small">
-            Started: <Link to={`${op.resourcePath}/operations/${op.id}`}>follow the operation</Link>
-          </p>
-        )}
         {asking && chosen && (
           <Confirm
             question={`Upgrade ${nameOf(r)} from ${r.templateVersion} to ${chosen.version}?${chosen.forceUpdateRequired ? " Major version: forced." : ""}`}
