@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,14 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tre-go/tre/internal/funchost"
 	"github.com/tre-go/tre/internal/nodetest"
 	"github.com/tre-go/tre/internal/slowtest"
 	"github.com/tre-go/tre/internal/webui"
 )
 
-// screenshots is where the browser walk saves a screenshot of each view:
-// -args -screenshots=DIR, else $TRE_UI_SCREENSHOTS, else
-// $TMPDIR/tre-ui-screenshots.
+// screenshots is where the browser walks save a screenshot of each view,
+// one subdirectory per walk (walk, through-host): -args -screenshots=DIR,
+// else $TRE_UI_SCREENSHOTS, else $TMPDIR/tre-ui-screenshots.
 var screenshots = flag.String("screenshots", "", "directory for the browser walk's screenshots")
 
 // requireBrowserEnv, set to 1 (CI sets it), turns a missing Chromium into
@@ -35,6 +37,47 @@ const requireBrowserEnv = "TRE_REQUIRE_BROWSER"
 // a custom action, disables and deletes; a researcher sees only what they
 // may act on; axe-core checks the main views.
 func TestBrowserWalk(t *testing.T) {
+	walk := prepareWalk(t, "walk")
+	// Heartbeats often enough that the walk sees the bundle's output while
+	// it runs (the sandbox install takes install_seconds).
+	h := startLocal(t, t.TempDir(), map[string]string{"TRE_PROCESSOR_HEARTBEAT": "300ms", "TRE_FIREWALL_INTERVAL": "1s"})
+	walk.run(t, h, h.url)
+}
+
+// TestBrowserThroughHost runs the page behind the Functions host stand-in
+// (funchost.Front, routing by the repository's host.json and function.json
+// files): the page and its assets come through, the dev sign-in is refused,
+// and as the host buffers the operation's event stream, the page follows an
+// install by polling.
+func TestBrowserThroughHost(t *testing.T) {
+	walk := prepareWalk(t, "through-host")
+	h := startLocal(t, t.TempDir(), map[string]string{"TRE_PROCESSOR_HEARTBEAT": "300ms"})
+	app := t.TempDir()
+	copyInto(t, "../host.json", filepath.Join(app, "host.json"))
+	fns, err := filepath.Glob("../functions/*/function.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fns {
+		copyInto(t, f, filepath.Join(app, filepath.Base(filepath.Dir(f)), "function.json"))
+	}
+	routes, err := funchost.LoadHTTPRoutes(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := httptest.NewServer(&funchost.Front{Routes: routes, HandlerURL: h.url})
+	defer host.Close()
+	walk.run(t, h, host.URL, "--through-host", h.token("TREAdmin", "alice"))
+}
+
+type browserWalk struct {
+	node, script, chromium, modules, shots string
+}
+
+// prepareWalk finds what the walk needs, or skips saying what is missing.
+// Its screenshots go to the subdirectory name of the screenshots' directory.
+func prepareWalk(t *testing.T, name string) browserWalk {
+	t.Helper()
 	slowtest.Require(t, "browser suite")
 	if !webui.Built() {
 		skipOrFailBrowser(t, "the web UI is not built into this test binary: run make ui first (make test-integration does)")
@@ -48,19 +91,21 @@ func TestBrowserWalk(t *testing.T) {
 	if err != nil {
 		nodetest.SkipOrFail(t, err)
 	}
-	walk, err := filepath.Abs("../ui/e2e/walk.js")
+	script, err := filepath.Abs("../ui/e2e/walk.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := screenshotDir(t)
+	return browserWalk{node: node, script: script, chromium: chromium, modules: modules, shots: screenshotDir(t, name)}
+}
 
-	// Heartbeats often enough that the walk sees the bundle's output while
-	// it runs (the sandbox install takes install_seconds).
-	h := startLocal(t, t.TempDir(), map[string]string{"TRE_PROCESSOR_HEARTBEAT": "300ms", "TRE_FIREWALL_INTERVAL": "1s"})
+// run runs the walk against base, its output in the test's log.
+func (b browserWalk) run(t *testing.T, h *handler, base string, args ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, walk, h.url, dir)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(modules, "node_modules"), "CHROMIUM="+chromium)
+	args = append(append([]string{b.script}, args...), base, b.shots)
+	cmd := exec.CommandContext(ctx, b.node, args...)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(b.modules, "node_modules"), "CHROMIUM="+b.chromium)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -79,9 +124,23 @@ func TestBrowserWalk(t *testing.T) {
 	_, _ = io.Copy(io.Discard, out)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the browser walk failed (%v); screenshots in %s:\n%s\n\nhandler log (tail):\n%s",
-			err, dir, strings.Join(lines, "\n"), tail(withoutTimers(h.logs.String()), 40))
+			err, b.shots, strings.Join(lines, "\n"), tail(withoutTimers(h.logs.String()), 40))
 	}
-	t.Logf("screenshots of each view: %s", dir)
+	t.Logf("screenshots of each view: %s", b.shots)
+}
+
+func copyInto(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func skipOrFailBrowser(t *testing.T, why string) {
@@ -107,7 +166,7 @@ func findChromium() (string, error) {
 	return "", errors.New("no Chromium: apt-get install chromium, or set CHROMIUM")
 }
 
-func screenshotDir(t *testing.T) string {
+func screenshotDir(t *testing.T, name string) string {
 	dir := *screenshots
 	if dir == "" {
 		dir = os.Getenv("TRE_UI_SCREENSHOTS")
@@ -115,6 +174,7 @@ func screenshotDir(t *testing.T) string {
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "tre-ui-screenshots")
 	}
+	dir = filepath.Join(dir, name)
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,13 @@
 // runner). handlers/browser_test.go starts the handler and runs this.
 //
 //   node walk.js BASE_URL SCREENSHOT_DIR
+//   node walk.js --through-host TOKEN BASE_URL SCREENSHOT_DIR
+//
+// With --through-host, BASE_URL is the Functions host stand-in in front of
+// the handler (funchost.Front): it buffers responses, so the operation's
+// event stream cannot come through and the page must poll; the dev sign-in
+// is refused through a host, so the walk signs in with TOKEN (a dev token
+// the test minted) and checks that the page follows an install by polling.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium). Each step prints one
 // line ("step: ..."); the first failure ends the walk with exit code 1 and
@@ -17,9 +24,15 @@ const os = require("os");
 const path = require("path");
 const { chromium } = require("playwright-core");
 
-const [base, shots] = process.argv.slice(2);
+const args = process.argv.slice(2);
+let hostToken;
+if (args[0] === "--through-host") {
+  hostToken = args[1];
+  args.splice(0, 2);
+}
+const [base, shots] = args;
 if (!base || !shots) {
-  console.error("usage: node walk.js BASE_URL SCREENSHOT_DIR");
+  console.error("usage: node walk.js [--through-host TOKEN] BASE_URL SCREENSHOT_DIR");
   process.exit(2);
 }
 fs.mkdirSync(shots, { recursive: true });
@@ -152,7 +165,41 @@ async function create(page, kind, templateTitle, fields) {
   for (const [k, v] of Object.entries(fields)) await fill(page, k, v);
 }
 
+// throughHost: behind the host stand-in, the page falls back to polling.
+async function throughHost() {
+  const ctx = await launch();
+  const page = ctx.pages()[0] || (await ctx.newPage());
+  current = page;
+  watch(page);
+
+  step("through the Functions host stand-in: the page and its assets load; the dev sign-in is refused there");
+  await page.goto(`${base}/`);
+  await page.getByRole("heading", { name: "Dev sign-in" }).waitFor();
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("came through a proxy or the Functions host").waitFor();
+  await shot(page, "host-dev-sign-in-refused");
+
+  step("signed in with a token: an install is followed by polling, as the host buffers the event stream");
+  await page.evaluate((token) => {
+    const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    const session = { mode: "dev", token, expiresAt: claims.exp * 1000, user: { id: claims.oid, name: claims.name, roles: claims.roles } };
+    sessionStorage.setItem("tre.session", JSON.stringify(session));
+  }, hostToken);
+  await page.reload();
+  await page.getByRole("heading", { name: "Workspaces", level: 1 }).waitFor();
+  await create(page, "workspace", "Sandbox Workspace", { display_name: "Through the host", description: "Polled", install_seconds: 8 });
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.getByRole("heading", { name: "Through the host", level: 1 }).waitFor();
+  await page.locator(".operation .live", { hasText: "polling" }).waitFor({ timeout: 20000 });
+  await shot(page, "host-polling");
+  const seen = await follow(page, "install", "deployed");
+  check(seen.some((st) => st === "deploying" || st.startsWith("awaiting")), `the page showed the install in progress (${seen.join(" → ")})`);
+  check(pageProblems.length === 0, `the page reported problems:\n${pageProblems.join("\n")}`);
+  await ctx.close();
+}
+
 async function main() {
+  if (hostToken) return throughHost();
   const ctx = await launch();
   const page = ctx.pages()[0] || (await ctx.newPage());
   current = page;

@@ -78,6 +78,32 @@ describe("watchOperation", () => {
     expect(polls).toBe(3);
   });
 
+  it("polls when not even the stream's headers come (a host that buffers the whole answer)", async () => {
+    let polls = 0;
+    const fetcher = vi.fn(async (url: string, init?: RequestInit) => {
+      if (url.endsWith("/events")) {
+        return new Promise<Response>((_, reject) =>
+          init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))),
+        );
+      }
+      polls++;
+      return new Response(JSON.stringify({ operation: op("deployed") }), { headers: { "Content-Type": "application/json" } });
+    });
+    const modes: string[] = [];
+    await watchOperation({
+      client: new Client(() => "tok", undefined, fetcher as unknown as typeof fetch),
+      operation: "/api/workspaces/w1/operations/op1",
+      onUpdate: vi.fn(),
+      onMode: (m) => modes.push(m),
+      signal: new AbortController().signal,
+      fetcher: fetcher as unknown as typeof fetch,
+      firstEventWithin: 20,
+      pollEvery: 5,
+    });
+    expect(modes).toEqual(["poll"]);
+    expect(polls).toBe(1);
+  });
+
   it("stops at once when the page lets go of it", async () => {
     const ctl = new AbortController();
     const fetcher = vi.fn(async (_url: string, init?: RequestInit) => {

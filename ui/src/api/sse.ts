@@ -90,14 +90,22 @@ async function stream(o: WatchOptions): Promise<"ended" | "fallback"> {
   const headers: Record<string, string> = { Accept: "text/event-stream" };
   const tok = o.client.bearer();
   if (tok) headers.Authorization = `Bearer ${tok}`;
-  let silent: ReturnType<typeof setTimeout> | undefined;
+  // The first event comes at once. A host that buffers answers (the
+  // Functions host when it only forwards) sends nothing, not even the
+  // headers, until the stream ends: silence means polling takes over.
+  const silent = setTimeout(stop, o.firstEventWithin ?? 4000);
   try {
-    const resp = await fetcher(apiURL(o.operation) + "/events", { headers, signal: ctl.signal });
+    let resp: Response;
+    try {
+      resp = await fetcher(apiURL(o.operation) + "/events", { headers, signal: ctl.signal });
+    } catch (e) {
+      if (ctl.signal.aborted && !o.signal.aborted) return "fallback";
+      throw e;
+    }
     if (!resp.ok) throw await toApiError(resp);
     if (!resp.body) return "fallback";
     o.onMode?.("stream");
     reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-    silent = setTimeout(stop, o.firstEventWithin ?? 4000);
     const parser = new SSEParser();
     for (;;) {
       let chunk: ReadableStreamReadResult<string>;
