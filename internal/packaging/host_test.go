@@ -55,7 +55,7 @@ func TestPackagedAppThroughHost(t *testing.T) {
 	require.Contains(t, body, "<title>Azure TRE</title>")
 	require.Contains(t, header.Get("Content-Security-Policy"), "script-src 'self'")
 	script := regexp.MustCompile(`src="(/assets/[^"]+\.js)"`).FindStringSubmatch(body)
-	require.NotNil(t, script, "the packaged handler serves the built UI (scripts/package.sh builds it): %s", body)
+	require.NotNil(t, script, "the packaged handler serves the built UI: run make ui before the packaging tests (make test-integration does): %s", body)
 	require.Contains(t, body, `{"authMode":"dev","version":"`+testVersion+`"}`)
 	status, header, _ = get(t, "GET", host.URL+script[1], "")
 	require.Equal(t, 200, status)

@@ -109,7 +109,7 @@ function Shell() {
       return;
     }
     mainRef.current?.focus();
-  }, [route.view, JSON.stringify(route)]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [JSON.stringify(route)]); // a new route, not a new object for the same one
   return (
     <>
       <a className="skip-link" href="#main" onClick={(e) => (e.preventDefault(), mainRef.current?.focus())}>

@@ -59,7 +59,3 @@ export function canSeeWorkspaceUsers(c: Caller): boolean {
 export function canAssignRoles(c: Caller): boolean {
   return admin(c);
 }
-
-export function isTREAdmin(c: Caller): boolean {
-  return admin(c);
-}

@@ -62,8 +62,8 @@ export function OperationView({
       if (last && isTerminal(last.status)) onEnd?.(last);
     });
     return () => ctl.abort();
-    // onEnd is a callback of the parent; a new one must not restart the stream
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // onEnd and onStatus are the parent's callbacks: a new one must not
+    // restart the stream.
   }, [client, path, generation]);
 
   const control = async (verb: "retry" | "cancel" | "fail") => {

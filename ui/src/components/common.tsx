@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type ReactNode } from "react";
+import { useEffect, useId, useRef, type ReactNode } from "react";
 import type { ApiError } from "../api/client";
 import { phaseOf, statusLabel } from "../status";
 import { href } from "../router";
@@ -193,9 +193,4 @@ export function Tabs({ tabs, current, base }: { tabs: { id: string; label: strin
       </ul>
     </nav>
   );
-}
-
-// Filter is a text filter for a list.
-export function useFilter(): [string, (s: string) => void] {
-  return useState("");
 }
