@@ -287,6 +287,19 @@ async function main() {
   await follow(page, "restart", "action_succeeded");
   await shot(page, "service-custom-action");
 
+  step("update the service through its update form: what cannot change is read-only, only what changed is sent");
+  await tab(page, "Update").click();
+  await page.locator("#root_description").waitFor();
+  check(!(await page.locator("#root_install_seconds").isEditable()), "install_seconds is not updateable: read-only in the update form");
+  check(await page.locator("#root_max_vms").isEditable(), "max_vms is updateable");
+  await page.getByRole("button", { name: "Update workspace service" }).click();
+  await page.getByText("Nothing changed: there is nothing to send.").waitFor();
+  await fill(page, "description", "Service of the browser test, updated");
+  await page.getByRole("button", { name: "Update workspace service" }).click();
+  await follow(page, "upgrade", "updated");
+  await page.getByText("Service of the browser test, updated").first().waitFor();
+  await shot(page, "service-updated");
+
   step("the service's operations and history");
   await tab(page, "Operations").click();
   await page.getByRole("table").waitFor();
