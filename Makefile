@@ -43,7 +43,7 @@ run: ui-if-node
 # line each says so).
 INTEGRATION_PKGS := ./internal/nodetest/... ./internal/cosmos/... ./internal/servicebus/... ./internal/packaging/... ./handlers/
 # The packages whose tests involve timing: make stress runs them under load.
-STRESS_PKGS := ./internal/processor/ ./internal/faulttest/ ./internal/localrunner/ ./internal/porter/ ./internal/sqlite/ ./internal/lifecycle/ ./internal/firewall/ ./internal/funchost/
+STRESS_PKGS := ./internal/processor/ ./internal/faulttest/ ./internal/localrunner/ ./internal/porter/ ./internal/sqlite/ ./internal/lifecycle/ ./internal/firewall/ ./internal/lock/ ./internal/egress/ ./internal/funchost/
 STRESS_COUNT ?= 20
 TOOL := $(GO) tool -modfile=tools/go.mod
 
@@ -71,10 +71,13 @@ stress:
 	trap 'kill "$${pids[@]}" 2>/dev/null' EXIT; \
 	$(GO) test -race -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
 
-## lint: staticcheck, deadcode (tools pinned in tools/go.mod)
+## lint: staticcheck, deadcode, complexity (gocyclo: over 19 fails) and length (funclen: over 79 lines fails) of production functions; prints the top 5 of both
 lint:
 	$(TOOL) staticcheck ./...
 	@dead=$$($(TOOL) deadcode -test ./...); if [ -n "$$dead" ]; then echo "deadcode:"; echo "$$dead"; exit 1; fi
+	@echo "most complex functions (limit 19):"; $(TOOL) gocyclo -top 5 -ignore '_test\.go$$' . | sed 's/^/  /'
+	$(TOOL) gocyclo -over 19 -ignore '_test\.go$$' .
+	$(GO) run ./internal/funclen -over 79 .
 
 vet:
 	@unformatted=$$(find . -name '*.go' -not -path '*/node_modules/*' -not -path './.tre/*' | xargs gofmt -l); \

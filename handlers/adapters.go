@@ -9,17 +9,17 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/tre-go/tre/internal/armfirewall"
+	"github.com/tre-go/tre/internal/azcred"
 	"github.com/tre-go/tre/internal/cosmos"
-	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/keyvault"
-	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/servicebus"
 	"github.com/tre-go/tre/internal/sqlite"
+	"github.com/tre-go/tre/internal/tre"
 )
 
 // openAdapters opens the store, the queues and the secret store: the Azure
@@ -96,26 +96,19 @@ func (m *Main) openAdapters(ctx context.Context) error {
 // credential is the Azure identity of the handler, made once when an
 // adapter first needs it.
 func (m *Main) credential() (azcore.TokenCredential, error) {
-	if m.cred != nil {
-		return m.cred, nil
-	}
-	var err error
-	if m.Config.ManagedIdentityID != "" {
-		m.cred, err = azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-			ID: azidentity.ClientID(m.Config.ManagedIdentityID)})
-	} else {
-		m.cred, err = azidentity.NewDefaultAzureCredential(nil)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("azure credential: %w", err)
+	if m.cred == nil {
+		cred, err := azcred.New(m.Config.ManagedIdentityID)
+		if err != nil {
+			return nil, err
+		}
+		m.cred = cred
 	}
 	return m.cred, nil
 }
 
-// firewallOptions builds the firewall service's backend: the Azure
-// Firewall Policy, a JSON file, or none.
-func (m *Main) firewallOptions() (*lifecycle.FirewallOptions, error) {
-	var backend firewall.Backend
+// firewallAdapter builds the firewall service's adapter: the Azure
+// Firewall Policy, a JSON file, or none (the service is off).
+func (m *Main) firewallAdapter() (tre.Firewall, error) {
 	switch m.Config.Firewall {
 	case "azure":
 		cred, err := m.credential()
@@ -124,20 +117,22 @@ func (m *Main) firewallOptions() (*lifecycle.FirewallOptions, error) {
 		}
 		b, err := armfirewall.New(m.Config.FirewallPolicy, cred, nil)
 		if err != nil {
-			return nil, err
+			return nil, err // not a nil *Backend in a non-nil interface
 		}
-		backend = b
+		return b, nil
 	case "file":
-		backend = &firewall.FileBackend{Path: m.Config.FirewallFile}
-	default:
-		return nil, nil
+		return &firewallfile.Backend{Path: m.Config.FirewallFile}, nil
 	}
+	return nil, nil
+}
+
+// leaseHolder names this instance in the firewall's lease document.
+func leaseHolder() string {
 	holder, _ := os.Hostname()
 	if id := os.Getenv("WEBSITE_INSTANCE_ID"); id != "" {
 		holder = id
 	}
-	return &lifecycle.FirewallOptions{Backend: backend, Config: m.Config.FirewallConfig(),
-		Holder: fmt.Sprintf("%s/%d", holder, os.Getpid())}, nil
+	return fmt.Sprintf("%s/%d", holder, os.Getpid())
 }
 
 func (m *Main) adapterNames() string {

@@ -39,6 +39,8 @@ func TestAzureAdaptersEndToEnd(t *testing.T) {
 		"STATE_STORE_DATABASE":          cosmostest.DatabaseName(),
 		"SERVICE_BUS_CONNECTION_STRING": conn, "TRE_SECRET_STORE": "file", "TRE_FIREWALL": "file",
 		"TRE_LOCAL_HOST": "true", "TRE_LOCAL_PROCESSOR": "false", "TRE_AGENT_HEARTBEAT": "1s",
+		// Local protocol servers, not Azure: the dev issuer is allowed.
+		"TRE_DEV_ISSUER": "true",
 	})
 	admin := h.token("TREAdmin", "alice")
 	owner := h.token("TREUser", "olivia")

@@ -52,6 +52,7 @@ var settings = []config.Setting{
 	{Name: "TRE_SECRET_STORE", Default: "", Description: "keyvault or file (an encrypted file in TRE_DATA_DIR, for one machine). Default: keyvault when KEY_VAULT_URL is set, else file."},
 	{Name: "MANAGED_IDENTITY_CLIENT_ID", Default: "", Description: "Client id of the user-assigned managed identity the handler uses for Cosmos DB, Service Bus and Key Vault. Empty: the default credential chain."},
 	{Name: "TRE_LOCAL_PROCESSOR", Default: "", Description: "Run the Resource Processor agent (local runner) inside the handler. Default: true with the embedded adapters, false with the Azure ones."},
+	{Name: "TRE_SIMULATE_BUNDLES", Default: "", Description: "Local mode: the local runner simulates the bundles it cannot run (steps of the terraform, az, arm, docker... mixins, or templates registered through the API without files in TRE_TEMPLATES_DIR): parameters are checked as Porter checks them, nothing is deployed, declared outputs get placeholder values and the step's message says it was simulated. Default: true with the embedded adapters; refused with the Azure ones."},
 	{Name: "TRE_LOCAL_HOST", Default: "", Description: "Run the stand-in for the Functions host (delivers deploymentstatus and the timers to this handler over HTTP). Default: true with the embedded adapters, false with the Azure ones (the Functions host does it)."},
 	{Name: "TRE_FIREWALL", Default: "", Description: "Where the firewall service writes egress rules: azure (the Azure Firewall Policy of TRE_FIREWALL_POLICY_ID), file (a JSON file standing in for the firewall, for running on one machine: nothing is enforced) or off (templates that declare egress cannot be installed). Default: azure when TRE_FIREWALL_POLICY_ID is set, file with the embedded adapters; required with the Azure adapters."},
 	{Name: "TRE_FIREWALL_POLICY_ID", Default: "", Description: "ARM id of the Azure Firewall Policy (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/firewallPolicies/<name>); the identity must read the policy and write its rule collection groups (infra/ grants a custom role for exactly that)."},
@@ -59,12 +60,20 @@ var settings = []config.Setting{
 	{Name: "TRE_FIREWALL_GROUP_PREFIX", Default: "rcg-tre-", Description: "The firewall service manages only the rule collection groups whose names start with this; others (core infrastructure, an admin's own) are never touched."},
 	{Name: "TRE_FIREWALL_PRIORITIES", Default: "200,210,500,510", Description: "Priorities of the four rule collection groups: admins' network, admins' application, TRE's network, TRE's application. Admins' must be below TRE's (evaluated first); keep them clear of your own groups' priorities."},
 	{Name: "TRE_FIREWALL_INTERVAL", Default: "60s", Description: "Local mode: how often the firewall-reconcile timer runs (pending firewall steps, drift). In Azure its function.json schedule decides."},
-	{Name: "WEBSITE_INSTANCE_ID", Default: "", Platform: true, Description: "Set by Azure App Service on every Function App instance: when present, the dev token issuer is refused (Entra ID is required)."},
-	{Name: "AAD_TENANT_ID", Default: "", Description: "Entra ID tenant. When set, tokens are validated against Entra ID; when empty, the local dev issuer is used."},
+	{Name: "WEBSITE_INSTANCE_ID", Default: "", Platform: true, Description: "Set by Azure App Service on every Function App instance: when present, the dev token issuer is refused (Entra ID is required), whatever TRE_DEV_ISSUER says."},
+	{Name: "AAD_TENANT_ID", Default: "", Description: "Entra ID tenant. When set, tokens are validated against Entra ID; when empty, the local dev issuer is used, where TRE_DEV_ISSUER allows it."},
+	{Name: "TRE_DEV_ISSUER", Default: "", Description: "Allow the local dev token issuer (tokens minted by `tre-handler token`) when AAD_TENANT_ID is empty. Default: allowed only when no Azure adapter setting is present (" + strings.Join(azureSettings, ", ") + "); true allows it beside them, for tests against local protocol servers (Terraform never sets it); false refuses it. Never allowed on App Service."},
 	{Name: "AAD_AUTHORITY_URL", Default: "https://login.microsoftonline.com", Description: "Entra ID authority (sovereign clouds differ)."},
 	{Name: "API_CLIENT_ID", Default: "", Description: "Application (client) id of the API's app registration. Required with AAD_TENANT_ID."},
 	{Name: "API_AUDIENCE", Default: "", Description: "Audience tokens must carry. Defaults to API_CLIENT_ID (Entra) or api://tre-dev (dev issuer)."},
 }
+
+// azureSettings point the handler at Azure resources or an Azure identity.
+// With any of them the handler is meant for Azure, where a dev issuer would
+// accept admin tokens minted by anyone who can read the data directory: it
+// is refused unless TRE_DEV_ISSUER=true says this is a test.
+var azureSettings = []string{"STATE_STORE_ENDPOINT", "STATE_STORE_KEY", "SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE",
+	"SERVICE_BUS_CONNECTION_STRING", "KEY_VAULT_URL", "MANAGED_IDENTITY_CLIENT_ID", "TRE_FIREWALL_POLICY_ID"}
 
 // Config is the handler's validated configuration.
 type Config struct {
@@ -107,6 +116,7 @@ type Config struct {
 	SecretStore       string // keyvault or file
 	ManagedIdentityID string
 	LocalProcessor    bool
+	SimulateBundles   bool
 	LocalHost         bool
 	OnAppService      bool
 
@@ -165,11 +175,30 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		APIClientID:    e.String("API_CLIENT_ID"),
 		APIAudience:    e.String("API_AUDIENCE"),
 	}
+	c.addressSettings(e)
+	c.adapterSettings(e)
+	c.secretStoreSettings(e)
+	c.localModeSettings(e)
+	c.firewallSettings(e)
+	c.resolvePaths(e)
+	c.devIssuerSettings(e)
+	c.entraSettings(e)
+	return c, e.Err()
+}
+
+// addressSettings reads the TRE's address space and the core network's
+// part of it.
+func (c *Config) addressSettings(e *config.Env) {
 	c.AddressSpace = prefixSetting(e, "TRE_ADDRESS_SPACE")
 	c.CoreSpace = prefixSetting(e, "CORE_ADDRESS_SPACE")
 	if c.AddressSpace.IsValid() && c.CoreSpace.IsValid() && !c.AddressSpace.Contains(c.CoreSpace.Addr()) {
 		e.Problemf("CORE_ADDRESS_SPACE: %s is not inside TRE_ADDRESS_SPACE %s", c.CoreSpace, c.AddressSpace)
 	}
+}
+
+// adapterSettings reads the Azure adapters' settings, which go together:
+// Cosmos DB and Service Bus (by namespace or connection string, not both).
+func (c *Config) adapterSettings(e *config.Env) {
 	c.CosmosEndpoint, c.CosmosKey, c.CosmosDatabase = e.String("STATE_STORE_ENDPOINT"), e.String("STATE_STORE_KEY"), e.String("STATE_STORE_DATABASE")
 	c.CosmosVerifyTLS = e.Bool("STATE_STORE_SSL_VERIFY")
 	c.ServiceBusNS, c.ServiceBusConn = e.String("SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE"), e.String("SERVICE_BUS_CONNECTION_STRING")
@@ -185,6 +214,12 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.ServiceBusNS != "" && c.ServiceBusConn != "" {
 		e.Problemf("SERVICE_BUS_CONNECTION_STRING: give either it or SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE, not both")
 	}
+}
+
+// secretStoreSettings chooses where sensitive properties live: Key Vault
+// when it is configured (required with the Azure adapters), else a file,
+// unless TRE_SECRET_STORE says.
+func (c *Config) secretStoreSettings(e *config.Env) {
 	c.SecretStore = "file"
 	if c.KeyVaultURL != "" {
 		c.SecretStore = "keyvault"
@@ -198,6 +233,12 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.Azure() && c.SecretStore == "file" && !e.Set("TRE_SECRET_STORE") {
 		e.Problemf("KEY_VAULT_URL: required with the Azure adapters (sensitive properties live in Key Vault); TRE_SECRET_STORE=file only for tests on one machine")
 	}
+}
+
+// localModeSettings reads what runs inside the handler: on by default
+// with the embedded adapters, off with the Azure ones; simulated bundles
+// are refused with the Azure adapters.
+func (c *Config) localModeSettings(e *config.Env) {
 	c.LocalProcessor, c.LocalHost, c.RegisterTemplates = !c.Azure(), !c.Azure(), !c.Azure()
 	if e.Set("TRE_REGISTER_TEMPLATES") {
 		c.RegisterTemplates = e.Bool("TRE_REGISTER_TEMPLATES")
@@ -205,10 +246,21 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if e.Set("TRE_LOCAL_PROCESSOR") {
 		c.LocalProcessor = e.Bool("TRE_LOCAL_PROCESSOR")
 	}
+	c.SimulateBundles = !c.Azure()
+	if e.Set("TRE_SIMULATE_BUNDLES") {
+		c.SimulateBundles = e.Bool("TRE_SIMULATE_BUNDLES")
+		if c.SimulateBundles && c.Azure() {
+			e.Problemf("TRE_SIMULATE_BUNDLES: simulating bundles is for local mode; it is refused with the Azure adapters")
+		}
+	}
 	if e.Set("TRE_LOCAL_HOST") {
 		c.LocalHost = e.Bool("TRE_LOCAL_HOST")
 	}
-	c.firewallSettings(e)
+}
+
+// resolvePaths makes the directories absolute and puts the firewall file
+// in the data directory unless it is set.
+func (c *Config) resolvePaths(e *config.Env) {
 	if abs, err := filepath.Abs(c.TemplatesDir); err == nil {
 		c.TemplatesDir = abs
 	}
@@ -220,21 +272,53 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.FirewallFile == "" {
 		c.FirewallFile = filepath.Join(c.DataDir, "firewall.json")
 	}
-	if c.DevAuth() && c.OnAppService {
-		e.Problemf("AAD_TENANT_ID: required on Azure App Service (WEBSITE_INSTANCE_ID is set): the dev token issuer is for running on one machine only")
+}
+
+// entraSettings checks the Entra ID settings when AAD_TENANT_ID is set;
+// the audience defaults to the API's client id.
+func (c *Config) entraSettings(e *config.Env) {
+	if c.DevAuth() {
+		return
 	}
+	if c.APIClientID == "" {
+		e.Problemf("API_CLIENT_ID: required when AAD_TENANT_ID is set (the API's app registration)")
+	}
+	if !strings.HasPrefix(c.AuthorityURL, "https://") {
+		e.Problemf("AAD_AUTHORITY_URL: %q must be an https URL", c.AuthorityURL)
+	}
+	if c.APIAudience == "" {
+		c.APIAudience = c.APIClientID
+	}
+}
+
+// devIssuerSettings refuses the dev issuer where it must not run: on App
+// Service always, beside Azure adapter settings unless TRE_DEV_ISSUER=true,
+// anywhere with TRE_DEV_ISSUER=false.
+func (c *Config) devIssuerSettings(e *config.Env) {
+	explicit := e.Set("TRE_DEV_ISSUER")
+	allowed := explicit && e.Bool("TRE_DEV_ISSUER")
 	if !c.DevAuth() {
-		if c.APIClientID == "" {
-			e.Problemf("API_CLIENT_ID: required when AAD_TENANT_ID is set (the API's app registration)")
+		if allowed {
+			e.Problemf("TRE_DEV_ISSUER: true, but AAD_TENANT_ID is set: tokens come from Entra ID or from the dev issuer, not both")
 		}
-		if !strings.HasPrefix(c.AuthorityURL, "https://") {
-			e.Problemf("AAD_AUTHORITY_URL: %q must be an https URL", c.AuthorityURL)
-		}
-		if c.APIAudience == "" {
-			c.APIAudience = c.APIClientID
+		return
+	}
+	var present []string
+	for _, name := range azureSettings {
+		if e.Set(name) {
+			present = append(present, name)
 		}
 	}
-	return c, e.Err()
+	switch {
+	case c.OnAppService:
+		e.Problemf("AAD_TENANT_ID: required on Azure App Service (WEBSITE_INSTANCE_ID is set): the dev token issuer is for running on one machine only")
+	case explicit && !allowed:
+		e.Problemf("AAD_TENANT_ID: required with TRE_DEV_ISSUER=false (the dev token issuer is refused)")
+	case !explicit && len(present) > 0:
+		e.Problemf("AAD_TENANT_ID: required with the Azure adapter settings %s: the dev token issuer would accept admin tokens "+
+			"minted by anyone who can read TRE_DATA_DIR; set TRE_DEV_ISSUER=true only to test against local protocol servers",
+			strings.Join(present, ", "))
+	}
 }
 
 func (c *Config) firewallSettings(e *config.Env) {

@@ -44,23 +44,29 @@ func startLocal(t *testing.T, dir string, extra map[string]string) *handler {
 	return startConfig(t, dir, cfg)
 }
 
-// waitOp polls an operation (by its Location) until it ends.
+// waitOp polls an operation (by its Location) until it ends, within a
+// deadline.
 func (h *handler) waitOp(location, token string) map[string]any {
 	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		r := h.do("GET", location, token, nil)
 		require.Equal(h.t, 200, r.status, "body: %s", r.body)
 		op := r.json(h.t)["operation"].(map[string]any)
 		switch st := op["status"].(string); {
 		case strings.HasPrefix(st, "awaiting"), st == "deploying", st == "updating", st == "deleting", st == "invoking_action", st == "pipeline_running":
-			time.Sleep(50 * time.Millisecond)
 		default:
 			return op
 		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			h.t.Fatalf("operation %s did not end", location)
+			return nil
+		}
 	}
-	h.t.Fatalf("operation %s did not end", location)
-	return nil
 }
 
 func (h *handler) mutate(method, path, token string, body any, headers ...string) string {

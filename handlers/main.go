@@ -28,17 +28,25 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/tre-go/tre/internal/api"
+	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/deadletter"
+	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/funchost"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/tre"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// The identity port's adapter: auth's Validator, on Entra ID's keys or the
+// dev issuer's.
+var _ tre.Authenticator = (*auth.Validator)(nil)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -121,6 +129,10 @@ type Main struct {
 	queue     tre.Queue
 	secrets   tre.Secrets
 	lifecycle *lifecycle.Service
+	firewall  *egress.Service
+	roles     *assignment.Service
+	roster    *roster.Service
+	dead      *deadletter.Service
 	agent     *processor.Agent // the in-process processor, if any
 	host      *funchost.Host   // the Functions host stand-in, if any
 	api       *api.API
@@ -148,56 +160,23 @@ func (m *Main) open(ctx context.Context) error {
 		return err
 	}
 	reg := registry.New(m.store, nil)
-	fw, err := m.firewallOptions()
-	if err != nil {
+	if err := m.services(reg); err != nil {
 		return err
 	}
-	m.lifecycle, err = lifecycle.New(m.store, reg, m.secrets, m.queue, lifecycle.Config{
-		TREID: m.Config.TREID, Location: m.Config.Location,
-		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
-		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
-		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
-	}, lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Firewall: fw})
-	if err != nil {
-		return err
-	}
-	m.closers = append(m.closers, func() error { m.lifecycle.StopFirewall(); return nil })
 	if m.Config.RegisterTemplates {
 		if err := m.registerTemplates(ctx, reg); err != nil {
 			return err
 		}
 	}
 	if m.Config.LocalProcessor {
-		if m.agent, err = m.localAgent(); err != nil {
+		if m.agent, err = m.localAgent(reg); err != nil {
 			return err
 		}
 	}
 	if m.Config.LocalHost {
 		m.host = m.localHost()
 	}
-	storeName, queueName := "Configuration Store (SQLite)", "Message Queue (SQLite)"
-	if m.Config.Azure() {
-		storeName, queueName = "Cosmos DB", "Service Bus"
-	}
-	m.api = &api.API{
-		Log:            m.Log,
-		Auth:           validator,
-		Registry:       reg,
-		Lifecycle:      m.lifecycle,
-		WorkspaceRoles: m.lifecycle,
-		MaxBodyBytes:   m.Config.MaxBodyBytes,
-		Health: []api.HealthCheck{
-			{Name: storeName, Check: m.store.Ping},
-			{Name: queueName, Check: m.queue.Ping},
-			{Name: "Resource Processor", Check: func(ctx context.Context) error {
-				return m.lifecycle.ProcessorHealth(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
-			}},
-		},
-		Metadata: api.Metadata{
-			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
-			APIRootScope: rootScope(m.Config),
-		},
-	}
+	m.api = m.newAPI(validator, mode, reg)
 	if m.front, err = m.webFront(mode); err != nil {
 		return err
 	}
@@ -221,6 +200,69 @@ func (m *Main) open(ctx context.Context) error {
 	return nil
 }
 
+// services builds the control plane's services on the adapters. The
+// firewall service is woken by lifecycle through a signal, and Run runs it.
+func (m *Main) services(reg *registry.Registry) error {
+	backend, err := m.firewallAdapter()
+	if err != nil {
+		return err
+	}
+	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue}
+	var signal *egress.Signal
+	if backend != nil {
+		signal = egress.NewSignal()
+		opts.Firewall = signal
+	}
+	m.lifecycle = lifecycle.New(m.store, reg, m.secrets, m.queue, lifecycle.Config{
+		TREID: m.Config.TREID, Location: m.Config.Location,
+		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
+		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
+		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
+	}, opts)
+	m.firewall, err = egress.New(m.store, backend, m.lifecycle, signal, egress.Config{
+		Firewall: m.Config.FirewallConfig(), Holder: leaseHolder(), BeatEvery: m.Config.HeartbeatLimit / 4,
+	}, egress.Options{Log: m.Log.With("component", "firewall")})
+	if err != nil {
+		return err
+	}
+	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
+	m.roster = roster.New(m.store, nil)
+	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
+	return nil
+}
+
+// newAPI wires the services into the API.
+func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registry) *api.API {
+	storeName, queueName := "Configuration Store (SQLite)", "Message Queue (SQLite)"
+	if m.Config.Azure() {
+		storeName, queueName = "Cosmos DB", "Service Bus"
+	}
+	return &api.API{
+		Log:          m.Log,
+		Auth:         auth,
+		Registry:     reg,
+		Resources:    m.lifecycle,
+		Operations:   m.lifecycle,
+		Triggers:     m.lifecycle,
+		Assignments:  m.roles,
+		Agents:       m.roster,
+		DeadLetters:  m.dead,
+		Firewall:     m.firewall,
+		MaxBodyBytes: m.Config.MaxBodyBytes,
+		Health: []api.HealthCheck{
+			{Name: storeName, Check: m.store.Ping},
+			{Name: queueName, Check: m.queue.Ping},
+			{Name: "Resource Processor", Check: func(ctx context.Context) error {
+				return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
+			}},
+		},
+		Metadata: api.Metadata{
+			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
+			APIRootScope: rootScope(m.Config),
+		},
+	}
+}
+
 func rootScope(c Config) string {
 	if c.DevAuth() {
 		return auth.DevAudience + "/user_impersonation"
@@ -240,11 +282,13 @@ func (m *Main) validator() (*auth.Validator, string, error) {
 		}
 		return &auth.Validator{Issuer: auth.DevIssuer, Audience: aud, Keys: keys, Leeway: time.Minute}, "dev", nil
 	}
-	keys := auth.NewOIDCKeys(m.Config.AuthorityURL, m.Config.TenantID, &http.Client{Timeout: 15 * time.Second})
-	return &auth.Validator{
-		Issuer:   m.Config.AuthorityURL + "/" + m.Config.TenantID + "/v2.0",
-		Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute,
-	}, "entra", nil
+	issuer := auth.EntraIssuer(m.Config.AuthorityURL, m.Config.TenantID)
+	keys := auth.NewOIDCKeys(issuer, auth.OIDCOptions{
+		Client: &http.Client{Timeout: 15 * time.Second},
+		Log:    m.Log.With("component", "auth"),
+	})
+	m.closers = append(m.closers, keys.Close)
+	return &auth.Validator{Issuer: issuer, Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute}, "entra", nil
 }
 
 // URL is the base URL the handler listens on.
@@ -262,6 +306,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
+	// The firewall service stops after the API, as the requests it may
+	// serve until then signal it.
+	fwCtx, stopFirewall := context.WithCancel(context.WithoutCancel(ctx))
+	fwDone := make(chan struct{})
+	go func() { defer close(fwDone); _ = m.firewall.Run(fwCtx) }()
+	defer func() { stopFirewall(); <-fwDone }()
 	localCtx, stopLocal := context.WithCancel(ctx)
 	var local sync.WaitGroup
 	if m.agent != nil {

@@ -309,7 +309,7 @@ func TestBadInputIs4xx(t *testing.T) {
 		"not an object":     {`[1,2]`, 400, ""},
 		"empty body":        {` `, 400, ""},
 		"trailing data":     {`{"name":"x"} {}`, 400, ""},
-		"wrong type":        {map[string]any{"name": "x", "version": "1.0.0", "current": "yes", "json_schema": map[string]any{}}, 400, "current"},
+		"wrong type":        {map[string]any{"name": "x", "version": "1.0.0", "current": "maybe", "json_schema": map[string]any{}}, 400, "current"},
 		"schema not object": {map[string]any{"name": "x", "version": "1.0.0", "json_schema": "{}"}, 400, "json_schema"},
 		"invalid schema":    {broken, 400, "json_schema"},
 		"no title":          {map[string]any{"name": "x", "version": "1.0.0", "json_schema": map[string]any{"description": "d"}}, 400, "json_schema.title"},
@@ -417,7 +417,7 @@ func TestFirewallSettings(t *testing.T) {
 	require.Equal(t, [4]int32{200, 210, 500, 510}, cfg.FirewallPriorities)
 
 	cfg, err = loadConfig(envOf(dir, map[string]string{"TRE_FIREWALL_POLICY_ID": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/fp",
-		"TRE_FIREWALL_PRIORITIES": "300, 310, 400, 410"}))
+		"TRE_FIREWALL_PRIORITIES": "300, 310, 400, 410", "TRE_DEV_ISSUER": "true"}))
 	require.NoError(t, err)
 	require.Equal(t, "azure", cfg.Firewall)
 	require.Equal(t, "fp", cfg.FirewallPolicy.PolicyName)
@@ -445,4 +445,79 @@ func TestFirewallSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The dev issuer mints admin tokens for whoever can read TRE_DATA_DIR: it
+// is refused on App Service, and beside any Azure adapter setting unless
+// TRE_DEV_ISSUER=true says this is a test against local protocol servers.
+func TestDevIssuerRefusedBesideAzureSettings(t *testing.T) {
+	dir := t.TempDir()
+	// The Azure end-to-end walk's settings: local protocol servers.
+	local := map[string]string{"STATE_STORE_ENDPOINT": "https://127.0.0.1:8081/", "STATE_STORE_KEY": "k",
+		"SERVICE_BUS_CONNECTION_STRING": "Endpoint=sb://127.0.0.1;UseDevelopmentEmulator=true",
+		"TRE_SECRET_STORE":              "file", "TRE_FIREWALL": "file"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, name := range azureSettings {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadConfig(envOf(dir, map[string]string{name: "https://x.vault.azure.net/"}))
+			require.ErrorContains(t, err, "AAD_TENANT_ID: required with the Azure adapter settings "+name+":")
+			require.ErrorContains(t, err, "TRE_DEV_ISSUER=true")
+		})
+	}
+
+	_, err := loadConfig(envOf(dir, local))
+	require.ErrorContains(t, err, "AAD_TENANT_ID: required with the Azure adapter settings STATE_STORE_ENDPOINT, STATE_STORE_KEY, SERVICE_BUS_CONNECTION_STRING:",
+		"every setting present is named")
+
+	cfg, err := loadConfig(envOf(dir, with(local, "TRE_DEV_ISSUER", "true")))
+	require.NoError(t, err, "the opt-in of the tests")
+	require.True(t, cfg.DevAuth())
+	require.True(t, cfg.Azure())
+
+	cfg, err = loadConfig(envOf(dir, nil))
+	require.NoError(t, err, "no Azure setting: the dev issuer, as always")
+	require.True(t, cfg.DevAuth())
+
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"App Service, even with the opt-in": {with(local, "TRE_DEV_ISSUER", "true", "WEBSITE_INSTANCE_ID", "abc"),
+			"AAD_TENANT_ID: required on Azure App Service"},
+		"App Service alone":            {map[string]string{"WEBSITE_INSTANCE_ID": "abc"}, "AAD_TENANT_ID: required on Azure App Service"},
+		"refused explicitly":           {map[string]string{"TRE_DEV_ISSUER": "false"}, "AAD_TENANT_ID: required with TRE_DEV_ISSUER=false"},
+		"opt-in and Entra ID together": {map[string]string{"TRE_DEV_ISSUER": "true", "AAD_TENANT_ID": "t", "API_CLIENT_ID": "c"}, "TRE_DEV_ISSUER: true, but AAD_TENANT_ID is set"},
+		"not a boolean":                {map[string]string{"TRE_DEV_ISSUER": "maybe"}, "TRE_DEV_ISSUER"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadConfig(envOf(dir, tc.env))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+
+	// Entra ID beside the Azure settings is what Azure runs.
+	_, err = loadConfig(envOf(dir, with(local, "AAD_TENANT_ID", "t", "API_CLIENT_ID", "c")))
+	require.NoError(t, err)
+
+	// The token command refuses to mint where the handler would refuse them.
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"token", "--roles", "TREAdmin"}, envOf(dir, map[string]string{
+		"KEY_VAULT_URL": "https://x.vault.azure.net/"}), &out, &errb)
+	require.Equal(t, 1, code)
+	require.Contains(t, errb.String(), "Azure adapter settings KEY_VAULT_URL")
+	require.Empty(t, out.String())
+
+	// And serving refuses to start, naming the setting.
+	code = run(context.Background(), nil, envOf(dir, map[string]string{"MANAGED_IDENTITY_CLIENT_ID": "id"}), &out, &errb)
+	require.Equal(t, 1, code)
+	require.Contains(t, errb.String(), "Azure adapter settings MANAGED_IDENTITY_CLIENT_ID")
 }

@@ -16,7 +16,8 @@ resource "azurerm_resource_group" "core" {
 
 # One identity per program, each with only its own role assignments
 # (roles.tf). User-assigned, so that they exist before the resources that use
-# them and survive their replacement.
+# them and survive their replacement. AzureTRE's names: its bundles look
+# them up (the workspace bundle gives id-vmss-<tre_id> its vault).
 resource "azurerm_user_assigned_identity" "api" {
   name                = "id-api-${var.tre_id}"
   location            = var.location
@@ -25,7 +26,7 @@ resource "azurerm_user_assigned_identity" "api" {
 }
 
 resource "azurerm_user_assigned_identity" "processor" {
-  name                = "id-processor-${var.tre_id}"
+  name                = "id-vmss-${var.tre_id}"
   location            = var.location
   resource_group_name = azurerm_resource_group.core.name
   tags                = local.tags
@@ -48,10 +49,13 @@ module "firewall" {
   resource_group_name = azurerm_resource_group.core.name
   subnet_id           = module.network.firewall_subnet_id
   sku_tier            = var.firewall_sku_tier
+  zones               = var.availability_zones
   source_prefixes = {
-    functions            = module.network.subnet_prefixes["functions"]
+    # AzureTRE's IP group names (ipg-<key>): its templates refer to them
+    # (source_ip_groups_in_core).
+    "web-app"            = module.network.subnet_prefixes["functions"]
     "resource-processor" = module.network.subnet_prefixes["processor"]
-    "shared-services"    = module.network.subnet_prefixes["shared"]
+    shared               = module.network.subnet_prefixes["shared"]
   }
   processor_egress_fqdns = var.processor_egress_fqdns
   tags                   = local.tags
@@ -76,6 +80,16 @@ module "cosmos" {
   tags                = local.tags
 }
 
+module "mongo" {
+  source              = "./modules/mongo"
+  tre_id              = var.tre_id
+  location            = var.location
+  resource_group_name = azurerm_resource_group.core.name
+  endpoints_subnet_id = module.network.endpoints_subnet_id
+  dns_zone_id         = module.network.private_dns_zone_ids["mongo"]
+  tags                = local.tags
+}
+
 module "servicebus" {
   source              = "./modules/servicebus"
   tre_id              = var.tre_id
@@ -92,6 +106,7 @@ module "keyvault" {
   location            = var.location
   resource_group_name = azurerm_resource_group.core.name
   tenant_id           = data.azurerm_client_config.current.tenant_id
+  deployer_ip_ranges  = var.deployer_ip_ranges
   endpoints_subnet_id = module.network.endpoints_subnet_id
   dns_zone_id         = module.network.private_dns_zone_ids["vault"]
   tags                = local.tags
@@ -116,6 +131,7 @@ module "storage" {
   deployer_ip_ranges  = var.deployer_ip_ranges
   endpoints_subnet_id = module.network.endpoints_subnet_id
   dns_zone_id         = module.network.private_dns_zone_ids["blob"]
+  table_dns_zone_id   = module.network.private_dns_zone_ids["table"]
   tags                = local.tags
 }
 
@@ -187,12 +203,18 @@ module "processor" {
     state_container       = "tfstate"
   }
 
-  # The agent starts receiving at first boot: its roles must be in place, and
-  # its egress must already go through the firewall (rcg-core).
+  # The agent starts receiving at first boot: its roles must be in place, its
+  # egress must already go through the firewall (rcg-core), and Porter's
+  # storage and secrets must exist (the agent checks them at start).
   depends_on = [
     azurerm_role_assignment.processor_queues,
     azurerm_role_assignment.processor_state,
     azurerm_role_assignment.processor_package,
+    azurerm_role_assignment.processor_vault,
+    azurerm_key_vault_secret.porter_db_connection_string,
+    azurerm_key_vault_secret.auth_tenant_id,
+    azurerm_key_vault_secret.application_admin_client_id,
+    azurerm_key_vault_secret.application_admin_client_secret,
     module.firewall,
     module.network,
   ]

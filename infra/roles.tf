@@ -1,14 +1,22 @@
 # Every role assignment of the TRE core, in one place. Each says why it is
 # needed; nothing is granted "just in case". Two identities:
 #   id-api-<tre_id>        the Function App (tre-handler and the Functions host)
-#   id-processor-<tre_id>  the Resource Processor VM (the agent, and the bundles
+#   id-vmss-<tre_id>       the Resource Processor VM (the agent, and the bundles
 #                          it runs with ARM_USE_MSI)
 # and the deployer (whoever runs Terraform), for the scripts.
 #
 # Data-plane roles are scoped to the single queue, container, database or
 # vault they are for. The core's data services refuse keys (Cosmos DB local
 # auth off, Service Bus local auth off, storage shared keys off), so a
-# management role that can list keys gains no data access.
+# management role that can list keys gains no data access. The exception is
+# Porter's MongoDB API account (modules/mongo), which Porter can only reach
+# with its key; that key is in the Key Vault.
+#
+# The processor has what AzureTRE grants its processor identity
+# (core/terraform/resource_processor/vmss_porter/main.tf): Contributor and
+# User Access Administrator on the subscription, Key Vault Administrator on
+# the core vault, AcrPull, Service Bus send and receive, blob data on the
+# bundle state; the data roles are narrowed here to what each is for.
 
 locals {
   # Built-in role names (Azure's, stable across tenants).
@@ -66,13 +74,24 @@ resource "azurerm_role_assignment" "api_vault" {
   skip_service_principal_aad_check = true
 }
 
-# The Functions host's own storage (AzureWebJobsStorage with the identity):
-# it creates its containers (host keys, timer schedules and leases). Azure's
-# documentation names Blob Data Owner as what the host needs; scoped to the
+# The Functions host's own storage (AzureWebJobsStorage with the identity).
+# Azure's documentation ("Connecting to host storage with an identity")
+# names, for a host without blob triggers or Durable Functions (ours has
+# timers, HTTP and a Service Bus trigger):
+#   Storage Blob Data Owner: the host creates its containers and keeps its
+#     keys, timer schedules and singleton locks in blobs;
+#   Storage Table Data Contributor: the host persists its diagnostic events
+#     in tables.
+# No queue or file role: only blob triggers and Durable Functions use queues,
+# and a dedicated plan has no Azure Files content share. Scoped to the
 # host's account only.
 resource "azurerm_role_assignment" "api_host_storage" {
+  for_each = toset([
+    "Storage Blob Data Owner",
+    "Storage Table Data Contributor",
+  ])
   scope                            = module.storage.host_account_id
-  role_definition_name             = "Storage Blob Data Owner"
+  role_definition_name             = each.key
   principal_id                     = azurerm_user_assigned_identity.api.principal_id
   principal_type                   = "ServicePrincipal"
   skip_service_principal_aad_check = true
@@ -102,6 +121,8 @@ resource "azurerm_role_definition" "firewall_rules_writer" {
   assignable_scopes = [azurerm_resource_group.core.id]
 }
 
+# That role, for the handler, on the core resource group (the policy's and
+# the IP groups').
 resource "azurerm_role_assignment" "api_firewall" {
   scope                            = azurerm_resource_group.core.id
   role_definition_id               = azurerm_role_definition.firewall_rules_writer.role_definition_resource_id
@@ -160,13 +181,17 @@ resource "azurerm_role_assignment" "processor_registry" {
   skip_service_principal_aad_check = true
 }
 
-# Sensitive template properties: the agent reads them (the request's
-# SecretRefs) just before running a bundle. Shared-service bundles (source
-# and package mirrors) keep their generated admin passwords here too, so the
-# agent must also set secrets: Officer, not User.
+# The core vault, as AzureTRE grants it (Key Vault Administrator): the agent
+# reads sensitive template properties (the request's SecretRefs); Porter's
+# azure.keyvault plugin reads its storage's connection string and the
+# aad_auth credentials and writes sensitive bundle parameters and outputs;
+# and bundles keep more than secrets there: shared services write their
+# admin passwords, the certificates shared service imports certificates
+# that Nexus and others read, customer-managed-key bundles create keys.
+# Secrets Officer covers secrets only.
 resource "azurerm_role_assignment" "processor_vault" {
   scope                            = module.keyvault.id
-  role_definition_name             = "Key Vault Secrets Officer"
+  role_definition_name             = "Key Vault Administrator"
   principal_id                     = azurerm_user_assigned_identity.processor.principal_id
   principal_type                   = "ServicePrincipal"
   skip_service_principal_aad_check = true
@@ -175,12 +200,29 @@ resource "azurerm_role_assignment" "processor_vault" {
 # Bundles deploy workspaces and shared services: each creates and deletes its
 # own resource group and whatever the bundle's Terraform declares (VNets
 # peered with the core, storage, vaults, VMs, private endpoints in the core's
-# subnets and DNS zones), so the scope is the subscription. Contributor, not
-# Owner: it cannot assign roles, so no bundle can grant itself or anyone
-# more, and it gives no data-plane access to the core's services.
+# subnets and DNS zones), so the scope is the subscription. It gives no
+# data-plane access to the core's services.
 resource "azurerm_role_assignment" "processor_bundles" {
   scope                            = "/subscriptions/${var.subscription_id}"
   role_definition_name             = "Contributor"
+  principal_id                     = azurerm_user_assigned_identity.processor.principal_id
+  principal_type                   = "ServicePrincipal"
+  skip_service_principal_aad_check = true
+}
+
+# Bundles create role assignments, which Contributor cannot: the workspace
+# bundle gives the processor Key Vault Administrator on the workspace's
+# vault (so that later bundles can write its secrets) and the workspace's
+# identities their storage and Service Bus roles; workspace services give
+# researchers' and owners' groups their roles on what they deploy (Azure ML
+# Data Scientist, FHIR Contributor, Storage Blob Data Contributor, ...); user
+# resources give VMs AcrPull. AzureTRE grants its processor User Access
+# Administrator on the subscription for this. With Contributor, that makes
+# the identity as powerful as Owner there: it runs only the TRE's own
+# bundles, from the TRE's registry, on a VM nobody logs into.
+resource "azurerm_role_assignment" "processor_role_assignments" {
+  scope                            = "/subscriptions/${var.subscription_id}"
+  role_definition_name             = "User Access Administrator"
   principal_id                     = azurerm_user_assigned_identity.processor.principal_id
   principal_type                   = "ServicePrincipal"
   skip_service_principal_aad_check = true
@@ -193,6 +235,14 @@ resource "azurerm_role_assignment" "processor_bundles" {
 resource "azurerm_role_assignment" "deployer_package" {
   scope                = module.storage.container_scopes["processor"]
   role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = data.azurerm_client_config.current.object_id
+}
+
+# Terraform writes the secrets the core needs into the vault (secrets.tf:
+# Porter's storage connection string, the aad_auth values).
+resource "azurerm_role_assignment" "deployer_vault" {
+  scope                = module.keyvault.id
+  role_definition_name = "Key Vault Secrets Officer"
   principal_id         = data.azurerm_client_config.current.object_id
 }
 

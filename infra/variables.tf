@@ -37,6 +37,17 @@ variable "tre_address_space" {
     condition     = can(cidrhost(var.tre_address_space, 0)) && cidrhost(var.tre_address_space, 0) == split("/", var.tre_address_space)[0]
     error_message = "tre_address_space must be an IPv4 CIDR whose address is the network address (e.g. 10.0.0.0/12)."
   }
+
+  validation {
+    # Azure's virtual networks cannot use these (multicast, broadcast,
+    # loopback, link-local, Azure's DNS and health probe address).
+    condition = can(cidrhost(var.tre_address_space, 0)) && !anytrue([
+      for r in ["224.0.0.0/4", "255.255.255.255/32", "127.0.0.0/8", "169.254.0.0/16", "168.63.129.16/32"] :
+      cidrhost(format("%s/%s", split("/", var.tre_address_space)[0], min(tonumber(split("/", var.tre_address_space)[1]), tonumber(split("/", r)[1]))), 0) ==
+      cidrhost(format("%s/%s", split("/", r)[0], min(tonumber(split("/", var.tre_address_space)[1]), tonumber(split("/", r)[1]))), 0)
+    ])
+    error_message = "tre_address_space overlaps a range Azure virtual networks cannot use (224.0.0.0/4, 255.255.255.255/32, 127.0.0.0/8, 169.254.0.0/16, 168.63.129.16/32)."
+  }
 }
 
 variable "core_address_space" {
@@ -72,6 +83,27 @@ variable "deployer_ip_ranges" {
     condition     = length(var.deployer_ip_ranges) > 0 && alltrue([for r in var.deployer_ip_ranges : can(cidrhost(strcontains(r, "/") ? r : "${r}/32", 0))])
     error_message = "deployer_ip_ranges must list at least one IPv4 address or CIDR (without them nobody can upload bundles)."
   }
+
+  validation {
+    # Storage IP rules: a range in CIDR notation (its network address) of
+    # /30 or wider; a /31 or /32 only as single addresses (the storage
+    # module writes a /32 as its address).
+    condition = alltrue([for r in var.deployer_ip_ranges : !strcontains(r, "/") || (
+      can(cidrhost(r, 0)) && try(cidrhost(r, 0) == split("/", r)[0], false) &&
+      (tonumber(split("/", r)[1]) <= 30 || tonumber(split("/", r)[1]) == 32)
+    )])
+    error_message = "deployer_ip_ranges: a range must be written as its network address with a prefix of /30 or shorter (or /32 for one address); Azure Storage refuses /31 ranges and host bits."
+  }
+
+  validation {
+    # Storage IP rules refuse private ranges; the deployer reaches the
+    # public endpoints from a public address anyway.
+    condition = alltrue([for r in var.deployer_ip_ranges : !anytrue([
+      for p in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] :
+      try(cidrhost(format("%s/%s", split("/", r)[0], split("/", p)[1]), 0) == cidrhost(p, 0), false)
+    ])])
+    error_message = "deployer_ip_ranges must be public addresses: Azure Storage refuses private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) in IP rules."
+  }
 }
 
 variable "aad_tenant_id" {
@@ -101,13 +133,13 @@ variable "manage_ui_redirect_uris" {
 }
 
 variable "ui_extra_redirect_uris" {
-  description = "More SPA redirect URIs of the API's app registration, e.g. https://tre.example.org/ when a custom domain fronts the Function App. Each is an https URL (http://localhost for development) ending with a slash."
+  description = "More SPA redirect URIs of the API's app registration, e.g. https://tre.example.org/ when a custom domain fronts the Function App (the page sends its origin and /). Each is an https URL (http://localhost for development)."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for u in var.ui_extra_redirect_uris : can(regex("^(https://[^/]+|http://localhost(:[0-9]+)?)/$", u))])
-    error_message = "ui_extra_redirect_uris must be https URLs (or http://localhost[:port]) with no path but the final slash."
+    condition     = alltrue([for u in var.ui_extra_redirect_uris : can(regex("^(https://[^/*\\s]+|http://localhost(:[0-9]+)?)/[^*\\s]*$", u)) && length(u) <= 256])
+    error_message = "ui_extra_redirect_uris must be https URLs (http only for localhost), without wildcards, of at most 256 characters: Entra ID refuses others."
   }
 }
 
@@ -115,6 +147,29 @@ variable "api_audience" {
   description = "Audience tokens must carry (API_AUDIENCE). Empty: the handler uses api_client_id."
   type        = string
   default     = ""
+}
+
+variable "application_admin_client_id" {
+  description = "Application (client) id of the application admin: the Entra application bundles use, through the aad_auth credential set, to create and update workspace applications (AzureTRE's APPLICATION_ADMIN_CLIENT_ID). docs/deploy.md says how to create it. Stored in the Key Vault as application-admin-client-id."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.application_admin_client_id))
+    error_message = "application_admin_client_id must be an application (client) GUID (lower case)."
+  }
+}
+
+variable "application_admin_client_secret" {
+  description = "A client secret of the application admin (AzureTRE's APPLICATION_ADMIN_CLIENT_SECRET). Stored in the Key Vault as application-admin-client-secret; it is in the core's Terraform state too."
+  type        = string
+  sensitive   = true
+
+  validation {
+    # Entra client secrets are 40 characters; a Key Vault secret holds at
+    # most 25 KB.
+    condition     = length(var.application_admin_client_secret) > 0 && length(var.application_admin_client_secret) <= 25600
+    error_message = "application_admin_client_secret must not be empty."
+  }
 }
 
 variable "aad_authority_url" {
@@ -188,23 +243,31 @@ variable "function_plan_sku" {
 }
 
 variable "processor_vm_size" {
-  description = "Size of the Resource Processor VM. Bundles run Terraform in Docker: 2 vCPUs and 8 GiB run NUMBER_PROCESSES=2 comfortably."
+  description = "Size of the Resource Processor VM: one that takes premium SSDs (its OS disk is Premium_LRS). Bundles run Terraform in Docker: 2 vCPUs and 8 GiB run NUMBER_PROCESSES=2 comfortably."
   type        = string
   default     = "Standard_D2s_v5"
 
   validation {
-    condition     = can(regex("^Standard_[A-Za-z0-9_]+$", var.processor_vm_size))
-    error_message = "processor_vm_size must be an Azure VM size name (e.g. Standard_D2s_v5)."
+    # The OS disk is Premium_LRS, which only premium-storage sizes take:
+    # those with an s among their features (D2s_v5, D2as_v5, B2ms) and the
+    # DS and GS series.
+    condition     = can(regex("^Standard_([A-Z]+S[0-9]+(-[0-9]+)?(_[A-Za-z0-9]+)*|[A-Z]+[0-9]+(-[0-9]+)?[a-z]*s[a-z]*(_[A-Za-z0-9]+)*)$", var.processor_vm_size))
+    error_message = "processor_vm_size must be an Azure VM size that takes premium SSDs (an s among its features, e.g. Standard_D2s_v5): the OS disk is Premium_LRS."
   }
 }
 
 variable "processor_admin_ssh_public_key" {
-  description = "OpenSSH public key of the processor VM's admin account (azureuser). The VM has no public IP: reach it through Azure Bastion or `az vm run-command`."
+  description = "OpenSSH public key of the processor VM's admin account (azureuser): ssh-ed25519, or ssh-rsa of at least 2048 bits. The VM has no public IP: reach it through Azure Bastion or `az vm run-command`."
   type        = string
 
   validation {
-    condition     = can(regex("^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp[0-9]+) [A-Za-z0-9+/=]+", var.processor_admin_ssh_public_key))
-    error_message = "processor_admin_ssh_public_key must be an OpenSSH public key (ssh-ed25519 ..., ssh-rsa ...)."
+    # Azure takes ssh-rsa keys of at least 2048 bits (372 base64 characters)
+    # and ssh-ed25519 keys; it refuses ECDSA keys.
+    condition = (
+      can(regex("^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+=*( .*)?$", var.processor_admin_ssh_public_key)) &&
+      (!startswith(var.processor_admin_ssh_public_key, "ssh-rsa ") || length(split(" ", var.processor_admin_ssh_public_key)[1]) >= 372)
+    )
+    error_message = "processor_admin_ssh_public_key must be an OpenSSH ssh-ed25519 key, or an ssh-rsa key of at least 2048 bits (Azure refuses ECDSA keys and shorter RSA keys)."
   }
 }
 
@@ -220,31 +283,38 @@ variable "processor_number_processes" {
 }
 
 variable "processor_egress_fqdns" {
-  description = "Host names the processor VM may reach through the firewall over HTTPS (and HTTP for apt): what processor-vm/cloud-init.yaml downloads (Ubuntu packages, Docker, the Azure CLI, Porter) and what Porter's mixins fetch. Azure endpoints (ARM, Entra ID, Monitor) are allowed by service tag in the base rules."
+  description = "Host names the processor VM may reach through the firewall over HTTPS (and HTTP, for apt): what processor-vm/cloud-init.yaml downloads (Ubuntu's packages, Docker among them; the Azure CLI) and what Porter fetches for itself, its mixins and its azure plugin. Azure endpoints (Entra ID, ARM, Monitor, Key Vault) are allowed by service tag in the core rules; bundles bring Terraform and its providers in their images."
   type        = list(string)
   default = [
+    # Ubuntu's archive and security updates (Azure's mirror).
     "azure.archive.ubuntu.com",
-    "archive.ubuntu.com",
     "security.ubuntu.com",
-    "esm.ubuntu.com",
-    "motd.ubuntu.com",
-    "api.snapcraft.io",
-    "download.docker.com",
+    # The Azure CLI's apt repository and its signing key.
     "packages.microsoft.com",
-    "aka.ms",
+    # Porter, its mixins and plugins: cdn.porter.sh redirects the feeds to
+    # raw.githubusercontent.com and the binaries to GitHub releases, which
+    # GitHub serves from its release-asset hosts.
     "cdn.porter.sh",
+    "raw.githubusercontent.com",
     "github.com",
     "objects.githubusercontent.com",
     "release-assets.githubusercontent.com",
-    "releases.hashicorp.com",
-    "registry.terraform.io",
-    "mcr.microsoft.com",
-    "*.data.mcr.microsoft.com",
   ]
 
   validation {
     condition     = alltrue([for f in var.processor_egress_fqdns : can(regex("^(\\*\\.)?([a-z0-9-]+\\.)+[a-z]{2,}$", f))])
     error_message = "processor_egress_fqdns must be host names (a leading *. wildcard is allowed)."
+  }
+}
+
+variable "availability_zones" {
+  description = "Availability zones of the firewall and its public address. Azure refuses zones in a region that has none: set [] there (see az account list-locations, availabilityZoneMappings)."
+  type        = list(string)
+  default     = ["1", "2", "3"]
+
+  validation {
+    condition     = alltrue([for z in var.availability_zones : contains(["1", "2", "3"], z)]) && length(distinct(var.availability_zones)) == length(var.availability_zones)
+    error_message = "availability_zones must be distinct zones among \"1\", \"2\" and \"3\", or empty in a region without zones."
   }
 }
 
@@ -271,24 +341,30 @@ variable "firewall_group_prefix" {
 }
 
 variable "firewall_group_priorities" {
-  description = "Priorities of the firewall service's four rule collection groups, as TRE_FIREWALL_PRIORITIES: admins' network, admins' application, TRE's network, TRE's application. The core group (rcg-core) has 100."
+  description = "Priorities of the firewall service's four rule collection groups, as TRE_FIREWALL_PRIORITIES: admins' network, admins' application, TRE's network, TRE's application. Azure takes 100 to 65000, one group per priority. The core group (rcg-core) has 100; 500 to 599 are left to AzureTRE's own groups (its rcg-core 500, airlock notifier 501, firewall shared service 510 and 520)."
   type        = string
-  default     = "200,210,500,510"
+  default     = "300,310,400,410"
 
   validation {
-    condition     = can(regex("^[0-9]{3,5},[0-9]{3,5},[0-9]{3,5},[0-9]{3,5}$", var.firewall_group_priorities))
-    error_message = "firewall_group_priorities must be four comma-separated priorities (100 to 65000), e.g. 200,210,500,510."
+    condition = (
+      can(regex("^[0-9]{3,5},[0-9]{3,5},[0-9]{3,5},[0-9]{3,5}$", var.firewall_group_priorities)) &&
+      alltrue([for p in split(",", var.firewall_group_priorities) : tonumber(p) >= 101 && tonumber(p) <= 65000 && (tonumber(p) < 500 || tonumber(p) > 599)]) &&
+      length(distinct(split(",", var.firewall_group_priorities))) == 4 &&
+      tonumber(split(",", var.firewall_group_priorities)[0]) < tonumber(split(",", var.firewall_group_priorities)[2]) &&
+      tonumber(split(",", var.firewall_group_priorities)[1]) < tonumber(split(",", var.firewall_group_priorities)[3])
+    )
+    error_message = "firewall_group_priorities must be four distinct priorities from 101 to 65000 (100 is rcg-core's), none from 500 to 599 (AzureTRE's groups), the admins' below the TRE's, e.g. 300,310,400,410."
   }
 }
 
 variable "log_retention_days" {
-  description = "Retention of the Log Analytics workspace (function traces, processor syslog), in days."
+  description = "Retention of the Log Analytics workspace and of Application Insights (function traces, processor syslog), in days. Application Insights takes 30, 60, 90, 120, 180, 270, 365, 550 or 730 only (the workspace takes any number from 30 to 730)."
   type        = number
   default     = 90
 
   validation {
-    condition     = var.log_retention_days >= 30 && var.log_retention_days <= 730
-    error_message = "log_retention_days must be from 30 to 730."
+    condition     = contains([30, 60, 90, 120, 180, 270, 365, 550, 730], var.log_retention_days)
+    error_message = "log_retention_days must be one of 30, 60, 90, 120, 180, 270, 365, 550 or 730 (the values Application Insights accepts)."
   }
 }
 
@@ -296,4 +372,14 @@ variable "tags" {
   description = "Tags added to every resource (tre_id is always added)."
   type        = map(string)
   default     = {}
+
+  validation {
+    # Azure: at most 50 tags a resource (tre_id is one), names of at most
+    # 128 characters on storage accounts (512 elsewhere) without < > % & \ ?
+    # or /, values of at most 256 characters.
+    condition = length(var.tags) <= 49 && alltrue([
+      for k, v in var.tags : length(k) > 0 && length(k) <= 128 && !can(regex("[<>%&\\\\?/]", k)) && length(v) <= 256
+    ])
+    error_message = "tags: at most 49, names of 1 to 128 characters without < > % & \\ ? or /, values of at most 256 characters."
+  }
 }

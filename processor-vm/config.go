@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -34,7 +33,7 @@ var settings = []config.Setting{
 	{Name: "VMSS_MSI_ID", Default: "", Description: "Client id of the VM's user-assigned identity: the agent reaches Service Bus and Key Vault with it, and `az login --identity` runs with it before each bundle."},
 	{Name: "AZURE_ENVIRONMENT", Default: "AzureCloud", Description: "Porter runner: Azure cloud for `az cloud set`, passed to bundles as azure_environment."},
 	{Name: "ARM_ENVIRONMENT", Default: "public", Description: "Porter runner: Terraform's cloud name, passed to bundles as arm_environment."},
-	{Name: "ARM_USE_MSI", Default: "true", Description: "Porter runner: bundles authenticate to Azure with the VM's managed identity."},
+	{Name: "ARM_USE_MSI", Default: "true", Description: "Porter runner: bundles authenticate to Azure with the VM's managed identity. Must be true: the arm_auth credential set gives porter an empty client secret (AzureTRE's service-principal mode is for its local debugging only)."},
 	{Name: "ARM_CLIENT_ID", Default: "", Description: "Porter runner: the identity bundles use (the VM identity's client id under MSI)."},
 	{Name: "AZURE_SUBSCRIPTION_ID", Default: "", Description: "Porter runner: subscription bundles deploy into (ARM_SUBSCRIPTION_ID for porter)."},
 	{Name: "AZURE_TENANT_ID", Default: "", Description: "Porter runner: Entra ID tenant (ARM_TENANT_ID for porter)."},
@@ -78,6 +77,8 @@ type Config struct {
 	StateContainer   string
 	// BundleParameters are the RP_BUNDLE_<X> variables, by lower-case <x>.
 	BundleParameters map[string]string
+	// PorterEnv is the whole environment porter runs with (porterEnv).
+	PorterEnv []string
 }
 
 // loadConfig reads and validates every setting, reporting all problems at
@@ -127,6 +128,9 @@ func loadConfig(lookup func(string) (string, bool), environ []string) (Config, e
 	if c.Runner == "porter" && c.Registry == "" {
 		e.Problemf("REGISTRY_SERVER: required with the porter runner (where the bundles are)")
 	}
+	if c.Runner == "porter" && !c.ARMUseMSI {
+		e.Problemf("ARM_USE_MSI: false is not supported by the porter runner (porter runs with the VM's managed identity)")
+	}
 	if c.ServiceBusNS != "" && c.ServiceBusConn != "" {
 		e.Problemf("SERVICE_BUS_CONNECTION_STRING: give either it or SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE, not both")
 	}
@@ -144,32 +148,8 @@ func loadConfig(lookup func(string) (string, bool), environ []string) (Config, e
 			*p = abs
 		}
 	}
+	c.PorterEnv = c.porterEnv(lookup)
 	return c, e.Err()
-}
-
-// porterEnv is the whole environment porter runs with: AzureTRE's list,
-// nothing else of the agent's.
-func (c Config) porterEnv(lookup func(string) (string, bool)) []string {
-	env := map[string]string{
-		"KEY_VAULT_URL":       c.KeyVaultURL,
-		"ARM_ENVIRONMENT":     c.ARMEnvironment,
-		"AZURE_ENVIRONMENT":   c.AzureEnvironment,
-		"ARM_CLIENT_ID":       c.ARMClientID,
-		"ARM_SUBSCRIPTION_ID": c.SubscriptionID,
-		"ARM_TENANT_ID":       c.TenantID,
-		"ARM_USE_MSI":         boolString(c.ARMUseMSI),
-	}
-	for _, k := range []string{"HOME", "PATH"} {
-		if v, ok := lookup(k); ok {
-			env[k] = v
-		}
-	}
-	out := make([]string, 0, len(env))
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func boolString(b bool) string {

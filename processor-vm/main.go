@@ -23,12 +23,11 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/tre-go/tre/internal/azcred"
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/keyvault"
 	"github.com/tre-go/tre/internal/localrunner"
-	"github.com/tre-go/tre/internal/porter"
 	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/servicebus"
@@ -73,109 +72,177 @@ func serve(ctx context.Context, lookup func(string) (string, bool), environ []st
 	if err != nil {
 		return err
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level})).With("service", "tre-processor", "agent", cfg.AgentID)
+	m := &Main{Config: cfg, Log: newLogger(stdout, cfg.LogLevel, cfg.AgentID)}
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	err = m.Run(ctx)
+	return errors.Join(err, m.Close())
+}
 
-	queue, secrets, err := openAdapters(ctx, cfg)
+func newLogger(w io.Writer, level, agentID string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", "tre-processor", "agent", agentID)
+}
+
+// Main is the running agent: its health endpoint, adapters, bundle runner
+// and workers. Tests run the real Main with a temporary data directory and
+// the health endpoint on port 0.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+
+	closers []func() error // closed in reverse order
+	cred    azcore.TokenCredential
+	queue   tre.Queue
+	secrets tre.Secrets
+	agent   *processor.Agent
+	ln      net.Listener
+	serving bool // Run has handed ln to the health server, which closes it
+}
+
+// Open listens for health probes first, so that a bind error is
+// immediate, then opens the adapters and builds the agent. On error what
+// was opened is closed.
+func (m *Main) Open(ctx context.Context) error {
+	if err := m.open(ctx); err != nil {
+		return errors.Join(err, m.Close())
+	}
+	return nil
+}
+
+func (m *Main) open(ctx context.Context) error {
+	ln, err := net.Listen("tcp", m.Config.HealthAddress)
+	if err != nil {
+		return fmt.Errorf("health endpoint on %s: %w", m.Config.HealthAddress, err)
+	}
+	m.ln = ln
+	m.closers = append(m.closers, func() error {
+		if m.serving {
+			return nil
+		}
+		return ln.Close()
+	})
+	if err := m.openAdapters(ctx); err != nil {
+		return err
+	}
+	runner, err := newRunner(ctx, m.Config, m.Log)
 	if err != nil {
 		return err
 	}
-	defer queue.Close()
-	runner, err := newRunner(cfg, lookup, log)
-	if err != nil {
-		return err
-	}
-	agent := processor.New(queue, runner, secrets, processor.Config{
-		AgentID: cfg.AgentID, Workers: cfg.Workers, HeartbeatEvery: cfg.Heartbeat, RenewEvery: cfg.RenewEvery,
-		DrainTimeout: cfg.DrainTimeout, TransientRetries: cfg.TransientRetries, TransientBackoff: cfg.TransientBackoff,
-		AgentHeartbeatEvery: cfg.AgentHeartbeat, Version: version,
-	}, log)
-
-	ln, err := net.Listen("tcp", cfg.HealthAddress)
-	if err != nil {
-		return fmt.Errorf("health endpoint on %s: %w", cfg.HealthAddress, err)
-	}
-	health := &http.Server{Handler: healthHandler(agent), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = health.Serve(ln) }()
+	m.agent = processor.New(m.queue, runner, m.secrets, processor.Config{
+		AgentID: m.Config.AgentID, Workers: m.Config.Workers, HeartbeatEvery: m.Config.Heartbeat, RenewEvery: m.Config.RenewEvery,
+		DrainTimeout: m.Config.DrainTimeout, TransientRetries: m.Config.TransientRetries, TransientBackoff: m.Config.TransientBackoff,
+		AgentHeartbeatEvery: m.Config.AgentHeartbeat, Version: version,
+	}, m.Log)
 	queueName := "sqlite"
-	if cfg.ServiceBusNS != "" || cfg.ServiceBusConn != "" {
+	if m.Config.ServiceBusNS != "" || m.Config.ServiceBusConn != "" {
 		queueName = "servicebus"
 	}
-	log.Info("processor ready", "version", version, "runner", cfg.Runner, "queue", queueName, "data_dir", cfg.DataDir,
-		"workers", cfg.Workers, "health", "http://"+ln.Addr().String()+"/health")
+	m.Log.Info("processor ready", "version", version, "runner", m.Config.Runner, "queue", queueName, "data_dir", m.Config.DataDir,
+		"workers", m.Config.Workers, "health", m.HealthURL())
+	return nil
+}
 
-	err = agent.Run(ctx)
+// HealthURL is the URL of the health endpoint.
+func (m *Main) HealthURL() string { return "http://" + m.ln.Addr().String() + "/health" }
+
+// Run runs the workers and serves health probes until ctx ends, then
+// drains (running bundles get DrainTimeout; health probes are still
+// answered meanwhile) and shuts the health endpoint down. If the health
+// endpoint fails, the agent stops too: the VM's probe would find it dead.
+// It returns nil on a clean stop, once everything it started has ended.
+func (m *Main) Run(ctx context.Context) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	health := &http.Server{Handler: healthHandler(m.agent), ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn)}
+	m.serving = true
+	var serveErr error
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := health.Serve(m.ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("health endpoint: %w", err)
+			stop()
+		}
+	}()
+	err := m.agent.Run(ctx)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = health.Shutdown(sctx)
-	return err
+	if serr := health.Shutdown(sctx); serr != nil {
+		m.Log.Warn("health endpoint shutdown deadline passed; closing its connections", "error", serr.Error())
+		_ = health.Close()
+	}
+	<-served
+	return errors.Join(serveErr, err)
+}
+
+// Close releases the adapters, last opened first.
+func (m *Main) Close() error {
+	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		if err := m.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m.closers = nil
+	return errors.Join(errs...)
 }
 
 // openAdapters opens the queues (Service Bus when configured, else the
 // embedded queue shared with tre-handler) and the secret store (Key Vault
 // when configured, else the secret file).
-func openAdapters(ctx context.Context, cfg Config) (tre.Queue, tre.Secrets, error) {
-	var cred azcore.TokenCredential
-	credential := func() (azcore.TokenCredential, error) {
-		if cred != nil {
-			return cred, nil
-		}
-		var err error
-		if cfg.MSIClientID != "" {
-			cred, err = azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(cfg.MSIClientID)})
-		} else {
-			cred, err = azidentity.NewDefaultAzureCredential(nil)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("azure credential: %w", err)
-		}
-		return cred, nil
-	}
-	var queue tre.Queue
-	switch {
-	case cfg.ServiceBusConn != "":
-		q, err := servicebus.NewFromConnectionString(cfg.ServiceBusConn, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		queue = q
-	case cfg.ServiceBusNS != "":
-		c, err := credential()
-		if err != nil {
-			return nil, nil, err
-		}
-		q, err := servicebus.New(cfg.ServiceBusNS, c, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		queue = q
-	default:
-		q, err := sqlite.OpenQueue(ctx, cfg.DataDir, sqlite.QueueOptions{})
-		if err != nil {
-			return nil, nil, err
-		}
-		queue = q
-	}
-	if cfg.KeyVaultURL != "" {
-		c, err := credential()
-		if err != nil {
-			queue.Close()
-			return nil, nil, err
-		}
-		kv, err := keyvault.New(cfg.KeyVaultURL, c, nil)
-		if err != nil {
-			queue.Close()
-			return nil, nil, err
-		}
-		return queue, kv, nil
-	}
-	s, err := secretfile.Open(cfg.DataDir)
+func (m *Main) openAdapters(ctx context.Context) error {
+	q, err := m.openQueue(ctx)
 	if err != nil {
-		queue.Close()
-		return nil, nil, err
+		return err
 	}
-	return queue, s, nil
+	m.queue = q
+	m.closers = append(m.closers, q.Close)
+	if m.Config.KeyVaultURL != "" {
+		c, err := m.credential()
+		if err != nil {
+			return err
+		}
+		if m.secrets, err = keyvault.New(m.Config.KeyVaultURL, c, nil); err != nil {
+			return err
+		}
+	} else if m.secrets, err = secretfile.Open(m.Config.DataDir); err != nil {
+		return err
+	}
+	if c, ok := m.secrets.(io.Closer); ok {
+		m.closers = append(m.closers, c.Close)
+	}
+	return nil
+}
+
+func (m *Main) openQueue(ctx context.Context) (tre.Queue, error) {
+	switch {
+	case m.Config.ServiceBusConn != "":
+		return servicebus.NewFromConnectionString(m.Config.ServiceBusConn, nil)
+	case m.Config.ServiceBusNS != "":
+		c, err := m.credential()
+		if err != nil {
+			return nil, err
+		}
+		return servicebus.New(m.Config.ServiceBusNS, c, nil)
+	}
+	return sqlite.OpenQueue(ctx, m.Config.DataDir, sqlite.QueueOptions{})
+}
+
+// credential is the agent's Azure identity (VMSS_MSI_ID), made once when
+// an adapter first needs it.
+func (m *Main) credential() (azcore.TokenCredential, error) {
+	if m.cred == nil {
+		cred, err := azcred.New(m.Config.MSIClientID)
+		if err != nil {
+			return nil, err
+		}
+		m.cred = cred
+	}
+	return m.cred, nil
 }
 
 // healthHandler answers 200 while a worker is alive, 503 otherwise (the
@@ -196,7 +263,7 @@ func healthHandler(agent *processor.Agent) http.Handler {
 	})
 }
 
-func newRunner(cfg Config, lookup func(string) (string, bool), log *slog.Logger) (tre.Runner, error) {
+func newRunner(ctx context.Context, cfg Config, log *slog.Logger) (tre.Runner, error) {
 	if cfg.Runner == "local" {
 		return localrunner.New(localrunner.Config{
 			TemplatesDir: cfg.TemplatesDir,
@@ -204,41 +271,5 @@ func newRunner(cfg Config, lookup func(string) (string, bool), log *slog.Logger)
 			WorkDir:      filepath.Join(cfg.DataDir, "work"),
 		})
 	}
-	var prelude [][]string
-	if cfg.MSIClientID != "" {
-		prelude = append(prelude,
-			[]string{"az", "cloud", "set", "--name", cfg.AzureEnvironment},
-			[]string{"az", "login", "--identity", "--client-id", cfg.MSIClientID},
-			[]string{"az", "acr", "login", "--name", acrName(cfg.Registry)},
-		)
-	}
-	r, err := porter.New(porter.Config{
-		Porter: cfg.Porter, Registry: cfg.Registry, Env: cfg.porterEnv(lookup),
-		AgentParameters: map[string]string{
-			"tfstate_container_name":       cfg.StateContainer,
-			"tfstate_resource_group_name":  cfg.StateRG,
-			"tfstate_storage_account_name": cfg.StateAccount,
-			"arm_use_msi":                  boolString(cfg.ARMUseMSI),
-			"arm_environment":              cfg.ARMEnvironment,
-			"azure_environment":            cfg.AzureEnvironment,
-			"key_vault_url":                cfg.KeyVaultURL,
-		},
-		BundleParameters: cfg.BundleParameters,
-		Prelude:          prelude,
-		Logger:           log.With("component", "porter"),
-	})
-	if err != nil {
-		return nil, errors.Join(errors.New("porter runner"), err)
-	}
-	return r, nil
-}
-
-// acrName is the registry's short name (the first label of its host).
-func acrName(registry string) string {
-	for i := 0; i < len(registry); i++ {
-		if registry[i] == '.' {
-			return registry[:i]
-		}
-	}
-	return registry
+	return newPorterRunner(ctx, cfg, log)
 }

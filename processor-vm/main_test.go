@@ -8,15 +8,19 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tre-go/tre/internal/config"
 )
 
-// The README documents every setting the agent reads.
+// The README documents every setting the agent reads: its table is what
+// `tre-processor settings` prints.
 func TestReadmeListsEverySetting(t *testing.T) {
 	data, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
 	for _, s := range settings {
 		require.True(t, strings.Contains(string(data), "| `"+s.Name+"` |"), "README.md's processor settings lack %s", s.Name)
 	}
+	require.Contains(t, string(data), config.Markdown(settings), "README.md's processor table is `go run ./processor-vm settings`, verbatim")
 }
 
 func TestConfigProblemsReportedTogether(t *testing.T) {
@@ -34,18 +38,40 @@ func TestConfigProblemsReportedTogether(t *testing.T) {
 
 func TestPorterEnvIsAzureTREsList(t *testing.T) {
 	cfg, err := loadConfig(func(k string) (string, bool) {
-		v, ok := map[string]string{"REGISTRY_SERVER": "acr.azurecr.io", "KEY_VAULT_URL": "https://kv"}[k]
+		v, ok := map[string]string{
+			"REGISTRY_SERVER": "acr.azurecr.io", "KEY_VAULT_URL": "https://kv", "ARM_CLIENT_ID": "msi-1",
+			"AZURE_SUBSCRIPTION_ID": "sub-1", "AZURE_TENANT_ID": "tenant-1",
+		}[k]
 		return v, ok
 	}, nil)
 	require.NoError(t, err)
 	env := cfg.porterEnv(func(k string) (string, bool) {
 		return map[string]string{"PATH": "/usr/bin", "HOME": "/home/rp", "SECRET_OF_THE_AGENT": "x"}[k], k != "NOPE"
 	})
-	joined := strings.Join(env, "\n")
-	require.Contains(t, joined, "KEY_VAULT_URL=https://kv")
-	require.Contains(t, joined, "PATH=/usr/bin")
-	require.NotContains(t, joined, "SECRET_OF_THE_AGENT", "nothing else of the agent's environment")
+	// AzureTRE's porter_env under a managed identity
+	// (resource_processor/shared/config.py), and nothing else of the
+	// agent's environment.
+	require.Equal(t, []string{
+		"ARM_CLIENT_ID=msi-1",
+		"ARM_CLIENT_SECRET=",
+		"ARM_ENVIRONMENT=public",
+		"ARM_SUBSCRIPTION_ID=sub-1",
+		"ARM_TENANT_ID=tenant-1",
+		"AZURE_ENVIRONMENT=AzureCloud",
+		"HOME=/home/rp",
+		"KEY_VAULT_URL=https://kv",
+		"PATH=/usr/bin",
+	}, env)
 	require.Equal(t, "acr", acrName("acr.azurecr.io"))
+}
+
+func TestPorterRunnerNeedsTheManagedIdentity(t *testing.T) {
+	env := map[string]string{"REGISTRY_SERVER": "acr.azurecr.io", "ARM_USE_MSI": "false"}
+	_, err := loadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
+	require.ErrorContains(t, err, "ARM_USE_MSI: false is not supported by the porter runner")
+	env["RP_RUNNER"] = "local"
+	_, err = loadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
+	require.NoError(t, err, "the local runner does not care")
 }
 
 func TestSettingsCommand(t *testing.T) {

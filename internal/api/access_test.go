@@ -48,8 +48,9 @@ func minimal(title string) map[string]any {
 // buildWorld makes a deployed workspace with a service, a user resource of
 // the researcher and one of the owner, and a shared service. Then, by
 // mode: everything disabled (so it can be deleted); a custom action
-// running on each resource; or that action failed.
-func buildWorld(t *testing.T, mode string) (string, world) {
+// running on each resource; or that action failed. The extra functions add
+// to the world before its etags are read.
+func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string, world) {
 	t.Helper()
 	dir := t.TempDir()
 	e := openEnv(t, dir)
@@ -76,9 +77,9 @@ func buildWorld(t *testing.T, mode string) (string, world) {
 	}
 	var w world
 	w.ws, w.wsOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspace, TemplateName: "ws", User: adminUser})
-	require.NoError(t, e.svc.Assign(ctx, w.ws, "WorkspaceOwner", []string{ownerUser.ID}, adminUser))
-	require.NoError(t, e.svc.Assign(ctx, w.ws, "WorkspaceResearcher", []string{researcherUser.ID}, adminUser))
-	require.NoError(t, e.svc.Assign(ctx, w.ws, "AirlockManager", []string{auth.DevUserID("airlock")}, adminUser))
+	require.NoError(t, e.roles.Assign(ctx, w.ws, "WorkspaceOwner", []string{ownerUser.ID}, adminUser))
+	require.NoError(t, e.roles.Assign(ctx, w.ws, "WorkspaceResearcher", []string{researcherUser.ID}, adminUser))
+	require.NoError(t, e.roles.Assign(ctx, w.ws, "AirlockManager", []string{auth.DevUserID("airlock")}, adminUser))
 	w.svc, w.svcOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspaceService, WorkspaceID: w.ws, TemplateName: "svc", User: ownerUser})
 	w.urOwn, w.urOwnOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: researcherUser})
 	w.urOther, w.urOtherOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: ownerUser})
@@ -132,10 +133,16 @@ func buildWorld(t *testing.T, mode string) (string, world) {
 		require.NoError(t, sess.Close(ctx))
 		w.dlReplay, w.dlDiscard = fmt.Sprint(msgs[0].SequenceNumber), fmt.Sprint(msgs[1].SequenceNumber)
 	}
+	for _, f := range extra {
+		f(e, &w)
+	}
 	w.wsETag, w.svcETag, w.urOwnETag, w.urOtherETag, w.ssETag = etag(w.ws), etag(w.svc), etag(w.urOwn), etag(w.urOther), etag(w.ss)
-	_, err := e.svc.PutManualRules(ctx, "ntp-rules", ntpRules(), adminUser)
+	// With the firewall service's Run stopped, the world's firewall is the
+	// reconcile of this test: the same in every world.
+	e.stopFW()
+	_, err := e.fw.PutManualRules(ctx, "ntp-rules", ntpRules(), adminUser)
 	require.NoError(t, err)
-	e.svc.WaitFirewall()
+	e.reconcile()
 	e.close()
 	return dir, w
 }

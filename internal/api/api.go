@@ -11,27 +11,38 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tre-go/tre/internal/lifecycle"
-	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/tre"
 )
 
-// API holds what the routes need. Fields are set by the program's main.
+// API holds what the routes need: the services, each behind an interface
+// of what the routes use of it (services.go). Fields are set by the
+// program's main.
 type API struct {
-	Log      *slog.Logger
-	Auth     Authenticator
-	Registry *registry.Registry
-	// Lifecycle manages resources and operations.
-	Lifecycle *lifecycle.Service
-	// WorkspaceRoles resolves workspace-level roles; nil until workspaces
-	// exist.
-	WorkspaceRoles WorkspaceRoleSource
+	Log  *slog.Logger
+	Auth tre.Authenticator
+	// Registry is the template registry.
+	Registry Templates
+	// Resources and Operations are the resource lifecycle; Triggers is
+	// what the trigger functions drive.
+	Resources  Resources
+	Operations Operations
+	Triggers   Triggers
+	// Assignments are the workspace roles: the access rules read them, the
+	// users routes change them.
+	Assignments Assignments
+	// Agents records the Resource Processor agents' heartbeats.
+	Agents Agents
+	// DeadLetters are the messages nothing will process: the queues' dead
+	// letters and the status messages the trigger refused.
+	DeadLetters DeadLetters
+	// Firewall is the firewall service.
+	Firewall Firewall
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
 	Metadata Metadata
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	Now          func() time.Time
 	// EventPoll is how often an event stream looks for changes.
 	EventPoll time.Duration
 }
@@ -64,13 +75,6 @@ func (a *API) maxBody() int64 {
 		return 1 << 20
 	}
 	return a.MaxBodyBytes
-}
-
-func (a *API) now() time.Time {
-	if a.Now == nil {
-		return time.Now()
-	}
-	return a.Now()
 }
 
 // Routes is the route table of the whole API.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/funchost"
-	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -36,41 +36,42 @@ func (a *API) firewallRoutes() []Route {
 }
 
 func (a *API) getFirewall(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.Lifecycle.Firewall(r.Context())
+	v, err := a.Firewall.View(r.Context())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, firewallOf(v))
 	return nil
 }
 
 func (a *API) reconcileFirewall(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.Lifecycle.SyncFirewall(r.Context())
+	st, err := a.Firewall.Sync(r.Context())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, reconcileOf(st))
 	return nil
 }
 
 func (a *API) listManualRules(w http.ResponseWriter, r *http.Request) error {
-	list, err := a.Lifecycle.ManualRuleSets(r.Context())
+	list, err := a.Firewall.ManualRuleSets(r.Context())
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []*lifecycle.ManualRules{}
+	out := make([]ManualRuleSet, len(list))
+	for i, m := range list {
+		out[i] = manualRuleSetOf(m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"manualRules": list})
+	writeJSON(w, http.StatusOK, map[string]any{"manualRules": out})
 	return nil
 }
 
 func (a *API) getManualRules(w http.ResponseWriter, r *http.Request) error {
-	m, err := a.Lifecycle.ManualRuleSet(r.Context(), r.PathValue("name"))
+	m, err := a.Firewall.ManualRuleSet(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, m)
+	writeJSON(w, http.StatusOK, manualRuleSetOf(m))
 	return nil
 }
 
@@ -79,17 +80,17 @@ func (a *API) putManualRules(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decodeJSON(w, r, &rs, true); err != nil {
 		return err
 	}
-	m, err := a.Lifecycle.PutManualRules(r.Context(), r.PathValue("name"), rs, userOf(r.Context()))
+	m, err := a.Firewall.PutManualRules(r.Context(), r.PathValue("name"), rs, userOf(r.Context()))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, m)
+	writeJSON(w, http.StatusOK, manualRuleSetOf(m))
 	return nil
 }
 
 func (a *API) deleteManualRules(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	if err := a.Lifecycle.DeleteManualRules(r.Context(), name, userOf(r.Context())); err != nil {
+	if err := a.Firewall.DeleteManualRules(r.Context(), name, userOf(r.Context())); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"name": name, "result": "deleted"})
@@ -102,15 +103,15 @@ func (a *API) firewallReconcile(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.decodeInvocation(w, r); err != nil {
 		return err
 	}
-	if !a.Lifecycle.FirewallEnabled() {
+	if !a.Firewall.Enabled() {
 		funchost.WriteResponse(w, http.StatusOK, "the firewall service is off")
 		return nil
 	}
 	ctx := r.Context()
-	if err := a.Lifecycle.RunFirewallSteps(ctx); err != nil {
+	if err := a.Firewall.RunSteps(ctx); err != nil {
 		return a.timerFailed(ctx, w, "firewall steps", err)
 	}
-	st, err := a.Lifecycle.SyncFirewall(ctx)
+	st, err := a.Firewall.Sync(ctx)
 	if err != nil {
 		return a.timerFailed(ctx, w, "firewall reconcile", err)
 	}
@@ -124,7 +125,7 @@ func (a *API) timerFailed(ctx context.Context, w http.ResponseWriter, what strin
 	return nil
 }
 
-func firewallSummary(st *lifecycle.FirewallStatus) string {
+func firewallSummary(st *egress.Report) string {
 	msg := "firewall in sync"
 	if n := len(st.Result.Written) + len(st.Result.Deleted); n > 0 {
 		msg = "firewall updated"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -38,13 +39,13 @@ func TestFirewallManualRulesOverHTTP(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &m))
 	assert.Equal(t, "ntp-rules", m.Name)
 	assert.Equal(t, "admin", m.UpdatedBy.Name)
-	e.svc.WaitFirewall()
+	e.reconcile()
 
 	status, body, _ = e.do("GET", "/api/firewall", admin, "")
 	require.Equal(t, http.StatusOK, status, body)
 	var view struct {
-		Applied []firewall.RuleCollectionGroup `json:"applied"`
-		Owners  []firewall.Owned               `json:"owners"`
+		Applied []tre.RuleCollectionGroup `json:"applied"`
+		Owners  []firewall.Owned          `json:"owners"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &view))
 	require.Len(t, view.Applied, 1)
@@ -95,19 +96,18 @@ func TestFirewallManualRulesOverHTTP(t *testing.T) {
 
 	status, body, _ = e.do("DELETE", "/api/firewall/manual-rules/ntp-rules", admin, "")
 	require.Equal(t, http.StatusOK, status, body)
-	e.svc.WaitFirewall()
 	status, body, _ = e.do("POST", "/api/firewall/reconcile", admin, "")
 	require.Equal(t, http.StatusOK, status, body)
-	groups, err := (&firewall.FileBackend{Path: e.dir + "/firewall.json"}).Groups(t.Context())
+	groups, err := (&firewallfile.Backend{Path: e.dir + "/firewall.json"}).Groups(t.Context())
 	require.NoError(t, err)
 	assert.Empty(t, groups, "the rules are gone from the firewall")
 }
 
 func TestFirewallReconcileTrigger(t *testing.T) {
 	e := openEnv(t, t.TempDir())
-	fb := &firewall.FileBackend{Path: e.dir + "/firewall.json"}
-	orphan := firewall.RuleCollectionGroup{Name: "rcg-tre-network", Priority: 500, Collections: []firewall.RuleCollection{{
-		Name: "gone.nrc", Priority: 1000, Action: firewall.ActionAllow, NetworkRules: []firewall.NetworkRule{{
+	fb := &firewallfile.Backend{Path: e.dir + "/firewall.json"}
+	orphan := tre.RuleCollectionGroup{Name: "rcg-tre-network", Priority: 500, Collections: []tre.RuleCollection{{
+		Name: "gone.nrc", Priority: 1000, Action: tre.RuleAllow, NetworkRules: []tre.NetworkRule{{
 			Name: "old-ssh", Protocols: []string{"TCP"}, DestinationAddresses: []string{"*"}, DestinationPorts: []string{"22"}, SourceAddresses: []string{"*"}}}}}}
 	require.NoError(t, fb.Put(t.Context(), orphan))
 	timer, err := os.ReadFile("../funchost/testdata/timer.json")

@@ -16,11 +16,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/api"
+	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/cidr"
-	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/deadletter"
+	"github.com/tre-go/tre/internal/egress"
+	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
@@ -28,17 +32,24 @@ import (
 
 // env is the API over one data directory.
 type env struct {
-	t     *testing.T
-	dir   string
-	db    *sqlite.DB
-	queue *sqlite.Queue
-	store *sqlite.Store
-	reg   *registry.Registry
-	svc   *lifecycle.Service
-	keys  *auth.DevKeys
-	srv   *httptest.Server
-	api   *api.API
-	logs  *strings.Builder
+	t      *testing.T
+	dir    string
+	db     *sqlite.DB
+	queue  *sqlite.Queue
+	store  *sqlite.Store
+	reg    *registry.Registry
+	svc    *lifecycle.Service
+	roles  *assignment.Service
+	agents *roster.Service
+	dead   *deadletter.Service
+	fw     *egress.Service
+	// stopFW stops the firewall service's Run and waits for it; it may be
+	// called more than once.
+	stopFW func()
+	keys   *auth.DevKeys
+	srv    *httptest.Server
+	api    *api.API
+	logs   *strings.Builder
 }
 
 func openEnv(t *testing.T, dir string) *env {
@@ -54,17 +65,25 @@ func openEnv(t *testing.T, dir string) *env {
 	logs := &strings.Builder{}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := registry.New(st, nil)
-	svc, err := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "tre1", Location: "local",
+	signal := egress.NewSignal()
+	svc := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "tre1", Location: "local",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22")}, lifecycle.Options{Log: log, DeadLetters: q,
-		Firewall: &lifecycle.FirewallOptions{Backend: &firewall.FileBackend{Path: filepath.Join(dir, "firewall.json")}, Holder: "api-test"}})
+		Firewall: signal})
+	fw, err := egress.New(st, &firewallfile.Backend{Path: filepath.Join(dir, "firewall.json")}, svc, signal,
+		egress.Config{Holder: "api-test"}, egress.Options{Log: log})
 	require.NoError(t, err)
-	t.Cleanup(svc.WaitFirewall)
+	ctx, cancel := context.WithCancel(context.Background())
+	fwDone := make(chan struct{})
+	go func() { defer close(fwDone); _ = fw.Run(ctx) }()
+	roles := assignment.New(st, svc, assignment.Options{Log: log})
+	agents := roster.New(st, nil)
+	dead := deadletter.New(st, q, svc, deadletter.Options{Log: log})
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Lifecycle: svc, WorkspaceRoles: svc, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
+		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: roles, Agents: agents, DeadLetters: dead, Firewall: fw, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
 		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
 		Health:   []api.HealthCheck{{Name: "store", Check: st.Ping}}}
 	srv := httptest.NewServer(a.Handler())
-	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, keys: keys, srv: srv, api: a, logs: logs}
+	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, roles: roles, agents: agents, dead: dead, fw: fw, stopFW: sync.OnceFunc(func() { cancel(); <-fwDone }), keys: keys, srv: srv, api: a, logs: logs}
 	t.Cleanup(e.close)
 	return e
 }
@@ -73,6 +92,7 @@ func (e *env) close() {
 	if e.srv != nil {
 		e.srv.Close()
 		e.srv = nil
+		e.stopFW()
 		e.queue.Close()
 		e.db.Close()
 	}
@@ -121,6 +141,14 @@ func (e *env) do(method, path, token, body string, headers ...string) (int, stri
 	return resp.StatusCode, string(b), resp.Header
 }
 
+// reconcile makes the firewall match the store now, as the firewall
+// service does in the background when signalled.
+func (e *env) reconcile() {
+	e.t.Helper()
+	_, err := e.fw.Sync(context.Background())
+	require.NoError(e.t, err)
+}
+
 // complete drives every step of an operation to success, as the
 // Resource Processor would.
 func (e *env) complete(op *tre.Operation) {
@@ -155,15 +183,6 @@ func copyDir(t *testing.T, from string) string {
 		require.NoError(t, os.WriteFile(filepath.Join(to, en.Name()), b, 0o600))
 	}
 	return to
-}
-
-// apiRoutes lists every route of the table as "METHOD PATTERN".
-func (e *env) apiRoutes() []string {
-	var out []string
-	for _, rt := range e.api.Routes() {
-		out = append(out, rt.Method+" "+rt.Pattern)
-	}
-	return out
 }
 
 // patternOf returns the route pattern a request would match.

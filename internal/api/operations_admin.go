@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -67,7 +68,7 @@ func (a *API) retryOperation(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.Retry(r.Context(), res, opID, userOf(r.Context()))
+		op, err := a.Operations.Retry(r.Context(), res, opID, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -82,7 +83,7 @@ func (a *API) cancelOperation(f resourceFamily) func(http.ResponseWriter, *http.
 		if err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.Cancel(r.Context(), res, opID, userOf(r.Context()))
+		op, err := a.Operations.Cancel(r.Context(), res, opID, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -101,7 +102,7 @@ func (a *API) failOperation(f resourceFamily) func(http.ResponseWriter, *http.Re
 		if err := a.decodeJSON(w, r, &body, true); err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.ForceFail(r.Context(), res, opID, body.Reason, userOf(r.Context()))
+		op, err := a.Operations.ForceFail(r.Context(), res, opID, body.Reason, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -126,7 +127,7 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 		if err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.Operation(r.Context(), res, opID)
+		op, err := a.Operations.Operation(r.Context(), res, opID)
 		if err != nil {
 			return err
 		}
@@ -147,7 +148,7 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 		for {
 			if op.ETag != last {
 				last = op.ETag
-				data, _ := json.Marshal(lifecycle.PublicOperation(op))
+				data, _ := json.Marshal(operationOf(op))
 				fmt.Fprintf(w, "id: %s\nevent: operation\ndata: %s\n\n", op.ETag, data)
 				if op.Status.Terminal() {
 					fmt.Fprintf(w, "event: end\ndata: {\"status\":%q}\n\n", op.Status)
@@ -170,7 +171,7 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 				}
 			case <-tick.C:
 			}
-			next, err := a.Lifecycle.Operation(r.Context(), res, opID)
+			next, err := a.Operations.Operation(r.Context(), res, opID)
 			if err != nil {
 				if r.Context().Err() == nil {
 					fmt.Fprintf(w, "event: error\ndata: %q\n\n", tre.ErrorMessage(err))
@@ -183,23 +184,20 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 }
 
 func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
-	list, err := a.Lifecycle.DeadLetters(r.Context())
+	list, err := a.DeadLetters.List(r.Context())
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []lifecycle.DeadLetter{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deadLetters": list})
+	writeJSON(w, http.StatusOK, map[string]any{"deadLetters": deadLettersOf(list)})
 	return nil
 }
 
 func deadLetterRef(r *http.Request) (string, string, error) {
 	q, id := r.PathValue("queue"), r.PathValue("id")
 	switch q {
-	case tre.QueueRequests, tre.QueueStatus, lifecycle.QueueRejected:
+	case tre.QueueRequests, tre.QueueStatus, deadletter.QueueRejected:
 	default:
-		return "", "", tre.FieldErrorf(tre.CodeInvalid, "queue", "queue must be %s, %s or %s, not %q", tre.QueueRequests, tre.QueueStatus, lifecycle.QueueRejected, q)
+		return "", "", tre.FieldErrorf(tre.CodeInvalid, "queue", "queue must be %s, %s or %s, not %q", tre.QueueRequests, tre.QueueStatus, deadletter.QueueRejected, q)
 	}
 	return q, id, nil
 }
@@ -209,7 +207,7 @@ func (a *API) replayDeadLetter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Lifecycle.ReplayDeadLetter(r.Context(), q, id, userOf(r.Context())); err != nil {
+	if err := a.DeadLetters.Replay(r.Context(), q, id, userOf(r.Context())); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"queue": q, "id": id, "result": "replayed"})
@@ -221,7 +219,7 @@ func (a *API) discardDeadLetter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Lifecycle.DiscardDeadLetter(r.Context(), q, id, userOf(r.Context())); err != nil {
+	if err := a.DeadLetters.Discard(r.Context(), q, id, userOf(r.Context())); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"queue": q, "id": id, "result": "discarded"})

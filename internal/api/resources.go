@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
@@ -144,9 +145,9 @@ func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tr
 	if err != nil {
 		return nil, err
 	}
-	get := a.Lifecycle.Get
+	get := a.Resources.Get
 	if deleted {
-		get = a.Lifecycle.GetForRecords
+		get = a.Resources.GetForRecords
 	}
 	res, err := get(r.Context(), ref)
 	if err != nil {
@@ -156,14 +157,14 @@ func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tr
 }
 
 func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, error) {
-	pub, err := a.Lifecycle.Public(r.Context(), res)
+	ups, err := a.Resources.AvailableUpgrades(r.Context(), res)
 	if err != nil {
 		return nil, err
 	}
 	if f.restrict && !userOf(r.Context()).HasRole(tre.RoleTREAdmin) {
-		return lifecycle.Restricted(pub), nil
+		return restrictedOf(res, ups), nil
 	}
-	return pub, nil
+	return resourceOf(res, ups), nil
 }
 
 func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
@@ -172,14 +173,14 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 		if err != nil {
 			return err
 		}
-		list, err := a.Lifecycle.List(r.Context(), ref)
+		list, err := a.Resources.List(r.Context(), ref)
 		if err != nil {
 			return err
 		}
 		user := userOf(r.Context())
 		var visible map[string]bool
 		if f.typ == tre.TypeWorkspace && !user.HasRole(tre.RoleTREAdmin) {
-			if visible, err = a.Lifecycle.WorkspacesOf(r.Context(), user.ID); err != nil {
+			if visible, err = a.Assignments.WorkspacesOf(r.Context(), user.ID); err != nil {
 				return err
 			}
 		}
@@ -212,7 +213,7 @@ func (a *API) createResource(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err := a.decodeJSON(w, r, &body, true); err != nil {
 			return err
 		}
-		_, op, err := a.Lifecycle.Create(r.Context(), lifecycle.CreateRequest{
+		_, op, err := a.Resources.Create(r.Context(), lifecycle.CreateRequest{
 			Type: f.typ, WorkspaceID: ref.WorkspaceID, ServiceID: ref.ServiceID, TemplateName: body.TemplateName,
 			Properties: body.Properties, User: userOf(r.Context()), Roles: callerRoles(r),
 		})
@@ -228,7 +229,7 @@ func (a *API) createResource(f resourceFamily) func(http.ResponseWriter, *http.R
 // operation, as AzureTRE does for every asynchronous mutation.
 func writeOperation(w http.ResponseWriter, status int, op *tre.Operation) {
 	w.Header().Set("Location", "/api"+op.ResourcePath+"/operations/"+op.ID)
-	writeJSON(w, status, map[string]any{"operation": lifecycle.PublicOperation(op)})
+	writeJSON(w, status, map[string]any{"operation": operationOf(op)})
 }
 
 func (a *API) getResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
@@ -268,7 +269,7 @@ func (a *API) patchResource(f resourceFamily) func(http.ResponseWriter, *http.Re
 			return err
 		}
 		ref, _ := refOf(f, r, true)
-		op, err := a.Lifecycle.Patch(r.Context(), lifecycle.PatchRequest{
+		op, err := a.Resources.Patch(r.Context(), lifecycle.PatchRequest{
 			Ref: ref, IsEnabled: body.IsEnabled, Properties: body.Properties, TemplateVersion: body.TemplateVersion,
 			ETag: etag, IfMatch: ifMatch, Force: force, User: userOf(r.Context()),
 		})
@@ -286,7 +287,7 @@ func (a *API) deleteResource(f resourceFamily) func(http.ResponseWriter, *http.R
 			return err
 		}
 		ref, _ := refOf(f, r, true)
-		op, err := a.Lifecycle.Delete(r.Context(), ref, userOf(r.Context()))
+		op, err := a.Resources.Delete(r.Context(), ref, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -305,7 +306,7 @@ func (a *API) invokeAction(f resourceFamily) func(http.ResponseWriter, *http.Req
 			return tre.FieldErrorf(tre.CodeInvalid, "action", "The query parameter action is required: the name of a custom action of the resource's template")
 		}
 		ref, _ := refOf(f, r, true)
-		op, err := a.Lifecycle.InvokeAction(r.Context(), ref, action, userOf(r.Context()))
+		op, err := a.Resources.InvokeAction(r.Context(), ref, action, userOf(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -320,15 +321,11 @@ func (a *API) listOperations(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
-		ops, err := a.Lifecycle.Operations(r.Context(), res)
+		ops, err := a.Operations.Operations(r.Context(), res)
 		if err != nil {
 			return err
 		}
-		out := make([]*tre.Operation, len(ops))
-		for i, op := range ops {
-			out[i] = lifecycle.PublicOperation(op)
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"operations": out})
+		writeJSON(w, http.StatusOK, map[string]any{"operations": operationsOf(ops)})
 		return nil
 	}
 }
@@ -339,11 +336,11 @@ func (a *API) getOperation(f resourceFamily) func(http.ResponseWriter, *http.Req
 		if err != nil {
 			return err
 		}
-		op, err := a.Lifecycle.Operation(r.Context(), res, r.PathValue("operation_id"))
+		op, err := a.Operations.Operation(r.Context(), res, r.PathValue("operation_id"))
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"operation": lifecycle.PublicOperation(op)})
+		writeJSON(w, http.StatusOK, map[string]any{"operation": operationOf(op)})
 		return nil
 	}
 }
@@ -354,11 +351,11 @@ func (a *API) history(f resourceFamily) func(http.ResponseWriter, *http.Request)
 		if err != nil {
 			return err
 		}
-		items, err := a.Lifecycle.History(r.Context(), res)
+		items, err := a.Resources.History(r.Context(), res)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"resource_history": items})
+		writeJSON(w, http.StatusOK, map[string]any{"resource_history": historyOf(items)})
 		return nil
 	}
 }
@@ -381,15 +378,11 @@ func (a *API) workspaceRoutes() []Route {
 }
 
 func (a *API) myOperations(w http.ResponseWriter, r *http.Request) error {
-	ops, err := a.Lifecycle.MyOperations(r.Context(), userOf(r.Context()).ID)
+	ops, err := a.Operations.MyOperations(r.Context(), userOf(r.Context()).ID)
 	if err != nil {
 		return err
 	}
-	out := make([]*tre.Operation, len(ops))
-	for i, op := range ops {
-		out[i] = lifecycle.PublicOperation(op)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"operations": out})
+	writeJSON(w, http.StatusOK, map[string]any{"operations": operationsOf(ops)})
 	return nil
 }
 
@@ -398,7 +391,7 @@ func (a *API) workspaceOf(r *http.Request) (*tre.Resource, error) {
 	if err := lifecycle.CheckID("workspace_id", wid); err != nil {
 		return nil, err
 	}
-	return a.Lifecycle.Get(r.Context(), lifecycle.WorkspaceRef(wid))
+	return a.Resources.Get(r.Context(), lifecycle.WorkspaceRef(wid))
 }
 
 // scopeID answers AzureTRE clients that ask for a workspace's token scope:
@@ -442,11 +435,11 @@ func (a *API) workspaceUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	users, err := a.Lifecycle.Users(r.Context(), ws.ID)
+	users, err := a.Assignments.Users(r.Context(), ws.ID)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	writeJSON(w, http.StatusOK, map[string]any{"users": usersOf(users)})
 	return nil
 }
 
@@ -454,7 +447,7 @@ func (a *API) workspaceRoleList(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.workspaceOf(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"roles": lifecycle.WorkspaceRoles()})
+	writeJSON(w, http.StatusOK, map[string]any{"roles": rolesOf(assignment.WorkspaceRoles())})
 	return nil
 }
 
@@ -473,7 +466,7 @@ func (a *API) assign(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decodeJSON(w, r, &body, true); err != nil {
 		return err
 	}
-	if err := a.Lifecycle.Assign(r.Context(), ws.ID, body.RoleID, body.UserIDs, userOf(r.Context())); err != nil {
+	if err := a.Assignments.Assign(r.Context(), ws.ID, body.RoleID, body.UserIDs, userOf(r.Context())); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, body)
@@ -487,7 +480,7 @@ func (a *API) unassign(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	userID, roleID := q.Get("user_id"), q.Get("role_id")
-	if err := a.Lifecycle.Unassign(r.Context(), ws.ID, userID, roleID, userOf(r.Context())); err != nil {
+	if err := a.Assignments.Unassign(r.Context(), ws.ID, userID, roleID, userOf(r.Context())); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, assignBody{RoleID: roleID, UserIDs: []string{userID}})

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -50,11 +49,6 @@ type Route struct {
 	// left out of the OpenAPI document.
 	Trigger bool
 	Handle  func(w http.ResponseWriter, r *http.Request) error
-}
-
-// Authenticator validates a bearer token. *auth.Validator implements it.
-type Authenticator interface {
-	Validate(ctx context.Context, raw string) (tre.User, error)
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -129,9 +123,9 @@ func (a *API) authorize(r *http.Request, acc Access) (tre.User, error) {
 			return user, nil
 		}
 	}
-	if len(acc.Workspace) > 0 && a.WorkspaceRoles != nil {
+	if len(acc.Workspace) > 0 && a.Assignments != nil {
 		if wid := r.PathValue("workspace_id"); wid != "" {
-			roles, err := a.WorkspaceRoles.RolesOf(r.Context(), wid, user.ID)
+			roles, err := a.Assignments.RolesOf(r.Context(), wid, user.ID)
 			if err != nil {
 				return tre.User{}, err
 			}
@@ -144,13 +138,6 @@ func (a *API) authorize(r *http.Request, acc Access) (tre.User, error) {
 		}
 	}
 	return tre.User{}, tre.Errorf(tre.CodeForbidden, "The user is missing a required role: %s", roleList(acc))
-}
-
-// WorkspaceRoleSource resolves a user's roles in a workspace.
-type WorkspaceRoleSource interface {
-	// RolesOf returns the user's roles in the workspace. Returns
-	// CodeNotFound when the workspace does not exist.
-	RolesOf(ctx context.Context, workspaceID, userID string) ([]tre.Role, error)
 }
 
 func roleList(acc Access) string {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/funchost"
-	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -47,7 +47,7 @@ func (a *API) operationsWatchdog(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.decodeInvocation(w, r); err != nil {
 		return err
 	}
-	n, err := a.Lifecycle.Watchdog(r.Context())
+	n, err := a.Triggers.Watchdog(r.Context())
 	if err != nil {
 		loggerOf(r.Context(), a.log()).Warn("watchdog incomplete", "error", err.Error())
 		funchost.WriteResponse(w, http.StatusInternalServerError, "watchdog incomplete: "+tre.ErrorMessage(err))
@@ -80,7 +80,7 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 	log := loggerOf(r.Context(), a.log()).With("message_id", inv.String("MessageId"), "session_id", inv.String("SessionId"),
 		"delivery_count", inv.Int("DeliveryCount"))
 	reject := func(reason, opID string, body []byte) error {
-		err := a.Lifecycle.RecordRejected(r.Context(), lifecycle.RejectedMessage{
+		err := a.DeadLetters.Reject(r.Context(), deadletter.RejectedMessage{
 			Queue: tre.QueueStatus, MessageID: inv.String("MessageId"), SessionID: inv.String("SessionId"),
 			DeliveryCount: inv.Int("DeliveryCount"), Reason: reason, OperationID: opID, Body: string(body),
 		})
@@ -104,7 +104,7 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 		if err := json.Unmarshal(body, &hb); err != nil {
 			return reject("the message is not an agent heartbeat: "+err.Error(), "", body)
 		}
-		if err := a.Lifecycle.RecordAgent(r.Context(), hb); err != nil {
+		if err := a.Agents.Record(r.Context(), hb); err != nil {
 			if tre.IsCode(err, tre.CodeInvalid) {
 				return reject(tre.ErrorMessage(err), "", body)
 			}
@@ -119,7 +119,7 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 		return reject("the message is not a status update: "+err.Error(), "", body)
 	}
 	log = log.With("operation_id", upd.OperationID, "step_id", upd.StepID, "resource_id", upd.ID, "status", upd.Status)
-	outcome, err := a.Lifecycle.ApplyStatus(r.Context(), upd)
+	outcome, err := a.Triggers.ApplyStatus(r.Context(), upd)
 	switch tre.ErrorCode(err) {
 	case "":
 		log.Debug("status ingested", "outcome", outcome)
@@ -138,7 +138,7 @@ func (a *API) dispatchRedelivery(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.decodeInvocation(w, r); err != nil {
 		return err
 	}
-	if err := a.Lifecycle.Sweep(r.Context()); err != nil {
+	if err := a.Triggers.Sweep(r.Context()); err != nil {
 		loggerOf(r.Context(), a.log()).Warn("sweep incomplete", "error", err.Error())
 		funchost.WriteResponse(w, http.StatusInternalServerError, "sweep incomplete: "+tre.ErrorMessage(err))
 		return nil

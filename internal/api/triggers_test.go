@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/funchost"
-	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -53,7 +52,7 @@ func TestTriggerGoldenPayloads(t *testing.T) {
 	code, out := e.invoke("deployment-status", recorded)
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, out.Logs[0], "rejected: status message for unknown operation")
-	rejected, err := e.svc.Rejected(ctx)
+	rejected, err := e.dead.Rejected(ctx)
 	require.NoError(t, err)
 	require.Len(t, rejected, 1)
 	require.Equal(t, "0f0c6a8e-2b52-4d3c-8d5f-8e1f1c2a3b4c:deployed", rejected[0].MessageID)
@@ -73,7 +72,7 @@ func TestTriggerGoldenPayloads(t *testing.T) {
 	// An agent's heartbeat is recorded.
 	code, _ = e.invoke("deployment-status", statusPayload(t, tre.AgentHeartbeat{Kind: tre.KindAgentHeartbeat, Agent: "vm-0", Workers: 2, Healthy: true}, "hb1", "agent-vm-0"))
 	require.Equal(t, http.StatusOK, code)
-	agents, err := e.svc.Agents(ctx)
+	agents, err := e.agents.List(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "vm-0", agents[0].Agent)
 
@@ -123,8 +122,7 @@ func TestTriggerRoutesUnreachableFromAPI(t *testing.T) {
 		require.GreaterOrEqual(t, len(status), 2, path)
 		require.Contains(t, []string{"400", "404"}, status[1], "%s answered %s", path, status[1])
 	}
-	rejected, err := e.svc.Rejected(context.Background())
+	rejected, err := e.dead.Rejected(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, rejected, "no trigger ran")
-	var _ = lifecycle.QueueRejected
 }

@@ -1,4 +1,4 @@
-// Package armfirewall implements firewall.Backend on the rule collection
+// Package armfirewall implements tre.Firewall on the rule collection
 // groups of one Azure Firewall Policy, through Azure Resource Manager
 // (armnetwork v6, API version 2024-05-01).
 //
@@ -24,7 +24,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
 
-	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -48,13 +47,13 @@ const (
 	defaultPollFrequency = 10 * time.Second
 )
 
-// Backend is firewall.Backend on one Azure Firewall Policy.
+// Backend is tre.Firewall on one Azure Firewall Policy.
 type Backend struct {
 	client *armnetwork.FirewallPolicyRuleCollectionGroupsClient
 	cfg    Config
 }
 
-var _ firewall.Backend = (*Backend)(nil)
+var _ tre.Firewall = (*Backend)(nil)
 
 // New returns the backend for cfg's policy, authenticating with cred.
 // opts may be nil; zero retry settings get DefaultMaxRetries and
@@ -101,9 +100,9 @@ func New(cfg Config, cred azcore.TokenCredential, opts *arm.ClientOptions) (*Bac
 	return &Backend{client: client, cfg: cfg}, nil
 }
 
-// Groups implements firewall.Backend, following the list's pages.
-func (b *Backend) Groups(ctx context.Context) ([]firewall.RuleCollectionGroup, error) {
-	var out []firewall.RuleCollectionGroup
+// Groups implements tre.Firewall, following the list's pages.
+func (b *Backend) Groups(ctx context.Context) ([]tre.RuleCollectionGroup, error) {
+	var out []tre.RuleCollectionGroup
 	pager := b.client.NewListPager(b.cfg.ResourceGroup, b.cfg.PolicyName, nil)
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
@@ -119,10 +118,10 @@ func (b *Backend) Groups(ctx context.Context) ([]firewall.RuleCollectionGroup, e
 	return out, nil
 }
 
-// Put implements firewall.Backend: PUT the whole group and wait until Azure
+// Put implements tre.Firewall: PUT the whole group and wait until Azure
 // has applied it.
-func (b *Backend) Put(ctx context.Context, g firewall.RuleCollectionGroup) error {
-	if err := firewall.CheckGroup(g); err != nil {
+func (b *Backend) Put(ctx context.Context, g tre.RuleCollectionGroup) error {
+	if err := g.Check(); err != nil {
 		return fmt.Errorf("armfirewall: put %s: %w", g.Name, err)
 	}
 	params, err := toSDK(g)
@@ -139,7 +138,7 @@ func (b *Backend) Put(ctx context.Context, g firewall.RuleCollectionGroup) error
 	return nil
 }
 
-// Delete implements firewall.Backend: DELETE the group and wait until Azure
+// Delete implements tre.Firewall: DELETE the group and wait until Azure
 // has removed it; a group that is not there counts as deleted.
 func (b *Backend) Delete(ctx context.Context, name string) error {
 	poller, err := b.client.BeginDelete(ctx, b.cfg.ResourceGroup, b.cfg.PolicyName, name, nil)

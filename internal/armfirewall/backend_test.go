@@ -15,7 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/firewall"
-	"github.com/tre-go/tre/internal/firewall/firewalltest"
+	"github.com/tre-go/tre/internal/firewalltest"
+	"github.com/tre-go/tre/internal/lock"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -27,7 +28,7 @@ func testContext(t *testing.T) context.Context {
 }
 
 func TestBackendConformance(t *testing.T) {
-	firewalltest.Run(t, func(t *testing.T) firewall.Backend {
+	firewalltest.Run(t, func(t *testing.T) tre.Firewall {
 		f := newFakeARM(t)
 		f.pageSize = 2 // every listing with more than two groups is paged
 		return f.backend(t)
@@ -245,7 +246,7 @@ func TestReconcileEndToEnd(t *testing.T) {
 
 	var mu sync.Mutex
 	var owners []firewall.Owned
-	source := func(context.Context) ([]firewall.RuleCollectionGroup, error) {
+	source := func(context.Context) ([]tre.RuleCollectionGroup, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		groups, errs := firewall.Desired(owners, firewall.Config{})
@@ -258,8 +259,8 @@ func TestReconcileEndToEnd(t *testing.T) {
 		// Each goroutine plays a separate instance: its own backend and
 		// lease holder, one store.
 		return &firewall.Reconciler{
-			Backend: f.backend(t),
-			Lease:   &firewall.Lease{Store: store, Name: "firewall", Holder: fmt.Sprintf("instance-%d", instance), MaxWait: 20 * time.Millisecond},
+			Firewall: f.backend(t),
+			Lease:    &lock.Lease{Store: store, Name: "firewall", Holder: fmt.Sprintf("instance-%d", instance), MaxWait: 20 * time.Millisecond},
 		}
 	}
 
@@ -347,7 +348,7 @@ func TestReconcileRewritesAFailedGroup(t *testing.T) {
 	store, err := sqlite.OpenStore(ctx, t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
-	r := &firewall.Reconciler{Backend: f.backend(t), Lease: &firewall.Lease{Store: store, Name: "firewall", Holder: "a"}}
+	r := &firewall.Reconciler{Firewall: f.backend(t), Lease: &lock.Lease{Store: store, Name: "firewall", Holder: "a"}}
 	desired, _ := firewall.Desired([]firewall.Owned{ownerRules(1)}, firewall.Config{})
 	_, err = r.Reconcile(ctx, desired)
 	require.NoError(t, err)
@@ -372,18 +373,18 @@ func ownerRules(i int) firewall.Owned {
 	id := fmt.Sprintf("0f6c1c3e-6a4f-4a2c-9c1e-%012d", i)
 	cidr := fmt.Sprintf("10.%d.0.0/24", i)
 	return firewall.Owned{
-		Owner: firewall.Owner{Kind: firewall.OwnerResource, ID: id, Name: fmt.Sprintf("Gitea %d", i), ResourceType: "workspace-service"},
+		Owner: tre.RuleOwner{Kind: tre.RuleOwnerResource, ID: id, Name: fmt.Sprintf("Gitea %d", i), ResourceType: "workspace-service"},
 		Rules: firewall.RuleSet{
 			ApplicationRuleCollections: []firewall.ApplicationRuleCollection{{
 				Name: "arc_svc_" + id + "_gitea",
-				Rules: []firewall.ApplicationRule{{
-					Name: "allow-sources", Protocols: []firewall.Protocol{{Port: "443", Type: "Https"}},
+				Rules: []tre.ApplicationRule{{
+					Name: "allow-sources", Protocols: []tre.Protocol{{Port: "443", Type: "Https"}},
 					TargetFQDNs: []string{"github.com", "*.github.com"}, SourceAddresses: []string{cidr},
 				}},
 			}},
 			NetworkRuleCollections: []firewall.NetworkRuleCollection{{
 				Name: "nrc_svc_" + id + "_gitea",
-				Rules: []firewall.NetworkRule{{
+				Rules: []tre.NetworkRule{{
 					Name: "allow-mysql", SourceAddresses: []string{cidr}, DestinationAddresses: []string{"Sql.WestEurope"},
 					DestinationPorts: []string{"3306"}, Protocols: []string{"TCP"},
 				}},
@@ -392,7 +393,7 @@ func ownerRules(i int) firewall.Owned {
 	}
 }
 
-func find(t *testing.T, groups []firewall.RuleCollectionGroup, name string) firewall.RuleCollectionGroup {
+func find(t *testing.T, groups []tre.RuleCollectionGroup, name string) tre.RuleCollectionGroup {
 	t.Helper()
 	for _, g := range groups {
 		if g.Name == name {
@@ -400,5 +401,5 @@ func find(t *testing.T, groups []firewall.RuleCollectionGroup, name string) fire
 		}
 	}
 	require.FailNow(t, "group not found", name)
-	return firewall.RuleCollectionGroup{}
+	return tre.RuleCollectionGroup{}
 }

@@ -8,13 +8,14 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/armfirewall"
 	"github.com/tre-go/tre/internal/cidr"
-	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/secretfile"
@@ -52,14 +53,24 @@ func TestTwentyServicesAtOnceOnAzureFirewall(t *testing.T) {
 	require.NoError(t, err)
 	reg := registry.New(st, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Each instance is the resource lifecycle and its firewall service,
+	// running in the background as in the handler.
 	var instances []*lifecycle.Service
+	var firewalls []*egress.Service
+	var running sync.WaitGroup
+	runCtx, stopRunning := context.WithCancel(ctx)
+	stop := sync.OnceFunc(func() { stopRunning(); running.Wait() })
+	t.Cleanup(stop)
 	for i := range 2 {
-		svc, err := lifecycle.New(st, reg, sec, discard{}, lifecycle.Config{TREID: "tre1", Location: "westeurope",
+		signal := egress.NewSignal()
+		svc := lifecycle.New(st, reg, sec, discard{}, lifecycle.Config{TREID: "tre1", Location: "westeurope",
 			AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22")},
-			lifecycle.Options{Log: log, Firewall: &lifecycle.FirewallOptions{Backend: fake.Backend(t), Holder: fmt.Sprintf("instance-%d", i)}})
+			lifecycle.Options{Log: log, Firewall: signal})
+		fw, err := egress.New(st, fake.Backend(t), svc, signal, egress.Config{Holder: fmt.Sprintf("instance-%d", i)}, egress.Options{Log: log})
 		require.NoError(t, err)
-		t.Cleanup(svc.StopFirewall)
-		instances = append(instances, svc)
+		running.Add(1)
+		go func() { defer running.Done(); _ = fw.Run(runCtx) }()
+		instances, firewalls = append(instances, svc), append(firewalls, fw)
 	}
 	schema := func(title string, props map[string]any) map[string]any {
 		return map[string]any{"title": title, "description": title, "type": "object", "properties": props}
@@ -100,13 +111,23 @@ func TestTwentyServicesAtOnceOnAzureFirewall(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	for _, svc := range instances {
-		svc.WaitFirewall()
+	// Each create signalled its instance's firewall service, which runs
+	// every step due when it looks.
+	firewallStepsEnded := func() bool {
+		for _, id := range ops {
+			got, err := tre.GetAs[tre.Operation](ctx, st, tre.Operations, id)
+			require.NoError(t, err)
+			if !got.Steps[0].Status.Terminal() {
+				return false
+			}
+		}
+		return true
 	}
-	// What an instance left for later (another ran the reconcile that
-	// covered it) the timer runs.
-	for _, svc := range instances {
-		require.NoError(t, svc.RunFirewallSteps(ctx))
+	require.Eventually(t, firewallStepsEnded, 60*time.Second, 10*time.Millisecond)
+	stop()
+	// The timer finds nothing left.
+	for _, fw := range firewalls {
+		require.NoError(t, fw.RunSteps(ctx))
 	}
 	for i, id := range ops {
 		got, err := tre.GetAs[tre.Operation](ctx, st, tre.Operations, id)
@@ -121,7 +142,7 @@ func TestTwentyServicesAtOnceOnAzureFirewall(t *testing.T) {
 	assert.NotEmpty(t, writes)
 	groups, err := fake.Backend(t).Groups(ctx)
 	require.NoError(t, err)
-	byName := map[string]firewall.RuleCollectionGroup{}
+	byName := map[string]tre.RuleCollectionGroup{}
 	for _, g := range groups {
 		byName[g.Name] = g
 	}
@@ -140,7 +161,7 @@ func TestTwentyServicesAtOnceOnAzureFirewall(t *testing.T) {
 	fake.SetGroup(t, "rcg-admin-own", core)
 	ownBefore := fake.GroupJSON(t, "rcg-admin-own")
 
-	res, err := instances[1].SyncFirewall(ctx)
+	res, err := firewalls[1].Sync(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"rcg-tre-application"}, res.Result.Written)
 	groups, err = fake.Backend(t).Groups(ctx)

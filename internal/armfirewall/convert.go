@@ -8,7 +8,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
 
-	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -16,7 +15,7 @@ import (
 // filter collection, every rule an ApplicationRule or a (network) Rule. An
 // empty description is sent as absent, as AzureTRE's Terraform does.
 // Returns CodeInvalid for a port that is not a number.
-func toSDK(g firewall.RuleCollectionGroup) (armnetwork.FirewallPolicyRuleCollectionGroup, error) {
+func toSDK(g tre.RuleCollectionGroup) (armnetwork.FirewallPolicyRuleCollectionGroup, error) {
 	collections := make([]armnetwork.FirewallPolicyRuleCollectionClassification, 0, len(g.Collections))
 	for _, c := range g.Collections {
 		fc := &armnetwork.FirewallPolicyFilterRuleCollection{
@@ -88,8 +87,8 @@ func toSDK(g firewall.RuleCollectionGroup) (armnetwork.FirewallPolicyRuleCollect
 // inserted headers or destination addresses in application rules) is noted
 // in the collection's Unsupported, so that it never compares equal to a
 // desired collection.
-func fromSDK(g *armnetwork.FirewallPolicyRuleCollectionGroup) firewall.RuleCollectionGroup {
-	out := firewall.RuleCollectionGroup{Name: deref(g.Name)}
+func fromSDK(g *armnetwork.FirewallPolicyRuleCollectionGroup) tre.RuleCollectionGroup {
+	out := tre.RuleCollectionGroup{Name: deref(g.Name)}
 	if g.Properties == nil {
 		return out
 	}
@@ -106,22 +105,22 @@ func fromSDK(g *armnetwork.FirewallPolicyRuleCollectionGroup) firewall.RuleColle
 	return out
 }
 
-func collectionFromSDK(rc armnetwork.FirewallPolicyRuleCollectionClassification) firewall.RuleCollection {
+func collectionFromSDK(rc armnetwork.FirewallPolicyRuleCollectionClassification) tre.RuleCollection {
 	base := rc.GetFirewallPolicyRuleCollection()
-	c := firewall.RuleCollection{Name: deref(base.Name), Priority: deref(base.Priority)}
+	c := tre.RuleCollection{Name: deref(base.Name), Priority: deref(base.Priority)}
 	fc, ok := rc.(*armnetwork.FirewallPolicyFilterRuleCollection)
 	if !ok {
 		c.Unsupported = fmt.Sprintf("a rule collection of type %s", deref(base.RuleCollectionType))
 		return c
 	}
 	if fc.Action != nil {
-		c.Action = firewall.Action(deref(fc.Action.Type))
+		c.Action = tre.RuleAction(deref(fc.Action.Type))
 	}
 	var unsupported []string
 	for _, rule := range fc.Rules {
 		switch r := rule.(type) {
 		case *armnetwork.ApplicationRule:
-			ar := firewall.ApplicationRule{
+			ar := tre.ApplicationRule{
 				Name:             deref(r.Name),
 				Description:      deref(r.Description),
 				FQDNTags:         strs(r.FqdnTags),
@@ -133,7 +132,7 @@ func collectionFromSDK(rc armnetwork.FirewallPolicyRuleCollectionClassification)
 				if p == nil {
 					continue
 				}
-				proto := firewall.Protocol{Type: string(deref(p.ProtocolType))}
+				proto := tre.Protocol{Type: string(deref(p.ProtocolType))}
 				if p.Port != nil {
 					proto.Port = strconv.Itoa(int(*p.Port))
 				}
@@ -144,7 +143,7 @@ func collectionFromSDK(rc armnetwork.FirewallPolicyRuleCollectionClassification)
 			}
 			c.ApplicationRules = append(c.ApplicationRules, ar)
 		case *armnetwork.Rule:
-			nr := firewall.NetworkRule{
+			nr := tre.NetworkRule{
 				Name:                  deref(r.Name),
 				Description:           deref(r.Description),
 				SourceAddresses:       strs(r.SourceAddresses),

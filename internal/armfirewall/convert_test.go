@@ -9,13 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/firewall"
-	"github.com/tre-go/tre/internal/firewall/firewalltest"
+	"github.com/tre-go/tre/internal/firewalltest"
 	"github.com/tre-go/tre/internal/tre"
 )
 
 // viaJSON sends g through the SDK's wire format both ways, as a PUT and a
 // later GET do.
-func viaJSON(t *testing.T, g firewall.RuleCollectionGroup) firewall.RuleCollectionGroup {
+func viaJSON(t *testing.T, g tre.RuleCollectionGroup) tre.RuleCollectionGroup {
 	t.Helper()
 	sdk, err := toSDK(g)
 	require.NoError(t, err)
@@ -32,12 +32,12 @@ func TestConversionRoundTrips(t *testing.T) {
 	require.Empty(t, errs)
 	tests := []struct {
 		name string
-		g    firewall.RuleCollectionGroup
+		g    tre.RuleCollectionGroup
 	}{
 		{"every field", firewalltest.Group("rcg-tre-network", 500)},
 		{"desired network", desired[0]},
 		{"desired application", desired[1]},
-		{"no collections", firewall.RuleCollectionGroup{Name: "rcg-tre-empty", Priority: 600}},
+		{"no collections", tre.RuleCollectionGroup{Name: "rcg-tre-empty", Priority: 600}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,7 +46,7 @@ func TestConversionRoundTrips(t *testing.T) {
 			// Field by field, apart from the owner labels Azure does not keep.
 			want := tc.g.Clone()
 			for i := range want.Collections {
-				want.Collections[i].Owner = firewall.Owner{}
+				want.Collections[i].Owner = tre.RuleOwner{}
 				want.Collections[i].OwnerCollection = ""
 			}
 			require.Equal(t, want, got)
@@ -55,12 +55,12 @@ func TestConversionRoundTrips(t *testing.T) {
 }
 
 func TestToSDKShape(t *testing.T) {
-	g := firewall.RuleCollectionGroup{Name: "rcg-tre-application", Priority: 510, Collections: []firewall.RuleCollection{{
-		Name: "ws.arc", Priority: 1000, Action: firewall.ActionAllow,
-		ApplicationRules: []firewall.ApplicationRule{
-			{Name: "no-description", Protocols: []firewall.Protocol{{Port: "1433", Type: "Mssql"}},
+	g := tre.RuleCollectionGroup{Name: "rcg-tre-application", Priority: 510, Collections: []tre.RuleCollection{{
+		Name: "ws.arc", Priority: 1000, Action: tre.RuleAllow,
+		ApplicationRules: []tre.ApplicationRule{
+			{Name: "no-description", Protocols: []tre.Protocol{{Port: "1433", Type: "Mssql"}},
 				FQDNTags: []string{"WindowsUpdate"}, SourceAddresses: []string{"10.0.0.0/24"}},
-			{Name: "described", Description: "d", Protocols: []firewall.Protocol{{Port: "443", Type: "Https"}},
+			{Name: "described", Description: "d", Protocols: []tre.Protocol{{Port: "443", Type: "Https"}},
 				TargetFQDNs: []string{"example.com"}, SourceAddresses: []string{"10.0.0.0/24"}},
 		},
 	}}}
@@ -104,15 +104,15 @@ func TestFromSDKReadsWhatAzureReturns(t *testing.T) {
 	  ]}}`
 	var sdk armnetwork.FirewallPolicyRuleCollectionGroup
 	require.NoError(t, json.Unmarshal([]byte(strings.Replace(answer, `"Succeeded"`, `"Failed"`, 1)), &sdk))
-	require.Equal(t, firewall.RuleCollectionGroup{
+	require.Equal(t, tre.RuleCollectionGroup{
 		Name: "rcg-tre-network", Priority: 500, ProvisioningState: "Failed",
-		Collections: []firewall.RuleCollection{
-			{Name: "ws.nrc", Priority: 1000, Action: firewall.ActionAllow, NetworkRules: []firewall.NetworkRule{{
+		Collections: []tre.RuleCollection{
+			{Name: "ws.nrc", Priority: 1000, Action: tre.RuleAllow, NetworkRules: []tre.NetworkRule{{
 				Name: "allow-dns", Description: "dns", SourceAddresses: []string{"10.0.0.0/24"},
 				DestinationAddresses: []string{"168.63.129.16"}, DestinationPorts: []string{"53"}, Protocols: []string{"UDP"},
 			}}},
-			{Name: "ws.arc", Priority: 1010, Action: "Deny", ApplicationRules: []firewall.ApplicationRule{{
-				Name: "allow-web", SourceAddresses: []string{"10.0.0.0/24"}, Protocols: []firewall.Protocol{{Port: "443", Type: "Https"}},
+			{Name: "ws.arc", Priority: 1010, Action: "Deny", ApplicationRules: []tre.ApplicationRule{{
+				Name: "allow-web", SourceAddresses: []string{"10.0.0.0/24"}, Protocols: []tre.Protocol{{Port: "443", Type: "Https"}},
 			}}, Unsupported: `rule "allow-web" has target URLs, TLS termination`},
 			{Name: "dnat", Priority: 1020, Unsupported: "a rule collection of type FirewallPolicyNatRuleCollection"},
 		},

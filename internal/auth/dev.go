@@ -2,13 +2,11 @@ package auth
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -16,6 +14,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
 
@@ -29,11 +30,15 @@ const (
 )
 
 // DevKeys is the local development issuer: an RSA key kept in the data
-// directory, with which the program mints and trusts its own tokens. It is
-// for running on one machine without Entra ID, never for a deployment.
+// directory, with which the program mints (golang-jwt) and trusts (a
+// keyfunc on an in-memory jwkset) its own tokens. It is for running on one
+// machine without Entra ID, never for a deployment: the handler refuses it
+// on App Service and, unless TRE_DEV_ISSUER=true, beside any Azure adapter
+// setting.
 type DevKeys struct {
-	key *rsa.PrivateKey
-	kid string
+	key  *rsa.PrivateKey
+	kid  string
+	keys keyfunc.Keyfunc
 }
 
 var _ KeySource = (*DevKeys)(nil)
@@ -55,7 +60,26 @@ func LoadDevKeys(dir string) (*DevKeys, error) {
 		return nil, fmt.Errorf("auth: dev key: %w", err)
 	}
 	sum := sha256.Sum256(der)
-	return &DevKeys{key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12])}, nil
+	kid := base64.RawURLEncoding.EncodeToString(sum[:12])
+	keys, err := staticKeys(kid, &key.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("auth: dev key: %w", err)
+	}
+	return &DevKeys{key: key, kid: kid, keys: keys}, nil
+}
+
+// staticKeys is a keyfunc of one RS256 signing key.
+func staticKeys(kid string, pub *rsa.PublicKey) (keyfunc.Keyfunc, error) {
+	jwk, err := jwkset.NewJWKFromKey(pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{
+		KID: kid, USE: jwkset.UseSig, ALG: jwkset.AlgRS256}})
+	if err != nil {
+		return nil, err
+	}
+	store := jwkset.NewMemoryStorage()
+	if err := store.KeyWrite(context.Background(), jwk); err != nil {
+		return nil, err
+	}
+	return keyfunc.New(keyfunc.Options{Storage: store, UseWhitelist: []jwkset.USE{jwkset.UseSig}})
 }
 
 func readKey(path string) (*rsa.PrivateKey, error) {
@@ -112,16 +136,8 @@ func createKey(dir, path string) (*rsa.PrivateKey, error) {
 	return readKey(path)
 }
 
-// Key implements KeySource.
-func (d *DevKeys) Key(_ context.Context, kid string) (*rsa.PublicKey, error) {
-	if kid != d.kid {
-		return nil, ErrUnknownKey
-	}
-	return &d.key.PublicKey, nil
-}
-
-// JWKS returns the dev issuer's public key set.
-func (d *DevKeys) JWKS() JWKS { return JWKS{Keys: []JWK{NewJWK(d.kid, &d.key.PublicKey)}} }
+// KeyfuncCtx implements KeySource.
+func (d *DevKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc { return d.keys.KeyfuncCtx(ctx) }
 
 // DevUserID is the stable object id the dev issuer gives a user name, so the
 // same name is the same user across tokens and restarts.
@@ -134,7 +150,7 @@ func (d *DevKeys) Mint(name string, roles []string, ttl time.Duration, now time.
 	if roles == nil {
 		roles = []string{}
 	}
-	claims := map[string]any{
+	return Sign(d.key, d.kid, jwt.MapClaims{
 		"iss":                DevIssuer,
 		"aud":                DevAudience,
 		"iat":                now.Unix(),
@@ -145,25 +161,17 @@ func (d *DevKeys) Mint(name string, roles []string, ttl time.Duration, now time.
 		"name":               name,
 		"preferred_username": name + "@tre.localhost",
 		"roles":              roles,
-	}
-	return Sign(d.key, d.kid, claims)
+	})
 }
 
-// Sign makes an RS256 JWT of claims. Tests use it to make tokens of any shape.
-func Sign(key *rsa.PrivateKey, kid string, claims any) (string, error) {
-	h, err := json.Marshal(header{Alg: "RS256", Kid: kid, Typ: "JWT"})
-	if err != nil {
-		return "", err
-	}
-	c, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	signing := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-	digest := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+// Sign makes an RS256 JWT of claims with kid in its header. Tests use it to
+// make tokens of any shape.
+func Sign(key *rsa.PrivateKey, kid string, claims jwt.Claims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t.Header["kid"] = kid
+	s, err := t.SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("auth: sign: %w", err)
 	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return s, nil
 }

@@ -17,12 +17,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/api"
+	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/cidr"
+	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/funchost"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/processor"
+	"github.com/tre-go/tre/internal/processor/fakeclock"
 	"github.com/tre-go/tre/internal/registry"
+	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
@@ -49,10 +53,16 @@ type options struct {
 	lockDuration   time.Duration
 	maxDelivery    int
 	heartbeatLimit time.Duration
+	// clock, when set, is the agents' clock: their heartbeats, renewals,
+	// drain timeout and backoffs happen when the test advances it. Give
+	// such a world a lock that outlasts the test (renewals wait for the
+	// clock; the queue's lock runs on real time).
+	clock *fakeclock.Clock
 }
 
 type world struct {
 	t       *testing.T
+	clock   *fakeclock.Clock
 	db      *sqlite.DB
 	queue   *sqlite.Queue
 	store   *sqlite.Store
@@ -92,15 +102,15 @@ func newWorld(t *testing.T, o options, script func(context.Context, tre.Job, int
 	_, err = reg.Register(ctx, registry.Kind{Type: tre.TypeWorkspace}, registry.Registration{Name: "ws", Version: "1.0.0", Current: true,
 		JSONSchema: map[string]any{"title": "WS", "description": "d", "type": "object", "properties": map[string]any{}}}, tre.User{ID: "admin"})
 	require.NoError(t, err)
-	svc, err := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "t", Location: "l",
+	svc := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "t", Location: "l",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22"),
 		HeartbeatLimit: o.heartbeatLimit, RedispatchAfter: time.Second},
 		lifecycle.Options{Log: log, DeadLetters: q})
-	require.NoError(t, err)
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Lifecycle: svc, WorkspaceRoles: svc, EventPoll: 20 * time.Millisecond}
+		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: assignment.New(st, svc, assignment.Options{Log: log}),
+		Agents: roster.New(st, nil), DeadLetters: deadletter.New(st, q, svc, deadletter.Options{Log: log}), EventPoll: 20 * time.Millisecond}
 	srv := httptest.NewServer(a.Handler())
-	w := &world{t: t, db: db, queue: q, store: st, svc: svc, secrets: sec, keys: keys, srv: srv,
+	w := &world{t: t, clock: o.clock, db: db, queue: q, store: st, svc: svc, secrets: sec, keys: keys, srv: srv,
 		runner: &runner{runs: map[string]int{}, script: script}}
 	w.admin = w.token("admin", "TREAdmin")
 
@@ -137,9 +147,13 @@ type agent struct {
 // startAgent runs a processor agent on its own queue handle.
 func (w *world) startAgent(id string) *agent {
 	k := &killable{Queue: w.queue}
-	p := processor.New(k, w.runner, w.secrets, processor.Config{AgentID: id, Workers: 2, AcceptWait: 200 * time.Millisecond,
+	cfg := processor.Config{AgentID: id, Workers: 2, AcceptWait: 200 * time.Millisecond,
 		RenewEvery: 300 * time.Millisecond, HeartbeatEvery: 200 * time.Millisecond, DrainTimeout: time.Second,
-		TransientRetries: 3, TransientBackoff: 50 * time.Millisecond, SendBackoff: 20 * time.Millisecond}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		TransientRetries: 3, TransientBackoff: 50 * time.Millisecond, SendBackoff: 20 * time.Millisecond}
+	if w.clock != nil {
+		cfg.Clock = w.clock
+	}
+	p := processor.New(k, w.runner, w.secrets, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &agent{Agent: p, queue: k, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(a.done); _ = p.Run(ctx) }()
@@ -232,6 +246,16 @@ func (s *killableSession) Close(ctx context.Context) error {
 		return nil // a dead process releases nothing: the lock expires
 	}
 	return s.Session.Close(ctx)
+}
+
+// advance waits until the agents have set a timer of lo to hi on the
+// world's clock, then moves the clock by hi.
+func (w *world) advance(lo, hi time.Duration) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(w.t, w.clock.WaitTimer(ctx, lo, hi))
+	w.clock.Advance(hi)
 }
 
 func (w *world) token(name string, roles ...string) string {

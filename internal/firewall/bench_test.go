@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/tre-go/tre/internal/firewallfile"
+	"github.com/tre-go/tre/internal/lock"
 	"github.com/tre-go/tre/internal/sqlite"
+	"github.com/tre-go/tre/internal/tre"
 )
 
 // benchOwners is a TRE with n workspace services, each declaring one
@@ -14,7 +17,7 @@ import (
 func benchOwners(n int) []Owned {
 	owners := make([]Owned, n)
 	for i := range owners {
-		owners[i] = owned(OwnerResource, fmt.Sprintf("svc-%04d", i), []string{"arc_web"}, []string{"nrc_ntp"})
+		owners[i] = owned(tre.RuleOwnerResource, fmt.Sprintf("svc-%04d", i), []string{"arc_web"}, []string{"nrc_ntp"})
 	}
 	return owners
 }
@@ -40,12 +43,12 @@ func BenchmarkReconcileUnchanged200Owners(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	backend := &FileBackend{Path: filepath.Join(dir, "firewall.json")}
+	backend := &firewallfile.Backend{Path: filepath.Join(dir, "firewall.json")}
 	desired, errs := Desired(benchOwners(200), Config{})
 	if len(errs) > 0 {
 		b.Fatal(errs[0])
 	}
-	r := &Reconciler{Backend: backend, Lease: &Lease{Store: store, Name: "firewall", Holder: "bench"}}
+	r := &Reconciler{Firewall: backend, Lease: &lock.Lease{Store: store, Name: "firewall", Holder: "bench"}}
 	if _, err := r.Reconcile(ctx, desired); err != nil {
 		b.Fatal(err)
 	}

@@ -75,12 +75,12 @@ var groupPrefix = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var v validator
-	longest := c.GroupName(OwnerManual, KindApplication)
+	longest := c.GroupName(tre.RuleOwnerManual, KindApplication)
 	switch {
 	case !groupPrefix.MatchString(c.GroupPrefix):
 		v.add("GroupPrefix", "%q must start with a letter or digit and contain only letters, digits, '_', '.' and '-'", c.GroupPrefix)
-	case len(longest) > MaxNameLength:
-		v.add("GroupPrefix", "%q is too long: group name %q exceeds %d characters", c.GroupPrefix, longest, MaxNameLength)
+	case len(longest) > tre.MaxRuleNameLength:
+		v.add("GroupPrefix", "%q is too long: group name %q exceeds %d characters", c.GroupPrefix, longest, tre.MaxRuleNameLength)
 	}
 	prios := []struct {
 		name string
@@ -93,8 +93,8 @@ func (c Config) Validate() error {
 	}
 	seen := map[int32]string{}
 	for _, p := range prios {
-		if p.p < MinPriority || p.p > MaxPriority {
-			v.add(p.name, "%d is outside %d to %d", p.p, MinPriority, MaxPriority)
+		if p.p < tre.MinRulePriority || p.p > tre.MaxRulePriority {
+			v.add(p.name, "%d is outside %d to %d", p.p, tre.MinRulePriority, tre.MaxRulePriority)
 		}
 		if other, ok := seen[p.p]; ok {
 			v.add(p.name, "%d is also %s: every group needs its own priority", p.p, other)
@@ -107,8 +107,8 @@ func (c Config) Validate() error {
 	if c.ManualApplicationPriority >= c.TREApplicationPriority {
 		v.add("ManualApplicationPriority", "%d must be below TREApplicationPriority %d so that admins' rules take precedence", c.ManualApplicationPriority, c.TREApplicationPriority)
 	}
-	if c.CollectionPriorityBase < MinPriority || c.CollectionPriorityBase > MaxPriority {
-		v.add("CollectionPriorityBase", "%d is outside %d to %d", c.CollectionPriorityBase, MinPriority, MaxPriority)
+	if c.CollectionPriorityBase < tre.MinRulePriority || c.CollectionPriorityBase > tre.MaxRulePriority {
+		v.add("CollectionPriorityBase", "%d is outside %d to %d", c.CollectionPriorityBase, tre.MinRulePriority, tre.MaxRulePriority)
 	}
 	if c.CollectionPriorityStep < 1 {
 		v.add("CollectionPriorityStep", "%d must be at least 1", c.CollectionPriorityStep)
@@ -119,21 +119,21 @@ func (c Config) Validate() error {
 // GroupName returns the name of the group that holds an owner kind's rules
 // of one kind (with defaults applied): "rcg-tre-network",
 // "rcg-tre-manual-application", ….
-func (c Config) GroupName(owner OwnerKind, kind RuleKind) string {
+func (c Config) GroupName(owner tre.RuleOwnerKind, kind RuleKind) string {
 	c = c.withDefaults()
-	if owner == OwnerManual {
+	if owner == tre.RuleOwnerManual {
 		return c.GroupPrefix + "manual-" + string(kind)
 	}
 	return c.GroupPrefix + string(kind)
 }
 
 // GroupPriority returns the priority of the group GroupName names.
-func (c Config) GroupPriority(owner OwnerKind, kind RuleKind) int32 {
+func (c Config) GroupPriority(owner tre.RuleOwnerKind, kind RuleKind) int32 {
 	c = c.withDefaults()
 	switch {
-	case owner == OwnerManual && kind == KindNetwork:
+	case owner == tre.RuleOwnerManual && kind == KindNetwork:
 		return c.ManualNetworkPriority
-	case owner == OwnerManual:
+	case owner == tre.RuleOwnerManual:
 		return c.ManualApplicationPriority
 	case kind == KindNetwork:
 		return c.TRENetworkPriority
@@ -154,7 +154,7 @@ func (c Config) Owns(name string) bool {
 // validation (with Fields), CodeConflict for a clash with another owner or
 // a full group.
 type OwnerError struct {
-	Owner Owner
+	Owner tre.RuleOwner
 	Err   error
 }
 
@@ -183,7 +183,7 @@ func (e OwnerError) Unwrap() error { return e.Err }
 //
 // If cfg is invalid, no group is returned and every owner is reported with
 // the configuration error; Reconciler refuses to run with such a config.
-func Desired(owned []Owned, cfg Config) ([]RuleCollectionGroup, []OwnerError) {
+func Desired(owned []Owned, cfg Config) ([]tre.RuleCollectionGroup, []OwnerError) {
 	cfg = cfg.withDefaults()
 	owners, errs := uniqueOwners(owned)
 	if err := cfg.Validate(); err != nil {
@@ -194,7 +194,7 @@ func Desired(owned []Owned, cfg Config) ([]RuleCollectionGroup, []OwnerError) {
 		return nil, errs
 	}
 
-	b := builder{cfg: cfg, groups: map[groupKey][]RuleCollection{}, taken: map[groupKey]map[string]Owner{}}
+	b := builder{cfg: cfg, groups: map[groupKey][]tre.RuleCollection{}, taken: map[groupKey]map[string]tre.RuleOwner{}}
 	for _, o := range owners {
 		if err := checkOwner(o); err != nil {
 			errs = append(errs, OwnerError{Owner: o.Owner, Err: err})
@@ -205,40 +205,40 @@ func Desired(owned []Owned, cfg Config) ([]RuleCollectionGroup, []OwnerError) {
 		}
 	}
 
-	var out []RuleCollectionGroup
+	var out []tre.RuleCollectionGroup
 	for k, cs := range b.groups {
-		slices.SortFunc(cs, func(a, b RuleCollection) int {
+		slices.SortFunc(cs, func(a, b tre.RuleCollection) int {
 			return cmp.Or(cmp.Compare(a.Owner.ID, b.Owner.ID), cmp.Compare(a.OwnerCollection, b.OwnerCollection))
 		})
 		for i := range cs {
 			cs[i].Priority = cfg.CollectionPriorityBase + int32(i)*cfg.CollectionPriorityStep
 		}
-		out = append(out, RuleCollectionGroup{
+		out = append(out, tre.RuleCollectionGroup{
 			Name:        cfg.GroupName(k.owner, k.kind),
 			Priority:    cfg.GroupPriority(k.owner, k.kind),
 			Collections: cs,
 		})
 	}
-	slices.SortFunc(out, func(a, b RuleCollectionGroup) int { return cmp.Compare(a.Priority, b.Priority) })
+	slices.SortFunc(out, func(a, b tre.RuleCollectionGroup) int { return cmp.Compare(a.Priority, b.Priority) })
 	sortOwnerErrors(errs)
 	return out, errs
 }
 
 type groupKey struct {
-	owner OwnerKind
+	owner tre.RuleOwnerKind
 	kind  RuleKind
 }
 
 type placed struct {
 	key groupKey
-	c   RuleCollection
+	c   tre.RuleCollection
 }
 
 // builder accumulates the owners' collections group by group.
 type builder struct {
 	cfg    Config
-	groups map[groupKey][]RuleCollection
-	taken  map[groupKey]map[string]Owner // lower-case collection name → owner
+	groups map[groupKey][]tre.RuleCollection
+	taken  map[groupKey]map[string]tre.RuleOwner // lower-case collection name → owner
 }
 
 // add places all of a valid owner's collections, or none: an owner with
@@ -249,16 +249,16 @@ func (b *builder) add(o Owned) error {
 	rules := o.Rules.Clone()
 	for _, c := range rules.ApplicationRuleCollections {
 		if len(c.Rules) > 0 {
-			ps = append(ps, placed{groupKey{o.Owner.Kind, KindApplication}, RuleCollection{
-				Name: CollectionName(o.Owner.ID, c.Name), Action: ActionAllow, ApplicationRules: c.Rules,
+			ps = append(ps, placed{groupKey{o.Owner.Kind, KindApplication}, tre.RuleCollection{
+				Name: CollectionName(o.Owner.ID, c.Name), Action: tre.RuleAllow, ApplicationRules: c.Rules,
 				Owner: o.Owner, OwnerCollection: c.Name,
 			}})
 		}
 	}
 	for _, c := range rules.NetworkRuleCollections {
 		if len(c.Rules) > 0 {
-			ps = append(ps, placed{groupKey{o.Owner.Kind, KindNetwork}, RuleCollection{
-				Name: CollectionName(o.Owner.ID, c.Name), Action: ActionAllow, NetworkRules: c.Rules,
+			ps = append(ps, placed{groupKey{o.Owner.Kind, KindNetwork}, tre.RuleCollection{
+				Name: CollectionName(o.Owner.ID, c.Name), Action: tre.RuleAllow, NetworkRules: c.Rules,
 				Owner: o.Owner, OwnerCollection: c.Name,
 			}})
 		}
@@ -280,7 +280,7 @@ func (b *builder) add(o Owned) error {
 		}
 		mine[p.key][name] = true
 	}
-	capacity := int((MaxPriority-b.cfg.CollectionPriorityBase)/b.cfg.CollectionPriorityStep) + 1
+	capacity := int((tre.MaxRulePriority-b.cfg.CollectionPriorityBase)/b.cfg.CollectionPriorityStep) + 1
 	for k, names := range mine {
 		if len(b.groups[k])+len(names) > capacity {
 			return tre.Errorf(tre.CodeConflict, "group %s is full: %d collections fit with priorities from %d in steps of %d",
@@ -289,7 +289,7 @@ func (b *builder) add(o Owned) error {
 	}
 	for _, p := range ps {
 		if b.taken[p.key] == nil {
-			b.taken[p.key] = map[string]Owner{}
+			b.taken[p.key] = map[string]tre.RuleOwner{}
 		}
 		b.taken[p.key][strings.ToLower(p.c.Name)] = o.Owner
 		b.groups[p.key] = append(b.groups[p.key], p.c)
@@ -317,7 +317,7 @@ func uniqueOwners(owned []Owned) ([]Owned, []OwnerError) {
 		} else {
 			// Only kind and id: the copies' labels may differ too, and the
 			// report must not depend on the input's order.
-			errs = append(errs, OwnerError{Owner: Owner{Kind: sorted[i].Owner.Kind, ID: sorted[i].Owner.ID},
+			errs = append(errs, OwnerError{Owner: tre.RuleOwner{Kind: sorted[i].Owner.Kind, ID: sorted[i].Owner.ID},
 				Err: tre.Errorf(tre.CodeConflict, "declared %d times with different rules", j-i)})
 		}
 		i = j
@@ -328,7 +328,7 @@ func uniqueOwners(owned []Owned) ([]Owned, []OwnerError) {
 func checkOwner(o Owned) error {
 	var v validator
 	if !o.Owner.Kind.Valid() {
-		v.add("owner.kind", "%q must be %s or %s", o.Owner.Kind, OwnerResource, OwnerManual)
+		v.add("owner.kind", "%q must be %s or %s", o.Owner.Kind, tre.RuleOwnerResource, tre.RuleOwnerManual)
 	}
 	if o.Owner.ID == "" {
 		v.add("owner.id", "is empty")
@@ -358,33 +358,36 @@ var plainOwnerID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 // owner's derived name.
 func CollectionName(ownerID, collection string) string {
 	plain := ownerID + "." + collection
-	if plainOwnerID.MatchString(ownerID) && azureName.MatchString(collection) && len(plain) <= MaxNameLength {
+	if plainOwnerID.MatchString(ownerID) && tre.CheckRuleName(collection, 1) == "" && len(plain) <= tre.MaxRuleNameLength {
 		return plain
 	}
 	sum := sha256.Sum256([]byte(ownerID + "\x00" + collection))
 	suffix := "." + hex.EncodeToString(sum[:8])
 	b := []byte(plain)
 	for i, ch := range b {
-		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-'
-		if !ok {
+		if !alphanumeric(ch) && ch != '_' && ch != '.' && ch != '-' {
 			b[i] = '-'
 		}
 	}
-	if c := b[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+	if !alphanumeric(b[0]) {
 		b[0] = 'x'
 	}
-	if max := MaxNameLength - len(suffix); len(b) > max {
+	if max := tre.MaxRuleNameLength - len(suffix); len(b) > max {
 		b = b[:max]
 	}
 	return string(b) + suffix
+}
+
+func alphanumeric(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // ByOwner inverts Desired: it regroups the collections of groups by the
 // owner recorded on them into each owner's rule set, with the collection
 // names the owner declared, in (kind, id) order. Collections without an
 // owner (read from Azure, which does not keep one) are left out.
-func ByOwner(groups []RuleCollectionGroup) []Owned {
-	byOwner := map[Owner]*RuleSet{}
+func ByOwner(groups []tre.RuleCollectionGroup) []Owned {
+	byOwner := map[tre.RuleOwner]*RuleSet{}
 	for _, g := range groups {
 		for _, c := range g.Collections {
 			if c.Owner.ID == "" {
@@ -397,12 +400,12 @@ func ByOwner(groups []RuleCollectionGroup) []Owned {
 			}
 			if len(c.ApplicationRules) > 0 {
 				rs.ApplicationRuleCollections = append(rs.ApplicationRuleCollections, ApplicationRuleCollection{
-					Name: c.OwnerCollection, Rules: cloneApplicationRules(c.ApplicationRules),
+					Name: c.OwnerCollection, Rules: tre.CloneApplicationRules(c.ApplicationRules),
 				})
 			}
 			if len(c.NetworkRules) > 0 {
 				rs.NetworkRuleCollections = append(rs.NetworkRuleCollections, NetworkRuleCollection{
-					Name: c.OwnerCollection, Rules: cloneNetworkRules(c.NetworkRules),
+					Name: c.OwnerCollection, Rules: tre.CloneNetworkRules(c.NetworkRules),
 				})
 			}
 		}

@@ -13,13 +13,13 @@ import (
 )
 
 // owned returns an owner with one valid rule in each named collection.
-func owned(kind OwnerKind, id string, appCollections, netCollections []string) Owned {
-	o := Owned{Owner: Owner{Kind: kind, ID: id, Name: "display " + id, ResourceType: "workspace-service", ResourcePath: "/workspaces/w/workspace-services/" + id}}
+func owned(kind tre.RuleOwnerKind, id string, appCollections, netCollections []string) Owned {
+	o := Owned{Owner: tre.RuleOwner{Kind: kind, ID: id, Name: "display " + id, ResourceType: "workspace-service", ResourcePath: "/workspaces/w/workspace-services/" + id}}
 	for _, name := range appCollections {
 		o.Rules.ApplicationRuleCollections = append(o.Rules.ApplicationRuleCollections, ApplicationRuleCollection{
 			Name: name, Action: "Allow",
-			Rules: []ApplicationRule{{
-				Name: "allow-" + name, Protocols: []Protocol{{Port: "443", Type: "Https"}},
+			Rules: []tre.ApplicationRule{{
+				Name: "allow-" + name, Protocols: []tre.Protocol{{Port: "443", Type: "Https"}},
 				TargetFQDNs: []string{id + ".example.com"}, SourceAddresses: []string{"10.0.0.0/24"},
 			}},
 		})
@@ -27,7 +27,7 @@ func owned(kind OwnerKind, id string, appCollections, netCollections []string) O
 	for _, name := range netCollections {
 		o.Rules.NetworkRuleCollections = append(o.Rules.NetworkRuleCollections, NetworkRuleCollection{
 			Name: name,
-			Rules: []NetworkRule{{
+			Rules: []tre.NetworkRule{{
 				Name: "allow-" + name, SourceAddresses: []string{"10.0.0.0/24"}, DestinationAddresses: []string{"AzureCloud"},
 				DestinationPorts: []string{"443"}, Protocols: []string{"TCP"},
 			}},
@@ -43,7 +43,7 @@ type collectionView struct {
 	Declared string
 }
 
-func view(g RuleCollectionGroup) []collectionView {
+func view(g tre.RuleCollectionGroup) []collectionView {
 	var out []collectionView
 	for _, c := range g.Collections {
 		out = append(out, collectionView{c.Name, c.Priority, c.Owner.ID, c.OwnerCollection})
@@ -51,7 +51,7 @@ func view(g RuleCollectionGroup) []collectionView {
 	return out
 }
 
-func groupNames(groups []RuleCollectionGroup) []string {
+func groupNames(groups []tre.RuleCollectionGroup) []string {
 	var out []string
 	for _, g := range groups {
 		out = append(out, fmt.Sprintf("%s@%d", g.Name, g.Priority))
@@ -61,10 +61,10 @@ func groupNames(groups []RuleCollectionGroup) []string {
 
 func TestDesiredOrderAndPriorities(t *testing.T) {
 	in := []Owned{
-		owned(OwnerResource, "ws-b", []string{"arc_b"}, []string{"nrc_b2", "nrc_b1"}),
-		owned(OwnerManual, "admin-pypi", []string{"arc_pypi"}, nil),
-		owned(OwnerResource, "ws-a", []string{"arc_a"}, []string{"nrc_a"}),
-		owned(OwnerManual, "admin-ntp", nil, []string{"nrc_ntp"}),
+		owned(tre.RuleOwnerResource, "ws-b", []string{"arc_b"}, []string{"nrc_b2", "nrc_b1"}),
+		owned(tre.RuleOwnerManual, "admin-pypi", []string{"arc_pypi"}, nil),
+		owned(tre.RuleOwnerResource, "ws-a", []string{"arc_a"}, []string{"nrc_a"}),
+		owned(tre.RuleOwnerManual, "admin-ntp", nil, []string{"nrc_ntp"}),
 	}
 	groups, errs := Desired(in, Config{})
 	require.Empty(t, errs)
@@ -90,9 +90,9 @@ func TestDesiredOrderAndPriorities(t *testing.T) {
 	}, view(groups[3]))
 
 	for _, g := range groups {
-		require.NoError(t, CheckGroup(g), g.Name)
+		require.NoError(t, g.Check(), g.Name)
 		for _, c := range g.Collections {
-			require.Equal(t, ActionAllow, c.Action)
+			require.Equal(t, tre.RuleAllow, c.Action)
 		}
 	}
 	// The rules themselves are carried over.
@@ -105,8 +105,8 @@ func TestDesiredConfiguredPriorities(t *testing.T) {
 		TRENetworkPriority: 900, TREApplicationPriority: 800, CollectionPriorityBase: 300, CollectionPriorityStep: 1,
 	}
 	groups, errs := Desired([]Owned{
-		owned(OwnerResource, "r1", []string{"a1", "a2"}, []string{"n1"}),
-		owned(OwnerManual, "m1", []string{"a1"}, []string{"n1"}),
+		owned(tre.RuleOwnerResource, "r1", []string{"a1", "a2"}, []string{"n1"}),
+		owned(tre.RuleOwnerManual, "m1", []string{"a1"}, []string{"n1"}),
 	}, cfg)
 	require.Empty(t, errs)
 	require.Equal(t, []string{"fw-manual-network@150", "fw-manual-application@160", "fw-application@800", "fw-network@900"}, groupNames(groups))
@@ -116,17 +116,17 @@ func TestDesiredConfiguredPriorities(t *testing.T) {
 func TestDesiredIsDeterministic(t *testing.T) {
 	var in []Owned
 	for i := range 30 {
-		kind := OwnerResource
+		kind := tre.RuleOwnerResource
 		if i%7 == 0 {
-			kind = OwnerManual
+			kind = tre.RuleOwnerManual
 		}
 		in = append(in, owned(kind, fmt.Sprintf("owner-%02d-y%s", i, strings.Repeat("x", i)),
 			[]string{fmt.Sprintf("arc_%d", i), "arc_common"}, []string{"nrc_common", fmt.Sprintf("nrc_%d", 30-i)}))
 	}
-	in = append(in, Owned{Owner: Owner{Kind: OwnerResource, ID: "bad"}, Rules: RuleSet{
-		NetworkRuleCollections: []NetworkRuleCollection{{Name: "n", Rules: []NetworkRule{{Name: "x"}}}},
+	in = append(in, Owned{Owner: tre.RuleOwner{Kind: tre.RuleOwnerResource, ID: "bad"}, Rules: RuleSet{
+		NetworkRuleCollections: []NetworkRuleCollection{{Name: "n", Rules: []tre.NetworkRule{{Name: "x"}}}},
 	}})
-	dup1, dup2 := owned(OwnerResource, "dup", nil, []string{"n1"}), owned(OwnerResource, "dup", nil, []string{"n2"})
+	dup1, dup2 := owned(tre.RuleOwnerResource, "dup", nil, []string{"n1"}), owned(tre.RuleOwnerResource, "dup", nil, []string{"n2"})
 	dup2.Owner.Name = "renamed"
 	in = append(in, dup1, dup2)
 	want, wantErrs := Desired(in, Config{})
@@ -146,9 +146,9 @@ func TestDesiredIsDeterministic(t *testing.T) {
 func TestDesiredOwnershipRoundTrips(t *testing.T) {
 	long := "0f6c1c3e-6a4f-4a2c-9c1e-2b7d8f9e0a1b"
 	in := []Owned{
-		owned(OwnerResource, long, []string{"arc_svc_" + long + "_gitea"}, []string{"nrc_svc_" + long + "_gitea"}),
-		owned(OwnerResource, "ws-a", []string{"arc_z", "arc_a"}, nil),
-		owned(OwnerManual, "admin.rules", nil, []string{"nrc_ntp"}),
+		owned(tre.RuleOwnerResource, long, []string{"arc_svc_" + long + "_gitea"}, []string{"nrc_svc_" + long + "_gitea"}),
+		owned(tre.RuleOwnerResource, "ws-a", []string{"arc_z", "arc_a"}, nil),
+		owned(tre.RuleOwnerManual, "admin.rules", nil, []string{"nrc_ntp"}),
 	}
 	groups, errs := Desired(in, Config{})
 	require.Empty(t, errs)
@@ -178,26 +178,26 @@ func TestDesiredOwnershipRoundTrips(t *testing.T) {
 }
 
 func TestDesiredCopiesItsInput(t *testing.T) {
-	in := []Owned{owned(OwnerResource, "ws-a", []string{"arc_a"}, nil)}
+	in := []Owned{owned(tre.RuleOwnerResource, "ws-a", []string{"arc_a"}, nil)}
 	groups, _ := Desired(in, Config{})
 	in[0].Rules.ApplicationRuleCollections[0].Rules[0].TargetFQDNs[0] = "evil.example.com"
 	require.Equal(t, []string{"ws-a.example.com"}, groups[0].Collections[0].ApplicationRules[0].TargetFQDNs)
 }
 
 func TestDesiredExcludesAndReportsBadOwners(t *testing.T) {
-	bad := owned(OwnerResource, "ws-bad", []string{"arc_bad"}, []string{"nrc_bad"})
+	bad := owned(tre.RuleOwnerResource, "ws-bad", []string{"arc_bad"}, []string{"nrc_bad"})
 	bad.Rules.ApplicationRuleCollections[0].Rules[0].TargetFQDNs = []string{""} // AzureTRE #3448
 	noKind := owned("", "ws-nokind", []string{"arc"}, nil)
-	noID := owned(OwnerManual, "", []string{"arc"}, nil)
-	good1 := owned(OwnerResource, "ws-good1", []string{"arc_g"}, []string{"nrc_g"})
-	good2 := owned(OwnerResource, "ws-zgood2", []string{"arc_g"}, nil)
+	noID := owned(tre.RuleOwnerManual, "", []string{"arc"}, nil)
+	good1 := owned(tre.RuleOwnerResource, "ws-good1", []string{"arc_g"}, []string{"nrc_g"})
+	good2 := owned(tre.RuleOwnerResource, "ws-zgood2", []string{"arc_g"}, nil)
 
 	groups, errs := Desired([]Owned{good2, bad, noKind, good1, noID}, Config{})
 
 	require.Len(t, errs, 3)
-	require.Equal(t, Owner{}.Kind, errs[0].Owner.Kind)
+	require.Equal(t, tre.RuleOwner{}.Kind, errs[0].Owner.Kind)
 	require.Equal(t, "ws-nokind", errs[0].Owner.ID)
-	require.Equal(t, OwnerManual, errs[1].Owner.Kind)
+	require.Equal(t, tre.RuleOwnerManual, errs[1].Owner.Kind)
 	require.Equal(t, "ws-bad", errs[2].Owner.ID)
 	for _, e := range errs {
 		require.Equal(t, tre.CodeInvalid, tre.ErrorCode(e), e.Error())
@@ -228,17 +228,17 @@ func TestDesiredCollisions(t *testing.T) {
 		survivors []string
 	}{
 		{"crafted hash collision", []Owned{
-			owned(OwnerResource, "x.y", nil, []string{"c"}),
-			owned(OwnerResource, "x", nil, []string{crafted}),
+			owned(tre.RuleOwnerResource, "x.y", nil, []string{"c"}),
+			owned(tre.RuleOwnerResource, "x", nil, []string{crafted}),
 		}, "x.y", []string{"x"}},
 		{"names differ only in case", []Owned{
-			owned(OwnerResource, "a", nil, []string{"Nrc"}),
-			owned(OwnerResource, "A", nil, []string{"nrc"}),
+			owned(tre.RuleOwnerResource, "a", nil, []string{"Nrc"}),
+			owned(tre.RuleOwnerResource, "A", nil, []string{"nrc"}),
 		}, "a", []string{"A"}},
 		{"same id, different rules", []Owned{
-			owned(OwnerResource, "dup", nil, []string{"n1"}),
-			owned(OwnerResource, "dup", nil, []string{"n2"}),
-			owned(OwnerResource, "other", nil, []string{"n1"}),
+			owned(tre.RuleOwnerResource, "dup", nil, []string{"n1"}),
+			owned(tre.RuleOwnerResource, "dup", nil, []string{"n2"}),
+			owned(tre.RuleOwnerResource, "other", nil, []string{"n1"}),
 		}, "dup", []string{"other"}},
 	}
 	for _, tc := range tests {
@@ -258,7 +258,7 @@ func TestDesiredCollisions(t *testing.T) {
 }
 
 func TestDesiredIdenticalDuplicateCountsOnce(t *testing.T) {
-	o := owned(OwnerResource, "dup", []string{"arc"}, nil)
+	o := owned(tre.RuleOwnerResource, "dup", []string{"arc"}, nil)
 	groups, errs := Desired([]Owned{o, o}, Config{})
 	require.Empty(t, errs)
 	require.Len(t, groups, 1)
@@ -271,10 +271,10 @@ func TestDesiredEmpty(t *testing.T) {
 		in   []Owned
 	}{
 		{"no owners", nil},
-		{"owners without rules", []Owned{{Owner: Owner{Kind: OwnerResource, ID: "a"}}}},
-		{"collections without rules", []Owned{{Owner: Owner{Kind: OwnerManual, ID: "m"}, Rules: RuleSet{
+		{"owners without rules", []Owned{{Owner: tre.RuleOwner{Kind: tre.RuleOwnerResource, ID: "a"}}}},
+		{"collections without rules", []Owned{{Owner: tre.RuleOwner{Kind: tre.RuleOwnerManual, ID: "m"}, Rules: RuleSet{
 			ApplicationRuleCollections: []ApplicationRuleCollection{{Name: "arc"}},
-			NetworkRuleCollections:     []NetworkRuleCollection{{Name: "nrc", Rules: []NetworkRule{}}},
+			NetworkRuleCollections:     []NetworkRuleCollection{{Name: "nrc", Rules: []tre.NetworkRule{}}},
 		}}}},
 	}
 	for _, tc := range tests {
@@ -290,9 +290,9 @@ func TestDesiredFullGroup(t *testing.T) {
 	// Priorities 64990, 64995, 65000: three collections fit.
 	cfg := Config{CollectionPriorityBase: 64990, CollectionPriorityStep: 5}
 	groups, errs := Desired([]Owned{
-		owned(OwnerResource, "a", nil, []string{"n1", "n2"}),
-		owned(OwnerResource, "b", nil, []string{"n1", "n2"}),
-		owned(OwnerResource, "c", []string{"a1"}, []string{"n1"}),
+		owned(tre.RuleOwnerResource, "a", nil, []string{"n1", "n2"}),
+		owned(tre.RuleOwnerResource, "b", nil, []string{"n1", "n2"}),
+		owned(tre.RuleOwnerResource, "c", []string{"a1"}, []string{"n1"}),
 	}, cfg)
 	require.Len(t, errs, 1)
 	require.Equal(t, "b", errs[0].Owner.ID)
@@ -304,7 +304,7 @@ func TestDesiredFullGroup(t *testing.T) {
 }
 
 func TestDesiredWithInvalidConfigWritesNothing(t *testing.T) {
-	groups, errs := Desired([]Owned{owned(OwnerResource, "a", nil, []string{"n"})}, Config{GroupPrefix: "bad prefix"})
+	groups, errs := Desired([]Owned{owned(tre.RuleOwnerResource, "a", nil, []string{"n"})}, Config{GroupPrefix: "bad prefix"})
 	require.Nil(t, groups)
 	require.Len(t, errs, 1)
 	require.Equal(t, tre.CodeInvalid, tre.ErrorCode(errs[0]))
@@ -371,8 +371,8 @@ func TestCollectionName(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := CollectionName(tc.owner, tc.collection)
-			require.LessOrEqual(t, len(got), MaxNameLength)
-			require.Regexp(t, azureName, got)
+			require.LessOrEqual(t, len(got), tre.MaxRuleNameLength)
+			require.Empty(t, tre.CheckRuleName(got, 1))
 			require.Equal(t, got, CollectionName(tc.owner, tc.collection), "deterministic")
 			require.False(t, seen[got], "distinct inputs, distinct names")
 			seen[got] = true

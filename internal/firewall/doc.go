@@ -27,10 +27,11 @@
 //
 // # Reconcile
 //
-// A Backend reads and writes whole groups of one firewall policy: the
-// Azure backend (package armfirewall) or FileBackend for running locally.
-// Reconciler takes a Lease on the store (one writer at a time across
-// instances: Azure Firewall takes one update at a time, #1939), reads the
+// The firewall port (tre.Firewall) reads and writes whole groups of one
+// firewall policy: the Azure adapter (package armfirewall) or a JSON file
+// for running locally (package firewallfile). Reconciler holds a Lease
+// (package lock keeps one in the store: one writer at a time across
+// instances, as Azure Firewall takes one update at a time, #1939), reads the
 // groups, writes those that differ one at a time, deletes managed groups no
 // longer desired (rules left behind after uninstall, #4233), and never
 // touches groups without the prefix (core infrastructure, an admin's own).

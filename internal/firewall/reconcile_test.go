@@ -12,13 +12,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tre-go/tre/internal/firewallfile"
+	"github.com/tre-go/tre/internal/lock"
 	"github.com/tre-go/tre/internal/tre"
 )
 
 // recordingBackend wraps a backend, records writes and how many overlapped,
 // and fails puts of chosen groups.
 type recordingBackend struct {
-	Backend
+	tre.Firewall
 	mu          sync.Mutex
 	inFlight    int
 	maxInFlight int
@@ -40,7 +42,7 @@ func (b *recordingBackend) leave() {
 	b.inFlight--
 }
 
-func (b *recordingBackend) Put(ctx context.Context, g RuleCollectionGroup) error {
+func (b *recordingBackend) Put(ctx context.Context, g tre.RuleCollectionGroup) error {
 	b.enter("put " + g.Name)
 	defer b.leave()
 	b.mu.Lock()
@@ -49,13 +51,13 @@ func (b *recordingBackend) Put(ctx context.Context, g RuleCollectionGroup) error
 	if err != nil {
 		return err
 	}
-	return b.Backend.Put(ctx, g)
+	return b.Firewall.Put(ctx, g)
 }
 
 func (b *recordingBackend) Delete(ctx context.Context, name string) error {
 	b.enter("delete " + name)
 	defer b.leave()
-	return b.Backend.Delete(ctx, name)
+	return b.Firewall.Delete(ctx, name)
 }
 
 func (b *recordingBackend) takeWrites() []string {
@@ -68,7 +70,7 @@ func (b *recordingBackend) takeWrites() []string {
 
 type reconcileFixture struct {
 	store   tre.Store
-	file    *FileBackend
+	file    *firewallfile.Backend
 	backend *recordingBackend
 	r       *Reconciler
 	at      time.Time
@@ -77,34 +79,34 @@ type reconcileFixture struct {
 func newReconcileFixture(t *testing.T) *reconcileFixture {
 	t.Helper()
 	store := openStore(t)
-	file := &FileBackend{Path: filepath.Join(t.TempDir(), "firewall.json")}
-	rec := &recordingBackend{Backend: file}
+	file := &firewallfile.Backend{Path: filepath.Join(t.TempDir(), "firewall.json")}
+	rec := &recordingBackend{Firewall: file}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	return &reconcileFixture{
 		store: store, file: file, backend: rec, at: at,
 		r: &Reconciler{
-			Backend: rec,
-			Lease:   &Lease{Store: store, Name: "firewall", Holder: "test", MaxWait: 10 * time.Millisecond},
-			Now:     func() time.Time { return at },
+			Firewall: rec,
+			Lease:    &lock.Lease{Store: store, Name: "firewall", Holder: "test", MaxWait: 10 * time.Millisecond},
+			Now:      func() time.Time { return at },
 		},
 	}
 }
 
-func (f *reconcileFixture) groups(t *testing.T) map[string]RuleCollectionGroup {
+func (f *reconcileFixture) groups(t *testing.T) map[string]tre.RuleCollectionGroup {
 	t.Helper()
 	groups, err := f.file.Groups(context.Background())
 	require.NoError(t, err)
-	out := map[string]RuleCollectionGroup{}
+	out := map[string]tre.RuleCollectionGroup{}
 	for _, g := range groups {
 		out[g.Name] = g
 	}
 	return out
 }
 
-func foreignGroup() RuleCollectionGroup {
-	return RuleCollectionGroup{Name: "rcg-core", Priority: 100, Collections: []RuleCollection{{
-		Name: "nrc-core", Priority: 100, Action: ActionAllow,
-		NetworkRules: []NetworkRule{{Name: "allow-all-dns", SourceAddresses: []string{"*"}, DestinationAddresses: []string{"*"},
+func foreignGroup() tre.RuleCollectionGroup {
+	return tre.RuleCollectionGroup{Name: "rcg-core", Priority: 100, Collections: []tre.RuleCollection{{
+		Name: "nrc-core", Priority: 100, Action: tre.RuleAllow,
+		NetworkRules: []tre.NetworkRule{{Name: "allow-all-dns", SourceAddresses: []string{"*"}, DestinationAddresses: []string{"*"},
 			DestinationPorts: []string{"53"}, Protocols: []string{"UDP"}}},
 	}}}
 }
@@ -113,12 +115,12 @@ func TestReconcileWritesOnlyDifferencesAndRemovesLeftovers(t *testing.T) {
 	f := newReconcileFixture(t)
 	ctx := timeout(t, 30*time.Second)
 	desired, errs := Desired([]Owned{
-		owned(OwnerResource, "ws-a", []string{"arc_a"}, []string{"nrc_a"}),
-		owned(OwnerManual, "admin", nil, []string{"nrc_m"}),
+		owned(tre.RuleOwnerResource, "ws-a", []string{"arc_a"}, []string{"nrc_a"}),
+		owned(tre.RuleOwnerManual, "admin", nil, []string{"nrc_m"}),
 	}, Config{})
 	require.Empty(t, errs)
 	require.Len(t, desired, 3)
-	byName := map[string]RuleCollectionGroup{}
+	byName := map[string]tre.RuleCollectionGroup{}
 	for _, g := range desired {
 		byName[g.Name] = g
 	}
@@ -127,14 +129,14 @@ func TestReconcileWritesOnlyDifferencesAndRemovesLeftovers(t *testing.T) {
 	// application group, a leftover group and a manual group that is no
 	// longer desired, and a group that is not TRE's.
 	same := byName["rcg-tre-network"].Clone()
-	same.Collections[0].Owner = Owner{}
+	same.Collections[0].Owner = tre.RuleOwner{}
 	stale := byName["rcg-tre-application"].Clone()
 	stale.Collections[0].ApplicationRules[0].TargetFQDNs = []string{"old.example.com"}
 	leftover := byName["rcg-tre-network"].Clone()
 	leftover.Name, leftover.Priority = "rcg-tre-old", 520
 	manualApp := foreignGroup()
 	manualApp.Name, manualApp.Priority = "RCG-TRE-manual-application", 210
-	for _, g := range []RuleCollectionGroup{same, stale, leftover, manualApp, foreignGroup()} {
+	for _, g := range []tre.RuleCollectionGroup{same, stale, leftover, manualApp, foreignGroup()} {
 		require.NoError(t, f.file.Put(ctx, g))
 	}
 
@@ -170,7 +172,7 @@ func TestReconcileWritesOnlyDifferencesAndRemovesLeftovers(t *testing.T) {
 func TestReconcileRevertsDriftAndLeavesOthersAlone(t *testing.T) {
 	f := newReconcileFixture(t)
 	ctx := timeout(t, 30*time.Second)
-	desired, _ := Desired([]Owned{owned(OwnerResource, "ws-a", nil, []string{"nrc_a"})}, Config{})
+	desired, _ := Desired([]Owned{owned(tre.RuleOwnerResource, "ws-a", nil, []string{"nrc_a"})}, Config{})
 	require.NoError(t, f.file.Put(ctx, foreignGroup()))
 	_, err := f.r.Reconcile(ctx, desired)
 	require.NoError(t, err)
@@ -196,17 +198,17 @@ func TestReconcileRevertsDriftAndLeavesOthersAlone(t *testing.T) {
 func TestReconcileEmptyDesiredDeletesEveryManagedGroup(t *testing.T) {
 	f := newReconcileFixture(t)
 	ctx := timeout(t, 30*time.Second)
-	desired, _ := Desired([]Owned{owned(OwnerResource, "ws-a", []string{"arc"}, []string{"nrc"})}, Config{})
+	desired, _ := Desired([]Owned{owned(tre.RuleOwnerResource, "ws-a", []string{"arc"}, []string{"nrc"})}, Config{})
 	require.NoError(t, f.file.Put(ctx, foreignGroup()))
 	_, err := f.r.Reconcile(ctx, desired)
 	require.NoError(t, err)
 
 	// An empty group in the desired state counts as not desired.
-	res, err := f.r.Reconcile(ctx, []RuleCollectionGroup{{Name: "rcg-tre-network", Priority: 500}})
+	res, err := f.r.Reconcile(ctx, []tre.RuleCollectionGroup{{Name: "rcg-tre-network", Priority: 500}})
 	require.NoError(t, err)
 	require.Empty(t, res.Written)
 	require.Equal(t, []string{"rcg-tre-application", "rcg-tre-network"}, res.Deleted)
-	require.Equal(t, map[string]RuleCollectionGroup{"rcg-core": foreignGroup()}, f.groups(t))
+	require.Equal(t, map[string]tre.RuleCollectionGroup{"rcg-core": foreignGroup()}, f.groups(t))
 }
 
 func TestReconcileRefusesGroupsOutsideThePrefix(t *testing.T) {
@@ -215,7 +217,7 @@ func TestReconcileRefusesGroupsOutsideThePrefix(t *testing.T) {
 	require.NoError(t, f.file.Put(ctx, foreignGroup()))
 	core := foreignGroup()
 	core.Priority = 150
-	res, err := f.r.Reconcile(ctx, []RuleCollectionGroup{core})
+	res, err := f.r.Reconcile(ctx, []tre.RuleCollectionGroup{core})
 	require.Equal(t, tre.CodeInvalid, tre.ErrorCode(err))
 	require.Contains(t, res.Err, `desired group "rcg-core" does not start with "rcg-tre-"`)
 	require.Empty(t, f.backend.takeWrites())
@@ -225,7 +227,7 @@ func TestReconcileRefusesGroupsOutsideThePrefix(t *testing.T) {
 func TestReconcileContinuesAfterAFailedWrite(t *testing.T) {
 	f := newReconcileFixture(t)
 	ctx := timeout(t, 30*time.Second)
-	desired, _ := Desired([]Owned{owned(OwnerResource, "ws-a", []string{"arc"}, []string{"nrc"})}, Config{})
+	desired, _ := Desired([]Owned{owned(tre.RuleOwnerResource, "ws-a", []string{"arc"}, []string{"nrc"})}, Config{})
 	f.backend.failPut = map[string]error{"rcg-tre-network": tre.Errorf(tre.CodeUnavailable, "azure is down")}
 
 	res, err := f.r.Reconcile(ctx, desired)
@@ -246,13 +248,13 @@ func TestReconcileContinuesAfterAFailedWrite(t *testing.T) {
 
 func TestReconcileStopsWhenTheLeaseIsLost(t *testing.T) {
 	f := newReconcileFixture(t)
-	f.r.Lease.RenewEvery = 5 * time.Millisecond
-	desired, _ := Desired([]Owned{owned(OwnerResource, "ws-a", []string{"arc"}, nil)}, Config{})
+	f.r.Lease.(*lock.Lease).RenewEvery = 5 * time.Millisecond
+	desired, _ := Desired([]Owned{owned(tre.RuleOwnerResource, "ws-a", []string{"arc"}, nil)}, Config{})
 
-	_, err := f.r.ReconcileFrom(timeout(t, 30*time.Second), func(held context.Context) ([]RuleCollectionGroup, error) {
+	_, err := f.r.ReconcileFrom(timeout(t, 30*time.Second), func(held context.Context) ([]tre.RuleCollectionGroup, error) {
 		// Another instance takes the lease over while this one works.
 		_, err := tre.ReplaceAs(context.Background(), f.store, tre.Leases, "firewall", "",
-			leaseDoc{ID: "firewall", Holder: "other", Token: "t", ExpiresAt: time.Now().Add(time.Hour)})
+			map[string]any{"id": "firewall", "holder": "other", "token": "t", "expiresAt": time.Now().Add(time.Hour)})
 		if err != nil {
 			return nil, err
 		}
@@ -263,7 +265,7 @@ func TestReconcileStopsWhenTheLeaseIsLost(t *testing.T) {
 		}
 		return desired, nil
 	})
-	require.ErrorIs(t, err, ErrLeaseLost)
+	require.ErrorIs(t, err, lock.ErrLost)
 	require.Empty(t, f.backend.takeWrites())
 }
 
@@ -272,7 +274,7 @@ func TestReconcileConcurrentCallersWriteOneAtATime(t *testing.T) {
 	ctx := timeout(t, 60*time.Second)
 	var mu sync.Mutex
 	var registered []Owned
-	source := func(context.Context) ([]RuleCollectionGroup, error) {
+	source := func(context.Context) ([]tre.RuleCollectionGroup, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		groups, errs := Desired(registered, Config{})
@@ -290,7 +292,7 @@ func TestReconcileConcurrentCallersWriteOneAtATime(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			mu.Lock()
-			registered = append(registered, owned(OwnerResource, fmt.Sprintf("ws-%02d", i), []string{"arc"}, []string{"nrc"}))
+			registered = append(registered, owned(tre.RuleOwnerResource, fmt.Sprintf("ws-%02d", i), []string{"arc"}, []string{"nrc"}))
 			mu.Unlock()
 			_, err := f.r.ReconcileFrom(ctx, source)
 			errs <- err
@@ -321,9 +323,9 @@ func TestReconcilerChecksItsConfiguration(t *testing.T) {
 		name string
 		r    Reconciler
 	}{
-		{"no backend", Reconciler{Lease: f.r.Lease}},
-		{"no lease", Reconciler{Backend: f.backend}},
-		{"bad config", Reconciler{Backend: f.backend, Lease: f.r.Lease, Config: Config{GroupPrefix: "bad prefix"}}},
+		{"no firewall", Reconciler{Lease: f.r.Lease}},
+		{"no lease", Reconciler{Firewall: f.backend}},
+		{"bad config", Reconciler{Firewall: f.backend, Lease: f.r.Lease, Config: Config{GroupPrefix: "bad prefix"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,23 +11,6 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// Azure's rules for the names of rule collection groups, rule collections
-// and rules: letters, digits, '_', '.', '-'; starting with a letter or digit
-// and ending with a letter, digit or '_'; at most 80 characters
-// (learn.microsoft.com/azure/firewall/rule-processing).
-var azureName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$`)
-
-// MaxNameLength is Azure's limit on the names of rule collection groups,
-// rule collections and rules.
-const MaxNameLength = 80
-
-// Priorities of rule collection groups and rule collections must lie in
-// Azure's range; lower numbers are evaluated first.
-const (
-	MinPriority = 100
-	MaxPriority = 65000
-)
-
 // MaxApplicationPort is the highest port Azure accepts for an application
 // rule protocol (armnetwork: "cannot be greater than 64000").
 const MaxApplicationPort = 64000
@@ -121,17 +104,11 @@ func (v *validator) ruleName(field, name string, minLen int, seen map[string]int
 }
 
 func (v *validator) name(field, name string, minLen int) bool {
-	switch {
-	case name == "":
-		v.add(field, "name is empty")
-	case len(name) < minLen || len(name) > MaxNameLength:
-		v.add(field, "name %q must have %d to %d characters", name, minLen, MaxNameLength)
-	case !azureName.MatchString(name):
-		v.add(field, "name %q may contain only letters, digits, '_', '.' and '-', and must start with a letter or digit and end with a letter, digit or '_'", name)
-	default:
-		return true
+	if msg := tre.CheckRuleName(name, minLen); msg != "" {
+		v.add(field, "%s", msg)
+		return false
 	}
-	return false
+	return true
 }
 
 func (v *validator) action(field, action string) {
@@ -140,7 +117,7 @@ func (v *validator) action(field, action string) {
 	}
 }
 
-func (v *validator) applicationRule(field string, r ApplicationRule, seen map[string]int, j int) {
+func (v *validator) applicationRule(field string, r tre.ApplicationRule, seen map[string]int, j int) {
 	v.ruleName(field, r.Name, 1, seen, j)
 	if len(r.Protocols) == 0 {
 		v.add(field, "protocols is empty")
@@ -174,7 +151,7 @@ func (v *validator) applicationRule(field string, r ApplicationRule, seen map[st
 	v.sources(field, r.SourceAddresses, r.SourceIPGroupIDs)
 }
 
-func (v *validator) networkRule(field string, r NetworkRule, seen map[string]int, j int) {
+func (v *validator) networkRule(field string, r tre.NetworkRule, seen map[string]int, j int) {
 	// AzureTRE's schema: network rule names match ^.{5,80}$.
 	v.ruleName(field, r.Name, 5, seen, j)
 	v.sources(field, r.SourceAddresses, r.SourceIPGroupIDs)

@@ -207,3 +207,119 @@ func lineOf(t *testing.T, path, s string) string {
 	require.NotEmpty(t, found, "%s has no %q", path, s)
 	return found
 }
+
+func TestCloudInitCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cloud-init.yaml")
+	b, err := os.ReadFile(cloudInitFile)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	// packages must be a list; runcmd entries strings or lists.
+	edit(t, path, "package_update: true\npackages:\n", "package_update: true\npackages: docker.io\nunused:\n")
+	placeholders, err := templatePlaceholders(path)
+	require.NoError(t, err)
+	rendered, err := renderTemplate(path, placeholders)
+	require.NoError(t, err)
+	if !haveCloudInit(t) {
+		return
+	}
+	require.Contains(t, checkCloudInitSchema(t, rendered), "packages: 'docker.io' is not of type 'array'")
+}
+
+func TestConstraintCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(infraDir, "variables.tf"))
+	require.NoError(t, err)
+	path := filepath.Join(dir, "variables.tf")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	// The retention range of Log Analytics (Application Insights takes
+	// fewer values), and a zone list that forgets zone 3.
+	edit(t, path, "contains([30, 60, 90, 120, 180, 270, 365, 550, 730], var.log_retention_days)", "var.log_retention_days >= 30 && var.log_retention_days <= 730")
+	edit(t, path, `contains(["1", "2", "3"], z)`, `contains(["1", "2"], z)`)
+	cases := map[string][]constraintCase{}
+	for k, v := range constraintCases {
+		cases[k] = v
+	}
+	delete(cases, "log_level")
+	cases["no_such_variable"] = []constraintCase{{`1`, true, "x"}}
+	got, err := checkConstraints(dir, cases)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		`availability_zones = ["1", "2", "3"]: refused (availability_zones must be distinct zones among "1", "2" and "3", or empty in a region without zones.), but Azure accepts it: zone-redundant, in a region with zones`,
+		"log_retention_days = 45: accepted, but Azure refuses it: Application Insights takes 30, 60, 90, 120, 180, 270, 365, 550 or 730 only",
+		"variable log_level: no values Azure accepts and refuses are checked, and it is not listed as unconstrained",
+		"variable no_such_variable: checked, but " + filepath.Base(dir) + " declares no such variable",
+	}, got)
+}
+
+func TestEgressCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, firewallModule, dir)
+	rules := filepath.Join(dir, "rules.tf")
+	// The rule as it was before the handler needed ARM.
+	edit(t, rules, `destination_addresses = ["AzureActiveDirectory", "AzureResourceManager", "AzureMonitor"]`, `destination_addresses = ["AzureActiveDirectory", "AzureMonitor"]`)
+	flows, err := networkFlows(dir)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"web-app cannot reach AzureResourceManager on TCP 443: " + requiredEgress[flow{"web-app", "AzureResourceManager", "443"}],
+	}, checkEgress(flows, requiredEgress))
+}
+
+func TestProcessorDownloadsCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(infraDir, "variables.tf"))
+	require.NoError(t, err)
+	path := filepath.Join(dir, "variables.tf")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	edit(t, path, "    \"raw.githubusercontent.com\",\n", "    \"download.docker.com\",\n")
+	got, err := checkProcessorDownloads(dir, processorDownloads)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"processor_egress_fqdns allows download.docker.com, which neither cloud-init nor Porter fetches from",
+		"processor_egress_fqdns lacks raw.githubusercontent.com: " + processorDownloads["raw.githubusercontent.com"],
+	}, got)
+}
+
+func TestVaultSecretsCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(infraDir, "secrets.tf"))
+	require.NoError(t, err)
+	path := filepath.Join(dir, "secrets.tf")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	edit(t, path, `name         = "auth-tenant-id"`, `name         = "aad-tenant-id"`)
+	got, err := checkVaultSecrets(dir, porterSecrets())
+	require.NoError(t, err)
+	require.Equal(t, []string{"Porter reads the Key Vault secret auth-tenant-id, but infra does not create it"}, got)
+}
+
+func TestRolesCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "roles.tf")
+	b, err := os.ReadFile(rolesFile)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	// AzureTRE's vault role narrowed, and a reason dropped.
+	edit(t, path, `role_definition_name             = "Key Vault Administrator"`, `role_definition_name             = "Key Vault Secrets Officer"`)
+	edit(t, path, "# That role, for the handler, on the core resource group (the policy's and\n# the IP groups').\n", "")
+	assignments, err := readRoleAssignments(path)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"api_firewall (roles.tf:" + lineOf(t, path, `"api_firewall"`) + "): say why above it",
+		"the processor lacks Key Vault Administrator on module.keyvault.id, which AzureTRE grants its processor",
+	}, checkRoles(assignments, processorRoles))
+}
+
+func TestNamesCheckFailsOnBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, networkModule, dir)
+	edit(t, filepath.Join(dir, "main.tf"), `name = "SharedSubnet"`, `name = "snet-shared-services"`)
+	created, err := coreNames(dir, infraDir)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"identity id-vmss-<tre_id>: not listed in docs/deploy.md",
+		"subnet SharedSubnet: AzureTRE's bundles look it up, but infra does not create it",
+	}, checkNames(created, "the guide lists `SharedSubnet` only", map[string][]string{
+		"subnet":   {"SharedSubnet"},
+		"identity": {"id-vmss-${var.tre_id}"},
+	}))
+}

@@ -18,6 +18,24 @@
 //     partition keys (tre.Collections), the Service Bus queues and their
 //     properties (tre.QueueRequests, tre.QueueStatus, the Functions trigger's
 //     connection and sessions, the processor's lock renewal).
+//   - What the deployment needs, in the Terraform: the firewall's network
+//     rules let the handler and the processor reach the Azure endpoints
+//     they call (their subnets route to the firewall, which denies the
+//     rest), ARM among them; the processor's download hosts are exactly
+//     what cloud-init and Porter fetch; every Key Vault secret Porter reads
+//     (internal/porter's config.yaml and credential sets) is created; the
+//     processor has the roles AzureTRE grants its own; every role
+//     assignment says why above it; the core names AzureTRE's bundles look
+//     up (subnets, identities, IP groups, private DNS zones) are created
+//     and listed in docs/deploy.md.
+//   - Azure's constraints: every root variable's validation blocks are
+//     evaluated as Terraform does (hcl, cty and Terraform's functions) on
+//     values Azure documents as accepted, which must pass, and refused,
+//     which must fail at plan time; a variable is either covered or listed
+//     as one Azure does not check, with a reason.
+//   - cloud-init: every #cloud-config template Terraform renders is
+//     rendered the same way and checked with `cloud-init schema` (skipped
+//     without cloud-init, required by TRE_REQUIRE_CLOUDINIT=1).
 //   - Static checks: every .tf file parses and is formatted as
 //     `terraform fmt` would leave it (hclwrite.Format); every var.X, local.X
 //     and module.M.O reference resolves and every module call passes exactly

@@ -25,6 +25,7 @@ var handlerNotInAzure = map[string]string{
 	"TRE_REGISTER_TEMPLATES":        "local mode: start-up registration from TRE_TEMPLATES_DIR",
 	"TRE_PROCESSOR_WORKERS":         "local mode: the in-process processor; in Azure the processor VM's NUMBER_PROCESSES",
 	"TRE_PROCESSOR_HEARTBEAT":       "local mode: the in-process processor; in Azure the VM's RP_HEARTBEAT_INTERVAL",
+	"TRE_SIMULATE_BUNDLES":          "local mode: the in-process processor's simulation of bundles; refused with the Azure adapters",
 	"TRE_DRAIN_TIMEOUT":             "local mode: the in-process processor's drain; in Azure the VM's RP_DRAIN_TIMEOUT",
 	"TRE_QUEUE_LOCK_DURATION":       "local mode: the embedded queue; in Azure the queues' lock_duration (infra/modules/servicebus)",
 	"TRE_QUEUE_MAX_DELIVERY":        "local mode: the embedded queue; in Azure the queues' max_delivery_count (infra/modules/servicebus)",
@@ -32,6 +33,7 @@ var handlerNotInAzure = map[string]string{
 	"SERVICE_BUS_CONNECTION_STRING": "tests against a local broker; in Azure the managed identity (the namespace refuses keys)",
 	"TRE_FIREWALL_FILE":             "TRE_FIREWALL=file only (one machine); in Azure TRE_FIREWALL=azure",
 	"TRE_FIREWALL_INTERVAL":         "local mode's timer; in Azure the firewall-reconcile function.json schedule decides",
+	"TRE_DEV_ISSUER":                "allows the dev token issuer beside Azure settings, for tests against local protocol servers; in Azure tokens come from Entra ID (AAD_TENANT_ID)",
 }
 
 // handlerPlatform are settings the platform sets for the handler, whether or

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +16,6 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/tre-go/tre/internal/localrunner"
 	"github.com/tre-go/tre/internal/registry"
@@ -139,30 +137,6 @@ func schemaProperties(schema map[string]any) []string {
 	return out
 }
 
-// porterParameters returns the parameter names a porter.yaml declares.
-func porterParameters(path string) (map[string]bool, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var m struct {
-		Parameters []struct {
-			Name string `yaml:"name"`
-		} `yaml:"parameters"`
-	}
-	if err := yaml.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	out := map[string]bool{}
-	for i, p := range m.Parameters {
-		if p.Name == "" {
-			return nil, fmt.Errorf("%s: parameters[%d] has no name", path, i)
-		}
-		out[p.Name] = true
-	}
-	return out, nil
-}
-
 // egressReference finds the properties a template's egress declaration
 // reads: {{ resource.properties.<name> }}.
 var egressReference = regexp.MustCompile(`\{\{\s*resource\.properties\.([A-Za-z0-9_]+)`)
@@ -196,11 +170,10 @@ func checkPorterParameters(dir string) ([]string, error) {
 	}
 	var p problems
 	for _, tt := range ts {
-		manifest := filepath.Join(tt.Dir, "porter.yaml")
-		params, err := porterParameters(manifest)
-		if err != nil {
-			p.addf("%s", err)
-			continue
+		manifest := tt.Manifest.File
+		params := map[string]bool{}
+		for _, mp := range tt.Manifest.Parameters {
+			params[mp.Name] = true
 		}
 		egress := egressProperties(tt.Registration.JSONSchema)
 		for _, prop := range schemaProperties(tt.Registration.JSONSchema) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/tre-go/tre/internal/tre"
@@ -42,7 +43,9 @@ func (e *ServiceError) Error() string {
 
 // serviceError reads Key Vault's error from a non-2xx answer, with value
 // (when not empty) scrubbed from its message: Key Vault's messages do not
-// quote values, but a proxy in between might echo the request.
+// quote values, but a proxy in between might echo the request. The SDK's
+// ResponseError has the top-level code only; the inner code (what tells
+// ForbiddenByRbac from a firewall, or a name in soft delete) is read here.
 func serviceError(resp *http.Response, value string) *ServiceError {
 	e := &ServiceError{StatusCode: resp.StatusCode}
 	var body struct {
@@ -57,19 +60,60 @@ func serviceError(resp *http.Response, value string) *ServiceError {
 	if data, err := runtime.Payload(resp); err == nil && json.Unmarshal(data, &body) == nil {
 		e.Code, e.InnerCode, e.Message = body.Error.Code, body.Error.InnerError.Code, body.Error.Message
 	}
-	if value != "" {
-		e.Code = strings.ReplaceAll(e.Code, value, tre.Redacted)
-		e.InnerCode = strings.ReplaceAll(e.InnerCode, value, tre.Redacted)
-		e.Message = strings.ReplaceAll(e.Message, value, tre.Redacted)
-	}
+	e.Code, e.InnerCode, e.Message = redact(e.Code, value), redact(e.InnerCode, value), redact(e.Message, value)
 	return e
+}
+
+// callError maps the error of an azsecrets call for the op ("get", "put",
+// "delete") of secret name; raw is the vault's last answer, if any.
+func (s *Store) callError(ctx context.Context, err error, raw *http.Response, op, name, value string) error {
+	// Key Vault's error answer. The *azcore.ResponseError is not kept: its
+	// text quotes the body.
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.RawResponse != nil {
+		return s.statusError(re.RawResponse, op, name, value)
+	}
+	// The caller gave up: the error is returned as is (still matching
+	// context.Canceled).
+	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(err, cerr) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	var te *tokenError
+	switch {
+	case errors.As(err, &te):
+		return tre.WrapError(tre.CodeUnavailable, err, "no token for Key Vault %s (scope %s)", s.vault, strings.Join(te.scopes, " "))
+	case raw != nil && raw.StatusCode == http.StatusOK:
+		// An answer the SDK could not decode. Its error is not kept: it
+		// may quote part of the value.
+		return notASecret(raw)
+	case raw != nil && raw.StatusCode == http.StatusUnauthorized:
+		return tre.WrapError(tre.CodeUnavailable, err,
+			"Key Vault %s sent an authentication challenge the client refused (its resource must be the vault's own domain)", s.vault)
+	}
+	// No answer: the vault cannot be reached or did not answer within the
+	// try timeout, after retries.
+	return tre.WrapError(tre.CodeUnavailable, err, "Key Vault %s is unreachable", s.vault)
+}
+
+// notASecret is the error of a 200 answer that holds no secret value.
+func notASecret(raw *http.Response) error {
+	n := 0
+	if raw != nil {
+		if data, err := runtime.Payload(raw); err == nil {
+			n = len(data)
+		}
+	}
+	return fmt.Errorf("the answer (%d bytes) is not a secret with a value", n)
 }
 
 // statusError maps a non-2xx answer to the op ("get", "put", "delete") of
 // secret name to a *tre.Error. Key Vault refusing the identity (401, 403)
 // is CodeUnavailable, like a vault that is down or throttling (408, 429,
 // 5xx, already retried by azcore): the caller did nothing wrong and the
-// operator must act. 404 is mapped by the callers that expect it.
+// operator must act.
 func (s *Store) statusError(resp *http.Response, op, name, value string) error {
 	svc := serviceError(resp, value)
 	switch code := resp.StatusCode; {
@@ -84,7 +128,7 @@ func (s *Store) statusError(resp *http.Response, op, name, value string) error {
 			"secret %s is in a conflicting state in Key Vault (deleted but not purged names cannot be written)", name)
 	case code == http.StatusUnauthorized:
 		return tre.WrapError(tre.CodeUnavailable, svc,
-			"Key Vault %s refused the token (HTTP 401): the identity's tenant or the token scope %s does not match the vault", s.vault, s.scope)
+			"Key Vault %s refused the token (HTTP 401): the identity's tenant does not match the vault's", s.vault)
 	case code == http.StatusForbidden:
 		return tre.WrapError(tre.CodeUnavailable, svc,
 			"Key Vault %s refused to %s secrets (HTTP 403 %s): the identity lacks a role on the vault "+
@@ -102,23 +146,4 @@ func (e *ServiceError) code() string {
 		return e.InnerCode
 	}
 	return e.Code
-}
-
-// transportError maps an error of the pipeline itself (no answer). When
-// the caller's context has ended, the caller gave up: the error is returned
-// as is (still matching context.Canceled). Otherwise a credential that gives
-// no token, or a vault that cannot be reached or did not answer within the
-// try timeout, after retries, is CodeUnavailable.
-func (s *Store) transportError(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
-		if errors.Is(err, cerr) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", cerr, err)
-	}
-	var te *tokenError
-	if errors.As(err, &te) {
-		return tre.WrapError(tre.CodeUnavailable, err, "no token for Key Vault %s (scope %s)", s.vault, s.scope)
-	}
-	return tre.WrapError(tre.CodeUnavailable, err, "Key Vault %s is unreachable", s.vault)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,24 +17,35 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
-const fakeToken = "fake-token"
+const (
+	fakeToken  = "fake-token"
+	fakeTenant = "00000000-0000-0000-0000-0000000000aa"
+)
 
 // fakeVault is a minimal Key Vault (secrets only) behind an
-// httptest.NewTLSServer: PUT adds a version, GET returns the latest, DELETE
-// removes the secret, with Key Vault's status codes and error bodies. Every
-// request must carry the bearer token, api-version 7.4 and the vault's own
-// host in Host; a request that does not is answered 401 and recorded as a
-// violation. Answers queued with inject are served first, one per request.
+// httptest.NewTLSServer, speaking what the azsecrets client sends: PUT
+// adds a version, GET returns the latest (/secrets/{name}/, the empty
+// version), DELETE removes the secret, with Key Vault's status codes and
+// error bodies. A request without a token gets Key Vault's authentication
+// challenge (401 with the tenant and the resource of its cloud); such a
+// request must not carry a body (the SDK strips it until it has a token).
+// Every other request must carry the bearer token, an api-version and the
+// vault's own host in Host; a request that does not is answered 401 and
+// recorded as a violation. Answers queued with inject are served first,
+// one per authenticated request.
 type fakeVault struct {
-	srv  *httptest.Server
-	host string // the vault's DNS name, as the client addresses it
+	srv      *httptest.Server
+	host     string // the vault's DNS name, as the client addresses it
+	resource string // the challenge's resource: https:// and the host without the vault's name
 
-	mu         sync.Mutex
-	secrets    map[string][]string // name → versions, latest last
-	injected   []answer
-	requests   []string // "METHOD name", in order
-	violations []string
-	hang       bool // requests wait until the client gives up
+	mu          sync.Mutex
+	secrets     map[string][]string // name → versions, latest last
+	injected    []answer
+	requests    []string // "METHOD name" of authenticated requests, in order
+	challenges  []string // "METHOD name" of requests without a token
+	apiVersions map[string]bool
+	violations  []string
+	hang        bool // authenticated requests wait until the client gives up
 }
 
 // answer is a canned response.
@@ -52,10 +64,10 @@ func kvError(status int, code, inner, message string) answer {
 	b, _ := json.Marshal(map[string]any{"error": e})
 	return answer{status: status, body: string(b)}
 }
-
 func newFakeVault(t *testing.T, host string) *fakeVault {
 	t.Helper()
-	f := &fakeVault{host: host, secrets: map[string][]string{}}
+	_, domain, _ := strings.Cut(host, ".")
+	f := &fakeVault{host: host, resource: "https://" + domain, secrets: map[string][]string{}, apiVersions: map[string]bool{}}
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -117,6 +129,22 @@ func (f *fakeVault) requestLog() []string {
 	return append([]string(nil), f.requests...)
 }
 
+func (f *fakeVault) challengeLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.challenges...)
+}
+
+func (f *fakeVault) versionsSeen() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var v []string
+	for k := range f.apiVersions {
+		v = append(v, k)
+	}
+	return v
+}
+
 func (f *fakeVault) violationLog() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -125,14 +153,30 @@ func (f *fakeVault) violationLog() []string {
 
 func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, "/secrets/")
+	if r.Method == http.MethodGet {
+		name, _ = strings.CutSuffix(name, "/") // the latest version: an empty version segment
+	}
+	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
+	if r.Header.Get("Authorization") == "" {
+		f.challenges = append(f.challenges, r.Method+" "+name)
+		if len(body) > 0 {
+			f.violations = append(f.violations, fmt.Sprintf("%s %s sent %d bytes of body without a token", r.Method, name, len(body)))
+		}
+		f.mu.Unlock()
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="https://login.microsoftonline.com/%s", resource="%s"`, fakeTenant, f.resource))
+		f.write(w, kvError(http.StatusUnauthorized, "Unauthorized", "", "AKV10000: Request is missing a Bearer or PoP token."))
+		return
+	}
 	f.requests = append(f.requests, r.Method+" "+name)
 	var problems []string
 	if got := r.Header.Get("Authorization"); got != "Bearer "+fakeToken {
 		problems = append(problems, fmt.Sprintf("Authorization %q", got))
 	}
-	if got := r.URL.Query().Get("api-version"); got != APIVersion {
-		problems = append(problems, fmt.Sprintf("api-version %q", got))
+	if got := r.URL.Query().Get("api-version"); got == "" {
+		problems = append(problems, "no api-version")
+	} else {
+		f.apiVersions[got] = true
 	}
 	if r.Host != f.host {
 		problems = append(problems, fmt.Sprintf("Host %q", r.Host))
@@ -168,15 +212,15 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	switch r.Method {
 	case http.MethodPut:
-		var body struct {
+		var secret struct {
 			Value *string `json:"value"`
 		}
-		if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&body) != nil || body.Value == nil {
+		if r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &secret) != nil || secret.Value == nil {
 			f.write(w, kvError(http.StatusBadRequest, "BadParameter", "", "The request body is not a secret."))
 			return
 		}
-		f.secrets[name] = append(f.secrets[name], *body.Value)
-		f.writeJSON(w, map[string]any{"value": *body.Value, "id": fmt.Sprintf("%s/v%d", id, len(f.secrets[name])),
+		f.secrets[name] = append(f.secrets[name], *secret.Value)
+		f.writeJSON(w, map[string]any{"value": *secret.Value, "id": fmt.Sprintf("%s/v%d", id, len(f.secrets[name])),
 			"attributes": map[string]any{"enabled": true}})
 	case http.MethodGet:
 		v := f.secrets[name]
@@ -216,22 +260,30 @@ func (f *fakeVault) writeJSON(w http.ResponseWriter, v any) {
 	f.write(w, answer{status: http.StatusOK, body: string(b)})
 }
 
-// staticCredential hands out fakeToken, or err, and records the scopes it
-// was asked for.
+// staticCredential hands out fakeToken, or err, and records the scopes and
+// tenants it was asked for.
 type staticCredential struct {
-	mu     sync.Mutex
-	scopes [][]string
-	err    error
+	mu      sync.Mutex
+	scopes  [][]string
+	tenants []string
+	err     error
 }
 
 func (c *staticCredential) GetToken(_ context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.scopes = append(c.scopes, append([]string(nil), opts.Scopes...))
+	c.tenants = append(c.tenants, opts.TenantID)
 	if c.err != nil {
 		return azcore.AccessToken{}, c.err
 	}
 	return azcore.AccessToken{Token: fakeToken, ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+func (c *staticCredential) tenantsAsked() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.tenants...)
 }
 
 func (c *staticCredential) asked() [][]string {

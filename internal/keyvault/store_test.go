@@ -57,25 +57,60 @@ func TestNewValidatesTheVaultURL(t *testing.T) {
 	require.ErrorContains(t, err, "credential")
 }
 
-func TestScopeIsDerivedFromTheVaultHost(t *testing.T) {
+func TestVaultURLIsNormalised(t *testing.T) {
 	tests := []struct {
-		url, vault, scope string
+		url, vault string
 	}{
-		{"https://tre-kv.vault.azure.net/", "https://tre-kv.vault.azure.net", "https://vault.azure.net/.default"},
-		{"https://tre-kv.vault.azure.net", "https://tre-kv.vault.azure.net", "https://vault.azure.net/.default"},
-		{"https://TRE-KV.Vault.Azure.Net/", "https://tre-kv.vault.azure.net", "https://vault.azure.net/.default"},
-		{"https://tre-kv.vault.azure.cn/", "https://tre-kv.vault.azure.cn", "https://vault.azure.cn/.default"},
-		{"https://tre-kv.vault.usgovcloudapi.net/", "https://tre-kv.vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net/.default"},
-		{"https://tre-kv.vault.azure.net:443/", "https://tre-kv.vault.azure.net:443", "https://vault.azure.net/.default"},
+		{"https://tre-kv.vault.azure.net/", "https://tre-kv.vault.azure.net"},
+		{"https://tre-kv.vault.azure.net", "https://tre-kv.vault.azure.net"},
+		{"https://TRE-KV.Vault.Azure.Net/", "https://tre-kv.vault.azure.net"},
+		{"https://tre-kv.vault.azure.cn/", "https://tre-kv.vault.azure.cn"},
+		{"https://tre-kv.vault.usgovcloudapi.net/", "https://tre-kv.vault.usgovcloudapi.net"},
+		{"https://tre-kv.vault.azure.net:443/", "https://tre-kv.vault.azure.net:443"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
 			s, err := New(tt.url, &staticCredential{}, nil)
 			require.NoError(t, err)
 			require.Equal(t, tt.vault, s.vault)
-			require.Equal(t, tt.scope, s.scope)
 		})
 	}
+}
+
+// TestChallengeGivesTheScope: the token's scope and tenant come from Key
+// Vault's authentication challenge, in every cloud, and the request that
+// elicits it carries no body.
+func TestChallengeGivesTheScope(t *testing.T) {
+	for host, scope := range map[string]string{
+		"tre-kv.vault.azure.net":         "https://vault.azure.net/.default",
+		"tre-kv.vault.azure.cn":          "https://vault.azure.cn/.default",
+		"tre-kv.vault.usgovcloudapi.net": "https://vault.usgovcloudapi.net/.default",
+	} {
+		t.Run(host, func(t *testing.T) {
+			f := newFakeVault(t, host)
+			s, cred := newStore(t, f, nil)
+			require.NoError(t, s.Put(context.Background(), "a", "b"))
+			require.Empty(t, f.violationLog())
+			require.Equal(t, [][]string{{scope}}, cred.asked())
+			require.Equal(t, []string{fakeTenant}, cred.tenantsAsked(), "the tenant named by the challenge")
+			require.Equal(t, []string{"PUT a"}, f.challengeLog())
+			require.Equal(t, []string{"b"}, f.versions("a"), "the body is sent again with the token")
+		})
+	}
+}
+
+// TestChallengeOutsideTheVaultDomain: a challenge whose resource is not the
+// vault's own domain (a vault URL pointing at an impostor) gets no token.
+func TestChallengeOutsideTheVaultDomain(t *testing.T) {
+	f := newFakeVault(t, vaultHost)
+	f.resource = "https://vault.evil.example"
+	s, cred := newStore(t, f, nil)
+	err := s.Put(context.Background(), "a", "b")
+	require.Equal(t, tre.CodeUnavailable, tre.ErrorCode(err), "err: %v", err)
+	require.ErrorContains(t, err, "authentication challenge the client refused")
+	require.Empty(t, cred.asked(), "no token is asked for another resource")
+	require.Empty(t, f.requestLog(), "nothing is sent with a token")
+	require.Empty(t, f.violationLog())
 }
 
 // TestStore is the secrets port's contract (as secretfile's test states it)
@@ -115,20 +150,10 @@ func TestStore(t *testing.T) {
 
 	require.Equal(t, []string{"PUT r-1-a", "GET r-1-a", "PUT r-1-a", "GET r-1-a", "GET r-2-b", "GET missing",
 		"DELETE r-1-a", "DELETE r-1-a", "GET r-1-a"}, f.requestLog())
-	require.Empty(t, f.violationLog(), "every request carries the token, api-version 7.4 and the vault's host")
-	scopes := cred.asked()
-	require.NotEmpty(t, scopes)
-	for _, sc := range scopes {
-		require.Equal(t, []string{"https://vault.azure.net/.default"}, sc)
-	}
-}
-
-func TestSovereignCloudScope(t *testing.T) {
-	f := newFakeVault(t, "tre-kv.vault.azure.cn")
-	s, cred := newStore(t, f, nil)
-	require.NoError(t, s.Put(context.Background(), "a", "b"))
-	require.Empty(t, f.violationLog())
-	require.Equal(t, [][]string{{"https://vault.azure.cn/.default"}}, cred.asked())
+	require.Empty(t, f.violationLog(), "every request carries the token, an api-version and the vault's host")
+	require.Equal(t, []string{"PUT r-1-a"}, f.challengeLog(), "one challenge, then the token is reused")
+	require.Equal(t, [][]string{{"https://vault.azure.net/.default"}}, cred.asked())
+	require.Len(t, f.versionsSeen(), 1, "one API version, the SDK's")
 }
 
 func TestInvalidNamesNeverReachTheVault(t *testing.T) {
@@ -144,6 +169,7 @@ func TestInvalidNamesNeverReachTheVault(t *testing.T) {
 		})
 	}
 	require.Empty(t, f.requestLog())
+	require.Empty(t, f.challengeLog())
 }
 
 // TestErrors checks how Key Vault's answers map to codes, that retriable
@@ -291,7 +317,9 @@ func TestNoToken(t *testing.T) {
 	require.Equal(t, tre.CodeUnavailable, tre.ErrorCode(err))
 	require.ErrorContains(t, err, "no token for Key Vault https://"+vaultHost+" (scope https://vault.azure.net/.default)")
 	require.ErrorContains(t, err, "no identity assigned")
-	require.Empty(t, f.requestLog(), "nothing is sent without a token")
+	require.Equal(t, []string{"PUT s"}, f.challengeLog(), "only the challenge is elicited")
+	require.Empty(t, f.requestLog(), "nothing is sent with a token")
+	require.Empty(t, f.violationLog(), "the challenge carried no body")
 }
 
 // TestValuesAreNeverLogged turns on every azcore log event and asks for
@@ -316,13 +344,19 @@ func TestValuesAreNeverLogged(t *testing.T) {
 	got, err := s.Get(ctx, "s")
 	require.NoError(t, err)
 	require.Equal(t, value, got)
+	// A proxy echoing the request: azcore logs error bodies.
 	f.inject(kvError(http.StatusForbidden, "Forbidden", "", "echo "+value))
 	require.Error(t, s.Put(ctx, "s", value))
+	const quoted = `say "hunter3" never`
+	f.inject(kvError(http.StatusForbidden, "Forbidden", "", "echo "+quoted))
+	require.Error(t, s.Put(ctx, "s", quoted))
 
 	mu.Lock()
 	defer mu.Unlock()
 	require.NotEmpty(t, lines, "the listener hears the pipeline")
 	all := strings.Join(lines, "\n")
 	require.Contains(t, all, "/secrets/s", "requests are logged")
+	require.Contains(t, all, "RESPONSE 403", "error answers are logged with their body")
 	require.NotContains(t, all, value)
+	require.NotContains(t, all, "hunter3", "nor the value as JSON escapes it")
 }

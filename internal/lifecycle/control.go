@@ -3,10 +3,8 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -36,7 +34,7 @@ func (s *Service) Retry(ctx context.Context, r *tre.Resource, opID string, user 
 		if o.Status.Phase() != tre.PhaseFailed {
 			return tre.Errorf(tre.CodeConflict, "Operation %s is %s: only a failed operation can be retried", o.ID, o.Status)
 		}
-		from := nextStep(o)
+		from := o.NextStep()
 		if from < 0 {
 			return tre.Errorf(tre.CodeConflict, "Operation %s has no failed step to retry", o.ID)
 		}
@@ -91,7 +89,7 @@ func (s *Service) Cancel(ctx context.Context, r *tre.Resource, opID string, user
 	if op.Status.Terminal() || op.Pending {
 		return nil, tre.Errorf(tre.CodeConflict, "Operation %s is %s: only an operation in progress can be cancelled", op.ID, op.Status)
 	}
-	i := nextStep(op)
+	i := op.NextStep()
 	step := op.Steps[i]
 	msg := fmt.Sprintf("cancelled by %s", who(user))
 	if step.DispatchedWhen == 0 && step.Status.Phase() == tre.PhaseAwaiting {
@@ -162,7 +160,7 @@ func (s *Service) ForceFail(ctx context.Context, r *tre.Resource, opID, reason s
 	if op.Status.Terminal() || op.Pending {
 		return nil, tre.Errorf(tre.CodeConflict, "Operation %s is %s: only an operation in progress can be failed", op.ID, op.Status)
 	}
-	step := op.Steps[nextStep(op)]
+	step := op.Steps[op.NextStep()]
 	if err := s.failStep(ctx, op.ID, step.ID, fmt.Sprintf("failed by %s: %s", who(user), reason)); err != nil {
 		return nil, err
 	}
@@ -173,69 +171,4 @@ func (s *Service) ForceFail(ctx context.Context, r *tre.Resource, opID, reason s
 	}
 	s.log.Warn("operation failed by an admin", "operation_id", op.ID, "resource_id", r.ID, "by", user.ID, "reason", reason)
 	return tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, op.ID)
-}
-
-// Watchdog fails the steps that nothing will move any more: one not sent
-// for DispatchLimit (the queue is unreachable), one sent but not picked up
-// within PickupLimit (no processor takes it), one running whose processor
-// has been silent for HeartbeatLimit (it died), one asked to cancel that
-// no processor confirmed within CancelGrace. The message says which, and
-// since when; the operation and its resource follow. Returns how many
-// steps it failed.
-func (s *Service) Watchdog(ctx context.Context) (int, error) {
-	ops, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{
-		tre.In("status", tre.InProgressStatuses()...), tre.Ne("pending", true),
-	}})
-	if err != nil {
-		return 0, fmt.Errorf("lifecycle: watchdog: %w", err)
-	}
-	now := s.now()
-	at := func(ts float64) string { return time.Unix(0, int64(ts*1e9)).UTC().Format(time.RFC3339) }
-	older := func(ts float64, limit time.Duration) bool {
-		return ts != 0 && now.Sub(time.Unix(0, int64(ts*1e9))) > limit
-	}
-	failed := 0
-	var errs []error
-	for _, op := range ops {
-		i := nextStep(op)
-		if i < 0 {
-			continue
-		}
-		st := op.Steps[i]
-		var msg string
-		switch {
-		case st.CancelRequested != nil && older(st.CancelRequested.When, s.cfg.CancelGrace):
-			msg = fmt.Sprintf("cancelled by %s (no Resource Processor confirmed the cancellation within %s of %s)",
-				st.CancelRequested.By, s.cfg.CancelGrace, at(st.CancelRequested.When))
-		case st.Status.Phase() == tre.PhaseAwaiting && st.DispatchedWhen == 0 && older(st.UpdatedWhen, s.cfg.DispatchLimit):
-			msg = fmt.Sprintf("The step could not be sent to the Resource Processor for %s (waiting since %s): the request queue was unreachable",
-				s.cfg.DispatchLimit, at(st.UpdatedWhen))
-		case st.Status.Phase() == tre.PhaseAwaiting && older(st.DispatchedWhen, s.cfg.PickupLimit):
-			msg = fmt.Sprintf("No Resource Processor picked up the step within %s of it being sent at %s", s.cfg.PickupLimit, at(st.DispatchedWhen))
-			if st.Kind == tre.StepFirewall {
-				msg = fmt.Sprintf("The firewall step did not run within %s of %s: is the firewall-reconcile timer running?", s.cfg.PickupLimit, at(st.DispatchedWhen))
-			}
-		case st.Status.Phase() == tre.PhaseRunning && older(max(st.HeartbeatWhen, st.StartedWhen, st.UpdatedWhen), s.cfg.HeartbeatLimit):
-			agent := st.Agent
-			if agent == "" {
-				agent = "unknown agent"
-			}
-			msg = fmt.Sprintf("The Resource Processor (%s) stopped reporting on the step: last heartbeat at %s, more than %s ago",
-				agent, at(max(st.HeartbeatWhen, st.StartedWhen, st.UpdatedWhen)), s.cfg.HeartbeatLimit)
-		default:
-			continue
-		}
-		if err := s.failStep(ctx, op.ID, st.ID, msg); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if st.DispatchedWhen != 0 && st.Kind == "" {
-			// A processor that is alive after all must not go on with it.
-			_ = s.sendCancel(ctx, op.ID, st, tre.User{Name: "the watchdog"}, msg)
-		}
-		s.log.Warn("watchdog failed a step", "operation_id", op.ID, "step_id", st.ID, "resource_id", st.ResourceID, "reason", msg)
-		failed++
-	}
-	dead, err := s.failDeadLettered(ctx)
-	return failed + dead, errors.Join(append(errs, err)...)
 }

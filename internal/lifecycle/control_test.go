@@ -117,7 +117,7 @@ func TestCancel(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tre.StatusUpdatingFailed, got.Status)
 	require.Equal(t, "cancelled by owner (owner-1) before it was sent", got.Message)
-	n, err := f.svc.RedeliverDue(ctx)
+	n, err := f.svc.redeliverDue(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n, "a withdrawn step is never sent")
 

@@ -82,20 +82,18 @@ func (c *crashingStore) Query(ctx context.Context, col tre.Collection, q tre.Que
 // crashAt returns a service whose store dies after `writes` writes.
 func (f *fixture) crashAt(writes int) (*Service, *crashingStore) {
 	cs := &crashingStore{Store: f.store, budget: writes}
-	svc, err := New(cs, f.reg, f.secrets, f.sent, f.svc.cfg, Options{Now: f.clock.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(f.t, err)
-	return svc, cs
+	return New(cs, f.reg, f.secrets, f.sent, f.svc.cfg, Options{Now: f.clock.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), cs
 }
 
 // restart recovers as a new process would, after the recovery age.
 func (f *fixture) restart(t *testing.T) {
 	t.Helper()
 	f.clock.advance(f.svc.cfg.RecoverAfter + 1)
-	_, _, err := f.svc.Recover(context.Background())
+	_, _, err := f.svc.recoverPending(context.Background())
 	require.NoError(t, err)
 	_, err = f.svc.releaseOrphanAddresses(context.Background())
 	require.NoError(t, err)
-	_, err = f.svc.RedeliverDue(context.Background())
+	_, err = f.svc.redeliverDue(context.Background())
 	require.NoError(t, err)
 }
 

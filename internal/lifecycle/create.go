@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"net/netip"
 	"slices"
 
 	"github.com/tre-go/tre/internal/registry"
@@ -44,108 +45,31 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 	if props == nil {
 		props = map[string]any{}
 	}
-	var ws, svc *tre.Resource
-	var err error
-	kind := registry.Kind{Type: req.Type}
-	switch req.Type {
-	case tre.TypeWorkspaceService, tre.TypeUserResource:
-		if ws, err = s.Get(ctx, WorkspaceRef(req.WorkspaceID)); err != nil {
-			return nil, nil, err
-		}
-		if err := usableParent(ws, "Workspace"); err != nil {
-			return nil, nil, err
-		}
-		if req.Type == tre.TypeUserResource {
-			if svc, err = s.Get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ws.ID, ID: req.ServiceID}); err != nil {
-				return nil, nil, err
-			}
-			if err := usableParent(svc, "Workspace service"); err != nil {
-				return nil, nil, err
-			}
-			kind.Parent = svc.TemplateName
-		}
-	}
-	tmpl, err := s.currentTemplate(ctx, kind, req.TemplateName)
+	p, err := s.parentsOf(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !registry.Authorized(tmpl, req.Roles) {
-		return nil, nil, tre.Errorf(tre.CodeForbidden, "User not authorized to use template %s", tmpl.Name)
-	}
-	v, err := schema.NewValidator(tmpl)
+	tmpl, v, err := s.createTemplate(ctx, req, p.kind, props)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := v.ValidateCreate(props); err != nil {
-		return nil, nil, err
-	}
-
 	id := s.newID()
 	r := &tre.Resource{
 		ID: id, TemplateName: tmpl.Name, TemplateVersion: tmpl.Version, IsEnabled: true,
 		ResourceType: req.Type, DeploymentStatus: tre.StatusAwaitingDeployment, User: req.User, UpdatedWhen: s.ts(),
 	}
+	// What was taken for the resource is given back if it is not created.
 	var undo []func()
 	defer func() {
 		for _, u := range undo {
 			u()
 		}
 	}()
-	switch req.Type {
-	case tre.TypeWorkspace:
-		r.ResourcePath = tre.ResourcePath(req.Type, "", "", id)
-		size, _ := props["address_space_size"].(string)
-		custom, _ := props["address_space"].(string)
-		space, err := s.allocate(ctx, id, size, custom)
-		if err != nil {
-			return nil, nil, err
-		}
-		undo = append(undo, func() { _ = s.releaseAddresses(context.WithoutCancel(ctx), id) })
-		props["address_space"] = space.String()
-		props["address_spaces"] = []any{space.String()}
-		if _, given := props["workspace_owner_object_id"]; !given {
-			props["workspace_owner_object_id"] = req.User.ID
-		}
-		props["workspace_id"] = id[len(id)-4:]
-	case tre.TypeWorkspaceService:
-		r.WorkspaceID = ws.ID
-		r.ResourcePath = tre.ResourcePath(req.Type, ws.ID, "", id)
-		inheritWorkspace(props, ws)
-		if _, wants := v.PropertySchema("address_space"); wants {
-			size, _ := props["address_space_size"].(string)
-			space, err := s.allocate(ctx, id, size, "")
-			if err != nil {
-				return nil, nil, err
-			}
-			undo = append(undo, func() { _ = s.releaseAddresses(context.WithoutCancel(ctx), id) })
-			props["address_space"] = space.String()
-		}
-	case tre.TypeUserResource:
-		r.WorkspaceID, r.ParentWorkspaceServiceID = ws.ID, svc.ID
-		r.ResourcePath = tre.ResourcePath(req.Type, ws.ID, svc.ID, id)
-		inheritWorkspace(props, ws)
-		r.OwnerID = req.User.ID
-		if assign, _ := props["assign_to_another_user"].(bool); assign {
-			owner, _ := props["owner_id"].(string)
-			if owner == "" {
-				return nil, nil, tre.FieldErrorf(tre.CodeInvalid, "properties.owner_id", "owner_id is required with assign_to_another_user")
-			}
-			if !slices.Contains(req.Roles, string(tre.RoleWorkspaceOwner)) {
-				return nil, nil, tre.Errorf(tre.CodeForbidden, "Only a Workspace Owner can create a user resource for another user")
-			}
-			r.OwnerID = owner
-		}
-	case tre.TypeSharedService:
-		r.ResourcePath = tre.ResourcePath(req.Type, "", "", id)
-		if err := s.claimSharedService(ctx, tmpl.Name, id); err != nil {
-			return nil, nil, err
-		}
-		undo = append(undo, func() { s.releaseSharedService(context.WithoutCancel(ctx), tmpl.Name, id) })
-		props["shared_service_id"] = id[len(id)-4:]
+	if err := s.place(ctx, r, req, p, v, props, &undo); err != nil {
+		return nil, nil, err
 	}
 	props["tre_id"] = s.cfg.TREID
 	props["azure_location"] = s.cfg.Location
-
 	refs, err := s.storeSecrets(ctx, id, v, props)
 	if err != nil {
 		return nil, nil, err
@@ -167,6 +91,146 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 	return r, op, nil
 }
 
+// parents are the workspace and workspace service a new resource goes
+// under (as its type has them), and its template family.
+type parents struct {
+	ws, svc *tre.Resource
+	kind    registry.Kind
+}
+
+// parentsOf finds and checks the parents of a new resource. Returns
+// CodeNotFound, CodeConflict (not deployed, or disabled).
+func (s *Service) parentsOf(ctx context.Context, req CreateRequest) (parents, error) {
+	p := parents{kind: registry.Kind{Type: req.Type}}
+	if req.Type != tre.TypeWorkspaceService && req.Type != tre.TypeUserResource {
+		return p, nil
+	}
+	var err error
+	if p.ws, err = s.Get(ctx, WorkspaceRef(req.WorkspaceID)); err != nil {
+		return p, err
+	}
+	if err := usableParent(p.ws, "Workspace"); err != nil {
+		return p, err
+	}
+	if req.Type == tre.TypeUserResource {
+		if p.svc, err = s.Get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: p.ws.ID, ID: req.ServiceID}); err != nil {
+			return p, err
+		}
+		if err := usableParent(p.svc, "Workspace service"); err != nil {
+			return p, err
+		}
+		p.kind.Parent = p.svc.TemplateName
+	}
+	return p, nil
+}
+
+// createTemplate is the template a new resource is made from, with the
+// validator of its properties, which props passes. Returns CodeInvalid,
+// CodeForbidden.
+func (s *Service) createTemplate(ctx context.Context, req CreateRequest, kind registry.Kind, props map[string]any) (*tre.Template, *schema.Validator, error) {
+	tmpl, err := s.currentTemplate(ctx, kind, req.TemplateName)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !registry.Authorized(tmpl, req.Roles) {
+		return nil, nil, tre.Errorf(tre.CodeForbidden, "User not authorized to use template %s", tmpl.Name)
+	}
+	v, err := schema.NewValidator(tmpl)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := v.ValidateCreate(props); err != nil {
+		return nil, nil, err
+	}
+	return tmpl, v, nil
+}
+
+// place gives a new resource what its type needs: its path and parents,
+// an address space, the workspace's facts, its owner, the one shared
+// service of its template. What it takes is given back by the functions
+// it adds to undo, should the resource not be created.
+func (s *Service) place(ctx context.Context, r *tre.Resource, req CreateRequest, p parents, v *schema.Validator, props map[string]any, undo *[]func()) error {
+	switch req.Type {
+	case tre.TypeWorkspace:
+		return s.placeWorkspace(ctx, r, req.User, props, undo)
+	case tre.TypeWorkspaceService:
+		r.WorkspaceID = p.ws.ID
+		r.ResourcePath = tre.ResourcePath(req.Type, p.ws.ID, "", r.ID)
+		inheritWorkspace(props, p.ws)
+		if _, wants := v.PropertySchema("address_space"); !wants {
+			return nil
+		}
+		size, _ := props["address_space_size"].(string)
+		space, err := s.allocateFor(ctx, r.ID, size, "", undo)
+		if err != nil {
+			return err
+		}
+		props["address_space"] = space.String()
+		return nil
+	case tre.TypeUserResource:
+		r.WorkspaceID, r.ParentWorkspaceServiceID = p.ws.ID, p.svc.ID
+		r.ResourcePath = tre.ResourcePath(req.Type, p.ws.ID, p.svc.ID, r.ID)
+		inheritWorkspace(props, p.ws)
+		return placeUserResource(r, req, props)
+	default:
+		r.ResourcePath = tre.ResourcePath(req.Type, "", "", r.ID)
+		if err := s.claimSharedService(ctx, r.TemplateName, r.ID); err != nil {
+			return err
+		}
+		*undo = append(*undo, func() { s.releaseSharedService(context.WithoutCancel(ctx), r.TemplateName, r.ID) })
+		props["shared_service_id"] = r.ID[len(r.ID)-4:]
+		return nil
+	}
+}
+
+// placeWorkspace gives a new workspace its address space and ids.
+func (s *Service) placeWorkspace(ctx context.Context, r *tre.Resource, user tre.User, props map[string]any, undo *[]func()) error {
+	r.ResourcePath = tre.ResourcePath(tre.TypeWorkspace, "", "", r.ID)
+	size, _ := props["address_space_size"].(string)
+	custom, _ := props["address_space"].(string)
+	space, err := s.allocateFor(ctx, r.ID, size, custom, undo)
+	if err != nil {
+		return err
+	}
+	props["address_space"] = space.String()
+	props["address_spaces"] = []any{space.String()}
+	if _, given := props["workspace_owner_object_id"]; !given {
+		props["workspace_owner_object_id"] = user.ID
+	}
+	props["workspace_id"] = r.ID[len(r.ID)-4:]
+	return nil
+}
+
+// allocateFor allocates an address space to a new resource, and adds its
+// release to undo.
+func (s *Service) allocateFor(ctx context.Context, id, size, custom string, undo *[]func()) (netip.Prefix, error) {
+	space, err := s.allocate(ctx, id, size, custom)
+	if err != nil {
+		return space, err
+	}
+	*undo = append(*undo, func() { _ = s.releaseAddresses(context.WithoutCancel(ctx), id) })
+	return space, nil
+}
+
+// placeUserResource sets a new user resource's owner: the caller, or the
+// user it is assigned to, which only a workspace owner may do. Returns
+// CodeInvalid, CodeForbidden.
+func placeUserResource(r *tre.Resource, req CreateRequest, props map[string]any) error {
+	r.OwnerID = req.User.ID
+	if assign, _ := props["assign_to_another_user"].(bool); !assign {
+		return nil
+	}
+	owner, _ := props["owner_id"].(string)
+	if owner == "" {
+		return tre.FieldErrorf(tre.CodeInvalid, "properties.owner_id", "owner_id is required with assign_to_another_user")
+	}
+	if !slices.Contains(req.Roles, string(tre.RoleWorkspaceOwner)) {
+		return tre.Errorf(tre.CodeForbidden, "Only a Workspace Owner can create a user resource for another user")
+	}
+	r.OwnerID = owner
+	return nil
+}
+
 // usableParent: a parent must be deployed and enabled to get children
 // (AzureTRE checks only "deployed").
 func usableParent(p *tre.Resource, noun string) error {
@@ -179,9 +243,12 @@ func usableParent(p *tre.Resource, noun string) error {
 	return nil
 }
 
-// inheritWorkspace copies the workspace facts a child's bundle needs.
+// inheritWorkspace copies the workspace facts a child's bundle needs, as
+// AzureTRE does: workspace_subscription_id. Not workspace_id: a child's
+// bundle gets the workspace's full id from the request's workspaceId (the
+// workspace's own workspace_id property is its last 4 characters).
 func inheritWorkspace(props map[string]any, ws *tre.Resource) {
-	for _, k := range []string{"workspace_id", "workspace_subscription_id"} {
+	for _, k := range []string{"workspace_subscription_id"} {
 		if v, ok := ws.Properties[k]; ok {
 			props[k] = v
 		}

@@ -15,18 +15,27 @@
 // was checked against (the commit point); then the other changes, each
 // marked with the operation id so that it is never applied twice, and the
 // history snapshots, under ids derived from the operation; last the
-// operation stops being pending and its first step is sent. Recover
-// completes or drops what a crash left pending.
+// operation stops being pending and its first step is sent. Recovery (in
+// Sweep) completes or drops what a crash left pending.
 //
 // # Steps
 //
 // A step is marked dispatched only after its message was sent; the
-// redelivery job (RedeliverDue) sends steps that were not. Duplicate sends
+// redelivery job (Sweep) sends steps that were not. Duplicate sends
 // are harmless: the message id is the step id and ApplyStatus is
 // idempotent and monotonic. A pipeline step that changes another resource
 // (e.g. the firewall shared service) writes that resource's new properties
 // when the step is about to be sent, with the step id on the write, so it
 // happens once.
+//
+// # Firewall steps
+//
+// An operation of a resource that declares egress has a firewall step,
+// which the control plane runs, not the Resource Processor. Lifecycle only
+// marks it dispatched in the store and raises a FirewallSignal; the
+// firewall service (package egress) runs the due steps and reports on them
+// through ApplyStatus, like a processor. The firewall-reconcile timer runs
+// due steps too, so one marked just before a crash is not lost.
 //
 // # Secrets
 //

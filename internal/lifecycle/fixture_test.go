@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/cidr"
-	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
@@ -72,7 +70,31 @@ type fixture struct {
 	sent    *recorder
 	dir     string
 	clock   *clock
-	fw      *firewall.FileBackend
+	signal  *signal
+}
+
+// signal counts what lifecycle signals to the firewall service.
+type signal struct {
+	mu                sync.Mutex
+	stepsDue, resyncs int
+}
+
+func (s *signal) StepsDue() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stepsDue++
+}
+
+func (s *signal) EgressChanged() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resyncs++
+}
+
+func (s *signal) counts() (stepsDue, resyncs int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stepsDue, s.resyncs
 }
 
 type clock struct {
@@ -109,15 +131,12 @@ func newFixture(t *testing.T) *fixture {
 	c := &clock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
 	reg := registry.New(st, c.now)
 	rec := &recorder{}
-	fw := &firewall.FileBackend{Path: filepath.Join(dir, "firewall.json")}
-	svc, err := New(st, reg, sec, rec, Config{
+	sig := &signal{}
+	svc := New(st, reg, sec, rec, Config{
 		TREID: "tre1", Location: "westeurope",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22"),
-	}, Options{Now: c.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Firewall: &FirewallOptions{Backend: fw, Holder: "test"}})
-	require.NoError(t, err)
-	t.Cleanup(svc.WaitFirewall)
-	f := &fixture{t: t, svc: svc, store: st, reg: reg, secrets: sec, sent: rec, dir: dir, clock: c, fw: fw}
+	}, Options{Now: c.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Firewall: sig})
+	f := &fixture{t: t, svc: svc, store: st, reg: reg, secrets: sec, sent: rec, dir: dir, clock: c, signal: sig}
 	f.registerTemplates()
 	return f
 }

@@ -32,22 +32,9 @@ const (
 // unknown operation or step: retrying those cannot help, so callers record
 // them instead. Any other error is transient: retry.
 func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcome, error) {
-	if upd.OperationID == "" || upd.StepID == "" || upd.ID == "" {
-		return "", tre.Errorf(tre.CodeInvalid, "status message needs operationId, stepId and id")
-	}
-	if !upd.Status.Valid() || upd.Status == tre.StatusPipelineRunning {
-		return "", tre.Errorf(tre.CodeInvalid, "status message has an unknown status %q", upd.Status)
-	}
-	op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, upd.OperationID)
-	if tre.IsCode(err, tre.CodeNotFound) {
-		return "", tre.Errorf(tre.CodeNotFound, "status message for unknown operation %s", upd.OperationID)
-	}
+	op, step, err := s.stepOf(ctx, upd)
 	if err != nil {
-		return "", fmt.Errorf("lifecycle: ingest %s: %w", upd.OperationID, err)
-	}
-	step := op.Step(upd.StepID)
-	if step == nil || step.ResourceID != upd.ID {
-		return "", tre.Errorf(tre.CodeNotFound, "status message for unknown step %s of operation %s (resource %s)", upd.StepID, upd.OperationID, upd.ID)
+		return "", err
 	}
 	outcome, err := classify(*step, upd)
 	if err != nil || outcome == Ignored {
@@ -60,8 +47,45 @@ func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 			return "", err
 		}
 	}
+	after, outcome, err := s.recordStep(ctx, op.ID, upd, outcome)
+	if err != nil {
+		return "", err
+	}
+	if outcome == Applied {
+		s.applied(ctx, &after, *step, upd)
+	}
+	return outcome, nil
+}
+
+// stepOf finds the step a status message is about. Returns CodeInvalid
+// for a malformed message, CodeNotFound for an unknown operation or step.
+func (s *Service) stepOf(ctx context.Context, upd tre.StatusUpdate) (*tre.Operation, *tre.OperationStep, error) {
+	if upd.OperationID == "" || upd.StepID == "" || upd.ID == "" {
+		return nil, nil, tre.Errorf(tre.CodeInvalid, "status message needs operationId, stepId and id")
+	}
+	if !upd.Status.Valid() || upd.Status == tre.StatusPipelineRunning {
+		return nil, nil, tre.Errorf(tre.CodeInvalid, "status message has an unknown status %q", upd.Status)
+	}
+	op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, upd.OperationID)
+	if tre.IsCode(err, tre.CodeNotFound) {
+		return nil, nil, tre.Errorf(tre.CodeNotFound, "status message for unknown operation %s", upd.OperationID)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("lifecycle: ingest %s: %w", upd.OperationID, err)
+	}
+	step := op.Step(upd.StepID)
+	if step == nil || step.ResourceID != upd.ID {
+		return nil, nil, tre.Errorf(tre.CodeNotFound, "status message for unknown step %s of operation %s (resource %s)", upd.StepID, upd.OperationID, upd.ID)
+	}
+	return op, step, nil
+}
+
+// recordStep writes a status on its step and recomputes the operation; the
+// outcome becomes Ignored if someone applied the status meanwhile. It
+// returns the operation as written.
+func (s *Service) recordStep(ctx context.Context, opID string, upd tre.StatusUpdate, outcome Outcome) (tre.Operation, Outcome, error) {
 	var after tre.Operation
-	err = s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
+	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
 		st := o.Step(upd.StepID)
 		if again, _ := classify(*st, upd); again != outcome {
 			outcome = Ignored // someone applied it meanwhile
@@ -85,25 +109,26 @@ func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 		endAttempt(o, now)
 		return nil
 	}, &after)
-	if err != nil {
-		return "", err
+	return after, outcome, err
+}
+
+// applied does what follows a step's move: a failed pipeline step fails
+// its root resource, a success sends the next step, and rules a bundle
+// reported are signalled to the firewall service.
+func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.OperationStep, upd tre.StatusUpdate) {
+	s.log.Info("step status", "operation_id", after.ID, "step_id", upd.StepID, "resource_id", upd.ID,
+		"status", upd.Status, "operation_status", after.Status)
+	if upd.Status.Phase() == tre.PhaseFailed && step.TemplateStepID != tre.MainStepID && len(after.Steps) > 1 {
+		s.markRootFailed(ctx, after)
 	}
-	if outcome == Applied {
-		s.log.Info("step status", "operation_id", op.ID, "step_id", upd.StepID, "resource_id", upd.ID,
-			"status", upd.Status, "operation_status", after.Status)
-		if upd.Status.Phase() == tre.PhaseFailed && step.TemplateStepID != tre.MainStepID && len(after.Steps) > 1 {
-			s.markRootFailed(ctx, &after)
-		}
-		if upd.Status.Phase() == tre.PhaseSucceeded && nextStep(&after) >= 0 {
-			s.dispatchSoon(ctx, op.ID)
-		}
-		if s.fw != nil && upd.Status.Phase() == tre.PhaseSucceeded && reportsEgress(upd) {
-			// Rules a bundle reports apply once it has run: there is no
-			// step before it to open them.
-			s.kickReconcile()
-		}
+	if upd.Status.Phase() == tre.PhaseSucceeded && after.NextStep() >= 0 {
+		s.dispatchSoon(ctx, after.ID)
 	}
-	return outcome, nil
+	if s.firewall != nil && upd.Status.Phase() == tre.PhaseSucceeded && reportsEgress(upd) {
+		// Rules a bundle reports apply once it has run: there is no
+		// step before it to open them.
+		s.firewall.EgressChanged()
+	}
 }
 
 // classify decides what a status message does to a step.
@@ -155,7 +180,7 @@ func recompute(o *tre.Operation) {
 		}
 	}
 	switch {
-	case nextStep(o) < 0:
+	case o.NextStep() < 0:
 		o.Status, o.Message = st.Succeeded, "Multi step pipeline completed successfully"
 	case started:
 		o.Status, o.Message = tre.StatusPipelineRunning, "Multi step pipeline running. See steps for details."

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -299,7 +298,7 @@ func TestPipelineStepOnSharedService(t *testing.T) {
 	require.Equal(t, rules, last.Parameters["rule_collections"])
 
 	// Dispatching again (a redelivery) does not apply the step twice.
-	require.NoError(t, f.svc.Dispatch(ctx, op.ID))
+	require.NoError(t, f.svc.dispatch(ctx, op.ID))
 	require.Len(t, f.resource(fw.ID).Properties["rule_collections"], 1)
 
 	f.status(op, 1, tre.StatusUpdating)
@@ -328,11 +327,9 @@ func TestUpgradeRulesAndAvailableUpgrades(t *testing.T) {
 	_, err := f.reg.UpdateVersion(ctx, registryKind(tre.TypeWorkspace), "ws", "1.0.0", registryUpdate(&yes), admin)
 	require.NoError(t, err)
 
-	pub, err := f.svc.Public(ctx, f.resource(ws.ID))
+	ups, err := f.svc.AvailableUpgrades(ctx, f.resource(ws.ID))
 	require.NoError(t, err)
-	require.Equal(t, []tre.AvailableUpgrade{{Version: "1.1.0"}, {Version: "1.2.0"}, {Version: "2.0.0", ForceUpdateRequired: true}}, pub.AvailableUpgrades)
-	require.Nil(t, pub.SecretRefs)
-	require.Empty(t, pub.LastOperationID)
+	require.Equal(t, []tre.AvailableUpgrade{{Version: "1.1.0"}, {Version: "1.2.0"}, {Version: "2.0.0", ForceUpdateRequired: true}}, ups)
 
 	patch := func(version string, force bool) error {
 		r := f.resource(ws.ID)
@@ -428,44 +425,18 @@ func TestDispatchFailureIsRedelivered(t *testing.T) {
 	_, op := f.createWorkspace(nil)
 	require.Zero(t, f.operation(op.ID).Steps[0].DispatchedWhen, "not marked dispatched when the send failed")
 	f.sent.fail = nil
-	n, err := f.svc.RedeliverDue(ctx)
+	n, err := f.svc.redeliverDue(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n, "too early")
 	f.clock.advance(f.svc.cfg.RedispatchAfter)
-	n, err = f.svc.RedeliverDue(ctx)
+	n, err = f.svc.redeliverDue(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.NotZero(t, f.operation(op.ID).Steps[0].DispatchedWhen)
 	require.Len(t, f.sent.requests(t), 1)
-	n, err = f.svc.RedeliverDue(ctx)
+	n, err = f.svc.redeliverDue(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
-}
-
-func TestWorkspaceRoles(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	ws := f.deployedWorkspace()
-	require.NoError(t, f.svc.Assign(ctx, ws.ID, "WorkspaceOwner", []string{owner.ID}, admin))
-	require.NoError(t, f.svc.Assign(ctx, ws.ID, "WorkspaceOwner", []string{owner.ID}, admin), "idempotent")
-	require.NoError(t, f.svc.Assign(ctx, ws.ID, "AirlockManager", []string{owner.ID, "other"}, admin))
-	roles, err := f.svc.RolesOf(ctx, ws.ID, owner.ID)
-	require.NoError(t, err)
-	require.ElementsMatch(t, []tre.Role{tre.RoleWorkspaceOwner, tre.RoleAirlockManager}, roles)
-	users, err := f.svc.Users(ctx, ws.ID)
-	require.NoError(t, err)
-	require.Len(t, users, 2)
-	require.Equal(t, tre.CodeInvalid, tre.ErrorCode(f.svc.Assign(ctx, ws.ID, "TREAdmin", []string{"x"}, admin)))
-	require.NoError(t, f.svc.Unassign(ctx, ws.ID, owner.ID, "AirlockManager", admin))
-	require.Equal(t, tre.CodeNotFound, tre.ErrorCode(f.svc.Unassign(ctx, ws.ID, owner.ID, "AirlockManager", admin)))
-	_, err = f.svc.RolesOf(ctx, "not-a-uuid", owner.ID)
-	require.Equal(t, tre.CodeInvalid, tre.ErrorCode(err))
-	_, err = f.svc.RolesOf(ctx, "00000000-0000-0000-0000-000000000000", owner.ID)
-	require.Equal(t, tre.CodeNotFound, tre.ErrorCode(err))
-	mine, err := f.svc.WorkspacesOf(ctx, owner.ID)
-	require.NoError(t, err)
-	require.True(t, mine[ws.ID])
-	require.False(t, strings.Contains(users[0].ID, " "))
 }
 
 func TestDeletedResourceKeepsItsRecords(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 
 // templateOf loads the template version a resource was made from. A user
 // resource's template hangs under its parent service's template.
-func (s *Service) templateOf(ctx context.Context, r *tre.Resource) (*tre.Template, error) {
+func (s *Service) TemplateOf(ctx context.Context, r *tre.Resource) (*tre.Template, error) {
 	k := registry.Kind{Type: r.ResourceType}
 	if r.ResourceType == tre.TypeUserResource {
 		parent, err := s.getResource(ctx, r.ParentWorkspaceServiceID)
@@ -46,7 +46,7 @@ func (s *Service) buildSteps(ctx context.Context, action string, resources []*tr
 		if action == tre.ActionUpgrade && !r.Installed() {
 			continue
 		}
-		t, err := s.templateOf(ctx, r)
+		t, err := s.TemplateOf(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -57,7 +57,7 @@ func (s *Service) buildSteps(ctx context.Context, action string, resources []*tr
 		// The firewall step: egress opens before the bundle installs or
 		// upgrades (it may need it while it runs) and closes after it is
 		// uninstalled.
-		firewallStep := s.fw != nil && declaresEgress(t, r) &&
+		firewallStep := s.firewall != nil && tre.DeclaresEgress(t, r) &&
 			(action == tre.ActionInstall || action == tre.ActionUpgrade || action == tre.ActionUninstall)
 		if firewallStep && action != tre.ActionUninstall {
 			steps = append(steps, s.firewallStep(r, action))
@@ -118,7 +118,9 @@ func (s *Service) stepTarget(ctx context.Context, r *tre.Resource, d tre.Pipelin
 	case tre.TypeWorkspaceService:
 		target, _ = s.getResource(ctx, r.ParentWorkspaceServiceID)
 	}
-	if target == nil || !target.Active() || target.TemplateName != d.ResourceTemplateName {
+	// A parent is the step's target whatever its template when the step
+	// names none, as in AzureTRE.
+	if target == nil || !target.Active() || (d.ResourceTemplateName != "" && target.TemplateName != d.ResourceTemplateName) {
 		return nil, tre.Errorf(tre.CodeConflict,
 			"Step %q of the %s template's pipeline changes the %s %q, which is not deployed; deploy it first",
 			d.StepID, r.TemplateName, d.ResourceType, d.ResourceTemplateName)
@@ -176,7 +178,7 @@ func snapshot(opID string, r *tre.Resource) tre.ResourceHistoryItem {
 // written), a pending operation whose root change did not happen (recovery
 // deletes it: the caller never got an answer), or one whose root change
 // happened (recovery applies the remaining changes and dispatches it). See
-// Recover.
+// recoverPending.
 func (s *Service) commit(ctx context.Context, op *tre.Operation, changes []tre.ResourceChange) error {
 	op.Pending, op.Changes = true, changes
 	etag, err := tre.CreateAs(ctx, s.store, tre.Operations, op.ID, op)
@@ -217,33 +219,60 @@ func (s *Service) applyChanges(ctx context.Context, op *tre.Operation, recoverin
 	return nil
 }
 
+// applyChange writes one resource change of an operation, and the history
+// snapshot of the state it replaced.
 func (s *Service) applyChange(ctx context.Context, op *tre.Operation, ch tre.ResourceChange, strict bool) error {
 	if ch.Create != nil {
-		r := *ch.Create
-		r.LastOperationID = op.ID
-		_, err := tre.CreateAs(ctx, s.store, tre.Resources, r.ID, &r)
-		if tre.IsCode(err, tre.CodeConflict) {
-			existing, gerr := s.getResource(ctx, r.ID)
-			if gerr == nil && existing.LastOperationID == op.ID {
-				return nil // applied before a crash
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("lifecycle: create %s: %w", r.ID, err)
-		}
-		return nil
+		return s.applyCreate(ctx, op, *ch.Create)
 	}
+	h, err := s.applyResourcePatch(ctx, op, ch, strict)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		if _, err := tre.CreateAs(ctx, s.store, tre.ResourceHistory, h.ID, h); err != nil && !tre.IsCode(err, tre.CodeConflict) {
+			return fmt.Errorf("lifecycle: history of %s: %w", ch.ResourceID, err)
+		}
+	}
+	return nil
+}
+
+// applyCreate writes a new resource, marked with the operation; one the
+// operation wrote before a crash is left as it is.
+func (s *Service) applyCreate(ctx context.Context, op *tre.Operation, r tre.Resource) error {
+	r.LastOperationID = op.ID
+	_, err := tre.CreateAs(ctx, s.store, tre.Resources, r.ID, &r)
+	if tre.IsCode(err, tre.CodeConflict) {
+		existing, gerr := s.getResource(ctx, r.ID)
+		if gerr == nil && existing.LastOperationID == op.ID {
+			return nil // applied before a crash
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("lifecycle: create %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// applyResourcePatch applies a change's patch to the stored resource,
+// marked with the operation (once: a resource the operation wrote before a
+// crash is left as it is). Strict, the resource must still be at the
+// change's etag (CodePreconditionFailed otherwise); else a concurrent
+// write is retried on the current version. It returns the history
+// snapshot to record: the change's, or a new one if the resource moved on
+// since (nil for changes without history).
+func (s *Service) applyResourcePatch(ctx context.Context, op *tre.Operation, ch tre.ResourceChange, strict bool) (*tre.ResourceHistoryItem, error) {
 	etag, h := ch.ETag, ch.History
 	for attempt := 0; ; attempt++ {
 		r, err := s.getResource(ctx, ch.ResourceID)
 		if err != nil {
-			return fmt.Errorf("lifecycle: apply to %s: %w", ch.ResourceID, err)
+			return nil, fmt.Errorf("lifecycle: apply to %s: %w", ch.ResourceID, err)
 		}
 		if r.LastOperationID == op.ID {
-			break // applied before a crash
+			return h, nil // applied before a crash
 		}
 		if strict && etag != "" && r.ETag != etag {
-			return tre.Errorf(tre.CodePreconditionFailed, "the resource has changed since etag %s was read", etag)
+			return nil, tre.Errorf(tre.CodePreconditionFailed, "the resource has changed since etag %s was read", etag)
 		}
 		if ch.History != nil && r.ETag != etag {
 			snap := snapshot(op.ID, r) // the previous state is not the one recorded: snapshot it again
@@ -255,7 +284,7 @@ func (s *Service) applyChange(ctx context.Context, op *tre.Operation, ch tre.Res
 		_, err = tre.ReplaceAs(ctx, s.store, tre.Resources, r.ID, r.ETag, r)
 		if tre.IsCode(err, tre.CodePreconditionFailed) {
 			if strict {
-				return err
+				return nil, err
 			}
 			if attempt < 20 {
 				etag = "" // someone else wrote: apply to the current version
@@ -263,16 +292,10 @@ func (s *Service) applyChange(ctx context.Context, op *tre.Operation, ch tre.Res
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("lifecycle: apply to %s: %w", r.ID, err)
+			return nil, fmt.Errorf("lifecycle: apply to %s: %w", r.ID, err)
 		}
-		break
+		return h, nil
 	}
-	if h != nil {
-		if _, err := tre.CreateAs(ctx, s.store, tre.ResourceHistory, h.ID, h); err != nil && !tre.IsCode(err, tre.CodeConflict) {
-			return fmt.Errorf("lifecycle: history of %s: %w", ch.ResourceID, err)
-		}
-	}
-	return nil
 }
 
 func applyPatch(r *tre.Resource, p *tre.ResourcePatch) {
@@ -340,13 +363,13 @@ func (s *Service) updateOperation(ctx context.Context, id string, fn func(*tre.O
 	}
 }
 
-// Recover finishes or drops operations left pending by a crash: one whose
+// recoverPending finishes or drops operations left pending by a crash: one whose
 // root change was applied is completed (remaining changes applied, then
 // dispatched); one whose root change never happened is deleted (its
 // request never got an answer). Only operations older than RecoverAfter
 // are touched, so a request still at work is never raced. Returns how many
 // it completed and dropped.
-func (s *Service) Recover(ctx context.Context) (completed, dropped int, err error) {
+func (s *Service) recoverPending(ctx context.Context) (completed, dropped int, err error) {
 	pending, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{tre.Eq("pending", true)}})
 	if err != nil {
 		return 0, 0, fmt.Errorf("lifecycle: recover: %w", err)
@@ -389,21 +412,21 @@ func (s *Service) Recover(ctx context.Context) (completed, dropped int, err erro
 // dispatchSoon sends the operation's next step now; a failure is logged
 // and left to the redelivery job (the step stays undispatched).
 func (s *Service) dispatchSoon(ctx context.Context, opID string) {
-	if err := s.Dispatch(ctx, opID); err != nil {
+	if err := s.dispatch(ctx, opID); err != nil {
 		s.log.Warn("dispatch deferred to redelivery", "operation_id", opID, "error", err.Error())
 	}
 }
 
-// Dispatch sends the request message of an operation's next step, if that
+// dispatch sends the request message of an operation's next step, if that
 // step is waiting to be sent. The step is marked dispatched only after the
 // send succeeded; sending twice is harmless (the message id is the step id,
 // and ingestion is idempotent).
-func (s *Service) Dispatch(ctx context.Context, opID string) error {
+func (s *Service) dispatch(ctx context.Context, opID string) error {
 	op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, opID)
 	if err != nil {
 		return fmt.Errorf("lifecycle: dispatch %s: %w", opID, err)
 	}
-	i := nextStep(op)
+	i := op.NextStep()
 	if op.Pending || i < 0 || op.Steps[i].Status.Phase() != tre.PhaseAwaiting || op.Steps[i].DispatchedWhen != 0 {
 		return nil
 	}
@@ -457,11 +480,11 @@ func (s *Service) Dispatch(ctx context.Context, opID string) error {
 	return err
 }
 
-// dispatchFirewallStep marks a firewall step sent and has the firewall
-// service run it (in the background; the firewall-reconcile timer runs it
-// too if this process stops first).
+// dispatchFirewallStep marks a firewall step sent and signals the firewall
+// service, which runs it (the firewall-reconcile timer runs it too if this
+// process stops first).
 func (s *Service) dispatchFirewallStep(ctx context.Context, opID string, step tre.OperationStep) error {
-	if s.fw == nil {
+	if s.firewall == nil {
 		return s.failStep(ctx, opID, step.ID, "The firewall service is off on this control plane (TRE_FIREWALL=off), so the egress of this resource cannot be opened")
 	}
 	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
@@ -473,7 +496,7 @@ func (s *Service) dispatchFirewallStep(ctx context.Context, opID string, step tr
 	if err != nil {
 		return err
 	}
-	s.kickFirewall()
+	s.firewall.StepsDue()
 	return nil
 }
 
@@ -485,16 +508,6 @@ func requestMessageID(step tre.OperationStep) string {
 		return step.ID
 	}
 	return fmt.Sprintf("%s:%d", step.ID, step.Attempt)
-}
-
-// nextStep is the index of the first step that has not succeeded, or -1.
-func nextStep(op *tre.Operation) int {
-	for i, st := range op.Steps {
-		if st.Status.Phase() != tre.PhaseSucceeded {
-			return i
-		}
-	}
-	return -1
 }
 
 // prepareStep builds a step's request message. A pipeline step on another
@@ -535,21 +548,11 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 	if err != nil {
 		return err
 	}
-	t, err := s.templateOf(ctx, source)
+	def, err := s.pipelineStepOf(ctx, source, op.Action, step.TemplateStepID)
 	if err != nil {
 		return err
 	}
-	var def *tre.PipelineStep
-	for _, d := range t.Pipeline.Steps(op.Action) {
-		if d.StepID == step.TemplateStepID {
-			def = &d
-			break
-		}
-	}
-	if def == nil {
-		return tre.Errorf(tre.CodeConflict, "step %s is no longer in the pipeline of %s %s", step.TemplateStepID, t.Name, t.Version)
-	}
-	src, err := s.pipelineSource(ctx, source)
+	src, err := s.SubstitutionSource(ctx, source)
 	if err != nil {
 		return err
 	}
@@ -561,23 +564,9 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 		if target.LastStepID == step.ID {
 			return nil // written before a crash
 		}
-		props, err := pipeline.Apply(def.Properties, src, target.Properties)
+		props, err := s.pipelineProperties(ctx, step, def, src, target)
 		if err != nil {
-			return tre.WrapError(tre.CodeInvalid, err, "step %s: %s", step.TemplateStepID, tre.ErrorMessage(err))
-		}
-		if len(props) > 0 {
-			tt, err := s.templateOf(ctx, target)
-			if err != nil {
-				return err
-			}
-			v, err := schema.NewValidator(tt)
-			if err != nil {
-				return err
-			}
-			if err := v.ValidateUpdate(props); err != nil {
-				return tre.WrapError(tre.CodeInvalid, err, "step %s sets properties of %s %s that its template rejects: %s",
-					step.TemplateStepID, target.ResourceType, target.TemplateName, tre.ErrorMessage(err))
-			}
+			return err
 		}
 		h := snapshot(step.ID, target)
 		applyPatch(target, &tre.ResourcePatch{Properties: props})
@@ -597,8 +586,49 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 	}
 }
 
+// pipelineStepOf finds a step of the pipeline of source's template for an
+// action. Returns CodeConflict when the template no longer has it.
+func (s *Service) pipelineStepOf(ctx context.Context, source *tre.Resource, action, stepID string) (*tre.PipelineStep, error) {
+	t, err := s.TemplateOf(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range t.Pipeline.Steps(action) {
+		if d.StepID == stepID {
+			return &d, nil
+		}
+	}
+	return nil, tre.Errorf(tre.CodeConflict, "step %s is no longer in the pipeline of %s %s", stepID, t.Name, t.Version)
+}
+
+// pipelineProperties are the properties a pipeline step writes on its
+// target, substituted from src and checked against the target's template.
+// Returns CodeInvalid.
+func (s *Service) pipelineProperties(ctx context.Context, step tre.OperationStep, def *tre.PipelineStep, src pipeline.Source, target *tre.Resource) (map[string]any, error) {
+	props, err := pipeline.Apply(def.Properties, src, target.Properties)
+	if err != nil {
+		return nil, tre.WrapError(tre.CodeInvalid, err, "step %s: %s", step.TemplateStepID, tre.ErrorMessage(err))
+	}
+	if len(props) == 0 {
+		return props, nil
+	}
+	tt, err := s.TemplateOf(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	v, err := schema.NewValidator(tt)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.ValidateUpdate(props); err != nil {
+		return nil, tre.WrapError(tre.CodeInvalid, err, "step %s sets properties of %s %s that its template rejects: %s",
+			step.TemplateStepID, target.ResourceType, target.TemplateName, tre.ErrorMessage(err))
+	}
+	return props, nil
+}
+
 // pipelineSource is what {{ resource.… }} sees for r: r and its parents.
-func (s *Service) pipelineSource(ctx context.Context, r *tre.Resource) (pipeline.Source, error) {
+func (s *Service) SubstitutionSource(ctx context.Context, r *tre.Resource) (pipeline.Source, error) {
 	src := pipeline.Source{Type: r.ResourceType, Resource: asMap(r)}
 	switch r.ResourceType {
 	case tre.TypeWorkspaceService:
@@ -647,11 +677,11 @@ func (s *Service) failureUpdate(ctx context.Context, opID, stepID, msg string) t
 		Status: tre.StatusesFor(st.ResourceAction).Failed, Message: msg}
 }
 
-// RedeliverDue dispatches every step that should have been sent by now:
+// redeliverDue dispatches every step that should have been sent by now:
 // operations applied but never dispatched (a crash after the commit, a
 // queue that was down), and next steps of multi-step operations whose
 // dispatch failed. Returns how many it sent.
-func (s *Service) RedeliverDue(ctx context.Context) (int, error) {
+func (s *Service) redeliverDue(ctx context.Context) (int, error) {
 	ops, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{
 		tre.In("status", tre.InProgressStatuses()...), tre.Ne("pending", true),
 	}})
@@ -663,11 +693,11 @@ func (s *Service) RedeliverDue(ctx context.Context) (int, error) {
 	sent := 0
 	var errs []error
 	for _, op := range ops {
-		i := nextStep(op)
+		i := op.NextStep()
 		if i < 0 || op.Steps[i].DispatchedWhen != 0 || op.Steps[i].Status.Phase() != tre.PhaseAwaiting || op.Steps[i].UpdatedWhen > cutoff {
 			continue
 		}
-		if err := s.Dispatch(ctx, op.ID); err != nil {
+		if err := s.dispatch(ctx, op.ID); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -681,9 +711,9 @@ func (s *Service) RedeliverDue(ctx context.Context) (int, error) {
 // and sends steps that should have been sent. The redelivery timer (a
 // ticker locally) calls it.
 func (s *Service) Sweep(ctx context.Context) error {
-	completed, dropped, errRecover := s.Recover(ctx)
+	completed, dropped, errRecover := s.recoverPending(ctx)
 	orphans, errOrphans := s.releaseOrphanAddresses(ctx)
-	sent, errSend := s.RedeliverDue(ctx)
+	sent, errSend := s.redeliverDue(ctx)
 	if completed+dropped+orphans+sent > 0 {
 		s.log.Info("sweep", "recovered", completed, "dropped", dropped, "released_address_spaces", orphans, "redelivered", sent)
 	}

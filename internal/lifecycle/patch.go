@@ -65,6 +65,43 @@ func (s *Service) Patch(ctx context.Context, req PatchRequest) (*tre.Operation, 
 	if err := s.checkIdle(ctx, r); err != nil {
 		return nil, err
 	}
+	patch, err := s.patchOf(ctx, req, r)
+	if err != nil {
+		return nil, err
+	}
+	// Disabling cascades to every enabled child, deepest first; enabling
+	// does not (as in AzureTRE).
+	var children []*tre.Resource
+	if req.IsEnabled != nil && !*req.IsEnabled {
+		if children, err = s.enabledDescendants(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	steps, err := s.buildSteps(ctx, tre.ActionUpgrade, append(append([]*tre.Resource(nil), children...), r))
+	if err != nil {
+		return nil, err
+	}
+	changes := patchChanges(r, children, patch, steps)
+	root := *r
+	root.ResourceVersion++
+	op := s.newOperation(&root, tre.ActionUpgrade, steps, req.User)
+	fixHistoryIDs(op.ID, changes)
+	if err := s.commit(ctx, op, changes); err != nil {
+		s.deleteSecrets(context.WithoutCancel(ctx), patch.SecretRefs)
+		if tre.IsCode(err, tre.CodePreconditionFailed) {
+			return nil, staleETag(req.IfMatch)
+		}
+		return nil, err
+	}
+	s.deleteSecrets(context.WithoutCancel(ctx), superseded(r.SecretRefs, patch.SecretRefs))
+	s.log.Info("resource patched", "resource_id", r.ID, "operation_id", op.ID, "cascaded", len(children))
+	return op, nil
+}
+
+// patchOf checks a patch request against the resource's template (or the
+// target version's) and turns it into the change of the resource: its
+// sensitive values moved to the secret store. Returns CodeInvalid.
+func (s *Service) patchOf(ctx context.Context, req PatchRequest, r *tre.Resource) (*tre.ResourcePatch, error) {
 	kind, err := s.kindOf(ctx, r)
 	if err != nil {
 		return nil, err
@@ -80,46 +117,50 @@ func (s *Service) Patch(ctx context.Context, req PatchRequest) (*tre.Operation, 
 		}
 		patch.TemplateVersion = tmpl.Version
 	}
-	if len(req.Properties) > 0 {
-		v, err := schema.NewValidator(tmpl)
-		if err != nil {
-			return nil, err
-		}
-		if err := v.ValidateUpdate(req.Properties); err != nil {
-			return nil, err
-		}
-		props := schema.DeepCopy(req.Properties)
-		if patch.SecretRefs, err = s.storeSecrets(ctx, r.ID, v, props); err != nil {
-			return nil, err
-		}
-		// A sensitive value sent back as "REDACTED" (as GET shows it)
-		// keeps the stored one.
-		for k, val := range props {
-			if val == tre.Redacted && r.SecretRefs[tre.Pointer(k)] != "" {
-				delete(props, k)
-			}
-		}
-		patch.Properties = props
+	if len(req.Properties) == 0 {
+		return patch, nil
 	}
-
-	// Disabling cascades to every enabled child, deepest first; enabling
-	// does not (as in AzureTRE).
-	var children []*tre.Resource
-	if req.IsEnabled != nil && !*req.IsEnabled {
-		all, err := s.descendants(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range all {
-			if c.IsEnabled {
-				children = append(children, c)
-			}
-		}
-	}
-	steps, err := s.buildSteps(ctx, tre.ActionUpgrade, append(append([]*tre.Resource(nil), children...), r))
+	v, err := schema.NewValidator(tmpl)
 	if err != nil {
 		return nil, err
 	}
+	if err := v.ValidateUpdate(req.Properties); err != nil {
+		return nil, err
+	}
+	props := schema.DeepCopy(req.Properties)
+	if patch.SecretRefs, err = s.storeSecrets(ctx, r.ID, v, props); err != nil {
+		return nil, err
+	}
+	// A sensitive value sent back as "REDACTED" (as GET shows it) keeps
+	// the stored one.
+	for k, val := range props {
+		if val == tre.Redacted && r.SecretRefs[tre.Pointer(k)] != "" {
+			delete(props, k)
+		}
+	}
+	patch.Properties = props
+	return patch, nil
+}
+
+// enabledDescendants are the children a disabling cascades to.
+func (s *Service) enabledDescendants(ctx context.Context, r *tre.Resource) ([]*tre.Resource, error) {
+	all, err := s.descendants(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	var out []*tre.Resource
+	for _, c := range all {
+		if c.IsEnabled {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// patchChanges are the resource writes of a patch: the root's change,
+// then each child disabled with it. A resource a step will run on waits
+// for its update; each change keeps a snapshot of the state it replaces.
+func patchChanges(r *tre.Resource, children []*tre.Resource, patch *tre.ResourcePatch, steps []tre.OperationStep) []tre.ResourceChange {
 	withStep := map[string]bool{}
 	for _, st := range steps {
 		withStep[st.ResourceID] = true
@@ -139,27 +180,18 @@ func (s *Service) Patch(ctx context.Context, req PatchRequest) (*tre.Operation, 
 		ch := snapshot("", c)
 		changes = append(changes, tre.ResourceChange{ResourceID: c.ID, Patch: cp, ETag: c.ETag, History: &ch})
 	}
-	root := *r
-	root.ResourceVersion++
-	op := s.newOperation(&root, tre.ActionUpgrade, steps, req.User)
-	fixHistoryIDs(op.ID, changes)
-	if err := s.commit(ctx, op, changes); err != nil {
-		s.deleteSecrets(context.WithoutCancel(ctx), patch.SecretRefs)
-		if tre.IsCode(err, tre.CodePreconditionFailed) {
-			return nil, staleETag(req.IfMatch)
-		}
-		return nil, err
-	}
-	// The values these references replace are no longer used.
-	superseded := map[string]string{}
-	for p, name := range patch.SecretRefs {
-		if old, ok := r.SecretRefs[p]; ok && old != name {
-			superseded[p] = old
+	return changes
+}
+
+// superseded are the secrets that new references replace: no longer used.
+func superseded(old, refs map[string]string) map[string]string {
+	out := map[string]string{}
+	for p, name := range refs {
+		if prev, ok := old[p]; ok && prev != name {
+			out[p] = prev
 		}
 	}
-	s.deleteSecrets(context.WithoutCancel(ctx), superseded)
-	s.log.Info("resource patched", "resource_id", r.ID, "operation_id", op.ID, "cascaded", len(children))
-	return op, nil
+	return out
 }
 
 // fixHistoryIDs gives each change's snapshot the id derived from the
@@ -299,7 +331,7 @@ func (s *Service) InvokeAction(ctx context.Context, ref Ref, action string, user
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.templateOf(ctx, r)
+	t, err := s.TemplateOf(ctx, r)
 	if err != nil {
 		return nil, err
 	}

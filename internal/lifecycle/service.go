@@ -14,11 +14,6 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// Sender sends messages to a queue; tre.Queue implements it.
-type Sender interface {
-	Send(ctx context.Context, queue string, msgs ...tre.Message) error
-}
-
 // Config holds the deployment facts the service puts into resources.
 type Config struct {
 	TREID    string
@@ -51,15 +46,16 @@ type Service struct {
 	store    tre.Store
 	registry *registry.Registry
 	secrets  tre.Secrets
-	sender   Sender
+	sender   tre.Sender
 	// deadLetters reads the queues' dead letters (nil: none to watch).
-	deadLetters DeadLetterQueue
-	// fw is the firewall service (nil: off).
-	fw    *firewallService
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
-	newID func() string
+	deadLetters tre.DeadLetterQueue
+	// firewall is told about firewall work (nil: the firewall service
+	// is off).
+	firewall FirewallSignal
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	newID    func() string
 }
 
 // Options are the optional parts of New.
@@ -69,16 +65,16 @@ type Options struct {
 	NewID func() string
 	// DeadLetters gives the watchdog and the admin API the queues' dead
 	// letters.
-	DeadLetters DeadLetterQueue
-	// Firewall turns the firewall service on.
-	Firewall *FirewallOptions
+	DeadLetters tre.DeadLetterQueue
+	// Firewall is the firewall service's signal: with it, operations of
+	// resources that declare egress get firewall steps.
+	Firewall FirewallSignal
 }
 
-// New returns the service. Returns CodeInvalid for an invalid firewall
-// configuration.
-func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender Sender, cfg Config, opt Options) (*Service, error) {
+// New returns the service.
+func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tre.Sender, cfg Config, opt Options) *Service {
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
-		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters}
+		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters, firewall: opt.Firewall}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -112,10 +108,7 @@ func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender Se
 	if s.cfg.RecoverAfter < 2*s.cfg.MutationTimeout {
 		s.cfg.RecoverAfter = 2 * s.cfg.MutationTimeout
 	}
-	if err := s.enableFirewall(opt.Firewall); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return s
 }
 
 // Ref names a resource by the ids in its API path.

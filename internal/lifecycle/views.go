@@ -8,23 +8,11 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// Public returns the client's view of a resource: bookkeeping fields
-// (secret references, last writer) removed, availableUpgrades computed.
-func (s *Service) Public(ctx context.Context, r *tre.Resource) (*tre.Resource, error) {
-	out := *r
-	out.SecretRefs, out.LastOperationID, out.LastStepID = nil, "", ""
-	ups, err := s.availableUpgrades(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	out.AvailableUpgrades = ups
-	return &out, nil
-}
-
-// availableUpgrades lists the registered, non-deprecated versions of the
+// AvailableUpgrades lists the registered, non-deprecated versions of the
 // resource's template above its own: minor and patch upgrades first, then
-// major ones (which need force_version_update), each ascending.
-func (s *Service) availableUpgrades(ctx context.Context, r *tre.Resource) ([]tre.AvailableUpgrade, error) {
+// major ones (which need force_version_update), each ascending (AzureTRE's
+// availableUpgrades, computed on every read).
+func (s *Service) AvailableUpgrades(ctx context.Context, r *tre.Resource) ([]tre.AvailableUpgrade, error) {
 	k, err := s.kindOf(ctx, r)
 	if err != nil {
 		return nil, err
@@ -54,15 +42,6 @@ func (s *Service) availableUpgrades(ctx context.Context, r *tre.Resource) ([]tre
 	}
 	// Versions come sorted ascending from the registry.
 	return append(append([]tre.AvailableUpgrade{}, minor...), major...), nil
-}
-
-// PublicOperation returns the client's view of an operation: the commit
-// bookkeeping removed.
-func PublicOperation(op *tre.Operation) *tre.Operation {
-	out := *op
-	out.Changes = nil
-	out.Pending = false
-	return &out
 }
 
 // Operations lists the operations of a resource, oldest first.
@@ -116,38 +95,4 @@ func (s *Service) History(ctx context.Context, r *tre.Resource) ([]*tre.Resource
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].ResourceVersion < items[j].ResourceVersion })
 	return items, nil
-}
-
-// RestrictedSharedService is what a TREUser sees of a shared service
-// (AzureTRE's restricted view).
-type RestrictedSharedService struct {
-	ID                string                 `json:"id"`
-	TemplateName      string                 `json:"templateName"`
-	TemplateVersion   string                 `json:"templateVersion"`
-	Properties        map[string]any         `json:"properties"`
-	AvailableUpgrades []tre.AvailableUpgrade `json:"availableUpgrades"`
-	IsEnabled         bool                   `json:"isEnabled"`
-	ResourceType      tre.ResourceType       `json:"resourceType"`
-	DeploymentStatus  tre.Status             `json:"deploymentStatus"`
-	ETag              string                 `json:"_etag"`
-	ResourcePath      string                 `json:"resourcePath"`
-	ResourceVersion   int                    `json:"resourceVersion"`
-	User              tre.User               `json:"user"`
-	UpdatedWhen       float64                `json:"updatedWhen"`
-}
-
-// Restricted returns the TREUser view of a shared service.
-func Restricted(r *tre.Resource) RestrictedSharedService {
-	props := map[string]any{"is_exposed_externally": true}
-	for _, k := range []string{"display_name", "description", "overview", "connection_uri", "is_exposed_externally"} {
-		if v, ok := r.Properties[k]; ok {
-			props[k] = v
-		}
-	}
-	return RestrictedSharedService{
-		ID: r.ID, TemplateName: r.TemplateName, TemplateVersion: r.TemplateVersion, Properties: props,
-		AvailableUpgrades: r.AvailableUpgrades, IsEnabled: r.IsEnabled, ResourceType: r.ResourceType,
-		DeploymentStatus: r.DeploymentStatus, ETag: r.ETag, ResourcePath: r.ResourcePath,
-		ResourceVersion: r.ResourceVersion, User: r.User, UpdatedWhen: r.UpdatedWhen,
-	}
 }

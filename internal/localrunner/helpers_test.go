@@ -119,3 +119,73 @@ func readTree(t *testing.T, dir string) string {
 	require.NoError(t, err)
 	return all.String()
 }
+
+// clock stands in for the runner's timers (Config.After): it tells when
+// the runner starts one, and fires them only when the test says, so that
+// tests assert what happens before and after a period, not how long
+// anything took. A timer nobody fires never ends.
+type clock struct {
+	mu      sync.Mutex
+	timers  map[time.Duration][]chan time.Time
+	started chan time.Duration // the length of each timer started
+}
+
+func newClock() *clock {
+	return &clock{timers: map[time.Duration][]chan time.Time{}, started: make(chan time.Duration, 64)}
+}
+
+func (c *clock) after(d time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	c.mu.Lock()
+	c.timers[d] = append(c.timers[d], ch)
+	c.mu.Unlock()
+	select {
+	case c.started <- d:
+	default:
+	}
+	return ch
+}
+
+// waitStarted waits until the runner starts a timer of d.
+func (c *clock) waitStarted(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case got := <-c.started:
+			if got == d {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the runner started no %s timer", d)
+		}
+	}
+}
+
+// fire ends every timer of d started so far.
+func (c *clock) fire(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ch := range c.timers[d] {
+		ch <- time.Time{}
+	}
+	delete(c.timers, d)
+}
+
+// withClock makes the runner use c.
+func withClock(c *clock) func(*localrunner.Config) {
+	return func(cfg *localrunner.Config) { cfg.After = c.after }
+}
+
+// receive returns the next value of ch, failing the test if none comes
+// within a generous deadline (a hung runner, not a slow one).
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}

@@ -10,12 +10,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
 // resolvedParam is a parameter's value as the bundle receives it.
 type resolvedParam struct {
-	def   parameter
+	def   bundle.Parameter
 	value string
 }
 
@@ -26,30 +27,30 @@ var reservedEnv = map[string]bool{"PATH": true, "HOME": true, envStateDir: true}
 var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // resolveParams finds the value of every parameter that applies to action,
-// in the order AzureTRE's resource processor looks: the request's
-// parameters, the runner's own parameters, the request message's fields,
+// with the lookup of the porter runner (bundle.Sources: AzureTRE's order),
 // then the parameter's default. A required parameter without a value fails
-// before anything runs. Errors name parameters, never their values.
-func resolveParams(m *manifest, action string, job tre.Job, extra map[string]any) ([]resolvedParam, error) {
+// before anything runs, with Porter's words. Errors name parameters, never
+// their values.
+func resolveParams(m *bundle.Manifest, action string, job tre.Job, sources bundle.Sources) ([]resolvedParam, error) {
 	var out []resolvedParam
 	var missing []string
 	for _, p := range m.Parameters {
-		if !p.appliesTo(action) {
+		if !p.AppliesTo(action) {
 			continue
 		}
-		v, ok := lookupParam(p.Name, job, extra)
-		if !ok {
-			if p.required() {
+		v, _, _ := sources.Lookup(p.Name, job)
+		if v == nil {
+			if p.Required() {
 				missing = append(missing, p.Name)
 				continue
 			}
 			v = p.Default
 		}
-		s, err := render(v, p.dataType())
+		s, err := render(v, p.DataType())
 		if err != nil {
 			return nil, fmt.Errorf("localrunner: bundle %s %s: parameter %s: %w", m.Name, m.Version, p.Name, err)
 		}
-		if env := p.envName(); env != "" {
+		if env := p.EnvName(); env != "" {
 			if !envNamePattern.MatchString(env) || reservedEnv[env] || strings.HasPrefix(env, "CNAB_") {
 				return nil, fmt.Errorf("localrunner: bundle %s %s: parameter %s: %s cannot be used as its environment variable",
 					m.Name, m.Version, p.Name, env)
@@ -57,62 +58,23 @@ func resolveParams(m *manifest, action string, job tre.Job, extra map[string]any
 		}
 		out = append(out, resolvedParam{def: p, value: s})
 	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("localrunner: bundle %s %s: %s needs parameter %s, which has no value and no default",
-			m.Name, m.Version, action, strings.Join(missing, ", "))
+	if err := missingError(m.Name, m.Version, action, missing); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-// lookupParam finds a value for a parameter outside its default. A nil
-// value counts as none, as AzureTRE's processor omits it.
-func lookupParam(name string, job tre.Job, extra map[string]any) (any, bool) {
-	if v, ok := job.Parameters[name]; ok && v != nil {
-		return v, true
+// missingError says which required parameters have no value, in Porter's
+// words (parameter "NAME" is required), nil when none.
+func missingError(name, version, action string, missing []string) error {
+	if len(missing) == 0 {
+		return nil
 	}
-	if v, ok := extra[name]; ok && v != nil {
-		return v, true
+	texts := make([]string, len(missing))
+	for i, p := range missing {
+		texts[i] = fmt.Sprintf("parameter %q is required", p)
 	}
-	if v := messageValue(name, job); v != "" {
-		return v, true
-	}
-	return nil, false
-}
-
-// messageValue returns a field of the request message by its JSON name, or
-// one of the names AzureTRE's processor maps to message fields.
-func messageValue(name string, job tre.Job) string {
-	msg := job.Message
-	if msg == nil {
-		if name == "id" {
-			// The installation is the resource id.
-			return job.Installation
-		}
-		return ""
-	}
-	switch name {
-	case "id":
-		return msg.ID
-	case "operationId":
-		return msg.OperationID
-	case "stepId":
-		return msg.StepID
-	case "action":
-		return msg.Action
-	case "name":
-		return msg.Name
-	case "version":
-		return msg.Version
-	case "workspaceId", "workspace_id":
-		return msg.WorkspaceID
-	case "ownerId", "owner_id":
-		return msg.OwnerID
-	case "parentWorkspaceServiceId", "parent_service_id":
-		return msg.ParentWorkspaceServiceID
-	case "resourceType":
-		return string(msg.ResourceType)
-	}
-	return ""
+	return fmt.Errorf("localrunner: bundle %s %s: %s: %s", name, version, action, strings.Join(texts, "; "))
 }
 
 // render turns a parameter value into the text the bundle receives:
@@ -120,34 +82,46 @@ func messageValue(name string, job tre.Job) string {
 // zeros, objects and arrays as JSON then base64 (as AzureTRE's processor
 // passes them). It checks the value against the declared type.
 func render(v any, typ string) (string, error) {
-	var s string
+	s, err := valueText(v)
+	if err != nil {
+		return "", err
+	}
+	return asDeclared(s, typ)
+}
+
+// valueText is the text of a value, before its declared type is checked.
+func valueText(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
-		s = x
+		return x, nil
 	case bool:
-		s = strconv.FormatBool(x)
+		return strconv.FormatBool(x), nil
 	case json.Number:
-		s = x.String()
 		if f, err := x.Float64(); err == nil {
-			s = formatNumber(f)
+			return formatNumber(f), nil
 		}
+		return x.String(), nil
 	case float64:
-		s = formatNumber(x)
+		return formatNumber(x), nil
 	case float32:
-		s = formatNumber(float64(x))
+		return formatNumber(float64(x)), nil
 	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		s = fmt.Sprint(x)
-	default:
-		k := reflect.ValueOf(v).Kind()
-		if k != reflect.Map && k != reflect.Slice && k != reflect.Array {
-			return "", fmt.Errorf("a value of type %T cannot be passed to a bundle", v)
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return "", fmt.Errorf("encode as JSON: %w", err)
-		}
-		s = base64.StdEncoding.EncodeToString(b)
+		return fmt.Sprint(x), nil
 	}
+	k := reflect.ValueOf(v).Kind()
+	if k != reflect.Map && k != reflect.Slice && k != reflect.Array {
+		return "", fmt.Errorf("a value of type %T cannot be passed to a bundle", v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode as JSON: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+// asDeclared checks a value's text against the type the bundle declares
+// and writes it as that type.
+func asDeclared(s, typ string) (string, error) {
 	switch typ {
 	case "integer":
 		if f, err := strconv.ParseFloat(s, 64); err != nil || f != math.Trunc(f) {

@@ -24,8 +24,12 @@
 // installation succeeds with nothing to do, and values of sensitive
 // parameters are censored from the bundle's logs.
 //
-// Not simulated: other mixins (terraform, az, helm, ...: refused with a
-// clear error), credentials, dependencies, images, parameter sources,
+// Bundles that need other mixins (terraform, az, helm, ...) are refused
+// with a clear error, or, with Config.Simulate, simulated: their
+// parameters are checked as Porter checks them and their declared outputs
+// get placeholder values, but nothing runs (see Config.Simulate); so are
+// bundles registered through the API whose files are not here. Not
+// simulated at all: credentials, dependencies, images, parameter sources,
 // parameters remembered from earlier runs, ignoreError, and processes that
 // outlive their step (each step's process group is killed when it ends).
 // The runner is Unix-only (process groups and signals).
@@ -46,6 +50,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/procgroup"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -82,12 +87,30 @@ type Config struct {
 	// GracePeriod is how long a cancelled step may take to stop after
 	// SIGTERM before it gets SIGKILL. DefaultGracePeriod if zero.
 	GracePeriod time.Duration
-	// Parameters are values the runner offers every bundle that declares
-	// them, after the job's own (what AzureTRE's processor takes from its
-	// configuration and RP_BUNDLE_* variables). Not logged.
-	Parameters map[string]any
+	// Sources are where parameter values come from besides the job's own:
+	// the processor's configuration and its RP_BUNDLE_* variables, looked
+	// up as the porter runner does. Not logged.
+	Sources bundle.Sources
 	// Path is the PATH of bundle processes; the runner's PATH if empty.
 	Path string
+	// Simulate runs as a simulation what the runner cannot run: a bundle
+	// whose steps use another mixin than exec (terraform, az, arm, docker,
+	// ...), or one registered through the API whose files are not in
+	// TemplatesDir (its declaration comes from Declarations). A simulation
+	// checks the parameters as Porter would (a required one without a
+	// value fails with Porter's words), runs nothing, gives the declared
+	// outputs placeholder values ("simulated-<output>-<installation>",
+	// false, 0, {"simulated": true}, []) and says so in the result's
+	// Message. Without it such bundles are refused.
+	Simulate bool
+	// Declarations finds registered bundles' declarations for Simulate;
+	// may be nil.
+	Declarations Declarations
+	// After is the runner's clock: it returns a channel that receives once
+	// d has passed. It times the grace period of a cancelled step and the
+	// wait for a finished step's output pipes. time.After if nil; tests
+	// give their own, to decide when time passes.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Runner runs exec-only Porter bundles locally. It is safe for concurrent
@@ -112,6 +135,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.GracePeriod < 0 {
 		problems = append(problems, "GracePeriod must not be negative")
 	}
+	if err := cfg.Sources.Check(); err != nil {
+		problems = append(problems, "Sources: "+err.Error())
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("localrunner: %s", strings.Join(problems, "; "))
 	}
@@ -123,6 +149,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Path == "" {
 		cfg.Path = os.Getenv("PATH")
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
 	}
 	for _, d := range []*string{&cfg.TemplatesDir, &cfg.StateDir, &cfg.WorkDir} {
 		abs, err := filepath.Abs(*d)
@@ -205,8 +234,10 @@ func checkJob(job tre.Job) error {
 // was nothing to uninstall; a custom action needs an installed
 // installation. A failed step returns an error that wraps a *StepError; a
 // cancelled run returns an error that wraps ctx.Err(). Other errors (no
-// such bundle or action, another mixin than exec, a required parameter
-// without a value) come before anything runs.
+// such bundle or action, another mixin than exec without Config.Simulate,
+// a required parameter without a value) come before anything runs. A
+// simulated run (Config.Simulate) runs no step, and its Message says it
+// was simulated.
 func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err := checkJob(job); err != nil {
 		return tre.JobResult{}, err
@@ -214,11 +245,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err := ctx.Err(); err != nil {
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s of %s: %w", job.Action, job.Installation, err)
 	}
-	file, err := find(r.cfg.TemplatesDir, job.Bundle, job.Version)
-	if err != nil {
-		return tre.JobResult{}, err
-	}
-	m, err := readManifest(file)
+	t, err := r.target(ctx, job)
 	if err != nil {
 		return tre.JobResult{}, err
 	}
@@ -231,64 +258,105 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err != nil {
 		return tre.JobResult{}, err
 	}
+	if job.Action == tre.ActionUninstall && rec == nil {
+		return r.uninstallMissing(job, t)
+	}
+	action, label, note, err := chooseAction(job, t, rec)
+	if err != nil {
+		return tre.JobResult{}, err
+	}
+	// Everything that can be refused is refused before anything runs.
+	ex, err := r.plan(ctx, t, job, action, label)
+	if err != nil {
+		return tre.JobResult{}, err
+	}
+	ex.note = joinSentences(note, ex.note)
+	return r.runRecorded(job, t, rec, action, label, ex)
+}
 
-	action := job.Action
-	label := fmt.Sprintf("%s of %s %s", action, m.Name, m.Version)
-	note := ""
+// uninstallMissing answers an uninstall of an installation that does not
+// exist: nothing to do but remove what a failed first run left.
+func (r *Runner) uninstallMissing(job tre.Job, t *target) (tre.JobResult, error) {
+	if err := os.RemoveAll(r.installationDir(job.Installation)); err != nil {
+		return tre.JobResult{}, fmt.Errorf("localrunner: %s of %s %s: %w", job.Action, t.name, t.version, err)
+	}
+	return tre.JobResult{Message: fmt.Sprintf("installation %s does not exist: nothing to uninstall", job.Installation)}, nil
+}
+
+// chooseAction decides which action runs for the installation's record
+// (nil when it does not exist): an upgrade of an installation that was
+// never installed runs install, and the note says so; a custom action
+// needs an installed installation. The label names the run in errors.
+func chooseAction(job tre.Job, t *target, rec *record) (action, label, note string, err error) {
+	action = job.Action
+	label = fmt.Sprintf("%s of %s %s", action, t.name, t.version)
+	custom := !slices.Contains(bundle.BuiltinActions, action)
 	switch {
-	case action == tre.ActionUninstall && rec == nil:
-		if err := os.RemoveAll(r.installationDir(job.Installation)); err != nil {
-			return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
-		}
-		return tre.JobResult{Message: fmt.Sprintf("installation %s does not exist: nothing to uninstall", job.Installation)}, nil
 	case action == tre.ActionUpgrade && (rec == nil || !rec.Installed):
 		action = tre.ActionInstall
-		label = fmt.Sprintf("upgrade of %s %s (run as install: the installation was not installed)", m.Name, m.Version)
+		label = fmt.Sprintf("upgrade of %s %s (run as install: the installation was not installed)", t.name, t.version)
 		note = fmt.Sprintf("installation %s was not installed, so install ran instead of upgrade (as AzureTRE's resource processor does)", job.Installation)
-	case !slices.Contains(builtinActions, action) && rec == nil:
-		return tre.JobResult{}, fmt.Errorf("localrunner: %s: installation %s does not exist: install it before running a custom action", label, job.Installation)
-	case !slices.Contains(builtinActions, action) && !rec.Installed:
-		return tre.JobResult{}, fmt.Errorf("localrunner: %s: installation %s is not installed (its install did not succeed): install it before running a custom action", label, job.Installation)
+	case custom && rec == nil:
+		return "", "", "", fmt.Errorf("localrunner: %s: installation %s does not exist: install it before running a custom action", label, job.Installation)
+	case custom && !rec.Installed:
+		return "", "", "", fmt.Errorf("localrunner: %s: installation %s is not installed (its install did not succeed): install it before running a custom action", label, job.Installation)
 	}
+	return action, label, note, nil
+}
 
-	// Everything that can be refused is refused before anything runs.
-	steps, err := m.steps(action)
-	if err != nil {
-		return tre.JobResult{}, err
-	}
-	params, err := resolveParams(m, action, job, r.cfg.Parameters)
-	if err != nil {
-		return tre.JobResult{}, err
-	}
+// execution is a run that passed every check: what it runs, the order of
+// the outputs the bundle declares, and what a simulation says.
+type execution struct {
+	run         func(previous []tre.Output) ([]tre.Output, error)
+	outputOrder []string
+	note        string
+}
 
-	dir := r.installationDir(job.Installation)
-	home, state := filepath.Join(dir, "home"), filepath.Join(dir, "state")
-	for _, d := range []string{home, state} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
+// plan checks the run of action, as a simulation when the target has only
+// a declaration, else as the exec steps of its manifest.
+func (r *Runner) plan(ctx context.Context, t *target, job tre.Job, action, label string) (execution, error) {
+	var ex execution
+	if t.decl != nil {
+		sim, err := r.simulation(t, job, action)
+		if err != nil {
+			return execution{}, err
 		}
+		ex.run = func(previous []tre.Output) ([]tre.Output, error) { return sim.run(), nil }
+		for _, o := range t.decl.Outputs {
+			ex.outputOrder = append(ex.outputOrder, o.Name)
+		}
+		ex.note = sim.message()
+		return ex, nil
 	}
-	// A step of this installation interrupted by a crash of the agent may
-	// have left processes behind: end them before running again.
-	if killed, err := procgroup.KillRecorded(dir); err != nil {
+	rc, err := r.prepare(t.m, job, action, label)
+	if err != nil {
+		return execution{}, err
+	}
+	ex.run = func(previous []tre.Output) ([]tre.Output, error) { return rc.run(ctx, previous) }
+	for _, o := range t.m.Outputs {
+		ex.outputOrder = append(ex.outputOrder, o.Name)
+	}
+	return ex, nil
+}
+
+// runRecorded runs the execution with the installation's record saying so,
+// then records its result: an uninstall removes the installation, an
+// install marks it installed, a success keeps the merged outputs.
+func (r *Runner) runRecorded(job tre.Job, t *target, rec *record, action, label string, ex execution) (tre.JobResult, error) {
+	dir := r.installationDir(job.Installation)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
-	} else if killed {
-		fmt.Fprintf(quiet{job.Output}, "localrunner: ended processes left by an interrupted run of %s\n", job.Installation)
 	}
 	if rec == nil {
 		rec = &record{Name: job.Installation}
 	}
 	previous := rec.Outputs
-	rec.Bundle, rec.Version, rec.LastAction, rec.LastResult = m.Name, m.Version, action, "running"
+	rec.Bundle, rec.Version, rec.LastAction, rec.LastResult = t.name, t.version, action, "running"
 	if err := r.saveRecord(rec); err != nil {
 		return tre.JobResult{}, err
 	}
 
-	rc := &runContext{
-		runner: r, m: m, job: job, action: action, label: label, steps: steps, params: params,
-		home: home, state: state, out: quiet{job.Output},
-	}
-	outputs, runErr := rc.run(ctx, previous)
+	outputs, runErr := ex.run(previous)
 	if runErr != nil {
 		rec.LastResult = "failed"
 		if err := r.saveRecord(rec); err != nil {
@@ -297,8 +365,9 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		return tre.JobResult{}, runErr
 	}
 	// A plain success needs no message: the processor says the action
-	// completed; only a special case (an upgrade run as an install) does.
-	msg := note
+	// completed; only a special case (an upgrade run as an install, a
+	// simulation) does.
+	msg := ex.note
 	if action == tre.ActionUninstall {
 		if err := os.RemoveAll(dir); err != nil {
 			return tre.JobResult{}, fmt.Errorf("localrunner: %s: remove the installation: %w", label, err)
@@ -309,17 +378,59 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		rec.Installed = true
 	}
 	rec.LastResult = "succeeded"
-	rec.Outputs = mergeOutputs(m, previous, outputs)
+	rec.Outputs = mergeOutputs(ex.outputOrder, previous, outputs)
 	if err := r.saveRecord(rec); err != nil {
 		return tre.JobResult{}, err
 	}
 	return tre.JobResult{Outputs: slices.Clone(rec.Outputs), Message: msg}, nil
 }
 
+// prepare checks an exec run (steps, parameters), makes the installation's
+// home and state directories, and ends processes an interrupted run left.
+func (r *Runner) prepare(m *bundle.Manifest, job tre.Job, action, label string) (*runContext, error) {
+	steps, err := execSteps(m, action)
+	if err != nil {
+		return nil, err
+	}
+	params, err := resolveParams(m, action, job, r.cfg.Sources)
+	if err != nil {
+		return nil, err
+	}
+	dir := r.installationDir(job.Installation)
+	home, state := filepath.Join(dir, "home"), filepath.Join(dir, "state")
+	for _, d := range []string{home, state} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("localrunner: %s: %w", label, err)
+		}
+	}
+	// A step of this installation interrupted by a crash of the agent may
+	// have left processes behind: end them before running again.
+	if killed, err := procgroup.KillRecorded(dir); err != nil {
+		return nil, fmt.Errorf("localrunner: %s: %w", label, err)
+	} else if killed {
+		fmt.Fprintf(quiet{job.Output}, "localrunner: ended processes left by an interrupted run of %s\n", job.Installation)
+	}
+	return &runContext{
+		runner: r, m: m, job: job, action: action, label: label, steps: steps, params: params,
+		home: home, state: state, out: quiet{job.Output},
+	}, nil
+}
+
+// joinSentences joins two messages, either of which may be empty.
+func joinSentences(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
 // runContext is one run of one action.
 type runContext struct {
 	runner      *Runner
-	m           *manifest
+	m           *bundle.Manifest
 	job         tre.Job
 	action      string
 	label       string
@@ -345,10 +456,44 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 	}
 	defer os.RemoveAll(root)
 	rc.root = root
-	if err := copyBundle(m.bundleDir(), root); err != nil {
+	if err := copyBundle(m.Dir(), root); err != nil {
 		return nil, fmt.Errorf("localrunner: %s: copy the bundle: %w", rc.label, err)
 	}
+	if err := rc.passParams(previous); err != nil {
+		return nil, err
+	}
 
+	fmt.Fprintf(rc.out, "executing %s action from %s %s (installation %s) with the local runner\n",
+		rc.action, m.Name, m.Version, job.Installation)
+	produced := map[string]string{}
+	for _, s := range rc.steps {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("localrunner: %s: stopped before step %q: %w", rc.label, s.Description, err)
+		}
+		fmt.Fprintln(rc.out, s.Description)
+		texts, err := rc.runStep(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range texts {
+			produced[k] = v
+			rc.tmpl.outputs[k] = v
+		}
+	}
+	outputs, err := rc.declaredOutputs(produced)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(rc.out, "execution completed successfully!")
+	return outputs, nil
+}
+
+// passParams builds what the steps see: the environment (the CNAB
+// variables, the parameters that go to env), the parameters written to
+// their paths, the values of ${ bundle.… } expressions (parameters, the
+// previous run's outputs) and the sensitive values the logs censor.
+func (rc *runContext) passParams(previous []tre.Output) error {
+	r, m, job := rc.runner, rc.m, rc.job
 	rc.env = []string{
 		"PATH=" + r.cfg.Path,
 		"HOME=" + rc.home,
@@ -370,47 +515,33 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 		if (p.def.Sensitive || rc.secretRef(p.def.Name)) && p.value != "" {
 			rc.secrets = append(rc.secrets, p.value)
 		}
-		if env := p.def.envName(); env != "" {
+		if env := p.def.EnvName(); env != "" {
 			rc.env = append(rc.env, env+"="+p.value)
 		}
 		if p.def.Path != "" {
 			if err := rc.writeParamFile(p); err != nil {
-				return nil, fmt.Errorf("localrunner: %s: parameter %s: %w", rc.label, p.def.Name, err)
+				return fmt.Errorf("localrunner: %s: parameter %s: %w", rc.label, p.def.Name, err)
 			}
 		}
 	}
+	return nil
+}
 
-	fmt.Fprintf(rc.out, "executing %s action from %s %s (installation %s) with the local runner\n",
-		rc.action, m.Name, m.Version, job.Installation)
-	produced := map[string]string{}
-	for _, s := range rc.steps {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("localrunner: %s: stopped before step %q: %w", rc.label, s.Description, err)
-		}
-		fmt.Fprintln(rc.out, s.Description)
-		texts, err := rc.runStep(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range texts {
-			produced[k] = v
-			rc.tmpl.outputs[k] = v
-		}
-	}
-
+// declaredOutputs types the outputs the steps produced that the manifest
+// declares for the action, in the manifest's order.
+func (rc *runContext) declaredOutputs(produced map[string]string) ([]tre.Output, error) {
 	var outputs []tre.Output
-	for _, d := range m.Outputs {
+	for _, d := range rc.m.Outputs {
 		text, ok := produced[d.Name]
-		if !ok || !d.appliesTo(rc.action) {
+		if !ok || !d.AppliesTo(rc.action) {
 			continue
 		}
-		v, err := typedOutput(text, d.dataType())
+		v, err := typedOutput(text, d.DataType())
 		if err != nil {
 			return nil, fmt.Errorf("localrunner: %s: output %s: %w", rc.label, d.Name, err)
 		}
-		outputs = append(outputs, tre.Output{Name: d.Name, Value: v, Type: d.dataType()})
+		outputs = append(outputs, tre.Output{Name: d.Name, Value: v, Type: d.DataType()})
 	}
-	fmt.Fprintln(rc.out, "execution completed successfully!")
 	return outputs, nil
 }
 
@@ -441,7 +572,7 @@ func (rc *runContext) writeParamFile(p resolvedParam) error {
 		return err
 	}
 	content := []byte(p.value)
-	if p.def.dataType() == "file" {
+	if p.def.DataType() == "file" {
 		if content, err = decodeBase64(p.value); err != nil {
 			return err
 		}
@@ -487,62 +618,17 @@ func (rc *runContext) runStep(ctx context.Context, s execStep) (map[string]strin
 	fail := func(err error) error {
 		return fmt.Errorf("localrunner: %s: step %q: %w", rc.label, s.Description, err)
 	}
-	expandAll := func(in []string) ([]string, error) {
-		out := make([]string, len(in))
-		for i, a := range in {
-			v, err := rc.tmpl.expand(a)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
-	}
-	command, err := rc.tmpl.expand(s.Command)
+	command, argv, err := rc.renderCommand(s)
 	if err != nil {
 		return nil, fail(err)
 	}
-	args, err := expandAll(s.Arguments)
+	dir, err := rc.stepDir(s)
 	if err != nil {
 		return nil, fail(err)
 	}
-	suffix, err := expandAll(s.SuffixArguments)
+	env, err := rc.stepEnv(s)
 	if err != nil {
 		return nil, fail(err)
-	}
-	flags, err := s.flags()
-	if err != nil {
-		return nil, fail(err)
-	}
-	for i := range flags {
-		if flags[i].Values, err = expandAll(flags[i].Values); err != nil {
-			return nil, fail(err)
-		}
-	}
-	argv := commandLine(args, flags, suffix)
-	for i := range argv {
-		argv[i] = rc.mapArg(argv[i])
-	}
-	dir := rc.root
-	if s.Dir != "" {
-		d, err := rc.tmpl.expand(s.Dir)
-		if err != nil {
-			return nil, fail(err)
-		}
-		if dir, err = rc.mapPath(d); err != nil {
-			return nil, fail(err)
-		}
-	}
-	env := slices.Clone(rc.env)
-	for _, k := range sortedKeys(s.Envs) {
-		if !envNamePattern.MatchString(k) || reservedEnv[k] || strings.HasPrefix(k, "CNAB_") {
-			return nil, fail(fmt.Errorf("envs: %s cannot be set by a step", k))
-		}
-		v, err := rc.tmpl.expand(s.Envs[k])
-		if err != nil {
-			return nil, fail(err)
-		}
-		env = append(env, k+"="+v)
 	}
 	bin, err := rc.lookCommand(command, dir)
 	if err != nil {
@@ -557,6 +643,68 @@ func (rc *runContext) runStep(ctx context.Context, s execStep) (map[string]strin
 		return nil, fail(err)
 	}
 	return texts, nil
+}
+
+// renderCommand renders a step's command and its arguments, flags and
+// suffix arguments as Porter's exec mixin does, with paths under
+// /cnab/app pointed into the bundle's copy.
+func (rc *runContext) renderCommand(s execStep) (string, []string, error) {
+	command, err := rc.tmpl.expand(s.Command)
+	if err != nil {
+		return "", nil, err
+	}
+	args, err := rc.tmpl.expandAll(s.Arguments)
+	if err != nil {
+		return "", nil, err
+	}
+	suffix, err := rc.tmpl.expandAll(s.SuffixArguments)
+	if err != nil {
+		return "", nil, err
+	}
+	flags, err := s.flags()
+	if err != nil {
+		return "", nil, err
+	}
+	for i := range flags {
+		if flags[i].Values, err = rc.tmpl.expandAll(flags[i].Values); err != nil {
+			return "", nil, err
+		}
+	}
+	argv := commandLine(args, flags, suffix)
+	for i := range argv {
+		argv[i] = rc.mapArg(argv[i])
+	}
+	return command, argv, nil
+}
+
+// stepDir is the directory a step runs in: the bundle's copy, or its dir
+// mapped into it.
+func (rc *runContext) stepDir(s execStep) (string, error) {
+	if s.Dir == "" {
+		return rc.root, nil
+	}
+	d, err := rc.tmpl.expand(s.Dir)
+	if err != nil {
+		return "", err
+	}
+	return rc.mapPath(d)
+}
+
+// stepEnv is the run's environment plus the step's envs, which may not
+// set the reserved variables.
+func (rc *runContext) stepEnv(s execStep) ([]string, error) {
+	env := slices.Clone(rc.env)
+	for _, k := range sortedKeys(s.Envs) {
+		if !envNamePattern.MatchString(k) || reservedEnv[k] || strings.HasPrefix(k, "CNAB_") {
+			return nil, fmt.Errorf("envs: %s cannot be set by a step", k)
+		}
+		v, err := rc.tmpl.expand(s.Envs[k])
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, k+"="+v)
+	}
+	return env, nil
 }
 
 // lookCommand finds the program of a step: a path (under /cnab/app, or
@@ -587,6 +735,41 @@ func (rc *runContext) lookCommand(command, dir string) (string, error) {
 // stops it when ctx ends: SIGTERM to the group, then SIGKILL after the
 // grace period.
 func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string, argv []string, dir string, env []string) (*capped, error) {
+	p, err := rc.start(s, name, bin, argv, dir, env)
+	if err != nil {
+		return nil, err
+	}
+	out := rc.capture(p, s.SuppressOutput)
+	pgid := p.cmd.Process.Pid
+	instDir := rc.runner.installationDir(rc.job.Installation)
+	if err := procgroup.Record(instDir, pgid); err != nil {
+		_ = procgroup.Kill(pgid)
+	}
+	defer procgroup.Forget(instDir)
+	stopped, waitErr := rc.wait(ctx, p.cmd, pgid)
+	// As a container ends with its bundle, nothing the step started
+	// outlives it.
+	_ = procgroup.Kill(pgid)
+	rc.drain(p, out.drained)
+
+	if stopped != "" {
+		return nil, fmt.Errorf("localrunner: %s: step %q %s: %w", rc.label, s.Description, stopped, ctx.Err())
+	}
+	if waitErr != nil {
+		return nil, fmt.Errorf("localrunner: %s: %w", rc.label, stepError(s, waitErr, out))
+	}
+	return out.stdout, nil
+}
+
+// stepProcess is a started step: its process and the read ends of its
+// output pipes.
+type stepProcess struct {
+	cmd              *exec.Cmd
+	stdoutR, stderrR *os.File
+}
+
+// start starts a step's process in its own process group.
+func (rc *runContext) start(s execStep, name, bin string, argv []string, dir string, env []string) (*stepProcess, error) {
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("localrunner: %s: %w", rc.label, err)
@@ -612,100 +795,106 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 		stderrR.Close()
 		return nil, fmt.Errorf("localrunner: %s: step %q: %w", rc.label, s.Description, startErr)
 	}
+	return &stepProcess{cmd: cmd, stdoutR: stdoutR, stderrR: stderrR}, nil
+}
 
+// streams is what is kept of a step's output: its stdout (for the
+// outputs) and the tails of both streams (for the error message).
+// drained is closed when both streams are copied.
+type streams struct {
+	stdout                 *capped
+	stdoutTail, stderrTail *ring
+	drained                chan struct{}
+}
+
+// capture copies the step's streams to the job's Output (unless
+// suppressed), censoring sensitive values, and keeps what streams says.
+func (rc *runContext) capture(p *stepProcess, suppress bool) *streams {
 	var sink io.Writer = rc.out
-	if s.SuppressOutput {
+	if suppress {
 		sink = io.Discard
 	}
 	// Each stream is censored on its own (a value split across two writes
 	// of one stream is still caught) and kept for the error message; the
 	// log gets both, in the order they arrive.
 	log := &lockedWriter{w: sink}
-	stdoutTail, stderrTail := &ring{}, &ring{}
-	stdoutCensor := newCensor(io.MultiWriter(log, stdoutTail), rc.secrets)
-	stderrCensor := newCensor(io.MultiWriter(log, stderrTail), rc.secrets)
-	stdout := &capped{limit: maxStdout}
+	out := &streams{stdout: &capped{limit: maxStdout}, stdoutTail: &ring{}, stderrTail: &ring{}, drained: make(chan struct{})}
+	stdoutCensor := newCensor(io.MultiWriter(log, out.stdoutTail), rc.secrets)
+	stderrCensor := newCensor(io.MultiWriter(log, out.stderrTail), rc.secrets)
 	var copiers sync.WaitGroup
 	copiers.Add(2)
 	go func() {
 		defer copiers.Done()
-		_, _ = io.Copy(io.MultiWriter(stdout, stdoutCensor), stdoutR)
+		_, _ = io.Copy(io.MultiWriter(out.stdout, stdoutCensor), p.stdoutR)
 		stdoutCensor.flush()
 	}()
 	go func() {
 		defer copiers.Done()
-		_, _ = io.Copy(stderrCensor, stderrR)
+		_, _ = io.Copy(stderrCensor, p.stderrR)
 		stderrCensor.flush()
 	}()
-
-	pgid := cmd.Process.Pid
-	instDir := rc.runner.installationDir(rc.job.Installation)
-	if err := procgroup.Record(instDir, pgid); err != nil {
-		_ = procgroup.Kill(pgid)
-	}
-	defer procgroup.Forget(instDir)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var waitErr error
-	stopped := ""
-	select {
-	case waitErr = <-exited:
-	case <-ctx.Done():
-		_ = procgroup.Terminate(pgid)
-		grace := time.NewTimer(rc.runner.cfg.GracePeriod)
-		select {
-		case waitErr = <-exited:
-			stopped = "stopped (SIGTERM)"
-		case <-grace.C:
-			_ = procgroup.Kill(pgid)
-			waitErr = <-exited
-			stopped = fmt.Sprintf("killed (SIGKILL) after a %s grace period", rc.runner.cfg.GracePeriod)
-		}
-		grace.Stop()
-	}
-	// As a container ends with its bundle, nothing the step started
-	// outlives it.
-	_ = procgroup.Kill(pgid)
-	drained := make(chan struct{})
 	go func() {
 		copiers.Wait()
-		close(drained)
+		close(out.drained)
 	}()
-	drain := time.NewTimer(drainTimeout)
+	return out
+}
+
+// wait waits for the step's process to exit, or when ctx ends stops its
+// group: SIGTERM, then SIGKILL after the grace period. stopped says how
+// it was stopped, empty when it exited by itself.
+func (rc *runContext) wait(ctx context.Context, cmd *exec.Cmd, pgid int) (stopped string, err error) {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		return "", err
+	case <-ctx.Done():
+	}
+	_ = procgroup.Terminate(pgid)
+	select {
+	case err := <-exited:
+		return "stopped (SIGTERM)", err
+	case <-rc.runner.cfg.After(rc.runner.cfg.GracePeriod):
+		_ = procgroup.Kill(pgid)
+		err := <-exited
+		return fmt.Sprintf("killed (SIGKILL) after a %s grace period", rc.runner.cfg.GracePeriod), err
+	}
+}
+
+// drain waits for the step's output to be copied, closing the pipes after
+// drainTimeout if a process that left the group still holds them.
+func (rc *runContext) drain(p *stepProcess, drained <-chan struct{}) {
 	select {
 	case <-drained:
-	case <-drain.C:
-		// A process that left the group still holds the pipes.
-		stdoutR.Close()
-		stderrR.Close()
+	case <-rc.runner.cfg.After(drainTimeout):
+		p.stdoutR.Close()
+		p.stderrR.Close()
 		<-drained
 	}
-	drain.Stop()
-	stdoutR.Close()
-	stderrR.Close()
+	p.stdoutR.Close()
+	p.stderrR.Close()
+}
 
-	if stopped != "" {
-		return nil, fmt.Errorf("localrunner: %s: step %q %s: %w", rc.label, s.Description, stopped, ctx.Err())
-	}
-	if waitErr != nil {
-		se := &StepError{Step: s.Description, ExitCode: -1}
-		var ee *exec.ExitError
-		if errors.As(waitErr, &ee) {
-			se.ExitCode = ee.ExitCode()
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				se.Signal = ws.Signal().String()
-			}
-		} else {
-			se.Output = waitErr.Error()
+// stepError describes a step that failed: its exit code or signal, and
+// the end of its output unless it is suppressed.
+func stepError(s execStep, waitErr error, out *streams) *StepError {
+	se := &StepError{Step: s.Description, ExitCode: -1}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		se.ExitCode = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			se.Signal = ws.Signal().String()
 		}
-		if s.SuppressOutput {
-			se.Output = "(the step's output is suppressed)"
-		} else if se.Output == "" {
-			se.Output = failureText(stdoutTail, stderrTail, maxTail)
-		}
-		return nil, fmt.Errorf("localrunner: %s: %w", rc.label, se)
+	} else {
+		se.Output = waitErr.Error()
 	}
-	return stdout, nil
+	if s.SuppressOutput {
+		se.Output = "(the step's output is suppressed)"
+	} else if se.Output == "" {
+		se.Output = failureText(out.stdoutTail, out.stderrTail, maxTail)
+	}
+	return se
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -133,13 +133,13 @@ func fmtValue(v any) string {
 func TestRequiredParameterMissingRunsNothing(t *testing.T) {
 	r, cfg := newRunner(t, testBundles)
 	_, err := r.Run(context.Background(), job("test-params", tre.ActionInstall, "inst-1", map[string]any{"count": 1}))
-	require.EqualError(t, err, "localrunner: bundle test-params 0.1.0: install needs parameter greeting, which has no value and no default")
+	require.EqualError(t, err, `localrunner: bundle test-params 0.1.0: install: parameter "greeting" is required`, "Porter's words")
 	_, statErr := os.Stat(installationDir(cfg, "inst-1"))
 	require.ErrorIs(t, statErr, os.ErrNotExist, "nothing ran: no installation was made")
 
 	// A nil value counts as none, as AzureTRE's processor omits it.
 	_, err = r.Run(context.Background(), job("test-params", tre.ActionInstall, "inst-1", map[string]any{"greeting": nil}))
-	require.ErrorContains(t, err, "needs parameter greeting")
+	require.ErrorContains(t, err, `parameter "greeting" is required`)
 }
 
 func TestParametersOnlyForTheirActions(t *testing.T) {
@@ -163,7 +163,7 @@ func TestParametersOnlyForTheirActions(t *testing.T) {
 func TestEnvironmentIsOnlyWhatTheRunnerGives(t *testing.T) {
 	t.Setenv("LOCALRUNNER_TEST_CANARY", "do-not-leak-4711")
 	r, cfg := newRunner(t, testBundles, func(c *localrunner.Config) {
-		c.Parameters = map[string]any{"greeting": "from the runner's parameters"}
+		c.Sources.Bundle = map[string]string{"greeting": "from the runner's parameters"} // RP_BUNDLE_GREETING
 	})
 	res, err := r.Run(context.Background(), job("test-params", tre.ActionInstall, "inst-env", nil))
 	require.NoError(t, err)
@@ -298,7 +298,7 @@ func TestBundleLookup(t *testing.T) {
 	_, err := r.Run(context.Background(), tre.Job{Action: "install", Installation: "x", Bundle: "test-params", Version: "0.2.0"})
 	require.ErrorContains(t, err, "available: 0.1.0 (params/porter.yaml)")
 	_, err = r.Run(context.Background(), tre.Job{Action: "install", Installation: "x", Bundle: "tre-nothing", Version: "0.1.0"})
-	require.ErrorContains(t, err, "test-barrier, test-fails, test-mixin-terraform, test-outputs, test-params, test-step-az")
+	require.ErrorContains(t, err, "test-barrier, test-fails, test-mixin-terraform, test-outputs, test-params, test-simulated, test-step-az")
 
 	_, err = r.Run(context.Background(), tre.Job{Action: "install", Installation: "../escape", Bundle: "test-params", Version: "0.1.0"})
 	require.ErrorContains(t, err, `installation "../escape" must be`)
@@ -396,7 +396,8 @@ func TestSensitiveValuesAreCensored(t *testing.T) {
 }
 
 func TestCancelStopsTheStepWithSIGTERM(t *testing.T) {
-	r, _ := newRunner(t, samples) // grace period 20s: only SIGTERM can stop it quickly
+	// The grace period never ends: only SIGTERM can stop the step.
+	r, _ := newRunner(t, samples, withClock(newClock()))
 	log := watchFor("working (1/30 s)")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -409,20 +410,9 @@ func TestCancelStopsTheStepWithSIGTERM(t *testing.T) {
 		_, err := r.Run(ctx, j)
 		done <- err
 	}()
-	select {
-	case <-log.seen:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the install never started working; output:\n%s", log.String())
-	}
-	cancelled := time.Now()
+	receive(t, log.seen, "the install to start working")
 	cancel()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancellation")
-	}
-	require.Less(t, time.Since(cancelled), 5*time.Second, "SIGTERM stopped it, well before the grace period")
+	err := receive(t, done, "Run to return after cancellation")
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, `step "Deploy the sandbox workspace" stopped (SIGTERM)`)
 	require.Contains(t, log.String(), "sandbox: interrupted by SIGTERM: stopping", "the script's trap ran")
@@ -457,7 +447,8 @@ func TestCancelSignalsTheWholeProcessGroup(t *testing.T) {
 }
 
 func TestCancelKillsAStepThatIgnoresSIGTERM(t *testing.T) {
-	r, _ := newRunner(t, testBundles, func(c *localrunner.Config) { c.GracePeriod = 300 * time.Millisecond })
+	c := newClock()
+	r, _ := newRunner(t, testBundles, withClock(c), func(c *localrunner.Config) { c.GracePeriod = 300 * time.Millisecond })
 	log := watchFor("ready")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -468,30 +459,31 @@ func TestCancelKillsAStepThatIgnoresSIGTERM(t *testing.T) {
 		_, err := r.Run(ctx, j)
 		done <- err
 	}()
-	select {
-	case <-log.seen:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the step never said it was ready")
-	}
-	cancelled := time.Now()
+	receive(t, log.seen, "the step to say it is ready")
 	cancel()
-	var err error
+	c.waitStarted(t, 300*time.Millisecond)
 	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after the grace period")
+	case err := <-done:
+		t.Fatalf("Run returned before the grace period was over: %v", err)
+	default:
 	}
-	require.GreaterOrEqual(t, time.Since(cancelled), 300*time.Millisecond, "it waited for the grace period")
+	c.fire(300 * time.Millisecond)
+	err := receive(t, done, "Run to return after the grace period")
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, "killed (SIGKILL) after a 300ms grace period")
 }
 
 func TestStepProcessesDoNotOutliveTheStep(t *testing.T) {
-	r, cfg := newRunner(t, testBundles)
-	start := time.Now()
-	_, err := r.Run(context.Background(), job("test-fails", tre.ActionInstall, "daemon", map[string]any{"mode": "daemon"}))
-	require.NoError(t, err)
-	require.Less(t, time.Since(start), 2*time.Second, "Run did not wait for the leftover process's pipe")
+	// The wait for the output pipes never times out here: Run returns only
+	// because the step's process group, the leftover sleep included, was
+	// killed when the step ended.
+	r, cfg := newRunner(t, testBundles, withClock(newClock()))
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(context.Background(), job("test-fails", tre.ActionInstall, "daemon", map[string]any{"mode": "daemon"}))
+		done <- err
+	}()
+	require.NoError(t, receive(t, done, "Run to return while the leftover process would hold its pipe for a minute"))
 	b, err := os.ReadFile(filepath.Join(stateDir(cfg, "daemon"), "daemon.pid"))
 	require.NoError(t, err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))

@@ -104,8 +104,9 @@ func (l *locks) lock(ctx context.Context, name string) (unlock func(), err error
 }
 
 // mergeOutputs returns the outputs of the last runs updated by this run's,
-// in the manifest's order, as Porter lists an installation's outputs.
-func mergeOutputs(m *manifest, old, fresh []tre.Output) []tre.Output {
+// in the order the bundle declares them (order), as Porter lists an
+// installation's outputs.
+func mergeOutputs(order []string, old, fresh []tre.Output) []tre.Output {
 	byName := map[string]tre.Output{}
 	for _, o := range old {
 		byName[o.Name] = o
@@ -114,10 +115,10 @@ func mergeOutputs(m *manifest, old, fresh []tre.Output) []tre.Output {
 		byName[o.Name] = o
 	}
 	var out []tre.Output
-	for _, d := range m.Outputs {
-		if o, ok := byName[d.Name]; ok {
+	for _, name := range order {
+		if o, ok := byName[name]; ok {
 			out = append(out, o)
-			delete(byName, d.Name)
+			delete(byName, name)
 		}
 	}
 	// Outputs an older version of the bundle declared.

@@ -15,10 +15,10 @@ import (
 	"unicode/utf8"
 )
 
-// pipeDrain bounds how long a finished command's output is still read:
-// a grandchild that outlives porter and keeps its output open must not
-// hold the job.
-const pipeDrain = 5 * time.Second
+// defaultPipeDrain bounds how long a finished command's output is still
+// read: a grandchild that outlives porter and keeps its output open must
+// not hold the job.
+const defaultPipeDrain = 5 * time.Second
 
 // command is one program run.
 type command struct {
@@ -105,7 +105,7 @@ func (r *Runner) run(ctx context.Context, log *slog.Logger, c command) ([]byte, 
 	cmd := exec.Command(c.path, c.args...)
 	cmd.Env = slices.Clip(r.env)
 	cmd.SysProcAttr = groupAttr()
-	cmd.WaitDelay = pipeDrain
+	cmd.WaitDelay = r.pipeDrain
 	tail := &tailBuffer{max: r.rawTail}
 	var stdout bytes.Buffer
 	if c.capture {
@@ -177,13 +177,11 @@ func (r *Runner) stop(cmd *exec.Cmd, done <-chan error) {
 	// with a reused id; the window is the few instructions between Wait
 	// and here, as in every supervisor that kills process groups.)
 	_ = terminate(cmd.Process)
-	timer := time.NewTimer(r.grace)
-	defer timer.Stop()
 	select {
 	case <-done:
 		_ = kill(cmd.Process)
 		return
-	case <-timer.C:
+	case <-r.after(r.grace):
 	}
 	_ = kill(cmd.Process)
 	<-done

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tre-go/tre/internal/porter/portertest"
 )
 
 // The fake porter and az are this test binary, run through symbolic links
@@ -24,6 +26,9 @@ import (
 // calls.jsonl.
 
 func TestMain(m *testing.M) {
+	// The fakes of portertest (setup tests) first: they run only in the
+	// directories portertest.Install makes.
+	portertest.Main()
 	switch filepath.Base(os.Args[0]) {
 	case "porter", "az":
 		fakeExit(fakeMain())

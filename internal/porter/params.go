@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -62,28 +63,14 @@ func (r *Runner) explain(ctx context.Context, log *slog.Logger, ref string) ([]s
 	return slices.Compact(names), nil
 }
 
-// source is where a parameter's value was found.
-type source int
-
-const (
-	fromJob source = iota
-	fromAgent
-	fromMessage
-	fromSpecial
-	fromBundle
-)
-
-// parameters looks up the value of each named parameter and encodes it.
-// Parameters without a value are left out: porter uses the bundle's
-// default, or names the missing required parameter itself.
+// parameters looks up the value of each named parameter (bundle.Sources:
+// AzureTRE's order) and encodes it. Parameters without a value are left
+// out: porter uses the bundle's default, or names the missing required
+// parameter itself.
 func (r *Runner) parameters(job tre.Job, names []string) ([]param, error) {
-	root, err := messageRoot(job.Message)
-	if err != nil {
-		return nil, err
-	}
 	var params []param
 	for _, name := range names {
-		v, src, ok := r.lookup(name, job, root)
+		v, src, ok := r.sources.Lookup(name, job)
 		if !ok {
 			continue
 		}
@@ -99,77 +86,12 @@ func (r *Runner) parameters(job tre.Job, names []string) ([]param, error) {
 		// Identifiers from the message (id, workspace_id) are in the
 		// status message anyway; values of the other sources may be
 		// credentials.
-		if src == fromJob || src == fromAgent || src == fromBundle {
+		if src == bundle.FromRequest || src == bundle.FromAgent || src == bundle.FromBundleSetting {
 			p.secrets = secretsOf(v, value)
 		}
 		params = append(params, p)
 	}
 	return params, nil
-}
-
-// lookup finds a parameter's value in AzureTRE's order: the message's
-// parameters, the agent's configuration, a root field of the message, the
-// special names, the RP_BUNDLE_* variables. The first source that has the
-// name decides, as in AzureTRE: a parameter present with a null value is
-// left out rather than taken from a later source.
-func (r *Runner) lookup(name string, job tre.Job, root map[string]any) (any, source, bool) {
-	if v, ok := job.Parameters[name]; ok {
-		return v, fromJob, true
-	}
-	if v, ok := r.agent[name]; ok {
-		return v, fromAgent, true
-	}
-	if v, ok := root[name]; ok {
-		return v, fromMessage, true
-	}
-	if v := r.special(name, job.Message); v != "" {
-		return v, fromSpecial, true
-	}
-	if v, ok := r.bundle[name]; ok {
-		return v, fromBundle, true
-	}
-	return nil, 0, false
-}
-
-// special returns the value of a parameter whose name differs from where
-// its value is kept, "" if there is none. (AzureTRE's azure_environment
-// and arm_environment come from the agent's configuration: AgentParameters
-// has them.)
-func (r *Runner) special(name string, msg *tre.ResourceRequest) string {
-	switch name {
-	case "mgmt_acr_name":
-		acr, _, _ := strings.Cut(r.registry, ".")
-		return acr
-	}
-	if msg == nil {
-		return ""
-	}
-	switch name {
-	case "workspace_id":
-		return msg.WorkspaceID
-	case "parent_service_id":
-		return msg.ParentWorkspaceServiceID
-	case "owner_id":
-		return msg.OwnerID
-	}
-	return ""
-}
-
-// messageRoot returns the request's root fields by their JSON names, as
-// AzureTRE's agent sees the message body.
-func messageRoot(msg *tre.ResourceRequest) (map[string]any, error) {
-	if msg == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("porter: encode request: %w", err)
-	}
-	var root map[string]any
-	if err := json.Unmarshal(b, &root); err != nil {
-		return nil, fmt.Errorf("porter: decode request: %w", err)
-	}
-	return root, nil
 }
 
 // formatValue returns a parameter value as porter's --param takes it:

@@ -14,12 +14,19 @@ import (
 func TestParameterLookupOrder(t *testing.T) {
 	t.Parallel()
 	run, err := New(Config{
-		Registry:         "myacr.azurecr.io",
-		AgentParameters:  map[string]string{"shared": "agent", "action": "agent-action", "agent_only": "a"},
-		BundleParameters: map[string]string{"shared": "bundle", "id": "bundle-id", "owner_id": "bundle-owner", "workspace_id": "bundle-ws", "bundle_only": "b", "nulled": "bundle-null"},
+		Registry: "myacr.azurecr.io",
+		AgentParameters: map[string]string{
+			"tfstate_resource_group_name": "rg-mgmt", "arm_environment": "usgovernment", "key_vault_url": "",
+		},
+		BundleParameters: map[string]string{
+			"tfstate_resource_group_name": "bundle-rg", "id": "bundle-id", "owner_id": "bundle-owner",
+			"workspace_id": "bundle-ws", "firewall_policy_id": "fw-1", "nulled": "bundle-null", "aad_authority_url": "bundle-aad",
+		},
 	})
 	require.NoError(t, err)
 	msg := &tre.ResourceRequest{ID: "res-1", Action: "install", Name: "bundle", Version: "1.0.0", OwnerID: "owner-1"}
+	const wsID = "0f3c2a9e-1b7d-4c55-9e0a-4f2b8d6c9a71"
+	child := &tre.ResourceRequest{ID: "svc-1", WorkspaceID: wsID}
 
 	tests := []struct {
 		name   string
@@ -27,23 +34,35 @@ func TestParameterLookupOrder(t *testing.T) {
 		msg    *tre.ResourceRequest
 		want   string // "" means left out
 	}{
-		{name: "shared", params: map[string]any{"shared": "job"}, msg: msg, want: "job"},
-		{name: "shared", msg: msg, want: "agent"},
-		{name: "action", msg: msg, want: "agent-action"}, // the agent beats the message root
-		{name: "id", msg: msg, want: "res-1"},            // the message root beats RP_BUNDLE_*
-		{name: "name", msg: msg, want: "bundle"},
-		{name: "owner_id", msg: msg, want: "owner-1"}, // the special beats RP_BUNDLE_*
-		{name: "owner_id", params: map[string]any{"owner_id": "job-owner"}, msg: msg, want: "job-owner"},
-		{name: "workspace_id", msg: msg, want: "bundle-ws"}, // no workspaceId in the message
-		{name: "workspace_id", msg: &tre.ResourceRequest{WorkspaceID: "ws-1"}, want: "ws-1"},
+		{name: "tfstate_resource_group_name", params: map[string]any{"tfstate_resource_group_name": "job"}, msg: msg, want: "job"},
+		{name: "tfstate_resource_group_name", msg: msg, want: "rg-mgmt"}, // the agent beats RP_BUNDLE_*
+		{name: "mgmt_resource_group_name", msg: msg, want: "rg-mgmt"},    // Guacamole and the Nexus VM require it
+		{name: "arm_environment", msg: msg, want: "usgovernment"},
+		{name: "azure_environment", msg: msg, want: "AzureCloud"}, // AzureTRE's default
+		{name: "aad_authority_url", msg: msg, want: "https://login.microsoftonline.com"},
+		{name: "microsoft_graph_fqdn", msg: msg, want: "graph.microsoft.com"},
+		{name: "key_vault_url", msg: msg, want: ""}, // an agent key without a value decides: left out
+		{name: "registry_server", msg: msg, want: "myacr.azurecr.io"},
 		{name: "mgmt_acr_name", msg: msg, want: "myacr"},
 		{name: "mgmt_acr_name", want: "myacr"}, // without a message
-		{name: "id", want: "bundle-id"},        // without a message
-		{name: "agent_only", msg: msg, want: "a"},
-		{name: "bundle_only", msg: msg, want: "b"},
+		{name: "id", msg: msg, want: "res-1"},  // the message root beats RP_BUNDLE_*
+		{name: "id", want: "bundle-id"},        // without a message or installation
+		{name: "name", msg: msg, want: "bundle"},
+		{name: "action", msg: msg, want: "install"},
+		{name: "owner_id", msg: msg, want: "owner-1"}, // the special beats RP_BUNDLE_*
+		{name: "owner_id", params: map[string]any{"owner_id": "job-owner"}, msg: msg, want: "job-owner"},
+		// A child of a workspace gets the workspace's full id; a workspace
+		// has its own short workspace_id property, which comes first.
+		{name: "workspace_id", msg: child, want: wsID},
+		{name: "workspace_id", params: map[string]any{"workspace_id": "9a71"}, msg: &tre.ResourceRequest{ID: wsID}, want: "9a71"},
+		{name: "workspace_id", msg: msg, want: ""}, // the special decides, as in AzureTRE: RP_BUNDLE_WORKSPACE_ID is not used
+		{name: "workspaceId", msg: child, want: wsID},
+		{name: "workspaceId", msg: msg, want: ""}, // not in the message
+		{name: "firewall_policy_id", msg: msg, want: "fw-1"},
+		{name: "FIREWALL_POLICY_ID", msg: msg, want: "fw-1"},                        // RP_BUNDLE_* are found by lower-case name
 		{name: "nulled", params: map[string]any{"nulled": nil}, msg: msg, want: ""}, // null decides, as in AzureTRE
 		{name: "missing", msg: msg, want: ""},
-		{name: "workspaceId", msg: msg, want: ""}, // omitted from the message JSON when empty
+		{name: "secretRefs", msg: &tre.ResourceRequest{SecretRefs: map[string]string{"p": "ref"}}, want: ""}, // our additions are not passed
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.want, func(t *testing.T) {
@@ -59,6 +78,12 @@ func TestParameterLookupOrder(t *testing.T) {
 			require.Equal(t, tt.want, params[0].value)
 		})
 	}
+}
+
+func TestUnknownAgentParameterIsRefused(t *testing.T) {
+	t.Parallel()
+	_, err := New(Config{Registry: "myacr.azurecr.io", AgentParameters: map[string]string{"tfstate_container": "x"}})
+	require.ErrorContains(t, err, "AgentParameters: unknown agent parameters tfstate_container (known: registry_server, ")
 }
 
 func TestFormatValue(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -76,9 +77,10 @@ type Config struct {
 	// variables). Nothing of the agent's own environment is added: nil
 	// means an empty environment.
 	Env []string
-	// AgentParameters are values of the agent's configuration, found by
-	// parameter name (tfstate_container_name, arm_use_msi,
-	// arm_environment, azure_environment, key_vault_url, ...).
+	// AgentParameters are values of the agent's configuration by
+	// AzureTRE's configuration key (bundle.AgentKeys: tfstate_container_name,
+	// arm_use_msi, arm_environment, azure_environment, key_vault_url, ...),
+	// found by parameter name. registry_server defaults to Registry.
 	AgentParameters map[string]string
 	// BundleParameters are the RP_BUNDLE_<X> environment variables of the
 	// agent, by lower-case name <x>: the last place a parameter is looked
@@ -109,13 +111,16 @@ type Runner struct {
 	registry       string
 	credentialSets []string
 	env            []string
-	agent          map[string]string
-	bundle         map[string]string
+	sources        bundle.Sources
 	prelude        [][]string
 	grace          time.Duration
 	outputTail     int
 	rawTail        int
 	log            *slog.Logger
+	// after is the clock of the grace period (time.After; tests decide
+	// when the period is over), pipeDrain the os/exec WaitDelay.
+	after     func(time.Duration) <-chan time.Time
+	pipeDrain time.Duration
 }
 
 var _ tre.Runner = (*Runner)(nil)
@@ -138,6 +143,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.OutputTail < 0 {
 		problems = append(problems, tre.FieldError{Field: "OutputTail", Message: "must not be negative"})
 	}
+	if err := (bundle.Sources{Agent: cfg.AgentParameters}).Check(); err != nil {
+		problems = append(problems, tre.FieldError{Field: "AgentParameters", Message: err.Error()})
+	}
 	if err := tre.InvalidFields("porter: invalid configuration", problems); err != nil {
 		return nil, err
 	}
@@ -147,12 +155,21 @@ func New(cfg Config) (*Runner, error) {
 		registry:       strings.TrimSuffix(strings.TrimSpace(cfg.Registry), "/"),
 		credentialSets: slices.Clone(cfg.CredentialSets),
 		// Never nil: os/exec gives a nil Env the agent's own environment.
-		env:        append([]string{}, cfg.Env...),
-		agent:      maps.Clone(cfg.AgentParameters),
-		bundle:     maps.Clone(cfg.BundleParameters),
+		env: append([]string{}, cfg.Env...),
+		sources: bundle.Sources{
+			Agent: maps.Clone(cfg.AgentParameters), Bundle: maps.Clone(cfg.BundleParameters),
+		},
 		grace:      cfg.GracePeriod,
 		outputTail: cfg.OutputTail,
 		log:        cfg.Logger,
+		after:      time.After,
+		pipeDrain:  defaultPipeDrain,
+	}
+	if r.sources.Agent == nil {
+		r.sources.Agent = map[string]string{}
+	}
+	if r.sources.Agent["registry_server"] == "" {
+		r.sources.Agent["registry_server"] = r.registry
 	}
 	if len(r.credentialSets) == 0 {
 		r.credentialSets = slices.Clone(DefaultCredentialSets)

@@ -663,66 +663,112 @@ func TestRunSurvivesABrokenOutputWriter(t *testing.T) {
 	require.Len(t, res.Outputs, 5)
 }
 
-// runUntilStarted runs job until the fake says "started", cancels it, and
-// returns Run's error and how long Run took after the cancel.
-func runUntilStarted(t *testing.T, r *rig, job tre.Job) (error, time.Duration) {
+// graceClock stands in for the grace period's timer: it tells when the
+// runner starts a grace period, and ends it only when the test says, so
+// that tests assert what happens before and after it, not how long
+// anything took.
+type graceClock struct {
+	started chan time.Duration // the length of each grace period started
+	over    chan time.Time     // closed to end them
+}
+
+func newGraceClock() *graceClock {
+	return &graceClock{started: make(chan time.Duration, 8), over: make(chan time.Time)}
+}
+
+func (c *graceClock) after(d time.Duration) <-chan time.Time {
+	c.started <- d
+	return c.over
+}
+
+// receive returns the next value of ch, failing the test if none comes
+// within a generous deadline (a hung runner, not a slow one).
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// running is a Run in progress.
+type running struct {
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// startUntilStarted starts job on a runner with the rig's clock and waits
+// for the fake to say "started". A child left holding the output would
+// hold Run for an hour (WaitDelay): only a kill of the group lets Run
+// return within the tests' deadlines.
+func startUntilStarted(t *testing.T, r *rig, clock *graceClock, job tre.Job) running {
 	t.Helper()
 	run := r.runner()
+	run.after, run.pipeDrain = clock.after, time.Hour
 	out := newWatchWriter("started\n")
 	job.Output = out
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		err error
-		at  time.Time
-	}
-	done := make(chan result, 1)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
 	go func() {
 		_, err := run.Run(ctx, job)
-		done <- result{err, time.Now()}
+		done <- err
 	}()
 	select {
 	case <-out.seen:
-	case res := <-done:
-		t.Fatalf("Run returned before the fake started: %v", res.err)
+	case err := <-done:
+		t.Fatalf("Run returned before the fake started: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the fake did not start")
 	}
-	cancelled := time.Now()
-	cancel()
-	select {
-	case res := <-done:
-		return res.err, res.at.Sub(cancelled)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after the cancel")
-		return nil, 0
-	}
+	return running{done: done, cancel: cancel}
+}
+
+// signals returns what the fakes recorded of the signals they got, sorted.
+func (r *rig) signals() []string {
+	b, _ := os.ReadFile(filepath.Join(r.dir, "signals"))
+	got := strings.Split(strings.TrimSpace(string(b)), "\n")
+	slices.Sort(got)
+	return got
+}
+
+func (r *rig) childPID(t *testing.T) int {
+	t.Helper()
+	pid, err := os.ReadFile(filepath.Join(r.dir, "child.pid"))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(string(pid))
+	require.NoError(t, err)
+	return n
 }
 
 func TestRunCancelTermsThenKillsTheProcessGroup(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
+	clock := newGraceClock()
 	// Porter and its child ignore SIGTERM, and the child keeps the output
-	// open: only a SIGKILL to the group ends them before pipeDrain.
+	// open: only a SIGKILL to the group ends them.
 	r.set("install", fakeStep{Hang: true, Child: true})
-	err, took := runUntilStarted(t, r, testJob("install"))
+	run := startUntilStarted(t, r, clock, testJob("install"))
+	run.cancel()
+
+	require.Equal(t, r.cfg.GracePeriod, receive(t, clock.started, "the grace period"))
+	require.Eventually(t, func() bool {
+		return slices.Equal([]string{"child: SIGTERM", "porter: SIGTERM"}, r.signals())
+	}, 10*time.Second, 10*time.Millisecond, "SIGTERM reached the whole group first")
+	select {
+	case err := <-run.done:
+		t.Fatalf("Run returned before the grace period was over: %v", err)
+	default:
+	}
+
+	close(clock.over)
+	err := receive(t, run.done, "Run to return after the grace period")
 	require.ErrorIs(t, err, context.Canceled)
 	require.EqualError(t, err, "porter: install ws-1234: porter install stopped: context canceled")
-
-	require.GreaterOrEqual(t, took, r.cfg.GracePeriod, "killed before the grace period was over")
-	require.Less(t, took, r.cfg.GracePeriod+pipeDrain-time.Second, "the group was not killed")
-
-	b, err := os.ReadFile(filepath.Join(r.dir, "signals"))
-	require.NoError(t, err)
-	got := strings.Split(strings.TrimSpace(string(b)), "\n")
-	slices.Sort(got)
-	require.Equal(t, []string{"child: SIGTERM", "porter: SIGTERM"}, got)
-
-	pid, err := os.ReadFile(filepath.Join(r.dir, "child.pid"))
-	require.NoError(t, err)
-	n, err := strconv.Atoi(string(pid))
-	require.NoError(t, err)
-	requireGone(t, n)
+	requireGone(t, r.childPID(t))
 	// Nothing after the stopped action.
 	require.Len(t, r.calls(), 4)
 }
@@ -731,57 +777,49 @@ func TestRunCancelTermsThenKillsTheProcessGroup(t *testing.T) {
 // nobody reaped yet: in a container the reaper may be slow or absent).
 func requireGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	require.Eventually(t, func() bool {
 		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		if err != nil {
-			return
+			return true
 		}
 		// The state follows the command name in parentheses.
-		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still runs: %s", pid, stat)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		i := bytes.LastIndexByte(stat, ')')
+		return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+	}, 5*time.Second, 10*time.Millisecond, "process %d still runs", pid)
 }
 
+// A porter that exits on SIGTERM ends the job at once: Run returns
+// although the grace period never ends.
 func TestRunCancelReturnsOnceTheProcessExits(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	r.cfg.GracePeriod = 20 * time.Second
+	clock := newGraceClock()
 	r.set("install", fakeStep{Hang: true, ExitOnTerm: true})
-	err, took := runUntilStarted(t, r, testJob("install"))
+	run := startUntilStarted(t, r, clock, testJob("install"))
+	run.cancel()
+	err := receive(t, run.done, "Run to return once porter exited")
 	require.ErrorIs(t, err, context.Canceled)
-	require.Less(t, took, 5*time.Second, "waited for the grace period although porter had exited")
-	b, err := os.ReadFile(filepath.Join(r.dir, "signals"))
-	require.NoError(t, err)
-	require.Equal(t, "porter: SIGTERM\n", string(b))
+	require.Equal(t, r.cfg.GracePeriod, receive(t, clock.started, "the grace period"), "the period started and never ended")
+	require.Equal(t, []string{"porter: SIGTERM"}, r.signals())
 }
 
 func TestRunCancelKillsWhatPorterLeftBehind(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	r.cfg.GracePeriod = 20 * time.Second
+	clock := newGraceClock()
 	// Porter exits on SIGTERM; its child ignores it and holds no output,
-	// so nothing but a kill of the group ends it.
+	// so nothing but a kill of the group ends it (the grace period never
+	// ends here).
 	r.set("install", fakeStep{Hang: true, ExitOnTerm: true, Child: true, ChildQuiet: true})
-	err, took := runUntilStarted(t, r, testJob("install"))
+	run := startUntilStarted(t, r, clock, testJob("install"))
+	run.cancel()
+	err := receive(t, run.done, "Run to return once porter exited")
 	require.ErrorIs(t, err, context.Canceled)
-	require.Less(t, took, 5*time.Second)
 
 	// (Whether the child recorded its SIGTERM before the kill is a race:
 	// porter's exit triggers the kill.)
-	b, err := os.ReadFile(filepath.Join(r.dir, "signals"))
-	require.NoError(t, err)
-	require.Contains(t, string(b), "porter: SIGTERM\n")
-	pid, err := os.ReadFile(filepath.Join(r.dir, "child.pid"))
-	require.NoError(t, err)
-	n, err := strconv.Atoi(string(pid))
-	require.NoError(t, err)
-	requireGone(t, n)
+	require.Contains(t, r.signals(), "porter: SIGTERM")
+	requireGone(t, r.childPID(t))
 }
 
 func TestRunCancelledBeforeStartRunsNothing(t *testing.T) {

@@ -25,7 +25,7 @@ func (r *rig) sendCancel(c tre.CancelRequest, resource string) {
 func TestExpiredRequestIsNotRun(t *testing.T) {
 	r := newRig(t, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) { return tre.JobResult{}, nil })
 	req := request("op1", "s1", "res1", "install", nil)
-	req.NotAfter = tre.Timestamp(time.Now().Add(-time.Minute))
+	req.NotAfter = tre.Timestamp(r.clock.Now().Add(-time.Minute))
 	r.send(req)
 	r.start()
 	require.Eventually(t, func() bool {
@@ -71,6 +71,46 @@ func TestCancelBeforeStart(t *testing.T) {
 	require.Empty(t, r.runner.seen(), "the bundle never ran")
 }
 
+// The look-ahead does not depend on how much one receive returns: with a
+// queue that hands out one message at a time, the cancel behind another
+// request still stops the bundle before it starts.
+func TestCancelBehindAnotherRequestWins(t *testing.T) {
+	r := newRig(t, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) { return tre.JobResult{}, nil })
+	r.seen.oneByOne = true
+	r.send(request("opA", "a", "res", "install", nil))
+	r.send(request("opB", "b", "res", "upgrade", nil))
+	r.sendCancel(tre.CancelRequest{OperationID: "opA", StepID: "a", By: "bob"}, "res")
+	r.start()
+	got := r.statuses("opA", 10*time.Second)
+	require.Len(t, got, 1)
+	require.Equal(t, "res: cancelled by bob before it started", got[0].Message)
+	got = r.statuses("opB", 10*time.Second)
+	require.Equal(t, tre.StatusUpdated, got[len(got)-1].Status, "the request behind runs next")
+	jobs := r.runner.seen()
+	require.Len(t, jobs, 1)
+	require.Equal(t, "b", jobs[0].Message.StepID)
+	r.stop()
+	require.Zero(t, r.requestsLeft(), "requests, cancel and markers all settled")
+}
+
+// A marker left by a worker that died before its came back is discarded.
+func TestStaleMarkerIsDiscarded(t *testing.T) {
+	r := newRig(t, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) { return tre.JobResult{}, nil })
+	require.NoError(t, r.q.Send(context.Background(), tre.QueueRequests, tre.Message{MessageID: "marker:old", SessionID: "res",
+		Subject: subjectMarker, Body: []byte(`{}`)}))
+	r.send(request("op", "s", "res", "install", nil))
+	require.NoError(t, r.q.Send(context.Background(), tre.QueueRequests, tre.Message{MessageID: "marker:older", SessionID: "res",
+		Subject: subjectMarker, Body: []byte(`{}`)}))
+	r.start()
+	got := r.statuses("op", 10*time.Second)
+	require.Equal(t, tre.StatusDeployed, got[len(got)-1].Status)
+	r.stop()
+	require.Zero(t, r.requestsLeft())
+	dl, err := r.q.DeadLetters(context.Background(), tre.QueueRequests)
+	require.NoError(t, err)
+	require.Empty(t, dl, "a marker is not a malformed request")
+}
+
 func TestStaleCancelIsDiscarded(t *testing.T) {
 	r := newRig(t, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) { return tre.JobResult{}, nil })
 	r.sendCancel(tre.CancelRequest{OperationID: "old", StepID: "old-step", By: "bob"}, "res4")
@@ -84,7 +124,7 @@ func TestStaleCancelIsDiscarded(t *testing.T) {
 
 func TestTransientErrorsAreRetried(t *testing.T) {
 	var calls atomic.Int32
-	r := newRig(t, Config{TransientRetries: 3, TransientBackoff: 20 * time.Millisecond}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
+	r := newRig(t, Config{TransientRetries: 3, TransientBackoff: time.Second}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		switch calls.Add(1) {
 		case 1:
 			return tre.JobResult{}, errors.New("Error: creating Storage Account: StatusCode=429 Code=TooManyRequests")
@@ -95,6 +135,14 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 	})
 	r.send(request("op5", "s5", "res5", "install", nil))
 	r.start()
+	// The backoff doubles, less up to 20% of jitter; nothing runs before it
+	// has passed.
+	r.waitTimer(800*time.Millisecond, time.Second)
+	require.EqualValues(t, 1, calls.Load())
+	r.clock.Advance(time.Second)
+	r.waitTimer(1600*time.Millisecond, 2*time.Second)
+	require.EqualValues(t, 2, calls.Load())
+	r.clock.Advance(2 * time.Second)
 	got := r.statuses("op5", 10*time.Second)
 	require.EqualValues(t, 3, calls.Load())
 	last := got[len(got)-1]
@@ -117,7 +165,7 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 
 func TestOtherErrorsFailFast(t *testing.T) {
 	var calls atomic.Int32
-	r := newRig(t, Config{TransientRetries: 3, TransientBackoff: 20 * time.Millisecond}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
+	r := newRig(t, Config{TransientRetries: 3, TransientBackoff: time.Second}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		calls.Add(1)
 		return tre.JobResult{}, errors.New("Error: Invalid value for variable: address_space must be a CIDR")
 	})

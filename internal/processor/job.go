@@ -2,13 +2,8 @@ package processor
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -18,409 +13,403 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
+// A job is one request message handled from its receipt to its
+// settlement:
+//
+//   - run decides what became of the request, as one outcome: it checks
+//     the request, looks in the session for a cancel request sent before
+//     the bundle starts, reads the secrets, reports the start and runs the
+//     bundle (again after transient errors, with backoff);
+//   - while the bundle runs, goroutines the job owns and waits for: drain
+//     (when the agent stops, the bundle may finish within DrainTimeout,
+//     then it is cancelled), keepAlive (renews the session lock, sends
+//     heartbeats) and watchCancel (receives from the session and stops the
+//     bundle when a cancel request for its step arrives). One that stops
+//     the bundle says why with stop(outcome): the weightiest reason wins;
+//   - settle maps the outcome to the final status, if any, and to what
+//     becomes of the message (completed, abandoned, dead-lettered).
+type job struct {
+	a      *Agent
+	worker int
+	st     *sessionState
+	m      *tre.Received
+	log    *slog.Logger
+
+	// agentCtx ends when the agent is told to stop; settleCtx never ends
+	// (reports and settlements must not be cut short); ctx is the bundle's:
+	// it ends when the job is stopped (stop).
+	agentCtx  context.Context
+	settleCtx context.Context
+	ctx       context.Context
+	cancel    context.CancelFunc
+
+	req      *tre.ResourceRequest
+	statuses tre.ActionStatuses
+	tail     *tail
+	redact   func(string) string
+
+	// The goroutines the job runs while the bundle runs: done tells drain
+	// and keepAlive that the run is over, watchCtx ends watchCancel's
+	// receive.
+	bg        sync.WaitGroup
+	done      chan struct{}
+	watchCtx  context.Context
+	stopWatch context.CancelFunc
+	ended     bool
+
+	mu       sync.Mutex
+	stopped  outcome // why the job was stopped early (kind 0: it was not)
+	progress string  // the last transient error, for heartbeats
+}
+
+// outcomeKind is what became of a request. The three reasons to stop a
+// running bundle come last, by weight: a cancel request is answered even
+// if the lock was lost or the drain timed out at the same time, and a
+// lost lock means the message can no longer be abandoned.
+type outcomeKind int
+
+const (
+	outSucceeded      outcomeKind = iota + 1
+	outFailed                     // the bundle (or reading its secrets) failed
+	outMalformed                  // dead-lettered: not a valid request
+	outExpired                    // dead-lettered: the control plane stopped waiting for it
+	outNotStarted                 // the start could not be ensured or reported: abandoned
+	outCancelledEarly             // a cancel request came before the bundle started
+	outDrained                    // the drain timeout stopped the bundle: abandoned
+	outLost                       // the session lock was lost: another worker will run it
+	outCancelled                  // a cancel request stopped the bundle
+)
+
+// outcome is decided once per job; settle acts on it.
+type outcome struct {
+	kind outcomeKind
+	// reason is why the request was refused or not started.
+	reason error
+	// cancel and cancelMsg are the cancel request and its message.
+	cancel    *tre.CancelRequest
+	cancelMsg *tre.Received
+	runs
+}
+
+// runs is what running the bundle gave: its result or last error, and the
+// errors of earlier tries that failed with a transient error.
+type runs struct {
+	result     tre.JobResult
+	err        error
+	tries      int
+	transients []string
+}
+
 // handle runs one request to its end and reports whether the worker may
 // go on with the session (false: the session was lost or the agent is
 // stopping).
 func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre.Received, log *slog.Logger) bool {
-	sess := st.sess
-	settle := context.WithoutCancel(ctx)
-	req, err := decode(m)
+	j := &job{a: a, worker: worker, st: st, m: m, log: log, agentCtx: ctx, settleCtx: context.WithoutCancel(ctx),
+		tail: newTail(a.cfg.TailBytes), redact: func(s string) string { return s }, done: make(chan struct{})}
+	// The bundle keeps running when the agent is told to stop, for up to
+	// the drain timeout (drain).
+	j.ctx, j.cancel = context.WithCancel(j.settleCtx)
+	defer j.cancel()
+	j.watchCtx, j.stopWatch = context.WithCancel(j.ctx)
+	defer j.stopWatch()
+	return j.settle(j.run())
+}
+
+// run takes the request to its outcome.
+func (j *job) run() outcome {
+	req, err := decode(j.m)
 	if err != nil {
-		log.Warn("dead-lettering a malformed request", "message_id", m.MessageID, "error", err.Error())
-		if derr := sess.DeadLetter(settle, m, "MalformedRequest", err.Error()); derr != nil {
-			log.Warn("cannot dead-letter", "message_id", m.MessageID, "error", derr.Error())
+		return outcome{kind: outMalformed, reason: err}
+	}
+	j.req, j.statuses = req, tre.StatusesFor(req.Action)
+	j.log = j.log.With("operation_id", req.OperationID, "step_id", req.StepID, "resource_id", req.ID, "action", req.Action,
+		"attempt", req.Attempt, "delivery_count", j.m.DeliveryCount)
+	if req.NotAfter != 0 && tre.Timestamp(j.a.now()) > req.NotAfter {
+		// The control plane has given up on this step (its watchdog failed
+		// it): running it now would change a resource behind its back.
+		return outcome{kind: outExpired}
+	}
+	j.log.Info("request received", "bundle", req.Name, "version", req.Version)
+	j.spawn(j.drain)
+	defer j.wait()
+	secrets, params, err := j.a.resolve(j.ctx, req)
+	j.redact = redactor(secrets)
+	if lerr := j.lookAhead(); lerr != nil {
+		return outcome{kind: outNotStarted, reason: lerr}
+	}
+	if cm, c := j.st.takeCancel(req.StepID, req.Attempt); c != nil {
+		return outcome{kind: outCancelledEarly, cancel: c, cancelMsg: cm}
+	}
+	if serr := j.report(j.statuses.Running, req.ID+": Job starting", nil, false); serr != nil {
+		return outcome{kind: outNotStarted, reason: fmt.Errorf("report the start: %w", serr)}
+	}
+	j.spawn(j.keepAlive)
+	j.spawn(j.watchCancel)
+	r := runs{err: err}
+	if err == nil {
+		r = j.attempt(params)
+	}
+	j.wait()
+	return j.decide(r)
+}
+
+// lookAhead receives every message sent to the session before now, so
+// that a cancel request sent before the bundle starts always wins:
+//
+// The session delivers its messages in order, and only to this worker
+// while it holds the lock. lookAhead sends a marker to the session and
+// receives until the marker comes back: by then every message sent to the
+// session before the marker is in the buffer, however slow the queue or
+// the machine. So a cancel request sent before the marker is found and the
+// bundle never starts; one sent after it is received by watchCancel, which
+// stops the bundle. The marker is the last step before the bundle starts
+// (only the start report comes between), so "sent before the bundle
+// starts" means sent before the marker. No wait duration is involved, only
+// the session's order. It costs one message per request.
+func (j *job) lookAhead() error {
+	id := "marker:" + uuid.NewString()
+	err := j.a.queue.Send(j.ctx, tre.QueueRequests, tre.Message{MessageID: id, SessionID: j.st.sess.ID(),
+		Subject: subjectMarker, Body: []byte(`{"marker":"the Resource Processor looking ahead in the session"}`)})
+	if err != nil {
+		return fmt.Errorf("send a marker to the session: %w", err)
+	}
+	if err := j.st.receiveUntil(j.ctx, j.settleCtx, id); err != nil {
+		return fmt.Errorf("receive up to the marker: %w", err)
+	}
+	return nil
+}
+
+// attempt runs the bundle, again after a transient error (with backoff)
+// up to TransientRetries times, until the job is stopped.
+func (j *job) attempt(params map[string]any) runs {
+	req := j.req
+	var r runs
+	for {
+		r.tries++
+		r.result, r.err = j.a.runner.Run(j.ctx, tre.Job{
+			Action: req.Action, Installation: req.ID, ResourceType: req.ResourceType, Bundle: req.Name, Version: req.Version,
+			Parameters: params, Message: req, Output: j.tail,
+		})
+		if r.err == nil || j.ctx.Err() != nil || !Transient(r.err) || r.tries > j.a.cfg.TransientRetries {
+			return r
+		}
+		delay := j.a.backoff(r.tries)
+		r.transients = append(r.transients, fmt.Sprintf("try %d: %s", r.tries, j.redact(shorten(r.err.Error(), 200))))
+		p := fmt.Sprintf("try %d of %d failed with a transient error, trying again in %s: %s",
+			r.tries, j.a.cfg.TransientRetries+1, delay.Round(10*time.Millisecond), shorten(r.err.Error(), 300))
+		j.log.Warn("transient bundle error", "try", r.tries, "in", delay.String(), "error", j.redact(shorten(r.err.Error(), 300)))
+		j.mu.Lock()
+		j.progress = p
+		j.mu.Unlock()
+		if err := j.report(j.statuses.Running, req.ID+": "+p, nil, false); err != nil {
+			j.log.Warn("heartbeat not sent", "error", err.Error())
+		}
+		j.a.sleep(j.ctx, delay)
+		if j.ctx.Err() != nil {
+			return r
+		}
+	}
+}
+
+// decide is the outcome of a run that started: why it was stopped, if it
+// was, else the bundle's success or failure. The job's goroutines have
+// ended.
+func (j *job) decide(r runs) outcome {
+	j.mu.Lock()
+	o := j.stopped
+	j.mu.Unlock()
+	switch {
+	case o.kind != 0:
+	case r.err != nil:
+		o.kind = outFailed
+	default:
+		o.kind = outSucceeded
+	}
+	o.runs = r
+	return o
+}
+
+// spawn runs f in a goroutine the job waits for (wait).
+func (j *job) spawn(f func()) {
+	j.bg.Add(1)
+	go func() {
+		defer j.bg.Done()
+		f()
+	}()
+}
+
+// wait tells the job's goroutines that the run is over and waits for them.
+func (j *job) wait() {
+	if j.ended {
+		return
+	}
+	j.ended = true
+	j.stopWatch()
+	close(j.done)
+	j.bg.Wait()
+}
+
+// stop stops the bundle, saying why; the weightiest reason is kept.
+func (j *job) stop(o outcome) {
+	j.mu.Lock()
+	if o.kind > j.stopped.kind {
+		j.stopped = o
+	}
+	j.mu.Unlock()
+	j.cancel()
+}
+
+// drain stops the bundle when the agent has been stopping for
+// DrainTimeout: its message is abandoned and comes back.
+func (j *job) drain() {
+	select {
+	case <-j.done:
+		return
+	case <-j.agentCtx.Done():
+	}
+	timeout, stop := j.a.clock.After(j.a.cfg.DrainTimeout)
+	defer stop()
+	select {
+	case <-j.done:
+	case <-timeout:
+		j.log.Warn("drain timeout: cancelling the bundle; its message will be delivered again")
+		j.stop(outcome{kind: outDrained})
+	}
+}
+
+// keepAlive renews the session lock (a lost lock stops the bundle:
+// another worker will run the request) and sends heartbeats.
+func (j *job) keepAlive() {
+	renew := newTicker(j.a.clock, j.a.cfg.RenewEvery)
+	defer renew.stop()
+	beat := newTicker(j.a.clock, j.a.cfg.HeartbeatEvery)
+	defer beat.stop()
+	started := j.a.now()
+	for {
+		select {
+		case <-j.done:
+			return
+		case <-renew.c:
+			renew.next()
+			j.a.beat(j.worker)
+			if _, err := j.st.sess.RenewLock(j.settleCtx); err != nil {
+				j.log.Warn("session lock lost: stopping the bundle; another worker will run it", "error", err.Error())
+				j.stop(outcome{kind: outLost})
+				return
+			}
+		case <-beat.c:
+			beat.next()
+			j.heartbeat(started)
+		}
+	}
+}
+
+func (j *job) heartbeat(started time.Time) {
+	j.mu.Lock()
+	p := j.progress
+	j.mu.Unlock()
+	msg := fmt.Sprintf("%s: %s running for %s", j.req.ID, j.req.Action, j.a.now().Sub(started).Round(time.Second))
+	if p != "" {
+		msg += "; " + p
+	}
+	if err := j.report(j.statuses.Running, msg, nil, false); err != nil {
+		j.log.Warn("heartbeat not sent", "error", err.Error())
+	}
+}
+
+// watchCancel receives from the session while the bundle runs, keeping
+// the messages for later, and stops the bundle when a cancel request of
+// its step arrives.
+func (j *job) watchCancel() {
+	for {
+		err := j.st.receive(j.watchCtx)
+		if j.watchCtx.Err() != nil {
+			return
+		}
+		if err != nil {
+			j.log.Warn("cannot watch the session for a cancel request", "error", err.Error())
+			return
+		}
+		if cm, c := j.st.takeCancel(j.req.StepID, j.req.Attempt); c != nil {
+			j.log.Info("cancel requested: stopping the bundle", "by", c.By)
+			j.stop(outcome{kind: outCancelled, cancel: c, cancelMsg: cm})
+			return
+		}
+	}
+}
+
+// report sends a status of the step, its secrets redacted.
+func (j *job) report(status tre.Status, message string, outputs []tre.Output, final bool) error {
+	return j.a.sendStatus(j.settleCtx, j.req, status, j.redact(message), outputs, j.redact(j.tail.String()), final)
+}
+
+// settle acts on the outcome: the final status, then the message's
+// settlement. It reports whether the worker may go on with the session.
+func (j *job) settle(o outcome) bool {
+	sess := j.st.sess
+	switch o.kind {
+	case outMalformed:
+		j.log.Warn("dead-lettering a malformed request", "message_id", j.m.MessageID, "error", o.reason.Error())
+		if err := sess.DeadLetter(j.settleCtx, j.m, "MalformedRequest", o.reason.Error()); err != nil {
+			j.log.Warn("cannot dead-letter", "message_id", j.m.MessageID, "error", err.Error())
 			return false
 		}
 		return true
-	}
-	log = log.With("operation_id", req.OperationID, "step_id", req.StepID, "resource_id", req.ID, "action", req.Action,
-		"attempt", req.Attempt, "delivery_count", m.DeliveryCount)
-	statuses := tre.StatusesFor(req.Action)
-	if req.NotAfter != 0 && tre.Timestamp(a.now()) > req.NotAfter {
-		// The control plane has given up on this step (its watchdog failed
-		// it): running it now would change a resource behind its back.
-		desc := fmt.Sprintf("the control plane stopped waiting for step %s at %s; it was not run", req.StepID,
-			time.Unix(0, int64(req.NotAfter*1e9)).UTC().Format(time.RFC3339))
-		log.Warn("dead-lettering an expired request", "reason", desc)
-		return sess.DeadLetter(settle, m, "Expired", desc) == nil
-	}
-	log.Info("request received", "bundle", req.Name, "version", req.Version)
-	send := func(status tre.Status, message string, outputs []tre.Output, tail string, final bool) error {
-		return a.sendStatus(settle, req, status, message, outputs, tail, final)
-	}
-
-	// A cancel request may already wait behind the request.
-	if err := st.pull(ctx, 5*time.Millisecond); err != nil && !errors.Is(err, context.Canceled) {
-		log.Warn("cannot look ahead in the session", "error", err.Error())
-	}
-	if cm, c := st.takeCancel(req.StepID, req.Attempt); c != nil {
-		log.Info("cancelled before it started", "by", c.By)
-		if err := send(statuses.Failed, req.ID+": "+cancelMessage(c)+" before it started", nil, "", true); err != nil {
-			_ = sess.Abandon(settle, m)
-			return false
-		}
-		_ = sess.Complete(settle, cm)
-		return sess.Complete(settle, m) == nil
-	}
-
-	// The job keeps running when the agent is told to stop, for up to the
-	// drain timeout; then it is cancelled and its message abandoned.
-	jobCtx, cancelJob := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelJob()
-	var mu sync.Mutex
-	var drained, lost bool
-	var cancelled *tre.CancelRequest
-	var cancelMsg *tre.Received
-	stopWatch := make(chan struct{})
-	var watchers sync.WaitGroup
-	watchers.Add(1)
-	go func() {
-		defer watchers.Done()
-		select {
-		case <-stopWatch:
-		case <-ctx.Done():
-			t := time.NewTimer(a.cfg.DrainTimeout)
-			defer t.Stop()
-			select {
-			case <-stopWatch:
-			case <-t.C:
-				mu.Lock()
-				drained = true
-				mu.Unlock()
-				log.Warn("drain timeout: cancelling the bundle; its message will be delivered again")
-				cancelJob()
-			}
-		}
-	}()
-
-	tail := newTail(a.cfg.TailBytes)
-	secrets, params, resolveErr := a.resolve(jobCtx, req)
-	redact := redactor(secrets)
-	report := func(status tre.Status, message string, outputs []tre.Output, final bool) error {
-		return send(status, redact(message), outputs, redact(tail.String()), final)
-	}
-	if err := report(statuses.Running, req.ID+": Job starting", nil, false); err != nil {
-		log.Warn("cannot report the start; the message will come back", "error", err.Error())
-		close(stopWatch)
-		watchers.Wait()
-		_ = sess.Abandon(settle, m)
+	case outExpired:
+		desc := fmt.Sprintf("the control plane stopped waiting for step %s at %s; it was not run", j.req.StepID,
+			time.Unix(0, int64(j.req.NotAfter*1e9)).UTC().Format(time.RFC3339))
+		j.log.Warn("dead-lettering an expired request", "reason", desc)
+		return sess.DeadLetter(j.settleCtx, j.m, "Expired", desc) == nil
+	case outNotStarted:
+		j.log.Warn("cannot start; the message will come back", "error", o.reason.Error())
+		_ = sess.Abandon(j.settleCtx, j.m)
+		return false
+	case outDrained:
+		_ = sess.Abandon(j.settleCtx, j.m)
+		return false
+	case outLost:
 		return false
 	}
-
-	// While the bundle runs: keep the session, report progress, and watch
-	// the session for a cancel request.
-	var note sync.Mutex
-	progress := ""
-	setProgress := func(p string) { note.Lock(); progress = p; note.Unlock() }
-	watchers.Add(2)
-	go func() {
-		defer watchers.Done()
-		renew := time.NewTicker(a.cfg.RenewEvery)
-		beat := time.NewTicker(a.cfg.HeartbeatEvery)
-		defer renew.Stop()
-		defer beat.Stop()
-		started := a.now()
-		for {
-			select {
-			case <-stopWatch:
-				return
-			case <-renew.C:
-				a.beat(worker)
-				if _, err := sess.RenewLock(settle); err != nil {
-					log.Warn("session lock lost: stopping the bundle; another worker will run it", "error", err.Error())
-					mu.Lock()
-					lost = true
-					mu.Unlock()
-					cancelJob()
-					return
-				}
-			case <-beat.C:
-				note.Lock()
-				p := progress
-				note.Unlock()
-				msg := fmt.Sprintf("%s: %s running for %s", req.ID, req.Action, a.now().Sub(started).Round(time.Second))
-				if p != "" {
-					msg += "; " + p
-				}
-				if err := report(statuses.Running, msg, nil, false); err != nil {
-					log.Warn("heartbeat not sent", "error", err.Error())
-				}
-			}
-		}
-	}()
-	go func() {
-		defer watchers.Done()
-		for {
-			select {
-			case <-stopWatch:
-				return
-			default:
-			}
-			wctx, cancel := context.WithCancel(jobCtx)
-			go func() {
-				select {
-				case <-stopWatch:
-				case <-wctx.Done():
-				}
-				cancel()
-			}()
-			err := st.pull(wctx, time.Second)
-			cancel()
-			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				return
-			}
-			if cm, c := st.takeCancel(req.StepID, req.Attempt); c != nil {
-				log.Info("cancel requested: stopping the bundle", "by", c.By)
-				mu.Lock()
-				cancelled, cancelMsg = c, cm
-				mu.Unlock()
-				cancelJob()
-				return
-			}
-		}
-	}()
-
-	var result tre.JobResult
-	err = resolveErr
-	tries := 0
-	var transients []string
-	if err == nil {
-		for {
-			tries++
-			result, err = a.runner.Run(jobCtx, tre.Job{
-				Action: req.Action, Installation: req.ID, ResourceType: req.ResourceType, Bundle: req.Name, Version: req.Version,
-				Parameters: params, Message: req, Output: tail,
-			})
-			if err == nil || jobCtx.Err() != nil || !Transient(err) || tries > a.cfg.TransientRetries {
-				break
-			}
-			delay := a.backoff(tries)
-			transients = append(transients, fmt.Sprintf("try %d: %s", tries, redact(shorten(err.Error(), 200))))
-			p := fmt.Sprintf("try %d of %d failed with a transient error, trying again in %s: %s",
-				tries, a.cfg.TransientRetries+1, delay.Round(10*time.Millisecond), shorten(err.Error(), 300))
-			log.Warn("transient bundle error", "try", tries, "in", delay.String(), "error", redact(shorten(err.Error(), 300)))
-			setProgress(p)
-			if err := report(statuses.Running, req.ID+": "+p, nil, false); err != nil {
-				log.Warn("heartbeat not sent", "error", err.Error())
-			}
-			sleep(jobCtx, delay)
-			if jobCtx.Err() != nil {
-				break
-			}
-		}
-	}
-	close(stopWatch)
-	watchers.Wait()
-	mu.Lock()
-	gone, wasLost, c, cm := drained || lost, lost, cancelled, cancelMsg
-	mu.Unlock()
-	switch {
-	case c != nil:
-		if serr := report(statuses.Failed, req.ID+": "+cancelMessage(c), nil, true); serr != nil {
-			log.Warn("cannot report the cancellation; the message will come back", "error", serr.Error())
-			_ = sess.Abandon(settle, m)
-			return false
-		}
-		_ = sess.Complete(settle, cm)
-		return sess.Complete(settle, m) == nil && ctx.Err() == nil
-	case gone:
-		if !wasLost {
-			_ = sess.Abandon(settle, m)
-		}
-		return false
-	case err != nil:
-		msg := err.Error()
-		if tries > 1 {
-			msg = fmt.Sprintf("%s (after %d tries; earlier: %s)", msg, tries, strings.Join(transients, "; "))
-		}
-		log.Warn("bundle failed", "error", redact(shorten(msg, 500)))
-		if serr := report(statuses.Failed, req.ID+": "+msg, nil, true); serr != nil {
-			log.Warn("cannot report the failure; the message will come back", "error", serr.Error())
-			_ = sess.Abandon(settle, m)
-			return false
-		}
-	default:
-		msg := fmt.Sprintf("%s: %s action completed successfully.", req.ID, req.Action)
-		if result.Message != "" {
-			msg += " " + result.Message
-		}
-		if tries > 1 {
-			msg += fmt.Sprintf(" (after %d tries; earlier tries failed with transient errors: %s)", tries, strings.Join(transients, "; "))
-		}
-		log.Info("bundle succeeded", "outputs", len(result.Outputs), "tries", tries)
-		if serr := report(statuses.Succeeded, msg, result.Outputs, true); serr != nil {
-			log.Warn("cannot report the success; the message will come back", "error", serr.Error())
-			_ = sess.Abandon(settle, m)
-			return false
-		}
-	}
-	if err := sess.Complete(settle, m); err != nil {
-		log.Warn("cannot complete the request; it may run again", "error", err.Error())
+	status, message, outputs := j.final(o)
+	if err := j.report(status, message, outputs, true); err != nil {
+		j.log.Warn("cannot report the end; the message will come back", "status", string(status), "error", err.Error())
+		_ = sess.Abandon(j.settleCtx, j.m)
 		return false
 	}
-	return ctx.Err() == nil
+	if o.cancelMsg != nil {
+		_ = sess.Complete(j.settleCtx, o.cancelMsg)
+	}
+	if err := sess.Complete(j.settleCtx, j.m); err != nil {
+		j.log.Warn("cannot complete the request; it may run again", "error", err.Error())
+		return false
+	}
+	return j.agentCtx.Err() == nil
 }
 
-func cancelMessage(c *tre.CancelRequest) string {
-	msg := "cancelled by " + c.By
-	if c.Reason != "" {
-		msg += ": " + c.Reason
-	}
-	return msg
-}
-
-var transientPattern = regexp.MustCompile(`(?i)(\b429\b|too ?many ?requests|AnotherOperationInProgress|RetryableError|i/o timeout|TLS handshake timeout|connection reset by peer|connection refused|temporarily unavailable|ServerBusy|Retry-After)`)
-
-// Transient reports whether a bundle error is one that running the bundle
-// again may clear: ARM throttling (429), a conflicting operation on the
-// same Azure resource, errors Azure marks retryable, network timeouts.
-// Anything else (Terraform validation errors, wrong parameters) fails at
-// once.
-func Transient(err error) bool { return err != nil && transientPattern.MatchString(err.Error()) }
-
-// backoff is the wait before try n+1: TransientBackoff doubled per try,
-// capped, with up to 20% jitter so that agents hit by one throttling do not
-// come back in step.
-func (a *Agent) backoff(n int) time.Duration {
-	d := a.cfg.TransientBackoff << (n - 1)
-	if d <= 0 || d > a.cfg.TransientBackoffMax {
-		d = a.cfg.TransientBackoffMax
-	}
-	return d - time.Duration(rand.Int64N(int64(d)/5+1))
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
-
-// resolve reads the request's secrets and returns the parameters with
-// their values in place, and the values (to redact them from output).
-func (a *Agent) resolve(ctx context.Context, req *tre.ResourceRequest) ([]string, map[string]any, error) {
-	params := deepCopy(req.Parameters)
-	if params == nil {
-		params = map[string]any{}
-	}
-	var values []string
-	pointers := make([]string, 0, len(req.SecretRefs))
-	for p := range req.SecretRefs {
-		pointers = append(pointers, p)
-	}
-	sort.Strings(pointers)
-	for _, p := range pointers {
-		if a.secrets == nil {
-			return values, params, fmt.Errorf("sensitive parameter %s: this agent has no secret store", p)
+// final is the final status of an outcome that has one, and its message.
+func (j *job) final(o outcome) (tre.Status, string, []tre.Output) {
+	id := j.req.ID
+	switch o.kind {
+	case outCancelledEarly:
+		j.log.Info("cancelled before it started", "by", o.cancel.By)
+		return j.statuses.Failed, id + ": " + cancelMessage(o.cancel) + " before it started", nil
+	case outCancelled:
+		return j.statuses.Failed, id + ": " + cancelMessage(o.cancel), nil
+	case outFailed:
+		msg := o.runs.err.Error()
+		if o.tries > 1 {
+			msg = fmt.Sprintf("%s (after %d tries; earlier: %s)", msg, o.tries, strings.Join(o.transients, "; "))
 		}
-		raw, err := a.secrets.Get(ctx, req.SecretRefs[p])
-		if err != nil {
-			return values, params, fmt.Errorf("sensitive parameter %s cannot be read from the secret store: %s", p, tre.ErrorMessage(err))
-		}
-		var v any
-		if err := json.Unmarshal([]byte(raw), &v); err != nil {
-			return values, params, fmt.Errorf("sensitive parameter %s is not stored as JSON", p)
-		}
-		if !tre.PointerSet(params, p, v) {
-			return values, params, fmt.Errorf("sensitive parameter %s is not in the request", p)
-		}
-		collectStrings(v, &values)
+		j.log.Warn("bundle failed", "error", j.redact(shorten(msg, 500)))
+		return j.statuses.Failed, id + ": " + msg, nil
 	}
-	return values, params, nil
-}
-
-func collectStrings(v any, out *[]string) {
-	switch v := v.(type) {
-	case string:
-		*out = append(*out, v)
-	case map[string]any:
-		for _, e := range v {
-			collectStrings(e, out)
-		}
-	case []any:
-		for _, e := range v {
-			collectStrings(e, out)
-		}
+	msg := fmt.Sprintf("%s: %s action completed successfully.", id, j.req.Action)
+	if o.result.Message != "" {
+		msg += " " + o.result.Message
 	}
-}
-
-// redactor replaces secret values (of 4 characters or more) by ***.
-func redactor(secrets []string) func(string) string {
-	var pairs []string
-	for _, s := range secrets {
-		if len(s) >= 4 {
-			pairs = append(pairs, s, "***")
-		}
+	if o.tries > 1 {
+		msg += fmt.Sprintf(" (after %d tries; earlier tries failed with transient errors: %s)", o.tries, strings.Join(o.transients, "; "))
 	}
-	if len(pairs) == 0 {
-		return func(s string) string { return s }
-	}
-	r := strings.NewReplacer(pairs...)
-	return r.Replace
-}
-
-func deepCopy(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	b, _ := json.Marshal(m)
-	var out map[string]any
-	_ = json.Unmarshal(b, &out)
-	return out
-}
-
-// sendStatus reports on the status queue (session = operation). The final
-// status has a deterministic message id, so a re-send after a crash is
-// dropped as a duplicate; start messages and heartbeats are unique. It
-// retries a few times: a request is completed only after its final status
-// was sent.
-func (a *Agent) sendStatus(ctx context.Context, req *tre.ResourceRequest, status tre.Status, message string, outputs []tre.Output, tail string, final bool) error {
-	upd := tre.StatusUpdate{OperationID: req.OperationID, StepID: req.StepID, ID: req.ID, Status: status, Message: message,
-		Outputs: outputs, Agent: a.cfg.AgentID, SentAt: tre.Timestamp(a.now()), Attempt: req.Attempt}
-	if !final {
-		upd.LogTail = tail
-	}
-	body, err := json.Marshal(upd)
-	if err != nil {
-		return fmt.Errorf("processor: status: %w", err)
-	}
-	id := uuid.NewString()
-	if final {
-		id = fmt.Sprintf("%s:%d:%s", req.StepID, req.Attempt, status)
-	}
-	msg := tre.Message{MessageID: id, SessionID: req.OperationID, CorrelationID: req.ID, Subject: string(status), Body: body}
-	backoff := a.cfg.SendBackoff
-	for attempt := 1; ; attempt++ {
-		err = a.queue.Send(ctx, tre.QueueStatus, msg)
-		if err == nil || attempt == 5 || errors.Is(err, context.Canceled) {
-			return err
-		}
-		sleep(ctx, backoff)
-		backoff *= 2
-	}
-}
-
-// tail keeps the last n bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	n   int
-	buf []byte
-}
-
-func newTail(n int) *tail { return &tail{n: n} }
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.n {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.n:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
+	j.log.Info("bundle succeeded", "outputs", len(o.result.Outputs), "tries", o.tries)
+	return j.statuses.Succeeded, msg, o.result.Outputs
 }

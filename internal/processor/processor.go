@@ -7,10 +7,14 @@
 // the agent dies while a bundle runs, the session lock expires and another
 // worker runs the request again (bundle actions are idempotent, Porter's
 // contract). While a bundle runs, the worker renews the session lock and
-// sends heartbeats carrying the tail of the bundle's output. A malformed
-// request is dead-lettered with a reason rather than retried. On shutdown
-// the agent stops taking work, lets running bundles finish within the drain
-// timeout, then cancels them and abandons their messages, which come back.
+// sends heartbeats carrying the tail of the bundle's output, and stops the
+// bundle when a cancel request for its step arrives on the session; a
+// cancel request sent before the bundle starts keeps it from starting (the
+// worker receives up to a marker it sent to the session, see lookAhead).
+// A malformed request is dead-lettered with a reason rather than retried.
+// On shutdown the agent stops taking work, lets running bundles finish
+// within the drain timeout, then cancels them and abandons their messages,
+// which come back.
 package processor
 
 import (
@@ -65,6 +69,9 @@ type Config struct {
 	AgentHeartbeatEvery time.Duration
 	// Version is reported in the agent's heartbeats.
 	Version string
+	// Clock is the source of time of the agent's timestamps and timers
+	// (heartbeats, lock renewals, drain timeout, backoffs). Nil: real time.
+	Clock Clock
 }
 
 func (c *Config) defaults() {
@@ -109,6 +116,9 @@ func (c *Config) defaults() {
 	if c.AgentHeartbeatEvery <= 0 {
 		c.AgentHeartbeatEvery = 30 * time.Second
 	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
 }
 
 // Agent is the Resource Processor.
@@ -118,7 +128,7 @@ type Agent struct {
 	secrets tre.Secrets
 	cfg     Config
 	log     *slog.Logger
-	now     func() time.Time
+	clock   Clock
 
 	// alive[i] is when worker i last showed it was working (UnixNano).
 	alive []atomic.Int64
@@ -131,7 +141,7 @@ func New(queue tre.Queue, runner tre.Runner, secrets tre.Secrets, cfg Config, lo
 		log = slog.Default()
 	}
 	a := &Agent{queue: queue, runner: runner, secrets: secrets, cfg: cfg,
-		log: log.With("agent", cfg.AgentID), now: time.Now, alive: make([]atomic.Int64, cfg.Workers)}
+		log: log.With("agent", cfg.AgentID), clock: cfg.Clock, alive: make([]atomic.Int64, cfg.Workers)}
 	// A new agent counts as alive for one check window: health probes may
 	// come before its workers have started.
 	for i := range a.alive {
@@ -181,12 +191,22 @@ func (a *Agent) Healthy() error {
 
 func (a *Agent) beat(worker int) { a.alive[worker].Store(a.now().UnixNano()) }
 
+func (a *Agent) now() time.Time { return a.clock.Now() }
+
+// sleep waits d on the agent's clock, or until ctx ends.
+func (a *Agent) sleep(ctx context.Context, d time.Duration) {
+	c, stop := a.clock.After(d)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-c:
+	}
+}
+
 // heartbeats tells the control plane, at once and then every
 // AgentHeartbeatEvery, that this agent is alive and whether its workers
 // are.
 func (a *Agent) heartbeats(ctx context.Context) {
-	t := time.NewTicker(a.cfg.AgentHeartbeatEvery)
-	defer t.Stop()
 	for {
 		hb := tre.AgentHeartbeat{Kind: tre.KindAgentHeartbeat, Agent: a.cfg.AgentID, Version: a.cfg.Version,
 			Workers: a.cfg.Workers, Healthy: true, SentAt: tre.Timestamp(a.now())}
@@ -199,10 +219,9 @@ func (a *Agent) heartbeats(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			a.log.Warn("agent heartbeat not sent", "error", err.Error())
 		}
-		select {
-		case <-ctx.Done():
+		a.sleep(ctx, a.cfg.AgentHeartbeatEvery)
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -221,7 +240,7 @@ func (a *Agent) work(ctx context.Context, worker int) {
 			continue
 		case err != nil:
 			log.Warn("cannot take a session; retrying", "error", err.Error(), "in", backoff.String())
-			sleep(ctx, backoff)
+			a.sleep(ctx, backoff)
 			backoff = min(2*backoff, 30*time.Second)
 			continue
 		}
@@ -251,8 +270,9 @@ func (a *Agent) serveSession(ctx context.Context, worker int, sess tre.Session, 
 		if m == nil {
 			return
 		}
-		if m.Subject == tre.SubjectCancel {
-			// Nothing of this session runs: the step it names has ended.
+		if m.Subject == tre.SubjectCancel || m.Subject == subjectMarker {
+			// Nothing of this session runs: the step a cancel request
+			// names has ended; a marker was for a job that has ended.
 			_ = sess.Complete(context.WithoutCancel(ctx), m)
 			continue
 		}
@@ -291,18 +311,49 @@ func (s *sessionState) next(ctx context.Context, idle time.Duration) (*tre.Recei
 	return msgs[0], nil
 }
 
-// pull receives what arrives within wait into the buffer.
-func (s *sessionState) pull(ctx context.Context, wait time.Duration) error {
-	rctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	msgs, err := s.sess.Receive(rctx, 10)
-	if err != nil {
-		return err
-	}
+// receive waits for messages of the session (until ctx ends) and keeps
+// them in the buffer.
+func (s *sessionState) receive(ctx context.Context) error {
+	msgs, err := s.sess.Receive(ctx, 10)
+	s.keep(msgs...)
+	return err
+}
+
+func (s *sessionState) keep(msgs ...*tre.Received) {
 	s.mu.Lock()
 	s.buffered = append(s.buffered, msgs...)
 	s.mu.Unlock()
-	return nil
+}
+
+// subjectMarker marks a message an agent sends to a session it holds, to
+// learn when it has received every message sent to it before (receiveUntil).
+const subjectMarker = "tre-processor-marker"
+
+// receiveUntil receives from the session, keeping the messages in the
+// buffer, until the marker of the given message id comes back. Other
+// markers (of jobs that ended before theirs came back) are completed.
+func (s *sessionState) receiveUntil(ctx, settle context.Context, marker string) error {
+	for {
+		msgs, err := s.sess.Receive(ctx, 10)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, m := range msgs {
+			if m.Subject != subjectMarker {
+				s.keep(m)
+				continue
+			}
+			_ = s.sess.Complete(settle, m)
+			found = found || m.MessageID == marker
+		}
+		if found {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }
 
 // takeCancel removes and returns a buffered cancel request for a step.
@@ -321,15 +372,6 @@ func (s *sessionState) takeCancel(stepID string, attempt int) (*tre.Received, *t
 		return m, &c
 	}
 	return nil, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // decode checks a request message. Returns an error saying what is wrong.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tre-go/tre/internal/processor/fakeclock"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
@@ -42,17 +43,35 @@ func (f *fakeRunner) seen() []tre.Job {
 type rig struct {
 	t       *testing.T
 	q       *sqlite.Queue
+	seen    *observedQueue
 	secrets *secretfile.Store
 	runner  *fakeRunner
+	clock   *fakeclock.Clock
 	agent   *Agent
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
+// The rig's timers (on its manual clock) are all different, so that a
+// test can wait for the one it means; the queue's lock (on real time)
+// outlasts any test, so that renewals only happen when a test makes them.
+const (
+	rigRenewEvery     = 20 * time.Second
+	rigHeartbeatEvery = time.Hour
+	rigAgentHeartbeat = 30 * time.Second
+	rigLockDuration   = time.Minute
+)
+
 func newRig(t *testing.T, cfg Config, run func(context.Context, tre.Job) (tre.JobResult, error)) *rig {
 	t.Helper()
+	return newRigLock(t, rigLockDuration, cfg, run)
+}
+
+// newRigLock is newRig with the queue's lock duration.
+func newRigLock(t *testing.T, lock time.Duration, cfg Config, run func(context.Context, tre.Job) (tre.JobResult, error)) *rig {
+	t.Helper()
 	dir := t.TempDir()
-	q, err := sqlite.OpenQueue(context.Background(), dir, sqlite.QueueOptions{LockDuration: 2 * time.Second, MaxDeliveryCount: 5})
+	q, err := sqlite.OpenQueue(context.Background(), dir, sqlite.QueueOptions{LockDuration: lock, MaxDeliveryCount: 5})
 	require.NoError(t, err)
 	t.Cleanup(func() { q.Close() })
 	sec, err := secretfile.Open(dir)
@@ -64,14 +83,139 @@ func newRig(t *testing.T, cfg Config, run func(context.Context, tre.Job) (tre.Jo
 		cfg.SessionIdle = 100 * time.Millisecond
 	}
 	if cfg.RenewEvery == 0 {
-		cfg.RenewEvery = 300 * time.Millisecond
+		cfg.RenewEvery = rigRenewEvery
 	}
 	if cfg.HeartbeatEvery == 0 {
-		cfg.HeartbeatEvery = time.Hour
+		cfg.HeartbeatEvery = rigHeartbeatEvery
 	}
-	r := &rig{t: t, q: q, secrets: sec, runner: &fakeRunner{run: run}}
-	r.agent = New(q, r.runner, sec, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if cfg.AgentHeartbeatEvery == 0 {
+		cfg.AgentHeartbeatEvery = rigAgentHeartbeat
+	}
+	clock := fakeclock.New(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
+	cfg.Clock = clock
+	r := &rig{t: t, q: q, secrets: sec, runner: &fakeRunner{run: run}, clock: clock}
+	r.seen = &observedQueue{Queue: q, changed: make(chan struct{})}
+	r.agent = New(r.seen, r.runner, sec, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return r
+}
+
+// waitTimer waits until the agent has set a timer of d on the rig's clock
+// (lo to hi: a backoff has jitter).
+func (r *rig) waitTimer(lo, hi time.Duration) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(r.t, r.clock.WaitTimer(ctx, lo, hi))
+}
+
+// waitFor waits until ch is closed.
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting: %s", what)
+	}
+}
+
+// waitSent waits until a status the agent sent matches ok, and returns it.
+func (r *rig) waitSent(what string, ok func(tre.StatusUpdate) bool) tre.StatusUpdate {
+	r.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		sent, changed := r.seen.sent()
+		for _, u := range sent {
+			if ok(u) {
+				return u
+			}
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			r.t.Fatalf("timed out waiting for a status: %s (sent: %v)", what, sent)
+		}
+	}
+}
+
+// observedQueue is the agent's queue, telling the test what the agent
+// sent and how it treated its sessions.
+type observedQueue struct {
+	tre.Queue
+	mu        sync.Mutex
+	statuses  []tre.StatusUpdate
+	renewals  int
+	failRenew error // when set, renewals fail with it
+	oneByOne  bool  // when set, each receive returns one message at most
+	changed   chan struct{}
+}
+
+func (o *observedQueue) note(f func()) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f()
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+func (o *observedQueue) sent() ([]tre.StatusUpdate, <-chan struct{}) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]tre.StatusUpdate(nil), o.statuses...), o.changed
+}
+
+func (o *observedQueue) renewed() (int, <-chan struct{}) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.renewals, o.changed
+}
+
+func (o *observedQueue) Send(ctx context.Context, queue string, msgs ...tre.Message) error {
+	if err := o.Queue.Send(ctx, queue, msgs...); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		var u tre.StatusUpdate
+		if queue == tre.QueueStatus && m.Subject != tre.KindAgentHeartbeat && json.Unmarshal(m.Body, &u) == nil {
+			o.note(func() { o.statuses = append(o.statuses, u) })
+		}
+	}
+	return nil
+}
+
+func (o *observedQueue) AcceptNextSession(ctx context.Context, queue string) (tre.Session, error) {
+	s, err := o.Queue.AcceptNextSession(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
+	return &observedSession{Session: s, q: o}, nil
+}
+
+type observedSession struct {
+	tre.Session
+	q *observedQueue
+}
+
+func (s *observedSession) Receive(ctx context.Context, max int) ([]*tre.Received, error) {
+	s.q.mu.Lock()
+	if s.q.oneByOne {
+		max = 1
+	}
+	s.q.mu.Unlock()
+	return s.Session.Receive(ctx, max)
+}
+
+func (s *observedSession) RenewLock(ctx context.Context) (time.Time, error) {
+	s.q.mu.Lock()
+	fail := s.q.failRenew
+	s.q.mu.Unlock()
+	if fail != nil {
+		return time.Time{}, fail
+	}
+	until, err := s.Session.RenewLock(ctx)
+	if err == nil {
+		s.q.note(func() { s.q.renewals++ })
+	}
+	return until, err
 }
 
 func (r *rig) start() {
@@ -222,10 +366,11 @@ func TestMalformedRequestIsDeadLettered(t *testing.T) {
 
 func TestSecretsResolvedAndRedacted(t *testing.T) {
 	const secret = "hunter2-very-secret"
-	r := newRig(t, Config{HeartbeatEvery: 100 * time.Millisecond}, nil)
-	release := make(chan struct{})
+	r := newRig(t, Config{HeartbeatEvery: time.Minute}, nil)
+	wrote, release := make(chan struct{}), make(chan struct{})
 	r.runner.run = func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		fmt.Fprintf(job.Output, "connecting with password %s\n", job.Parameters["admin_password"])
+		close(wrote)
 		<-release
 		return tre.JobResult{}, fmt.Errorf("login with %s refused", job.Parameters["admin_password"])
 	}
@@ -234,7 +379,10 @@ func TestSecretsResolvedAndRedacted(t *testing.T) {
 	req.SecretRefs = map[string]string{"/admin_password": "r-res4-1"}
 	r.start()
 	r.send(req)
-	time.Sleep(400 * time.Millisecond) // let heartbeats with the output tail go out
+	waitFor(t, wrote, "the bundle wrote its output")
+	r.waitTimer(time.Minute, time.Minute)
+	r.clock.Advance(time.Minute) // a heartbeat with the output tail goes out
+	r.waitSent("a heartbeat", func(u tre.StatusUpdate) bool { return strings.Contains(u.Message, "running for") })
 	close(release)
 	got := r.statuses("op4", 10*time.Second)
 	require.Equal(t, secret, r.runner.seen()[0].Parameters["admin_password"], "the bundle gets the value")
@@ -267,16 +415,32 @@ func TestOneResourceInOrderOthersInParallel(t *testing.T) {
 	var mu sync.Mutex
 	var order []string
 	running, peak := 0, 0
+	var alone []string
+	// resB's and resC's bundles each wait until the other has started: they
+	// can only both finish if they run at the same time.
+	started := map[string]chan struct{}{"resB": make(chan struct{}), "resC": make(chan struct{})}
+	other := map[string]string{"resB": "resC", "resC": "resB"}
 	r := newRig(t, Config{Workers: 3}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		mu.Lock()
 		running++
 		peak = max(peak, running)
 		order = append(order, job.Installation+"/"+job.Message.StepID)
 		mu.Unlock()
-		time.Sleep(150 * time.Millisecond)
-		mu.Lock()
-		running--
-		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			running--
+			mu.Unlock()
+		}()
+		if o, ok := other[job.Installation]; ok {
+			close(started[job.Installation])
+			select {
+			case <-started[o]:
+			case <-time.After(10 * time.Second):
+				mu.Lock()
+				alone = append(alone, job.Installation)
+				mu.Unlock()
+			}
+		}
 		return tre.JobResult{}, nil
 	})
 	for i := range 3 {
@@ -297,18 +461,25 @@ func TestOneResourceInOrderOthersInParallel(t *testing.T) {
 	mu.Unlock()
 	require.Equal(t, []string{"resA/a0", "resA/a1", "resA/a2"}, a, "one resource's requests run in order")
 	require.GreaterOrEqual(t, peak, 2, "different resources run in parallel")
+	require.Empty(t, alone, "resB's and resC's bundles ran at the same time")
 }
 
 func TestDrainLetsRunningBundleFinish(t *testing.T) {
-	started := make(chan struct{})
-	r := newRig(t, Config{DrainTimeout: 10 * time.Second}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
+	started, release := make(chan struct{}), make(chan struct{})
+	r := newRig(t, Config{DrainTimeout: time.Minute}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		close(started)
-		time.Sleep(300 * time.Millisecond)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 		return tre.JobResult{}, ctx.Err()
 	})
 	r.start()
 	r.send(request("op6", "s", "res6", "install", nil))
-	<-started
+	waitFor(t, started, "the bundle started")
+	r.cancel() // the agent is told to stop: it drains
+	r.waitTimer(time.Minute, time.Minute)
+	close(release) // the bundle finishes within the drain timeout
 	r.stop()
 	got := r.statuses("op6", 5*time.Second)
 	require.Equal(t, tre.StatusDeployed, got[len(got)-1].Status, "the bundle finished during the drain")
@@ -318,17 +489,26 @@ func TestDrainLetsRunningBundleFinish(t *testing.T) {
 func TestDrainTimeoutCancelsAndAbandons(t *testing.T) {
 	started := make(chan struct{})
 	var once sync.Once
-	r := newRig(t, Config{DrainTimeout: 200 * time.Millisecond}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
-		once.Do(func() { close(started) })
+	var bundle context.Context
+	r := newRig(t, Config{DrainTimeout: time.Minute}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
+		once.Do(func() { bundle = ctx; close(started) })
 		<-ctx.Done()
 		return tre.JobResult{}, ctx.Err()
 	})
 	r.start()
 	r.send(request("op7", "s", "res7", "install", nil))
-	<-started
-	begin := time.Now()
+	waitFor(t, started, "the bundle started")
+	r.cancel()
+	r.waitTimer(time.Minute, time.Minute)
+	require.NoError(t, bundle.Err(), "the bundle runs on while the agent drains")
+	select {
+	case <-r.done:
+		t.Fatal("the agent stopped before the drain timeout")
+	default:
+	}
+	r.clock.Advance(time.Minute)
 	r.stop()
-	require.Less(t, time.Since(begin), 5*time.Second)
+	require.ErrorIs(t, bundle.Err(), context.Canceled, "the drain timeout cancelled the bundle")
 	got := r.statuses("op7", 2*time.Second)
 	for _, u := range got {
 		require.False(t, u.Status.Terminal(), "no final status for a cancelled run")
@@ -341,7 +521,8 @@ func TestCrashedAgentsRequestRunsAgain(t *testing.T) {
 	// the lock expires the request is delivered again and runs to its end.
 	hang := make(chan struct{})
 	defer close(hang)
-	first := newRig(t, Config{RenewEvery: time.Hour}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
+	// Its clock never moves: it renews nothing.
+	first := newRigLock(t, 2*time.Second, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		<-hang
 		return tre.JobResult{}, nil
 	})
@@ -364,15 +545,12 @@ func TestCrashedAgentsRequestRunsAgain(t *testing.T) {
 func TestHealthy(t *testing.T) {
 	r := newRig(t, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) { return tre.JobResult{}, nil })
 	require.NoError(t, r.agent.Healthy(), "a new agent is given one check window")
-	base := time.Now()
-	r.agent.now = func() time.Time { return base.Add(time.Hour) }
+	r.clock.Advance(time.Hour)
 	require.Error(t, r.agent.Healthy(), "never started, an hour later")
-	r.agent.now = time.Now
 	r.start()
 	require.Eventually(t, func() bool { return r.agent.Healthy() == nil }, 5*time.Second, 10*time.Millisecond)
 	r.stop()
-	base = time.Now()
-	r.agent.now = func() time.Time { return base.Add(time.Hour) }
+	r.clock.Advance(time.Hour)
 	require.Error(t, r.agent.Healthy(), "no worker alive for an hour")
 }
 

@@ -64,7 +64,8 @@ func duplicateStep(field, id string) error {
 
 // allowedTargets: the resource types a pipeline step of a template of the
 // key type may change (AzureTRE resolves "workspace" to the parent workspace
-// and "workspace-service" to the parent service).
+// and "workspace-service" to the parent service, with or without a
+// resourceTemplateName).
 var allowedTargets = map[tre.ResourceType][]tre.ResourceType{
 	tre.TypeWorkspace:        {tre.TypeSharedService},
 	tre.TypeWorkspaceService: {tre.TypeSharedService, tre.TypeWorkspace},
@@ -79,8 +80,12 @@ func checkStep(owner tre.ResourceType, field string, s tre.PipelineStep) error {
 		return tre.FieldErrorf(tre.CodeInvalid, field+".resourceType",
 			"step %s: a %s template's pipeline can change resources of type %v, not %q", s.StepID, owner, allowedTargets[owner], s.ResourceType)
 	}
-	if s.ResourceTemplateName == "" {
-		return tre.FieldErrorf(tre.CodeInvalid, field+".resourceTemplateName", "step %s needs a resourceTemplateName", s.StepID)
+	// A workspace or workspace-service step changes the parent of that
+	// type, whatever template it has (AzureTRE's build_step_list); a
+	// shared service is found by its template name.
+	if s.ResourceTemplateName == "" && s.ResourceType == tre.TypeSharedService {
+		return tre.FieldErrorf(tre.CodeInvalid, field+".resourceTemplateName",
+			"step %s needs a resourceTemplateName: the shared service it changes is found by its template name", s.StepID)
 	}
 	if s.ResourceAction != "" && s.ResourceAction != tre.ActionUpgrade {
 		return tre.FieldErrorf(tre.CodeInvalid, field+".resourceAction",

@@ -5,15 +5,19 @@
 package registry
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/schema"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -47,14 +51,109 @@ func (k Kind) String() string {
 }
 
 // Registration is the body of a register request: AzureTRE's
-// ResourceTemplateInCreate. Other members (the rest of `porter explain`
-// output that registration scripts post) are ignored.
+// ResourceTemplateInCreate as AzureTRE's registration script
+// (devops/scripts/register_bundle_with_api.sh) sends it: the bundle's
+// `porter explain -o json` document with json_schema, resourceType and
+// current added. Other members are ignored.
 type Registration struct {
-	Name          string             `json:"name"`
-	Version       string             `json:"version"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Current makes the version current. The script sends it as the
+	// string "true" or "false"; AzureTRE's pydantic model coerces strings
+	// (and 0 and 1) to a boolean, and so does UnmarshalJSON.
 	Current       bool               `json:"current"`
 	JSONSchema    map[string]any     `json:"json_schema"`
 	CustomActions []tre.CustomAction `json:"customActions"`
+	// ResourceType is the script's bundle type: workspace,
+	// workspace_service, user_resource or shared_service (the API's
+	// spellings, workspace-service, ..., are accepted too). When given, it
+	// must be the kind of the route. AzureTRE ignores it.
+	ResourceType string `json:"resourceType,omitempty"`
+
+	// The rest of porter explain: the bundle's declaration, kept with the
+	// version (tre.Template.Bundle) for the processor and the local
+	// simulation of bundles. Description is the bundle's; the template's
+	// comes from json_schema.
+	Description string                       `json:"description,omitempty"`
+	Parameters  []bundle.ExplainedParameter  `json:"parameters,omitempty"`
+	Credentials []bundle.ExplainedCredential `json:"credentials,omitempty"`
+	Outputs     []bundle.ExplainedOutput     `json:"outputs,omitempty"`
+	Mixins      []string                     `json:"mixins,omitempty"`
+
+	// currentProblem is set by UnmarshalJSON when current is not a
+	// boolean AzureTRE would accept; Register reports it.
+	currentProblem string
+}
+
+// UnmarshalJSON decodes a registration, reading current as AzureTRE's
+// pydantic model does: a JSON boolean, 0 or 1, or one of the strings true,
+// false, yes, no, on, off, t, f, y, n, 1, 0 (any case).
+func (r *Registration) UnmarshalJSON(b []byte) error {
+	// current is taken out before the rest is decoded, so that errors of
+	// the other members name them as the client sent them.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return err
+	}
+	raw := bytes.TrimSpace(members["current"])
+	delete(members, "current")
+	rest, err := json.Marshal(members)
+	if err != nil {
+		return err
+	}
+	type plain Registration
+	if err := json.Unmarshal(rest, (*plain)(r)); err != nil {
+		return err
+	}
+	r.Current, r.currentProblem = false, ""
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case bool:
+		r.Current = x
+		return nil
+	case float64:
+		if x == 0 || x == 1 {
+			r.Current = x == 1
+			return nil
+		}
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "t", "yes", "y", "on", "1":
+			r.Current = true
+			return nil
+		case "false", "f", "no", "n", "off", "0":
+			return nil
+		}
+	}
+	r.currentProblem = string(raw)
+	return nil
+}
+
+// BundleDeclaration returns what the registration says of the bundle (the
+// porter explain members), nil when it says nothing.
+func (r Registration) BundleDeclaration() *tre.BundleDeclaration {
+	if r.Description == "" && len(r.Parameters) == 0 && len(r.Credentials) == 0 && len(r.Outputs) == 0 && len(r.Mixins) == 0 {
+		return nil
+	}
+	return bundle.Explanation{
+		Name: r.Name, Version: r.Version, Description: r.Description,
+		Parameters: r.Parameters, Credentials: r.Credentials, Outputs: r.Outputs, Mixins: r.Mixins,
+	}.Declaration()
+}
+
+// resourceTypes are the spellings of each kind a registration's
+// resourceType may use: AzureTRE's script's and the API's.
+var resourceTypes = map[tre.ResourceType][]string{
+	tre.TypeWorkspace:        {"workspace"},
+	tre.TypeWorkspaceService: {"workspace_service", "workspace-service"},
+	tre.TypeUserResource:     {"user_resource", "user-resource"},
+	tre.TypeSharedService:    {"shared_service", "shared-service"},
 }
 
 // AzureTRE's texts.
@@ -85,7 +184,7 @@ func pointerID(k Kind, name string) string {
 // CodeNotFound (user-resource template whose parent has no current version),
 // CodeConflict (the name and version exist).
 func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tre.User) (*tre.Template, error) {
-	if err := checkRegistration(reg); err != nil {
+	if err := checkRegistration(k, reg); err != nil {
 		return nil, err
 	}
 	if k.Type == tre.TypeUserResource {
@@ -127,6 +226,7 @@ func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tr
 		CustomActions:          actions,
 		Pipeline:               pipeline,
 		Egress:                 egress,
+		Bundle:                 reg.BundleDeclaration(),
 		RegisteredWhen:         tre.Timestamp(now),
 		RegisteredBy:           by,
 	}
@@ -146,10 +246,31 @@ func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tr
 	return r.withCurrent(ctx, k, t)
 }
 
-func checkRegistration(reg Registration) error {
+func checkRegistration(k Kind, reg Registration) error {
 	var problems []tre.FieldError
 	add := func(field, format string, args ...any) {
 		problems = append(problems, tre.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if reg.currentProblem != "" {
+		add("current", "current must be true or false (a JSON boolean, or a string such as \"true\" as AzureTRE's registration script sends it), not %s", reg.currentProblem)
+	}
+	if reg.ResourceType != "" && !slices.Contains(resourceTypes[k.Type], reg.ResourceType) {
+		add("resourceType", "resourceType %q does not match the route, which registers a %s (resourceType %s)", reg.ResourceType, k, resourceTypes[k.Type][0])
+	}
+	for i, p := range reg.Parameters {
+		if p.Name == "" {
+			add(fmt.Sprintf("parameters[%d].name", i), "every bundle parameter needs a name")
+		}
+	}
+	for i, c := range reg.Credentials {
+		if c.Name == "" {
+			add(fmt.Sprintf("credentials[%d].name", i), "every bundle credential needs a name")
+		}
+	}
+	for i, o := range reg.Outputs {
+		if o.Name == "" {
+			add(fmt.Sprintf("outputs[%d].name", i), "every bundle output needs a name")
+		}
 	}
 	if !namePattern.MatchString(reg.Name) {
 		add("name", "name must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit")
@@ -186,6 +307,25 @@ func (r *Registry) Get(ctx context.Context, k Kind, name, version string) (*tre.
 		return nil, fmt.Errorf("registry: get %s %s: %w", name, version, err)
 	}
 	return r.withCurrent(ctx, k, t)
+}
+
+// Declaration returns the bundle declaration registered with name and
+// version, of whichever kind of template (a bundle's name and version
+// name one bundle). Returns CodeNotFound when no template of that name and
+// version was registered with one.
+func (r *Registry) Declaration(ctx context.Context, name, version string) (*tre.BundleDeclaration, error) {
+	all, err := tre.QueryAs[tre.Template](ctx, r.store, tre.ResourceTemplates, tre.Query{Where: []tre.Cond{
+		tre.Eq("name", name), tre.Eq("version", version),
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("registry: declaration of %s %s: %w", name, version, err)
+	}
+	for _, t := range all {
+		if t.Bundle != nil {
+			return t.Bundle, nil
+		}
+	}
+	return nil, tre.Errorf(tre.CodeNotFound, "No template %s %s was registered with its bundle's declaration (porter explain)", name, version)
 }
 
 // Current returns the current version of a template name, deprecated or
@@ -283,54 +423,74 @@ type Update struct {
 // Returns CodeNotFound, CodeInvalid (current: false, an empty update),
 // CodeConflict (making a deprecated version current).
 func (r *Registry) UpdateVersion(ctx context.Context, k Kind, name, version string, u Update, by tre.User) (*tre.Template, error) {
+	if err := checkUpdate(u); err != nil {
+		return nil, err
+	}
+	if err := r.updateDeprecation(ctx, k, name, version, u, by); err != nil {
+		return nil, err
+	}
+	if u.Current != nil {
+		if err := r.setCurrent(ctx, k, name, version, by); err != nil {
+			return nil, err
+		}
+	}
+	return r.Get(ctx, k, name, version)
+}
+
+// checkUpdate refuses an update that says nothing or cannot be applied
+// whatever the version: current: false, a reason without deprecated: true.
+func checkUpdate(u Update) error {
 	if u.Current == nil && u.Deprecated == nil && u.DeprecationReason == nil {
-		return nil, tre.FieldErrorf(tre.CodeInvalid, "current", "nothing to change: give current: true, deprecated: true or deprecated: false")
+		return tre.FieldErrorf(tre.CodeInvalid, "current", "nothing to change: give current: true, deprecated: true or deprecated: false")
 	}
 	if u.Current != nil && !*u.Current {
-		return nil, tre.FieldErrorf(tre.CodeInvalid, "current",
+		return tre.FieldErrorf(tre.CodeInvalid, "current",
 			"a version stops being current when another one is made current: set current: true on that version instead")
 	}
 	if u.DeprecationReason != nil && (u.Deprecated == nil || !*u.Deprecated) {
-		return nil, tre.FieldErrorf(tre.CodeInvalid, "deprecationReason", "deprecationReason goes with deprecated: true")
+		return tre.FieldErrorf(tre.CodeInvalid, "deprecationReason", "deprecationReason goes with deprecated: true")
 	}
+	return nil
+}
+
+// updateDeprecation refuses to make a deprecated version current and
+// records a change of the version's deprecation, retrying when another
+// writer changed the version meanwhile.
+func (r *Registry) updateDeprecation(ctx context.Context, k Kind, name, version string, u Update, by tre.User) error {
 	for attempt := 0; ; attempt++ {
 		t, err := tre.GetAs[tre.Template](ctx, r.store, tre.ResourceTemplates, templateID(k, name, version))
 		if tre.IsCode(err, tre.CodeNotFound) {
-			return nil, tre.Errorf(tre.CodeNotFound, msgTemplateNotFound)
+			return tre.Errorf(tre.CodeNotFound, msgTemplateNotFound)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("registry: update %s %s: %w", name, version, err)
+			return fmt.Errorf("registry: update %s %s: %w", name, version, err)
 		}
 		deprecated := t.Deprecated
 		if u.Deprecated != nil {
 			deprecated = *u.Deprecated
 		}
 		if u.Current != nil && deprecated {
-			return nil, tre.Errorf(tre.CodeConflict, "Version %s of %s is deprecated: lift the deprecation (deprecated: false) before making it current", version, name)
+			return tre.Errorf(tre.CodeConflict, "Version %s of %s is deprecated: lift the deprecation (deprecated: false) before making it current", version, name)
 		}
-		if u.Deprecated != nil && *u.Deprecated != t.Deprecated || u.DeprecationReason != nil {
-			if deprecated {
-				t.Deprecated, t.DeprecatedWhen, t.DeprecatedBy = true, tre.Timestamp(r.now()), &by
-				if u.DeprecationReason != nil {
-					t.DeprecationReason = *u.DeprecationReason
-				}
-			} else {
-				t.Deprecated, t.DeprecatedWhen, t.DeprecatedBy, t.DeprecationReason = false, 0, nil, ""
-			}
-			_, err := tre.ReplaceAs(ctx, r.store, tre.ResourceTemplates, t.ID, t.ETag, t)
-			if tre.IsCode(err, tre.CodePreconditionFailed) && attempt < 10 {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("registry: update %s %s: %w", name, version, err)
-			}
+		if !(u.Deprecated != nil && *u.Deprecated != t.Deprecated || u.DeprecationReason != nil) {
+			return nil
 		}
-		if u.Current != nil {
-			if err := r.setCurrent(ctx, k, name, version, by); err != nil {
-				return nil, err
+		if deprecated {
+			t.Deprecated, t.DeprecatedWhen, t.DeprecatedBy = true, tre.Timestamp(r.now()), &by
+			if u.DeprecationReason != nil {
+				t.DeprecationReason = *u.DeprecationReason
 			}
+		} else {
+			t.Deprecated, t.DeprecatedWhen, t.DeprecatedBy, t.DeprecationReason = false, 0, nil, ""
 		}
-		return r.Get(ctx, k, name, version)
+		_, err = tre.ReplaceAs(ctx, r.store, tre.ResourceTemplates, t.ID, t.ETag, t)
+		if tre.IsCode(err, tre.CodePreconditionFailed) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("registry: update %s %s: %w", name, version, err)
+		}
+		return nil
 	}
 }
 

@@ -229,6 +229,11 @@ func TestRegisterValidation(t *testing.T) {
 		"egress not obj":        {withEgress("x"), tre.CodeInvalid, "json_schema.egress"},
 		"egress unknown member": {withEgress(map[string]any{"rules": []any{}}), tre.CodeInvalid, "json_schema.egress"},
 		"egress wrong type":     {withEgress(map[string]any{"rule_collections": []any{map[string]any{"name": "c", "rules": []any{map[string]any{"name": "r", "target_fqdns": "pypi.org"}}}}}), tre.CodeInvalid, "json_schema.egress"},
+		"shared service step without a template name": {withPipeline(map[string]any{"install": []any{func() map[string]any {
+			s := step("x")
+			delete(s, "resourceTemplateName")
+			return s
+		}()}}), tre.CodeInvalid, "json_schema.pipeline.install[0].resourceTemplateName"},
 		"replace w/o match": {withPipeline(map[string]any{"install": []any{func() map[string]any {
 			s := step("x")
 			s["properties"] = []any{map[string]any{"name": "r", "type": "array", "arraySubstitutionAction": "replace"}}
@@ -249,12 +254,17 @@ func TestRegisterValidation(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, all, "rejected registrations store nothing")
 
-	// A valid pipeline is kept, out of the JSON schema.
+	// A valid pipeline is kept, out of the JSON schema. A step on the
+	// parent workspace needs no template name (AzureTRE's guacamole,
+	// gitea, ohdsi, azureml and databricks have such steps).
+	parentStep := map[string]any{"stepId": "ws", "resourceType": "workspace", "resourceAction": "upgrade"}
 	got, err := r.Register(ctx, registry.Kind{Type: tre.TypeWorkspaceService}, withPipeline(map[string]any{
-		"install": []any{map[string]any{"stepId": "main"}, step("fw")}, "uninstall": []any{step("fw-remove"), map[string]any{"stepId": "main"}},
+		"install":   []any{parentStep, map[string]any{"stepId": "main"}, step("fw")},
+		"uninstall": []any{step("fw-remove"), map[string]any{"stepId": "main"}},
 	}), admin)
 	require.NoError(t, err)
-	require.Len(t, got.Pipeline.Install, 2)
+	require.Len(t, got.Pipeline.Install, 3)
+	require.Equal(t, tre.PipelineStep{StepID: "ws", ResourceType: tre.TypeWorkspace, ResourceAction: "upgrade"}, got.Pipeline.Install[0])
 	require.NotContains(t, got.Schema, "pipeline")
 	view := registry.View(got, false)
 	require.Contains(t, view, "pipeline")

@@ -147,3 +147,29 @@ func TestValidateUpdate(t *testing.T) {
 	require.True(t, v.Updateable()["client_secret"])
 	require.False(t, v.Updateable()["client_id"])
 }
+
+// A patch is checked against the if conditions as they are: an if that
+// requires auth_type does not hold for a patch without it, so its else
+// applies. AzureTRE's base workspace defines aad_redirect_uris in such an
+// else, and Guacamole's, Gitea's and OHDSI's pipelines update it.
+func TestValidateUpdateKeepsTheConditionsRequired(t *testing.T) {
+	s := schema.Normalize(map[string]any{
+		"title": "W", "description": "d", "type": "object",
+		"properties": map[string]any{"auth_type": map[string]any{"type": "string", "updateable": true}},
+		"allOf": []any{map[string]any{
+			"if": map[string]any{"properties": map[string]any{"auth_type": map[string]any{"const": "Manual"}}, "required": []any{"auth_type"}},
+			"then": map[string]any{"properties": map[string]any{
+				"client_secret": map[string]any{"type": "string", "updateable": true},
+			}, "required": []any{"client_secret"}},
+			"else": map[string]any{"properties": map[string]any{
+				"aad_redirect_uris": map[string]any{"type": "array", "updateable": true},
+			}},
+		}},
+	})
+	v, err := schema.NewValidator(&tre.Template{Name: "w", Version: "1.0.0", ResourceType: tre.TypeWorkspace, Schema: s})
+	require.NoError(t, err)
+	require.NoError(t, v.ValidateUpdate(map[string]any{"aad_redirect_uris": []any{map[string]any{"name": "x", "value": "y"}}}))
+	require.NoError(t, v.ValidateUpdate(map[string]any{"auth_type": "Manual", "client_secret": "s"}), "then's required is dropped")
+	require.Equal(t, []string{"properties.client_secret"}, fieldsOf(t, v.ValidateUpdate(map[string]any{"client_secret": "s"})),
+		"without auth_type the if does not hold: the then's property is not evaluated, as in AzureTRE")
+}

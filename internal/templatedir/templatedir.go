@@ -3,17 +3,12 @@
 // AzureTRE's registration scripts do with `porter explain`, without Porter.
 //
 // A template is a directory holding a porter.yaml beside a
-// template_schema.json. Its kind comes from where it is:
-//
-//	workspaces/<dir>/                                   workspace
-//	workspace_services/<dir>/                           workspace service
-//	workspace_services/<svc>/user_resources/<dir>/      user resource of the service in <svc>
-//	shared_services/<dir>/                              shared service
-//
-// The name and version come from porter.yaml, the JSON Schema (with its
-// pipeline) from template_schema.json, and the custom actions from
-// porter.yaml's customActions. A porter.yaml without a template_schema.json
-// is a bundle but not a template, and is left alone.
+// template_schema.json; package bundle finds them and gives each its kind
+// from where it is (bundle.Index.Templates). The name and version come from
+// porter.yaml, the JSON Schema (with its pipeline) from
+// template_schema.json, and the custom actions from what `porter explain`
+// would list (bundle.Manifest.Explain). A porter.yaml without a
+// template_schema.json is a bundle but not a template, and is left alone.
 package templatedir
 
 import (
@@ -21,22 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
-)
-
-const (
-	manifestFile = "porter.yaml"
-	schemaFile   = "template_schema.json"
 )
 
 // Template is one template found in the directory.
@@ -46,6 +32,8 @@ type Template struct {
 	// Kind is the template's resource type, from where Dir is, and for a
 	// user resource the name of its service's template.
 	Kind registry.Kind
+	// Manifest is the template's porter.yaml.
+	Manifest *bundle.Manifest
 	// Registration is what to register: name and version from porter.yaml,
 	// the JSON Schema from template_schema.json, custom actions from
 	// porter.yaml. Current is left false: the registry makes the first
@@ -58,51 +46,19 @@ type Template struct {
 // porter.yaml, a user resource whose service is not a template, unreadable
 // files, two templates with one name and version.
 func Load(dir string) ([]Template, error) {
-	dirs := map[string][]string{} // directory -> the template files in it
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != dir && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Name() == manifestFile || d.Name() == schemaFile {
-			dirs[filepath.Dir(path)] = append(dirs[filepath.Dir(path)], d.Name())
-		}
-		return nil
-	})
+	ix, err := bundle.Scan(dir)
 	if err != nil {
 		return nil, fmt.Errorf("templatedir: %w", err)
 	}
-
-	var problems []error
+	found, problems := ix.Templates()
 	var out []Template
-	for _, d := range sortedKeys(dirs) {
-		files := dirs[d]
-		if !slices.Contains(files, schemaFile) {
-			continue
-		}
-		if !slices.Contains(files, manifestFile) {
-			problems = append(problems, fmt.Errorf("%s: %s has no %s beside it", d, schemaFile, manifestFile))
-			continue
-		}
-		t, err := load(dir, d)
+	for _, bt := range found {
+		t, err := load(bt)
 		if err != nil {
 			problems = append(problems, err)
 			continue
 		}
 		out = append(out, t)
-	}
-	seen := map[string]string{}
-	for _, t := range out {
-		key := fmt.Sprintf("%s/%s/%s/%s", t.Kind.Type, t.Kind.Parent, t.Registration.Name, t.Registration.Version)
-		if other, dup := seen[key]; dup {
-			problems = append(problems, fmt.Errorf("%s and %s both define %s %s", other, t.Dir, t.Registration.Name, t.Registration.Version))
-		}
-		seen[key] = t.Dir
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("templatedir: %s: %w", dir, errors.Join(problems...))
@@ -111,41 +67,13 @@ func Load(dir string) ([]Template, error) {
 	return out, nil
 }
 
-// load reads the template in directory d of the templates directory root.
-func load(root, d string) (Template, error) {
-	rel, err := filepath.Rel(root, d)
+// load reads a template's porter.yaml and schema.
+func load(bt bundle.Template) (Template, error) {
+	m, err := bundle.Read(bt.Manifest)
 	if err != nil {
 		return Template{}, err
 	}
-	parts := strings.Split(filepath.ToSlash(rel), "/")
-	var kind registry.Kind
-	switch {
-	case len(parts) == 2 && parts[0] == "workspaces":
-		kind.Type = tre.TypeWorkspace
-	case len(parts) == 2 && parts[0] == "workspace_services":
-		kind.Type = tre.TypeWorkspaceService
-	case len(parts) == 2 && parts[0] == "shared_services":
-		kind.Type = tre.TypeSharedService
-	case len(parts) == 4 && parts[0] == "workspace_services" && parts[2] == "user_resources":
-		kind.Type = tre.TypeUserResource
-		svc := filepath.Join(root, parts[0], parts[1])
-		if _, err := os.Stat(filepath.Join(svc, schemaFile)); err != nil {
-			return Template{}, fmt.Errorf("%s: a user resource's service %s is not a template (no %s)", d, svc, schemaFile)
-		}
-		parent, err := readManifest(filepath.Join(svc, manifestFile))
-		if err != nil {
-			return Template{}, fmt.Errorf("%s: its service: %w", d, err)
-		}
-		kind.Parent = parent.name
-	default:
-		return Template{}, fmt.Errorf("%s: a template must be in workspaces/<dir>, workspace_services/<dir>, "+
-			"workspace_services/<dir>/user_resources/<dir> or shared_services/<dir>", d)
-	}
-	m, err := readManifest(filepath.Join(d, manifestFile))
-	if err != nil {
-		return Template{}, err
-	}
-	b, err := os.ReadFile(filepath.Join(d, schemaFile))
+	b, err := os.ReadFile(bt.Schema)
 	if err != nil {
 		return Template{}, err
 	}
@@ -154,75 +82,26 @@ func load(root, d string) (Template, error) {
 		if err == nil {
 			err = errors.New("not a JSON object")
 		}
-		return Template{}, fmt.Errorf("%s: %w", filepath.Join(d, schemaFile), err)
+		return Template{}, fmt.Errorf("%s: %w", bt.Schema, err)
 	}
 	return Template{
-		Dir:  d,
-		Kind: kind,
-		Registration: registry.Registration{
-			Name: m.name, Version: m.version, JSONSchema: schema, CustomActions: m.customActions,
-		},
+		Dir:          bt.Dir,
+		Kind:         registry.Kind{Type: bt.Type, Parent: bt.Parent},
+		Manifest:     m,
+		Registration: Registration(m.Explain(), schema),
 	}, nil
 }
 
-// manifest is what registration needs of a porter.yaml.
-type manifest struct {
-	name, version string
-	customActions []tre.CustomAction
-}
-
-// nonActionKeys are the top-level porter.yaml keys that are not actions:
-// Porter treats any other top-level list as a custom action.
-var nonActionKeys = []string{
-	"schemaType", "schemaVersion", "name", "version", "description", "maintainers", "registry",
-	"reference", "dockerfile", "mixins", "customActions", "state", "parameters", "credentials",
-	"dependencies", "outputs", "images", "custom", "required",
-	tre.ActionInstall, tre.ActionUpgrade, tre.ActionUninstall,
-}
-
-// readManifest reads a porter.yaml's name, version and custom actions:
-// those declared in customActions with their descriptions, and, as Porter
-// lists them, undeclared ones described by their name.
-func readManifest(path string) (manifest, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return manifest{}, err
+// Registration is what AzureTRE's registration script sends for a bundle
+// whose `porter explain -o json` is e, beside its schema: the explanation
+// with json_schema added (resourceType is the route's, and current is
+// left false: the registry makes the first version of a name current).
+func Registration(e bundle.Explanation, schema map[string]any) registry.Registration {
+	return registry.Registration{
+		Name: e.Name, Version: e.Version, JSONSchema: schema, CustomActions: bundle.CustomActionsOf(e),
+		Description: e.Description, Parameters: e.Parameters, Credentials: e.Credentials, Outputs: e.Outputs,
+		Mixins: e.Mixins,
 	}
-	var top map[string]yaml.Node
-	if err := yaml.Unmarshal(b, &top); err != nil {
-		return manifest{}, fmt.Errorf("%s: %w", path, err)
-	}
-	var m manifest
-	var declared map[string]struct {
-		Description string `yaml:"description"`
-	}
-	for key, node := range top {
-		switch key {
-		case "name":
-			err = node.Decode(&m.name)
-		case "version":
-			err = node.Decode(&m.version)
-		case "customActions":
-			err = node.Decode(&declared)
-		}
-		if err != nil {
-			return manifest{}, fmt.Errorf("%s: %s: %w", path, key, err)
-		}
-	}
-	if m.name == "" || m.version == "" {
-		return manifest{}, fmt.Errorf("%s: a porter manifest needs a name and a version", path)
-	}
-	for name, d := range declared {
-		m.customActions = append(m.customActions, tre.CustomAction{Name: name, Description: d.Description})
-	}
-	for key, node := range top {
-		if _, ok := declared[key]; ok || slices.Contains(nonActionKeys, key) || node.Kind != yaml.SequenceNode {
-			continue
-		}
-		m.customActions = append(m.customActions, tre.CustomAction{Name: key, Description: key})
-	}
-	sort.Slice(m.customActions, func(i, j int) bool { return m.customActions[i].Name < m.customActions[j].Name })
-	return m, nil
 }
 
 // kindOrder puts parents before their children.
@@ -277,13 +156,4 @@ func RegisterAll(ctx context.Context, reg *registry.Registry, templates []Templa
 		done = append(done, t)
 	}
 	return done, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -45,3 +45,67 @@ type JobResult struct {
 	// that an uninstall found nothing to remove).
 	Message string
 }
+
+// BundleDeclaration is what a bundle declares to whoever runs it, as
+// `porter explain -o json` lists it: the parameters it takes, the
+// credentials it needs, the outputs it produces and the mixins its steps
+// use. The registry keeps it with the template version registered from the
+// bundle; the processor and the local simulation of bundles read it. It is
+// not part of AzureTRE's template responses.
+type BundleDeclaration struct {
+	Description string             `json:"description,omitempty"`
+	Mixins      []string           `json:"mixins,omitempty"`
+	Parameters  []BundleParameter  `json:"parameters,omitempty"`
+	Credentials []BundleCredential `json:"credentials,omitempty"`
+	Outputs     []BundleOutput     `json:"outputs,omitempty"`
+}
+
+// BundleParameter is one parameter of a bundle.
+type BundleParameter struct {
+	Name string `json:"name"`
+	// Type is Porter's: string, integer, number, boolean, object, array or
+	// file.
+	Type    string `json:"type"`
+	Default any    `json:"default,omitempty"`
+	// ApplyTo lists the actions the parameter is passed to; empty means
+	// every action.
+	ApplyTo     []string `json:"applyTo,omitempty"`
+	Description string   `json:"description,omitempty"`
+	// Required parameters have no default: a run without a value fails.
+	Required  bool `json:"required"`
+	Sensitive bool `json:"sensitive,omitempty"`
+}
+
+// AppliesTo reports whether the parameter is passed to action.
+func (p BundleParameter) AppliesTo(action string) bool { return appliesTo(p.ApplyTo, action) }
+
+// BundleCredential is one credential a bundle needs.
+type BundleCredential struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Required    bool     `json:"required"`
+	ApplyTo     []string `json:"applyTo,omitempty"`
+}
+
+// BundleOutput is one output a bundle produces.
+type BundleOutput struct {
+	Name        string   `json:"name"`
+	Type        string   `json:"type"`
+	Description string   `json:"description,omitempty"`
+	ApplyTo     []string `json:"applyTo,omitempty"`
+}
+
+// AppliesTo reports whether action produces the output.
+func (o BundleOutput) AppliesTo(action string) bool { return appliesTo(o.ApplyTo, action) }
+
+func appliesTo(actions []string, action string) bool {
+	if len(actions) == 0 {
+		return true
+	}
+	for _, a := range actions {
+		if a == action {
+			return true
+		}
+	}
+	return false
+}

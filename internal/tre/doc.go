@@ -20,6 +20,20 @@
 // The wire formats and status values are AzureTRE's, so its clients and
 // bundles keep working.
 //
+// # Ports
+//
+// Every port of the system is declared here, next to the types it carries:
+// Store (the configuration store), Queue (session queues, with its parts
+// Sender and DeadLetterQueue for the code that only sends or only reads
+// dead letters), Secrets, Runner (bundle actions), Firewall (rule
+// collection groups of a firewall policy) and Authenticator (bearer tokens
+// to callers). Adapters are named after their technology (sqlite, cosmos,
+// servicebus, keyvault, secretfile, porter, localrunner, armfirewall,
+// firewallfile, auth) and assert the port they implement; each port with
+// more than one adapter has one conformance suite (storetest, queuetest,
+// firewalltest). A consumer may declare a smaller interface for the subset
+// of a port it uses, but no package declares a port of its own.
+//
 // # Errors
 //
 // Every error that a caller may branch on is an *Error with a Code. The API

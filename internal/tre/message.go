@@ -1,5 +1,7 @@
 package tre
 
+import "encoding/json"
+
 // ResourceRequest is the message the API sends to the Resource Processor
 // on QueueRequests, one per operation step: AzureTRE's request message
 // (session id = the resource the step changes, message id = the step id).
@@ -92,4 +94,23 @@ type AgentHeartbeat struct {
 	Healthy bool    `json:"healthy"`
 	Problem string  `json:"problem,omitempty"`
 	SentAt  float64 `json:"sentAt"`
+}
+
+// MessageRef is what a request or status message says about the step it
+// belongs to, whichever kind of message it is: enough to find its
+// operation (for dead letters and refused messages).
+type MessageRef struct {
+	OperationID string `json:"operationId"`
+	StepID      string `json:"stepId"`
+	// ID is the resource the step changes.
+	ID      string `json:"id"`
+	Attempt int    `json:"attempt"`
+}
+
+// RefOf reads the MessageRef of a message body; a body that is not a JSON
+// object gives the zero MessageRef.
+func RefOf(body []byte) MessageRef {
+	var r MessageRef
+	_ = json.Unmarshal(body, &r)
+	return r
 }

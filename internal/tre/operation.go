@@ -2,8 +2,9 @@ package tre
 
 // Operation is one mutation of a resource (install, upgrade, uninstall or a
 // custom action) as a list of ordered steps, each run by the Resource
-// Processor on one resource. The JSON shape is AzureTRE's, with our own
-// additions listed below the AzureTRE fields.
+// Processor on one resource. The JSON is the stored document: AzureTRE's
+// fields, then our own additions. The API answers with its own type, which
+// leaves out the intent record (Pending, Changes).
 type Operation struct {
 	ID              string          `json:"id"`
 	ResourceID      string          `json:"resourceId"`
@@ -79,6 +80,17 @@ func (o *Operation) Step(id string) *OperationStep {
 		}
 	}
 	return nil
+}
+
+// NextStep is the index of the first step that has not succeeded: the
+// one running or to run next; -1 when every step succeeded.
+func (o *Operation) NextStep() int {
+	for i, st := range o.Steps {
+		if st.Status.Phase() != PhaseSucceeded {
+			return i
+		}
+	}
+	return -1
 }
 
 // SetETag records the store's version tag of the document o was read from.

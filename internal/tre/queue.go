@@ -26,13 +26,29 @@ const (
 //
 // Every adapter passes the conformance suite in internal/queuetest.
 type Queue interface {
-	// Send enqueues messages on a queue, in order. A message without a
-	// SessionID or MessageID is CodeInvalid.
-	Send(ctx context.Context, queue string, msgs ...Message) error
+	Sender
 	// AcceptNextSession locks the next session of the queue that has
 	// messages and no holder. It waits until one is available or ctx ends,
 	// then returns ErrNoSession (use a deadline on ctx as the wait time).
 	AcceptNextSession(ctx context.Context, queue string) (Session, error)
+	DeadLetterQueue
+	// Ping checks that the queues answer. Returns CodeUnavailable.
+	Ping(ctx context.Context) error
+	// Close releases the adapter's connections.
+	Close() error
+}
+
+// Sender is the part of Queue that sends: what a producer of messages
+// needs.
+type Sender interface {
+	// Send enqueues messages on a queue, in order. A message without a
+	// SessionID or MessageID is CodeInvalid.
+	Send(ctx context.Context, queue string, msgs ...Message) error
+}
+
+// DeadLetterQueue is the part of Queue that reads and settles
+// dead-lettered messages.
+type DeadLetterQueue interface {
 	// DeadLetters lists a queue's dead-lettered messages, oldest first.
 	DeadLetters(ctx context.Context, queue string) ([]DeadLetter, error)
 	// Replay moves a dead-lettered message back to its queue (a new
@@ -40,10 +56,6 @@ type Queue interface {
 	Replay(ctx context.Context, queue string, sequence int64) error
 	// Discard deletes a dead-lettered message. Returns CodeNotFound.
 	Discard(ctx context.Context, queue string, sequence int64) error
-	// Ping checks that the queues answer. Returns CodeUnavailable.
-	Ping(ctx context.Context) error
-	// Close releases the adapter's connections.
-	Close() error
 }
 
 // Session is one locked session of a queue, held by one receiver.

@@ -29,23 +29,23 @@ func (t ResourceType) Valid() bool {
 // service: the desired state an admin asked for, plus what the bundle
 // reported back (outputs merged into Properties, DeploymentStatus).
 //
-// The JSON shape is AzureTRE's. Type-specific fields are empty for the other
-// types and omitted from the JSON.
+// The JSON is the stored document, with AzureTRE's field names (as in its
+// Resources container). Type-specific fields are empty for the other types
+// and omitted. The API answers with its own type, which leaves out the
+// bookkeeping fields (SecretRefs, LastOperationID, LastStepID).
 type Resource struct {
-	ID              string         `json:"id"`
-	TemplateName    string         `json:"templateName"`
-	TemplateVersion string         `json:"templateVersion"`
-	Properties      map[string]any `json:"properties"`
-	// AvailableUpgrades is computed on read; it is never stored.
-	AvailableUpgrades []AvailableUpgrade `json:"availableUpgrades,omitempty"`
-	IsEnabled         bool               `json:"isEnabled"`
-	ResourceType      ResourceType       `json:"resourceType"`
-	DeploymentStatus  Status             `json:"deploymentStatus"`
-	ETag              string             `json:"_etag,omitempty"`
-	ResourcePath      string             `json:"resourcePath"`
-	ResourceVersion   int                `json:"resourceVersion"`
-	User              User               `json:"user"`
-	UpdatedWhen       float64            `json:"updatedWhen"`
+	ID               string         `json:"id"`
+	TemplateName     string         `json:"templateName"`
+	TemplateVersion  string         `json:"templateVersion"`
+	Properties       map[string]any `json:"properties"`
+	IsEnabled        bool           `json:"isEnabled"`
+	ResourceType     ResourceType   `json:"resourceType"`
+	DeploymentStatus Status         `json:"deploymentStatus"`
+	ETag             string         `json:"_etag,omitempty"`
+	ResourcePath     string         `json:"resourcePath"`
+	ResourceVersion  int            `json:"resourceVersion"`
+	User             User           `json:"user"`
+	UpdatedWhen      float64        `json:"updatedWhen"`
 
 	// Workspace services and user resources.
 	WorkspaceID string `json:"workspaceId,omitempty"`
@@ -96,10 +96,12 @@ func ResourcePath(t ResourceType, workspaceID, serviceID, id string) string {
 // SetETag records the store's version tag of the document r was read from.
 func (r *Resource) SetETag(etag string) { r.ETag = etag }
 
-// AvailableUpgrade is a registered template version a resource may move to.
+// AvailableUpgrade is a registered template version a resource may move
+// to; a major upgrade needs ForceUpdateRequired (AzureTRE's
+// availableUpgrades, computed on read, never stored).
 type AvailableUpgrade struct {
-	Version             string `json:"version"`
-	ForceUpdateRequired bool   `json:"forceUpdateRequired"`
+	Version             string
+	ForceUpdateRequired bool
 }
 
 // ResourceHistoryItem is a snapshot of a resource taken before each accepted

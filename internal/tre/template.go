@@ -24,6 +24,10 @@ type Template struct {
 	// AzureTRE's rule_collections and network_rule_collections, with
 	// {{ resource.… }} substitutions (see package firewall).
 	Egress map[string]any `json:"egress,omitempty"`
+	// Bundle is the declaration of the bundle the version was registered
+	// from (the porter explain members of the registration): nil when the
+	// registration had none.
+	Bundle *BundleDeclaration `json:"bundle,omitempty"`
 
 	RegisteredWhen float64 `json:"registeredWhen"`
 	RegisteredBy   User    `json:"registeredBy"`
@@ -133,4 +137,15 @@ func stringList(v any) []string {
 		}
 	}
 	return out
+}
+
+// DeclaresEgress reports whether a resource has egress rules for the
+// firewall: its template t declares some, or its bundle reported some (the
+// EgressOutput output).
+func DeclaresEgress(t *Template, r *Resource) bool {
+	if t != nil && len(t.Egress) > 0 {
+		return true
+	}
+	_, ok := r.Properties[EgressOutput]
+	return ok
 }

@@ -1,10 +1,13 @@
 # Azure Firewall with a Firewall Policy. The policy holds:
 #   - rcg-core (priority 100, this file): the egress the core itself needs;
 #   - the groups of the firewall service (TRE_FIREWALL_GROUP_PREFIX, by default
-#     rcg-tre-*, priorities 200/210 for admins' manual rules and 500/510 for the
-#     resources' rules), written by the handler at run time, never by
-#     Terraform. rcg-core does not start with that prefix, so the service
-#     leaves it alone, and its priority collides with none of the service's.
+#     rcg-tre-*, priorities firewall_group_priorities: 300/310 for admins'
+#     manual rules and 400/410 for the resources' rules), written by the
+#     handler at run time, never by Terraform. rcg-core does not start with
+#     that prefix, so the service leaves it alone, and its priority collides
+#     with none of the service's. 500 to 599 stay free for AzureTRE's own
+#     groups (its rcg-core 500, airlock notifier 501, firewall shared
+#     service 510 and 520).
 # Terraform does not manage the service's groups, and azurerm does not delete
 # unmanaged child groups, so an apply never undoes the service's work.
 
@@ -14,8 +17,9 @@ resource "azurerm_public_ip" "firewall" {
   resource_group_name = var.resource_group_name
   allocation_method   = "Static"
   sku                 = "Standard"
-  zones               = ["1", "2", "3"]
-  tags                = var.tags
+  # The firewall's zones: its address must be in each of them.
+  zones = var.zones
+  tags  = var.tags
 }
 
 resource "azurerm_firewall_policy" "core" {
@@ -41,7 +45,7 @@ resource "azurerm_firewall" "core" {
   sku_name            = "AZFW_VNet"
   sku_tier            = var.sku_tier
   firewall_policy_id  = azurerm_firewall_policy.core.id
-  zones               = ["1", "2", "3"]
+  zones               = var.zones
   tags                = var.tags
 
   ip_configuration {

@@ -5,7 +5,8 @@ resource "azurerm_firewall_policy_rule_collection_group" "core" {
   # Not prefixed with the firewall service's group prefix: never managed by it.
   name               = "rcg-core"
   firewall_policy_id = azurerm_firewall_policy.core.id
-  # Before the service's groups (200, 210, 500, 510); collides with none.
+  # Before every other group; the root variable firewall_group_priorities
+  # keeps the firewall service's clear of it.
   priority = 100
 
   network_rule_collection {
@@ -14,24 +15,32 @@ resource "azurerm_firewall_policy_rule_collection_group" "core" {
     action   = "Allow"
 
     rule {
-      # Bundles call ARM and sign in with the VM's identity; the Azure
-      # Monitor agent ships journald to Log Analytics; docker pulls base
-      # images Porter's mixins need from MCR.
+      # The agent and bundles sign in with the VM's identity (Entra ID, and
+      # Microsoft Graph for bundles that manage applications, both in
+      # AzureActiveDirectory) and call ARM; the Azure Monitor agent ships
+      # journald to Log Analytics. As AzureTRE's rcg-core, Key Vaults of the
+      # TRE's region: a bundle writes secrets into the vault it creates
+      # before that vault's private endpoint exists. Porter's images come
+      # from the TRE's registry, by private endpoint.
       name                  = "processor-to-azure"
       protocols             = ["TCP"]
       source_ip_groups      = [azurerm_ip_group.core["resource-processor"].id]
-      destination_addresses = ["AzureActiveDirectory", "AzureResourceManager", "AzureMonitor", "MicrosoftContainerRegistry", "AzureFrontDoor.FirstParty"]
+      destination_addresses = ["AzureActiveDirectory", "AzureResourceManager", "AzureMonitor", "AzureKeyVault.${var.location}"]
       destination_ports     = ["443"]
     }
 
     rule {
-      # The handler fetches Entra ID's signing keys (token validation) and
-      # the Functions host sends telemetry to Application Insights. Cosmos DB,
-      # Service Bus, Key Vault and storage are reached by private endpoint.
+      # The handler fetches Entra ID's signing keys (token validation),
+      # writes the Firewall Policy's rule collection groups and reads the IP
+      # groups through ARM (the firewall service), and the Functions host
+      # sends telemetry to Application Insights. Every outbound call of the
+      # Function App goes through the firewall (vnet_route_all_enabled).
+      # Cosmos DB, Service Bus, Key Vault and storage are reached by private
+      # endpoint.
       name                  = "functions-to-azure"
       protocols             = ["TCP"]
-      source_ip_groups      = [azurerm_ip_group.core["functions"].id]
-      destination_addresses = ["AzureActiveDirectory", "AzureMonitor"]
+      source_ip_groups      = [azurerm_ip_group.core["web-app"].id]
+      destination_addresses = ["AzureActiveDirectory", "AzureResourceManager", "AzureMonitor"]
       destination_ports     = ["443"]
     }
 
@@ -41,7 +50,7 @@ resource "azurerm_firewall_policy_rule_collection_group" "core" {
       # is declared by their templates and opened by the firewall service.
       name                  = "shared-to-azure"
       protocols             = ["TCP"]
-      source_ip_groups      = [azurerm_ip_group.core["shared-services"].id]
+      source_ip_groups      = [azurerm_ip_group.core["shared"].id]
       destination_addresses = ["AzureActiveDirectory", "AzureMonitor"]
       destination_ports     = ["443"]
     }
@@ -53,8 +62,11 @@ resource "azurerm_firewall_policy_rule_collection_group" "core" {
     action   = "Allow"
 
     rule {
-      # What cloud-init installs (packages, Docker, the Azure CLI, Porter)
-      # and what Porter's Terraform mixin downloads (providers).
+      # What cloud-init installs (Ubuntu's packages, Docker among them, the
+      # Azure CLI) and what Porter fetches for itself, its mixins and its
+      # plugin (cdn.porter.sh, which redirects to GitHub). Bundles bring
+      # Terraform and their providers in their images (the terraform mixin
+      # mirrors them at build), so nothing else is open.
       name              = "processor-packages"
       source_ip_groups  = [azurerm_ip_group.core["resource-processor"].id]
       destination_fqdns = var.processor_egress_fqdns

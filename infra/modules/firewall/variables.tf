@@ -18,13 +18,18 @@ variable "subnet_id" {
   type        = string
 }
 
+variable "zones" {
+  description = "Availability zones of the firewall and its public address; empty in a region without zones."
+  type        = list(string)
+}
+
 variable "sku_tier" {
   description = "Standard or Premium."
   type        = string
 }
 
 variable "source_prefixes" {
-  description = "Address prefixes of the core's workload subnets by role: functions, resource-processor, shared-services. Each becomes an IP group ipg-<role> in the core resource group, which rules (and shared-service templates, by name) refer to."
+  description = "Address prefixes of the core's workload subnets by role: web-app (the API), resource-processor, shared. Each becomes an IP group ipg-<role>, AzureTRE's names, in the core resource group, which rules (and shared-service templates, by name) refer to."
   type        = map(string)
 }
 

@@ -1,6 +1,13 @@
 # The TRE's Key Vault: sensitive template properties (written by the
-# handler, read by the processor) and secrets of shared services. RBAC mode:
-# access is role assignments (infra/roles.tf), never access policies.
+# handler, read by the processor), secrets of shared services, Porter's
+# secrets (its storage's connection string, the aad_auth credentials,
+# sensitive bundle parameters and outputs). RBAC mode: access is role
+# assignments (infra/roles.tf), never access policies.
+#
+# The core reaches it through its private endpoint. Its public endpoint
+# answers the deployer's addresses only: Terraform writes the secrets the
+# core needs (infra/secrets.tf) from there, as it pushes to the registry
+# and the state account.
 
 variable "tre_id" {
   description = "Identifier of the TRE; names the vault."
@@ -20,6 +27,11 @@ variable "resource_group_name" {
 variable "tenant_id" {
   description = "Entra ID tenant of the vault."
   type        = string
+}
+
+variable "deployer_ip_ranges" {
+  description = "Addresses allowed to reach the vault's public endpoint (Terraform writing the core's secrets)."
+  type        = list(string)
 }
 
 variable "endpoints_subnet_id" {
@@ -48,12 +60,15 @@ resource "azurerm_key_vault" "tre" {
   # not even an owner, can purge it before the retention ends.
   purge_protection_enabled      = true
   soft_delete_retention_days    = 90
-  public_network_access_enabled = false
+  public_network_access_enabled = true
   tags                          = var.tags
 
   network_acls {
     default_action = "Deny"
     bypass         = "None"
+    # As the vault reports them (it stores a single address as /32), so
+    # that a plan shows no change.
+    ip_rules = [for r in var.deployer_ip_ranges : strcontains(r, "/") ? r : "${r}/32"]
   }
 }
 

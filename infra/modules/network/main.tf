@@ -7,26 +7,34 @@ locals {
   # The first /22 of the core address space, whatever its size.
   core22 = cidrsubnet(var.core_address_space, 22 - tonumber(split("/", var.core_address_space)[1]), 0)
 
+  # Subnets carry AzureTRE's names where its bundles look them up by name
+  # (data "azurerm_subnet": SharedSubnet for shared services' VMs and
+  # endpoints, ResourceProcessorSubnet and WebAppSubnet as sources in
+  # workspaces' network rules).
   subnets = {
     # Azure requires this exact name and at least a /26.
     firewall = { name = "AzureFirewallSubnet", prefix = cidrsubnet(local.core22, 4, 0) }
     # Function App regional VNet integration: delegated, /26 recommended.
-    functions = { name = "snet-functions", prefix = cidrsubnet(local.core22, 4, 1) }
+    # The TRE's API, as AzureTRE's API web app's subnet.
+    functions = { name = "WebAppSubnet", prefix = cidrsubnet(local.core22, 4, 1) }
     # The Resource Processor VM.
-    processor = { name = "snet-processor", prefix = cidrsubnet(local.core22, 4, 2) }
-    # Private endpoints of Cosmos DB, Service Bus, Key Vault, storage, ACR.
+    processor = { name = "ResourceProcessorSubnet", prefix = cidrsubnet(local.core22, 4, 2) }
+    # Private endpoints of Cosmos DB (both APIs), Service Bus, Key Vault,
+    # storage, ACR.
     endpoints = { name = "snet-private-endpoints", prefix = cidrsubnet(local.core22, 4, 3) }
     # Shared services (source mirror, package mirror) deployed by bundles.
-    shared = { name = "snet-shared-services", prefix = cidrsubnet(local.core22, 3, 2) }
+    shared = { name = "SharedSubnet", prefix = cidrsubnet(local.core22, 3, 2) }
   }
 
   # Every zone a core private endpoint or a workspace bundle's endpoint uses.
   # AzureCloud names: sovereign clouds use other suffixes.
   private_dns_zones = {
     cosmos   = "privatelink.documents.azure.com"
+    mongo    = "privatelink.mongo.cosmos.azure.com"
     sb       = "privatelink.servicebus.windows.net"
     vault    = "privatelink.vaultcore.azure.net"
     blob     = "privatelink.blob.core.windows.net"
+    table    = "privatelink.table.core.windows.net"
     file     = "privatelink.file.core.windows.net"
     registry = "privatelink.azurecr.io"
   }

@@ -39,6 +39,6 @@ output "subnet_prefixes" {
 }
 
 output "private_dns_zone_ids" {
-  description = "ARM id of each private DNS zone, by short name (cosmos, sb, vault, blob, file, registry)."
+  description = "ARM id of each private DNS zone, by short name (cosmos, mongo, sb, vault, blob, table, file, registry)."
   value       = { for k, z in azurerm_private_dns_zone.zone : k => z.id }
 }

@@ -35,6 +35,11 @@ variable "dns_zone_id" {
   type        = string
 }
 
+variable "table_dns_zone_id" {
+  description = "privatelink.table.core.windows.net zone (the Functions host's diagnostic events)."
+  type        = string
+}
+
 variable "tags" {
   description = "Tags of every resource."
   type        = map(string)
@@ -95,7 +100,10 @@ module "endpoint" {
 }
 
 # Host storage: Entra ID only and private. A dedicated plan needs no Azure
-# Files content share, so shared keys can stay off.
+# Files content share, so shared keys can stay off. The host uses blobs
+# (keys, timer schedules, locks) and tables (diagnostic events), so each of
+# those services has a private endpoint; it uses no queue (no blob trigger,
+# no Durable Functions) and no file share, which get none.
 resource "azurerm_storage_account" "host" {
   name                     = "st${var.tre_id}func"
   location                 = var.location
@@ -115,13 +123,14 @@ resource "azurerm_storage_account" "host" {
 
 module "host_endpoint" {
   source              = "../private_endpoint"
-  name                = azurerm_storage_account.host.name
+  for_each            = { blob = var.dns_zone_id, table = var.table_dns_zone_id }
+  name                = "${azurerm_storage_account.host.name}-${each.key}"
   location            = var.location
   resource_group_name = var.resource_group_name
   subnet_id           = var.endpoints_subnet_id
   resource_id         = azurerm_storage_account.host.id
-  subresource         = "blob"
-  dns_zone_id         = var.dns_zone_id
+  subresource         = each.key
+  dns_zone_id         = each.value
   tags                = var.tags
 }
 

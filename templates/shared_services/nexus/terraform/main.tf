@@ -14,7 +14,7 @@ locals {
 }
 
 data "azurerm_subnet" "shared" {
-  name                 = "snet-shared-services"
+  name                 = "SharedSubnet"
   virtual_network_name = "vnet-${var.tre_id}"
   resource_group_name  = local.core_rg
 }
