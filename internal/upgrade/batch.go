@@ -1,7 +1,9 @@
 package upgrade
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -128,11 +130,15 @@ func (s *Service) update(ctx context.Context, id string, fn func(*Batch) error) 
 		if err != nil {
 			return nil, fmt.Errorf("upgrade: update %s: %w", id, err)
 		}
+		before, _ := json.Marshal(b)
 		if err := fn(b); err != nil {
 			return nil, err
 		}
-		b.UpdatedWhen = s.ts()
 		b.recount()
+		if after, _ := json.Marshal(b); bytes.Equal(before, after) {
+			return b, nil // nothing changed: no write (and no event)
+		}
+		b.UpdatedWhen = s.ts()
 		etag, err := tre.ReplaceAs(ctx, s.store, tre.UpgradeBatches, id, b.ETag, b)
 		if tre.IsCode(err, tre.CodePreconditionFailed) && attempt < 20 {
 			continue

@@ -228,6 +228,8 @@ func TestApplyRunsAtMostMaxConcurrentAndPausesAfterFailures(t *testing.T) {
 	b = e.batch(b.ID)
 	require.Equal(t, upgrade.Counts{Pending: 1, Succeeded: 2, Failed: 2}, b.Counts, "running ones finish while paused")
 	require.True(t, b.Active)
+	e.advance()
+	require.Equal(t, b.ETag, e.batch(b.ID).ETag, "a round that changes nothing writes nothing")
 
 	_, err = e.up.Pause(ctx, b.ID, admin)
 	require.True(t, tre.IsCode(err, tre.CodeConflict))
