@@ -72,6 +72,7 @@ func (m *Main) localHost() *funchost.Host {
 			{Function: api.FunctionDispatchRedelivery, Binding: api.TriggerBindings()[api.FunctionDispatchRedelivery], Every: m.Config.SweepInterval},
 			{Function: api.FunctionOperationsWatchdog, Binding: api.TriggerBindings()[api.FunctionOperationsWatchdog], Every: m.Config.WatchdogInterval},
 			{Function: api.FunctionFirewallReconcile, Binding: api.TriggerBindings()[api.FunctionFirewallReconcile], Every: m.Config.FirewallInterval},
+			{Function: api.FunctionUpgradeBatches, Binding: api.TriggerBindings()[api.FunctionUpgradeBatches], Every: m.Config.UpgradeInterval},
 		},
 	}
 }

@@ -29,8 +29,11 @@ import (
 
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/assignment"
+	"github.com/tre-go/tre/internal/audit"
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/funchost"
@@ -39,6 +42,7 @@ import (
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/tre"
+	"github.com/tre-go/tre/internal/upgrade"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -133,9 +137,14 @@ type Main struct {
 	roles     *assignment.Service
 	roster    *roster.Service
 	dead      *deadletter.Service
+	costs     *costs.Service
+	catalog   *catalog.Service
+	audit     *audit.Service
+	upgrades  *upgrade.Service
 	agent     *processor.Agent // the in-process processor, if any
 	host      *funchost.Host   // the Functions host stand-in, if any
 	api       *api.API
+	front     http.Handler // the web UI, the dev sign-in and the API
 	ln        net.Listener
 	server    *http.Server
 }
@@ -176,6 +185,9 @@ func (m *Main) open(ctx context.Context) error {
 		m.host = m.localHost()
 	}
 	m.api = m.newAPI(validator, mode, reg)
+	if m.front, err = m.webFront(mode); err != nil {
+		return err
+	}
 	addr := net.JoinHostPort(m.Config.ListenAddress, strconv.Itoa(m.Config.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -191,7 +203,7 @@ func (m *Main) open(ctx context.Context) error {
 	m.Log.Info("handler ready", "version", version, "url", m.URL(), "adapters", m.adapterNames(), "auth", mode,
 		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall)
 	if mode == "dev" {
-		m.Log.Info("dev issuer in use: get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
+		m.Log.Info("dev issuer in use: open " + m.URL() + "/ and sign in there, or get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
 	}
 	return nil
 }
@@ -203,7 +215,10 @@ func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 	if err != nil {
 		return err
 	}
-	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue}
+	m.catalog = catalog.New(m.store, catalog.Options{Log: m.Log.With("component", "catalog")})
+	m.audit = audit.New(m.store, audit.Options{Log: m.Log.With("component", "audit")})
+	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Catalog: m.catalog,
+		Outcomes: m.outcomes()}
 	var signal *egress.Signal
 	if backend != nil {
 		signal = egress.NewSignal()
@@ -228,6 +243,10 @@ func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
 	m.roster = roster.New(m.store, nil)
 	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
+	m.upgrades = m.upgradeService()
+	if m.costs, err = m.costService(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -253,6 +272,10 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Agents:       m.roster,
 		DeadLetters:  m.dead,
 		Firewall:     m.firewall,
+		Costs:        m.costs,
+		Catalogs:     m.catalog,
+		Audit:        m.audit,
+		Upgrades:     m.upgrades,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health: []api.HealthCheck{
 			{Name: "Cosmos DB", Check: m.store.Ping, Backend: storeBackend},
@@ -323,7 +346,7 @@ func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
 // in-flight requests get ShutdownTimeout to finish.
 func (m *Main) Run(ctx context.Context) error {
 	m.server = &http.Server{
-		Handler:           m.api.Handler(),
+		Handler:           m.front,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
@@ -335,6 +358,10 @@ func (m *Main) Run(ctx context.Context) error {
 	fwDone := make(chan struct{})
 	go func() { defer close(fwDone); _ = m.firewall.Run(fwCtx) }()
 	defer func() { stopFirewall(); <-fwDone }()
+	// Bulk upgrades go on where they were; they stop with the firewall.
+	upDone := make(chan struct{})
+	go func() { defer close(upDone); _ = m.upgrades.Run(fwCtx) }()
+	defer func() { stopFirewall(); <-upDone }()
 	localCtx, stopLocal := context.WithCancel(ctx)
 	var local sync.WaitGroup
 	if m.agent != nil {

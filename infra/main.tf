@@ -171,6 +171,7 @@ module "functionapp" {
     aad_authority_url     = var.aad_authority_url
     api_client_id         = var.api_client_id
     api_audience          = var.api_audience
+    subscription_id       = var.subscription_id
   }
 
   # The host needs its storage roles before it starts (timer leases).

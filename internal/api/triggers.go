@@ -27,6 +27,7 @@ func TriggerBindings() map[string]string {
 		FunctionDispatchRedelivery: "timer",
 		FunctionOperationsWatchdog: "timer",
 		FunctionFirewallReconcile:  "timer",
+		FunctionUpgradeBatches:     "timer",
 	}
 }
 

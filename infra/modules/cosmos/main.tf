@@ -52,6 +52,9 @@ locals {
     Allocations       = "/id"
     RejectedMessages  = "/id"
     Agents            = "/id"
+    AuditRecords      = "/id"
+    UpgradeBatches    = "/id"
+    WorkspaceCatalogs = "/id"
   }
 }
 

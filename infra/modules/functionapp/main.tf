@@ -50,6 +50,11 @@ locals {
     AAD_AUTHORITY_URL = var.settings.aad_authority_url
     API_CLIENT_ID     = var.settings.api_client_id
     API_AUDIENCE      = var.settings.api_audience
+
+    # Costs (/api/costs) from Azure Cost Management, cached as AzureTRE does.
+    TRE_COSTS             = "azure"
+    AZURE_SUBSCRIPTION_ID = var.settings.subscription_id
+    TRE_COSTS_CACHE_TTL   = "2h"
   }
 
   # Settings of the Functions host and App Service, read by them, not by the
@@ -68,6 +73,8 @@ locals {
     ServiceBusConnection__clientId                = var.identity_client_id
     # Run the zip that scripts/deploy.sh deploys as a read-only package.
     WEBSITE_RUN_FROM_PACKAGE = "1"
+    # The root is the web UI (functions/ui), not the host's default page.
+    AzureWebJobsDisableHomepage = "true"
     # Keep every trace: host.json does not configure sampling, and the
     # Application Insights default samples traces away (an operation's log
     # must be complete).

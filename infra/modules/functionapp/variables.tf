@@ -73,6 +73,7 @@ variable "settings" {
     aad_authority_url     = string
     api_client_id         = string
     api_audience          = string
+    subscription_id       = string
   })
 }
 
