@@ -549,10 +549,8 @@ func requestMessageID(step tre.OperationStep) string {
 // the resource whose template defines the step), once: the write carries
 // the step id.
 func (s *Service) prepareStep(ctx context.Context, op *tre.Operation, step tre.OperationStep) (*tre.ResourceRequest, error) {
-	if step.TemplateStepID != tre.MainStepID {
-		if err := s.applyPipelineStep(ctx, op, step); err != nil {
-			return nil, err
-		}
+	if err := s.applyPipelineStep(ctx, op, step); err != nil {
+		return nil, err
 	}
 	target, err := s.getResource(ctx, step.ResourceID)
 	if err != nil {
@@ -561,7 +559,42 @@ func (s *Service) prepareStep(ctx context.Context, op *tre.Operation, step tre.O
 		}
 		return nil, err
 	}
-	return requestFor(op, step, target), nil
+	req := requestFor(op, step, target)
+	t, err := s.TemplateOf(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	req.Parameters = withSchemaDefaults(req.Parameters, t)
+	return req, nil
+}
+
+// withSchemaDefaults returns a resource's properties with the default of
+// its template's schema for each top-level property it was created
+// without: the bundle runs with the value the template says a property
+// has when left out (AzureTRE's UI fills them in its forms; its API, and
+// the clients that skip the UI, do not). The stored properties stay as
+// given.
+func withSchemaDefaults(props map[string]any, t *tre.Template) map[string]any {
+	defs, _ := t.Schema["properties"].(map[string]any)
+	var out map[string]any // a copy, made at the first default added
+	for name, raw := range defs {
+		node, _ := raw.(map[string]any)
+		def, ok := node["default"]
+		if _, given := props[name]; !ok || given || def == nil {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(props)+1)
+			for k, v := range props {
+				out[k] = v
+			}
+		}
+		out[name] = schema.DeepCopy(def)
+	}
+	if out == nil {
+		return props
+	}
+	return out
 }
 
 func requestFor(op *tre.Operation, step tre.OperationStep, r *tre.Resource) *tre.ResourceRequest {
@@ -583,6 +616,14 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 		return err
 	}
 	def, err := s.pipelineStepOf(ctx, source, op.Action, step.TemplateStepID)
+	if step.TemplateStepID == tre.MainStepID {
+		// A main step changes its own resource only when its template's
+		// pipeline gives it properties (AzureTRE's azureml, health
+		// services): a main step without a pipeline has none.
+		if err != nil || len(def.Properties) == 0 {
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -654,7 +695,11 @@ func (s *Service) pipelineProperties(ctx context.Context, step tre.OperationStep
 	if err != nil {
 		return nil, err
 	}
-	if err := v.ValidateUpdate(props); err != nil {
+	validate := v.ValidateUpdate
+	if step.ResourceAction == tre.ActionInstall {
+		validate = v.ValidateSet // AzureTRE: an install's step may set any property of its template
+	}
+	if err := validate(props); err != nil {
 		return nil, tre.WrapError(tre.CodeInvalid, err, "step %s sets properties of %s %s that its template rejects: %s",
 			step.TemplateStepID, target.ResourceType, target.TemplateName, tre.ErrorMessage(err))
 	}
