@@ -83,6 +83,7 @@ var Collections = map[Collection]string{
 	Allocations:       "/id",
 	RejectedMessages:  "/id",
 	Agents:            "/id",
+	AirlockRequests:   "/id",
 }
 
 // Document is one stored JSON object. Data holds the object including its
