@@ -28,9 +28,9 @@ run: build
 	FUNCTIONS_CUSTOMHANDLER_PORT=$(PORT) exec $(BIN)/tre-handler
 
 # The slow suites: the adapters against local protocol servers from npm,
-# the packaging of the deployables, the end-to-end walk on the Azure
-# adapters. `make test` skips them (one line each says so).
-INTEGRATION_PKGS := ./internal/nodetest/... ./internal/cosmos/... ./internal/servicebus/... ./internal/packaging/... ./handlers/
+# Azurite (the airlock's storage), the packaging of the deployables, the
+# end-to-end walk on the Azure adapters. `make test` skips them (one line each says so).
+INTEGRATION_PKGS := ./internal/nodetest/... ./internal/cosmos/... ./internal/servicebus/... ./internal/azblobstore/... ./internal/packaging/... ./handlers/
 # The packages whose tests involve timing: make stress runs them under load.
 STRESS_PKGS := ./internal/processor/ ./internal/faulttest/ ./internal/localrunner/ ./internal/porter/ ./internal/sqlite/ ./internal/lifecycle/ ./internal/firewall/ ./internal/lock/ ./internal/egress/ ./internal/funchost/
 STRESS_COUNT ?= 20

@@ -57,7 +57,7 @@ func TestImportApproved(t *testing.T) {
 	require.NoError(t, err)
 	u, err := url.Parse(link)
 	require.NoError(t, err)
-	require.Equal(t, "rcwdl", u.Query().Get("sp"), "a draft's link writes")
+	require.Equal(t, "rwdl", u.Query().Get("sp"), "a draft's link writes")
 	require.Equal(t, "2030-01-02T04:04:05Z", u.Query().Get("se"), "valid for an hour")
 	f.blobs.Put(draft, "data.csv", []byte("a,b\n1,2\n"))
 

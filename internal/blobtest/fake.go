@@ -136,15 +136,15 @@ func (f *Fake) SignedURL(ctx context.Context, c tre.BlobContainer, perm tre.Blob
 // Ping implements tre.Blobs.
 func (f *Fake) Ping(ctx context.Context) error { return nil }
 
-// Permissions spells permissions as a signature's sp field does (racwdl
-// order: read, create, write, delete, list).
+// Permissions spells permissions as a signature's sp field does (in its
+// order: read, write, delete, list).
 func Permissions(p tre.BlobPermissions) string {
 	var b strings.Builder
 	if p.Read {
 		b.WriteString("r")
 	}
 	if p.Write {
-		b.WriteString("cw")
+		b.WriteString("w")
 	}
 	if p.Delete {
 		b.WriteString("d")

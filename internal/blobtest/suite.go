@@ -98,7 +98,7 @@ func Run(t *testing.T, be Backend) {
 		require.Contains(t, u, "sp=rl", "read and list only")
 		u, err = b.SignedURL(ctx, c, tre.BlobPermissions{Read: true, Write: true, Delete: true, List: true}, time.Now().Add(time.Hour))
 		require.NoError(t, err)
-		require.Contains(t, u, "sp=rcwdl")
+		require.Contains(t, u, "sp=rwdl")
 	})
 }
 
