@@ -36,7 +36,9 @@ func statusChangedEvent(r *tre.AirlockRequest, ch tre.AirlockChange) ([]byte, er
 // roleKey is AzureTRE's snake_case name of a role in a notification.
 var camel = regexp.MustCompile(`([a-z])([A-Z])`)
 
-func roleKey(r tre.Role) string { return strings.ToLower(camel.ReplaceAllString(string(r), "${1}_${2}")) }
+func roleKey(r tre.Role) string {
+	return strings.ToLower(camel.ReplaceAllString(string(r), "${1}_${2}"))
+}
 
 // notificationEvent describes a change for notifiers: the request as it
 // was after the change, its workspace, and who holds each role there.

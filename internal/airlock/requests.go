@@ -32,15 +32,17 @@ type Filter struct {
 
 // orderable are the fields a list can be ordered by, with how to compare.
 var orderable = map[string]func(a, b *tre.AirlockRequest) int{
-	"id":                    func(a, b *tre.AirlockRequest) int { return strings.Compare(a.ID, b.ID) },
-	"createdWhen":           func(a, b *tre.AirlockRequest) int { return cmpFloat(a.CreatedWhen, b.CreatedWhen) },
-	"updatedWhen":           func(a, b *tre.AirlockRequest) int { return cmpFloat(a.UpdatedWhen, b.UpdatedWhen) },
-	"status":                func(a, b *tre.AirlockRequest) int { return strings.Compare(string(a.Status), string(b.Status)) },
-	"type":                  func(a, b *tre.AirlockRequest) int { return strings.Compare(string(a.Type), string(b.Type)) },
-	"title":                 func(a, b *tre.AirlockRequest) int { return strings.Compare(a.Title, b.Title) },
-	"businessJustification": func(a, b *tre.AirlockRequest) int { return strings.Compare(a.BusinessJustification, b.BusinessJustification) },
-	"workspaceId":           func(a, b *tre.AirlockRequest) int { return strings.Compare(a.WorkspaceID, b.WorkspaceID) },
-	"resourceVersion":       func(a, b *tre.AirlockRequest) int { return a.ResourceVersion - b.ResourceVersion },
+	"id":          func(a, b *tre.AirlockRequest) int { return strings.Compare(a.ID, b.ID) },
+	"createdWhen": func(a, b *tre.AirlockRequest) int { return cmpFloat(a.CreatedWhen, b.CreatedWhen) },
+	"updatedWhen": func(a, b *tre.AirlockRequest) int { return cmpFloat(a.UpdatedWhen, b.UpdatedWhen) },
+	"status":      func(a, b *tre.AirlockRequest) int { return strings.Compare(string(a.Status), string(b.Status)) },
+	"type":        func(a, b *tre.AirlockRequest) int { return strings.Compare(string(a.Type), string(b.Type)) },
+	"title":       func(a, b *tre.AirlockRequest) int { return strings.Compare(a.Title, b.Title) },
+	"businessJustification": func(a, b *tre.AirlockRequest) int {
+		return strings.Compare(a.BusinessJustification, b.BusinessJustification)
+	},
+	"workspaceId":     func(a, b *tre.AirlockRequest) int { return strings.Compare(a.WorkspaceID, b.WorkspaceID) },
+	"resourceVersion": func(a, b *tre.AirlockRequest) int { return a.ResourceVersion - b.ResourceVersion },
 }
 
 func cmpFloat(a, b float64) int {
