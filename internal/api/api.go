@@ -37,6 +37,8 @@ type API struct {
 	DeadLetters DeadLetters
 	// Firewall is the firewall service.
 	Firewall Firewall
+	// Airlock is the airlock.
+	Airlock Airlock
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
@@ -92,6 +94,7 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.workspaceRoutes()...)
 	routes = append(routes, a.operationControlRoutes()...)
 	routes = append(routes, a.firewallRoutes()...)
+	routes = append(routes, a.airlockRoutes()...)
 	routes = append(routes, a.triggerRoutes()...)
 	return routes
 }

@@ -162,6 +162,10 @@ const (
 // Queues lists every queue (or topic) of the system.
 var Queues = []string{QueueRequests, QueueStatus, QueueAirlockStatus, QueueAirlockNotification}
 
+// Topics lists the entries of Queues that are topics in Service Bus (their
+// consumers subscribe; locally each is a queue like the others).
+var Topics = []string{QueueAirlockNotification}
+
 // KnownQueue reports whether name is one of Queues.
 func KnownQueue(name string) bool {
 	for _, q := range Queues {

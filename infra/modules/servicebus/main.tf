@@ -33,12 +33,16 @@ variable "tags" {
 }
 
 locals {
-  # Both queues: tre.QueueRequests and tre.QueueStatus (internal/tre/queue.go).
+  # The queues of internal/tre (queue.go, airlock.go).
   #   workspacequeue:   handler -> processor; session = the resource a step
   #                     changes, so changes to one resource run in order.
   #   deploymentstatus: processor -> handler (the deployment-status function,
   #                     isSessionsEnabled); session = the operation.
-  queues = ["workspacequeue", "deploymentstatus"]
+  #   airlock-status-changed: the airlock's status changes that have work
+  #                     for its processor (the airlock-status-changed
+  #                     function, isSessionsEnabled); session = the request,
+  #                     so one request's changes are handled in order.
+  queues = ["workspacequeue", "deploymentstatus", "airlock-status-changed"]
 }
 
 resource "azurerm_servicebus_namespace" "bus" {
