@@ -27,6 +27,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"github.com/tre-go/tre/internal/airlock"
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/auth"
@@ -133,8 +134,11 @@ type Main struct {
 	roles     *assignment.Service
 	roster    *roster.Service
 	dead      *deadletter.Service
-	agent     *processor.Agent // the in-process processor, if any
-	host      *funchost.Host   // the Functions host stand-in, if any
+	airlock   *airlock.Service
+	blobs     tre.Blobs                // the airlock's storage, if any
+	notify    *airlock.NotificationLog // the local consumer of airlock notifications, if any
+	agent     *processor.Agent         // the in-process processor, if any
+	host      *funchost.Host           // the Functions host stand-in, if any
 	api       *api.API
 	ln        net.Listener
 	server    *http.Server
@@ -174,6 +178,7 @@ func (m *Main) open(ctx context.Context) error {
 	}
 	if m.Config.LocalHost {
 		m.host = m.localHost()
+		m.notify = m.notificationLog()
 	}
 	m.api = m.newAPI(validator, mode, reg)
 	addr := net.JoinHostPort(m.Config.ListenAddress, strconv.Itoa(m.Config.Port))
@@ -189,7 +194,8 @@ func (m *Main) open(ctx context.Context) error {
 		return nil
 	})
 	m.Log.Info("handler ready", "version", version, "url", m.URL(), "adapters", m.adapterNames(), "auth", mode,
-		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall)
+		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall,
+		"airlock_storage", m.Config.Airlock.Storage, "airlock_scanner", m.Config.Airlock.Scanner)
 	if mode == "dev" {
 		m.Log.Info("dev issuer in use: get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
 	}
@@ -224,7 +230,8 @@ func (m *Main) services(reg *registry.Registry) error {
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
 	m.roster = roster.New(m.store, nil)
 	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
-	return nil
+	m.airlock, m.blobs, err = m.airlockService()
+	return err
 }
 
 // newAPI wires the services into the API.
@@ -232,6 +239,16 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 	storeName, queueName := "Configuration Store (SQLite)", "Message Queue (SQLite)"
 	if m.Config.Azure() {
 		storeName, queueName = "Cosmos DB", "Service Bus"
+	}
+	health := []api.HealthCheck{
+		{Name: storeName, Check: m.store.Ping},
+		{Name: queueName, Check: m.queue.Ping},
+		{Name: "Resource Processor", Check: func(ctx context.Context) error {
+			return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
+		}},
+	}
+	if m.blobs != nil {
+		health = append(health, api.HealthCheck{Name: "Airlock Storage", Check: airlockHealth(m.blobs)})
 	}
 	return &api.API{
 		Log:          m.Log,
@@ -244,14 +261,9 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Agents:       m.roster,
 		DeadLetters:  m.dead,
 		Firewall:     m.firewall,
+		Airlock:      m.airlock,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
-		Health: []api.HealthCheck{
-			{Name: storeName, Check: m.store.Ping},
-			{Name: queueName, Check: m.queue.Ping},
-			{Name: "Resource Processor", Check: func(ctx context.Context) error {
-				return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
-			}},
-		},
+		Health:       health,
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
 			APIRootScope: rootScope(m.Config),
@@ -318,6 +330,10 @@ func (m *Main) Run(ctx context.Context) error {
 		m.host.HandlerURL = m.URL()
 		local.Add(1)
 		go func() { defer local.Done(); _ = m.host.Run(localCtx) }()
+	}
+	if m.notify != nil {
+		local.Add(1)
+		go func() { defer local.Done(); _ = m.notify.Run(localCtx) }()
 	}
 	var serveErr error
 	select {
