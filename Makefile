@@ -6,6 +6,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PORT    ?= 8080
+AZURITE_PORT ?= 10000
 export TRE_DATA_DIR ?= .tre
 
 .PHONY: build run test test-deps test-integration stress lint vet clean
@@ -14,7 +15,7 @@ export TRE_DATA_DIR ?= .tre
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/tre-handler ./handlers
 
-## run: build and start the API locally on the embedded store (Ctrl-C stops it)
+## run: build and start the API locally on the embedded store, with Azurite as the airlock's storage when Node.js is installed (Ctrl-C stops both)
 run: build
 	@echo ""
 	@echo "  TRE API on http://127.0.0.1:$(PORT) (data in $(TRE_DATA_DIR)/, dev token issuer)"
@@ -25,7 +26,7 @@ run: build
 	@echo "    curl -s http://127.0.0.1:$(PORT)/api/health"
 	@echo "    curl -s -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:$(PORT)/api/workspace-templates"
 	@echo ""
-	FUNCTIONS_CUSTOMHANDLER_PORT=$(PORT) exec $(BIN)/tre-handler
+	PORT=$(PORT) AZURITE_PORT=$(AZURITE_PORT) BIN=$(BIN) GO=$(GO) exec scripts/run-local.sh
 
 # The slow suites: the adapters against local protocol servers from npm,
 # Azurite (the airlock's storage), the packaging of the deployables, the
