@@ -56,10 +56,13 @@ stress:
 	trap 'kill "$${pids[@]}" 2>/dev/null' EXIT; \
 	$(GO) test -race -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
 
-## lint: staticcheck, deadcode (tools pinned in tools/go.mod)
+## lint: staticcheck, deadcode, complexity (gocyclo: over 19 fails) and length (funclen: over 79 lines fails) of production functions; prints the top 5 of both
 lint:
 	$(TOOL) staticcheck ./...
 	@dead=$$($(TOOL) deadcode -test ./...); if [ -n "$$dead" ]; then echo "deadcode:"; echo "$$dead"; exit 1; fi
+	@echo "most complex functions (limit 19):"; $(TOOL) gocyclo -top 5 -ignore '_test\.go$$' . | sed 's/^/  /'
+	$(TOOL) gocyclo -over 19 -ignore '_test\.go$$' .
+	$(GO) run ./internal/funclen -over 79 .
 
 vet:
 	@unformatted=$$(find . -name '*.go' -not -path '*/node_modules/*' -not -path './.tre/*' | xargs gofmt -l); \
