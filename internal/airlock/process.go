@@ -106,32 +106,8 @@ func (s *Service) move(ctx context.Context, r *tre.AirlockRequest) (Outcome, err
 		st = &tre.AirlockStage{Status: r.Status}
 	}
 	if !st.Copied {
-		files, err := s.blobs.List(ctx, src)
-		if err != nil && !tre.IsCode(err, tre.CodeNotFound) {
-			return "", err
-		}
-		if len(files) == 0 {
-			msg := "Request did not contain any files."
-			if r.Status != tre.AirlockSubmitted {
-				msg = fmt.Sprintf("The files of the request are not in its %s storage any more.", source(r.Status))
-			}
-			return s.finish(ctx, r, tre.AirlockFailed, msg)
-		}
-		if err := s.blobs.CreateContainer(ctx, dst); err != nil {
-			return "", err
-		}
-		for _, f := range files {
-			if err := s.blobs.Copy(ctx, src, dst, f.Name); err != nil {
-				return "", fmt.Errorf("airlock: copy %s of %s to %s: %w", f.Name, r.ID, dst, err)
-			}
-		}
-		st.Copied, st.CopiedWhen = true, s.timestamp()
-		st.Files = make([]tre.AirlockFile, len(files))
-		for i, f := range files {
-			st.Files[i] = tre.AirlockFile{Name: f.Name, Size: f.Size}
-		}
-		if r, err = s.saveStage(ctx, r, st); err != nil {
-			return "", err
+		if r, err = s.copyFiles(ctx, r, st, src, dst); err != nil {
+			return s.noFiles(ctx, r, err)
 		}
 	}
 	if !st.SourceDeleted {
@@ -153,6 +129,48 @@ func (s *Service) move(ctx context.Context, r *tre.AirlockRequest) (Outcome, err
 	default: // blocking: keep the scanner's verdict as the message
 		return s.finish(ctx, r, tre.AirlockBlocked, r.StatusMessage)
 	}
+}
+
+// errNoFiles says the source container holds nothing to move.
+var errNoFiles = errors.New("airlock: no files")
+
+// copyFiles copies every file of src to dst and records it in the
+// request's progress; errNoFiles when there are none.
+func (s *Service) copyFiles(ctx context.Context, r *tre.AirlockRequest, st *tre.AirlockStage, src, dst tre.BlobContainer) (*tre.AirlockRequest, error) {
+	files, err := s.blobs.List(ctx, src)
+	if err != nil && !tre.IsCode(err, tre.CodeNotFound) {
+		return r, err
+	}
+	if len(files) == 0 {
+		return r, errNoFiles
+	}
+	if err := s.blobs.CreateContainer(ctx, dst); err != nil {
+		return r, err
+	}
+	for _, f := range files {
+		if err := s.blobs.Copy(ctx, src, dst, f.Name); err != nil {
+			return r, fmt.Errorf("airlock: copy %s of %s to %s: %w", f.Name, r.ID, dst, err)
+		}
+	}
+	st.Copied, st.CopiedWhen = true, s.timestamp()
+	st.Files = make([]tre.AirlockFile, len(files))
+	for i, f := range files {
+		st.Files[i] = tre.AirlockFile(f)
+	}
+	return s.saveStage(ctx, r, st)
+}
+
+// noFiles ends a move whose copy failed: a request without files fails
+// (AzureTRE's text at submission); other errors are returned.
+func (s *Service) noFiles(ctx context.Context, r *tre.AirlockRequest, err error) (Outcome, error) {
+	if !errors.Is(err, errNoFiles) {
+		return "", err
+	}
+	msg := "Request did not contain any files."
+	if r.Status != tre.AirlockSubmitted {
+		msg = fmt.Sprintf("The files of the request are not in its %s storage any more.", source(r.Status))
+	}
+	return s.finish(ctx, r, tre.AirlockFailed, msg)
 }
 
 // saveStage records the processor's progress on a request still in the

@@ -39,16 +39,6 @@ func processed(s tre.AirlockStatus) bool {
 	return false
 }
 
-// inProgress reports whether s is a status the processor must move the
-// request out of.
-func inProgress(s tre.AirlockStatus) bool {
-	switch s {
-	case tre.AirlockSubmitted, tre.AirlockApprovalInProgress, tre.AirlockRejectionInProgress, tre.AirlockBlockingInProgress:
-		return true
-	}
-	return false
-}
-
 // errIllegal is AzureTRE's answer to an illegal status change.
 func errIllegal() error {
 	return tre.Errorf(tre.CodeInvalid, "Airlock request status change was illegal")

@@ -101,7 +101,7 @@ func waitAnswers(u string) error {
 		select {
 		case <-tick.C:
 		case <-deadline.C:
-			return fmt.Errorf("Azurite does not answer within 30s: %w", err)
+			return fmt.Errorf("azurite does not answer within 30s: %w", err)
 		}
 	}
 }
