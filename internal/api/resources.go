@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"slices"
 
 	"github.com/tre-go/tre/internal/assignment"
@@ -164,7 +165,28 @@ func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, e
 	if f.restrict && !userOf(r.Context()).HasRole(tre.RoleTREAdmin) {
 		return restrictedOf(res, ups), nil
 	}
-	return resourceOf(res, ups), nil
+	out := resourceOf(res, ups)
+	if res.ResourceType == tre.TypeWorkspace {
+		out.Properties = a.withScopeID(out.Properties)
+	}
+	return out, nil
+}
+
+// withScopeID gives a workspace's properties AzureTRE's scope_id when its
+// bundle gave none: AzureTRE's clients (the tre CLI, the e2e tests) read
+// it to ask for a token of the workspace, and workspaces have no app
+// registration of their own here, so it is the API's (as GET
+// .../scopeid answers). The stored properties are not changed.
+func (a *API) withScopeID(props map[string]any) map[string]any {
+	if _, ok := props["scope_id"]; ok {
+		return props
+	}
+	out := make(map[string]any, len(props)+1)
+	for k, v := range props {
+		out[k] = v
+	}
+	out["scope_id"] = strings.TrimSuffix(a.Metadata.APIRootScope, "/user_impersonation")
+	return out
 }
 
 func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
