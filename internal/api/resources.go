@@ -2,8 +2,8 @@ package api
 
 import (
 	"net/http"
-	"strings"
 	"slices"
+	"strings"
 
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/lifecycle"
