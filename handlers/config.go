@@ -78,6 +78,10 @@ var settings = []config.Setting{
 	{Name: "AAD_AUTHORITY_URL", Default: "https://login.microsoftonline.com", Description: "Entra ID authority (sovereign clouds differ)."},
 	{Name: "API_CLIENT_ID", Default: "", Description: "Application (client) id of the API's app registration. Required with AAD_TENANT_ID."},
 	{Name: "API_AUDIENCE", Default: "", Description: "Audience tokens must carry. Defaults to API_CLIENT_ID (Entra) or api://tre-dev (dev issuer)."},
+	{Name: "TRE_COSTS", Default: "", Description: "Where the cost routes (/api/costs) get costs: azure (Azure Cost Management, in AZURE_SUBSCRIPTION_ID and the workspaces' own subscriptions; the identity needs Cost Management Reader and Reader there) or none (no cost source: the cost lists are empty and the answers say so). Default: azure when AZURE_SUBSCRIPTION_ID is set, else none."},
+	{Name: "AZURE_SUBSCRIPTION_ID", Default: "", Description: "The TRE's Azure subscription, whose costs the cost routes report (AzureTRE's SUBSCRIPTION_ID)."},
+	{Name: "TRE_UPGRADE_INTERVAL", Default: "10s", Description: "Local mode: how often the upgrade-batches timer advances bulk upgrades (besides each operation's end). In Azure its function.json schedule decides."},
+	{Name: "TRE_COSTS_CACHE_TTL", Default: "2h", Description: "How long an answer of the cost source is reused for the same query (AzureTRE: 2 hours), per handler instance."},
 }
 
 // azureSettings point the handler at Azure resources or an Azure identity.
@@ -89,6 +93,7 @@ var azureSettings = []string{"STATE_STORE_ENDPOINT", "STATE_STORE_KEY", "SERVICE
 
 // Config is the handler's validated configuration.
 type Config struct {
+	fleetConfig
 	ListenAddress   string
 	Port            int
 	DataDir         string
@@ -196,6 +201,7 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	c.localModeSettings(e)
 	c.firewallSettings(e)
 	c.airlockSettings(e)
+	c.fleetSettings(e)
 	c.resolvePaths(e)
 	c.devIssuerSettings(e)
 	c.entraSettings(e)

@@ -75,6 +75,7 @@ func (m *Main) localHost() *funchost.Host {
 			{Function: api.FunctionOperationsWatchdog, Binding: api.TriggerBindings()[api.FunctionOperationsWatchdog], Every: m.Config.WatchdogInterval},
 			{Function: api.FunctionFirewallReconcile, Binding: api.TriggerBindings()[api.FunctionFirewallReconcile], Every: m.Config.FirewallInterval},
 			{Function: api.FunctionAirlockSweep, Binding: api.TriggerBindings()[api.FunctionAirlockSweep], Every: m.Config.Airlock.SweepInterval},
+			{Function: api.FunctionUpgradeBatches, Binding: api.TriggerBindings()[api.FunctionUpgradeBatches], Every: m.Config.UpgradeInterval},
 		},
 	}
 }

@@ -30,8 +30,11 @@ import (
 	"github.com/tre-go/tre/internal/airlock"
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/assignment"
+	"github.com/tre-go/tre/internal/audit"
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/funchost"
@@ -40,6 +43,7 @@ import (
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/tre"
+	"github.com/tre-go/tre/internal/upgrade"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -134,6 +138,10 @@ type Main struct {
 	roles     *assignment.Service
 	roster    *roster.Service
 	dead      *deadletter.Service
+	costs     *costs.Service
+	catalog   *catalog.Service
+	audit     *audit.Service
+	upgrades  *upgrade.Service
 	airlock   *airlock.Service
 	blobs     tre.Blobs                // the airlock's storage, if any
 	notify    *airlock.NotificationLog // the local consumer of airlock notifications, if any
@@ -213,7 +221,10 @@ func (m *Main) services(reg *registry.Registry) error {
 	if err != nil {
 		return err
 	}
-	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue}
+	m.catalog = catalog.New(m.store, catalog.Options{Log: m.Log.With("component", "catalog")})
+	m.audit = audit.New(m.store, audit.Options{Log: m.Log.With("component", "audit")})
+	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Catalog: m.catalog,
+		Outcomes: m.outcomes()}
 	var signal *egress.Signal
 	if backend != nil {
 		signal = egress.NewSignal()
@@ -234,6 +245,10 @@ func (m *Main) services(reg *registry.Registry) error {
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
 	m.roster = roster.New(m.store, nil)
 	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
+	m.upgrades = m.upgradeService()
+	if m.costs, err = m.costService(); err != nil {
+		return err
+	}
 	m.airlock, m.blobs, err = m.airlockService()
 	return err
 }
@@ -265,6 +280,10 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Agents:       m.roster,
 		DeadLetters:  m.dead,
 		Firewall:     m.firewall,
+		Costs:        m.costs,
+		Catalogs:     m.catalog,
+		Audit:        m.audit,
+		Upgrades:     m.upgrades,
 		Airlock:      m.airlock,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		Health:       health,
@@ -324,6 +343,10 @@ func (m *Main) Run(ctx context.Context) error {
 	fwDone := make(chan struct{})
 	go func() { defer close(fwDone); _ = m.firewall.Run(fwCtx) }()
 	defer func() { stopFirewall(); <-fwDone }()
+	// Bulk upgrades go on where they were; they stop with the firewall.
+	upDone := make(chan struct{})
+	go func() { defer close(upDone); _ = m.upgrades.Run(fwCtx) }()
+	defer func() { stopFirewall(); <-upDone }()
 	localCtx, stopLocal := context.WithCancel(ctx)
 	var local sync.WaitGroup
 	if m.agent != nil {

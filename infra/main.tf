@@ -191,6 +191,7 @@ module "functionapp" {
     airlock_link_expiry        = var.airlock.link_expiry
     airlock_scan_limit         = var.airlock.scan_limit
     airlock_processing_limit   = var.airlock.processing_limit
+    subscription_id            = var.subscription_id
   }
 
   # The host needs its storage roles before it starts (timer leases).

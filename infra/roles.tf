@@ -95,6 +95,19 @@ resource "azurerm_role_assignment" "api_airlock_storage" {
   skip_service_principal_aad_check = true
 }
 
+# Costs: the cost routes query Cost Management for the subscription's costs
+# (Cost Management Reader) and list its resource groups by TRE tag, to
+# attribute untagged resources to their group (Reader), as AzureTRE's API
+# does with its identity.
+resource "azurerm_role_assignment" "api_costs" {
+  for_each                         = toset(["Cost Management Reader", "Reader"])
+  scope                            = "/subscriptions/${var.subscription_id}"
+  role_definition_name             = each.key
+  principal_id                     = azurerm_user_assigned_identity.api.principal_id
+  principal_type                   = "ServicePrincipal"
+  skip_service_principal_aad_check = true
+}
+
 # Sensitive template properties: the handler stores them as secrets on create
 # and update, and deletes them with the resource. Officer is the narrowest
 # built-in role that can set and delete secrets (no keys, no certificates).

@@ -39,6 +39,15 @@ type API struct {
 	Firewall Firewall
 	// Airlock is the airlock.
 	Airlock Airlock
+	// Costs reports costs (AzureTRE's /api/costs routes).
+	Costs Costs
+	// Catalogs are the workspaces' catalogues of allowed templates.
+	Catalogs Catalogs
+	// Audit is the audit trail: accepted changes are recorded in it (nil:
+	// not recorded).
+	Audit Audit
+	// Upgrades are the bulk upgrades.
+	Upgrades Upgrades
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
@@ -95,6 +104,10 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.operationControlRoutes()...)
 	routes = append(routes, a.firewallRoutes()...)
 	routes = append(routes, a.airlockRoutes()...)
+	routes = append(routes, a.costRoutes()...)
+	routes = append(routes, a.catalogRoutes()...)
+	routes = append(routes, a.auditRoutes()...)
+	routes = append(routes, a.upgradeRoutes()...)
 	routes = append(routes, a.triggerRoutes()...)
 	return routes
 }

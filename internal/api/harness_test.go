@@ -18,9 +18,12 @@ import (
 	"github.com/tre-go/tre/internal/airlock"
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/assignment"
+	"github.com/tre-go/tre/internal/audit"
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/blobtest"
+	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/cidr"
+	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/firewallfile"
@@ -31,6 +34,7 @@ import (
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
+	"github.com/tre-go/tre/internal/upgrade"
 )
 
 // env is the API over one data directory.
@@ -73,9 +77,11 @@ func openEnv(t *testing.T, dir string) *env {
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := registry.New(st, nil)
 	signal := egress.NewSignal()
+	cat := catalog.New(st, catalog.Options{Log: log})
+	trail := audit.New(st, audit.Options{Log: log})
 	svc := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "tre1", Location: "local",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22")}, lifecycle.Options{Log: log, DeadLetters: q,
-		Firewall: signal})
+		Firewall: signal, Catalog: cat, Outcomes: trail})
 	fw, err := egress.New(st, &firewallfile.Backend{Path: filepath.Join(dir, "firewall.json")}, svc, signal,
 		egress.Config{Holder: "api-test"}, egress.Options{Log: log})
 	require.NoError(t, err)
@@ -88,8 +94,7 @@ func openEnv(t *testing.T, dir string) *env {
 	blobs := blobtest.NewFake()
 	al := airlock.New(st, blobs, &scanstub.Scanner{Blobs: blobs}, q, svc, roles, airlock.Config{Layout: airlock.Layout{TREID: "tre1"}}, airlock.Options{Log: log})
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: roles, Agents: agents, DeadLetters: dead, Firewall: fw, Airlock: al,
-		MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
+		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: roles, Agents: agents, DeadLetters: dead, Firewall: fw, Airlock: al, Costs: costs.New(nil, svc, costs.Config{TREID: "tre1"}, costs.Options{}), Catalogs: cat, Audit: trail, Upgrades: upgrade.New(st, svc, upgrade.Config{Holder: "api-test"}, upgrade.Options{Log: log}), MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
 		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
 		Health:   []api.HealthCheck{{Name: "store", Check: st.Ping}}}
 	srv := httptest.NewServer(a.Handler())

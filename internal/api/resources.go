@@ -429,7 +429,12 @@ func (a *API) scopeID(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) workspaceTemplates(userResources bool) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := a.workspaceOf(r); err != nil {
+		ws, err := a.workspaceOf(r)
+		if err != nil {
+			return err
+		}
+		allowed, err := a.Catalogs.Get(r.Context(), ws.ID)
+		if err != nil {
 			return err
 		}
 		k := registry.Kind{Type: tre.TypeWorkspaceService}
@@ -443,7 +448,7 @@ func (a *API) workspaceTemplates(userResources bool) func(http.ResponseWriter, *
 		roles := callerRoles(r)
 		infos := make([]registry.Info, 0, len(list))
 		for _, t := range list {
-			if registry.Authorized(t, roles) {
+			if registry.Authorized(t, roles) && allowed.Allows(t) {
 				infos = append(infos, registry.InfoOf(t))
 			}
 		}

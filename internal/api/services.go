@@ -34,6 +34,9 @@ type Templates interface {
 	// UpdateVersion makes a version current or (un)deprecates it. Returns
 	// CodeNotFound, CodeInvalid.
 	UpdateVersion(ctx context.Context, k registry.Kind, name, version string, u registry.Update, by tre.User) (*tre.Template, error)
+	// Unregister removes a version no resource uses. Returns CodeNotFound,
+	// CodeConflict (naming the users).
+	Unregister(ctx context.Context, k registry.Kind, name, version string) error
 }
 
 // Resources are the workspaces, workspace services, user resources and

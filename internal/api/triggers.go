@@ -33,6 +33,7 @@ func TriggerBindings() map[string]string {
 
 		FunctionAirlockStatusChanged: "msg",
 		FunctionAirlockSweep:         "timer",
+		FunctionUpgradeBatches:       "timer",
 	}
 }
 

@@ -21,6 +21,7 @@ var handlerNotInAzure = map[string]string{
 	"TRE_DATA_DIR":                  "holds the embedded SQLite store, the file secret store and the dev issuer's key: none is used with the Azure adapters and Entra ID",
 	"TRE_SWEEP_INTERVAL":            "local mode's timer; in Azure the dispatch-redelivery function.json schedule decides",
 	"TRE_WATCHDOG_INTERVAL":         "local mode's timer; in Azure the operations-watchdog function.json schedule decides",
+	"TRE_UPGRADE_INTERVAL":          "local mode's timer; in Azure the upgrade-batches function.json schedule decides",
 	"TRE_TEMPLATES_DIR":             "local mode: bundles for the local runner; in Azure templates are registered with scripts/register-bundle.sh",
 	"TRE_REGISTER_TEMPLATES":        "local mode: start-up registration from TRE_TEMPLATES_DIR",
 	"TRE_PROCESSOR_WORKERS":         "local mode: the in-process processor; in Azure the processor VM's NUMBER_PROCESSES",

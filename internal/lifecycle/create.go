@@ -53,6 +53,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := parentVersionOK(tmpl, p.parent(), "templateName"); err != nil {
+		return nil, nil, err
+	}
 	id := s.newID()
 	r := &tre.Resource{
 		ID: id, TemplateName: tmpl.Name, TemplateVersion: tmpl.Version, IsEnabled: true,
@@ -134,6 +137,9 @@ func (s *Service) createTemplate(ctx context.Context, req CreateRequest, kind re
 	}
 	if !registry.Authorized(tmpl, req.Roles) {
 		return nil, nil, tre.Errorf(tre.CodeForbidden, "User not authorized to use template %s", tmpl.Name)
+	}
+	if err := s.allowedIn(ctx, req.WorkspaceID, tmpl); err != nil {
+		return nil, nil, err
 	}
 	v, err := schema.NewValidator(tmpl)
 	if err != nil {

@@ -124,6 +124,11 @@ func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.Op
 	if upd.Status.Phase() == tre.PhaseSucceeded && after.NextStep() >= 0 {
 		s.dispatchSoon(ctx, after.ID)
 	}
+	if s.outcomes != nil && after.Status.Terminal() {
+		// Terminal once per attempt: later reports of this attempt are
+		// ignored before they get here.
+		s.outcomes.OperationEnded(ctx, *after)
+	}
 	if s.firewall != nil && upd.Status.Phase() == tre.PhaseSucceeded && reportsEgress(upd) {
 		// Rules a bundle reports apply once it has run: there is no
 		// step before it to open them.

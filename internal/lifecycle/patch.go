@@ -115,6 +115,9 @@ func (s *Service) patchOf(ctx context.Context, req PatchRequest, r *tre.Resource
 		if tmpl, err = s.upgradeTarget(ctx, kind, r, *req.TemplateVersion, req.Force); err != nil {
 			return nil, err
 		}
+		if err := s.upgradeGoverned(ctx, r, tmpl); err != nil {
+			return nil, err
+		}
 		patch.TemplateVersion = tmpl.Version
 	}
 	if len(req.Properties) == 0 {

@@ -52,6 +52,10 @@ type Service struct {
 	// firewall is told about firewall work (nil: the firewall service
 	// is off).
 	firewall FirewallSignal
+	// catalog says which templates a workspace may use (nil: all).
+	catalog TemplatePolicy
+	// outcomes hears of every operation that ends (nil: nobody).
+	outcomes Outcomes
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
@@ -69,12 +73,19 @@ type Options struct {
 	// Firewall is the firewall service's signal: with it, operations of
 	// resources that declare egress get firewall steps.
 	Firewall FirewallSignal
+	// Catalog is the workspaces' catalogues of allowed templates, checked
+	// on creation and upgrade in a workspace.
+	Catalog TemplatePolicy
+	// Outcomes is told of every operation that ends (the audit trail,
+	// bulk upgrades).
+	Outcomes Outcomes
 }
 
 // New returns the service.
 func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tre.Sender, cfg Config, opt Options) *Service {
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
-		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters, firewall: opt.Firewall}
+		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters, firewall: opt.Firewall,
+		catalog: opt.Catalog, outcomes: opt.Outcomes}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

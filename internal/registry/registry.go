@@ -206,6 +206,11 @@ func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tr
 		return nil, err
 	}
 	delete(s, "egress")
+	minParent, err := parseMinimumParentVersion(k.Type, s["minimumParentVersion"])
+	if err != nil {
+		return nil, err
+	}
+	delete(s, "minimumParentVersion")
 	if err := schema.Check(k.Type, s); err != nil {
 		return nil, err
 	}
@@ -226,6 +231,7 @@ func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tr
 		CustomActions:          actions,
 		Pipeline:               pipeline,
 		Egress:                 egress,
+		MinimumParentVersion:   minParent,
 		Bundle:                 reg.BundleDeclaration(),
 		RegisteredWhen:         tre.Timestamp(now),
 		RegisteredBy:           by,
@@ -595,6 +601,9 @@ func View(t *tre.Template, isUpdate bool) map[string]any {
 	}
 	if t.Egress != nil {
 		v["egress"] = t.Egress
+	}
+	if t.MinimumParentVersion != "" {
+		v["minimumParentVersion"] = t.MinimumParentVersion
 	}
 	if t.ParentWorkspaceService != "" {
 		v["parentWorkspaceService"] = t.ParentWorkspaceService

@@ -209,6 +209,15 @@ func condSQL(c tre.Cond) (string, []any) {
 	case tre.OpNotIn:
 		p, a := anyOf(c.Values)
 		return "NOT COALESCE(" + p + ", 0)", a
+	case tre.OpGe, tre.OpLt:
+		cmp := ">="
+		if c.Op == tre.OpLt {
+			cmp = "<"
+		}
+		if _, ok := c.Value.(string); ok {
+			return `(json_type(data, ?) = 'text' AND json_extract(data, ?) ` + cmp + ` ?)`, []any{path, path, c.Value}
+		}
+		return `(json_type(data, ?) IN ('integer', 'real') AND json_extract(data, ?) ` + cmp + ` ?)`, []any{path, path, c.Value}
 	default: // OpPrefix
 		return `(json_type(data, ?) = 'text' AND instr(json_extract(data, ?), ?) = 1)`, []any{path, path, c.Value}
 	}

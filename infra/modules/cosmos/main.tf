@@ -53,6 +53,9 @@ locals {
     RejectedMessages  = "/id"
     Agents            = "/id"
     Requests          = "/id" # airlock requests (AzureTRE's container)
+    AuditRecords      = "/id"
+    UpgradeBatches    = "/id"
+    WorkspaceCatalogs = "/id"
   }
 }
 

@@ -61,6 +61,11 @@ locals {
     AAD_AUTHORITY_URL = var.settings.aad_authority_url
     API_CLIENT_ID     = var.settings.api_client_id
     API_AUDIENCE      = var.settings.api_audience
+
+    # Costs (/api/costs) from Azure Cost Management, cached as AzureTRE does.
+    TRE_COSTS             = "azure"
+    AZURE_SUBSCRIPTION_ID = var.settings.subscription_id
+    TRE_COSTS_CACHE_TTL   = "2h"
   }
 
   # Settings of the Functions host and App Service, read by them, not by the

@@ -80,6 +80,7 @@ variable "settings" {
     airlock_link_expiry        = string
     airlock_scan_limit         = string
     airlock_processing_limit   = string
+    subscription_id            = string
   })
 }
 
