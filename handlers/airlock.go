@@ -20,7 +20,7 @@ func (m *Main) airlockService() (*airlock.Service, tre.Blobs, error) {
 	layout := airlock.Layout{TREID: m.Config.TREID}
 	ac := airlock.Config{Layout: layout, RequiredApprovals: cfg.RequiredApprovals, LinkExpiry: cfg.LinkExpiry,
 		ScanLimit: cfg.ScanLimit, ProcessingLimit: cfg.ProcessingLimit}
-	opts := airlock.Options{Log: m.Log.With("component", "airlock")}
+	opts := airlock.Options{Log: m.Log.With("component", "airlock"), Audit: m.audit}
 	var store *azblobstore.Store
 	var err error
 	switch cfg.Storage {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/airlock"
+	"github.com/tre-go/tre/internal/audit"
 	"github.com/tre-go/tre/internal/scanstub"
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -548,4 +550,58 @@ func TestUnavailable(t *testing.T) {
 	requireCode(t, err, tre.CodeUnavailable, "The airlock has no storage")
 	_, err = svc.Sweep(context.Background())
 	requireCode(t, err, tre.CodeUnavailable, "The airlock has no storage")
+}
+
+// auditor keeps the records of the audit trail.
+type auditor struct {
+	mu   sync.Mutex
+	recs []audit.Record
+}
+
+func (a *auditor) Write(_ context.Context, rec audit.Record) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.recs = append(a.recs, rec)
+	return nil
+}
+
+// Every decision is an audit record: the callers' with who made them, the
+// processor's outcomes as the processor, each with the request, its
+// workspace and the status it left.
+func TestDecisionsAreAudited(t *testing.T) {
+	f := newFixture(t)
+	trail := &auditor{}
+	f.svc = airlock.New(f.store, f.blobs, nil, f.send, f.ws, f.members, airlock.Config{Layout: f.layout, RequiredApprovals: 2},
+		airlock.Options{Now: f.clock.now, Audit: trail})
+	ctx := context.Background()
+	r := f.draft(tre.AirlockImport, researcher)
+	f.blobs.Put(f.container(r, tre.AirlockDraft), "a.txt", []byte("a"))
+	_, err := f.svc.Submit(ctx, wsID, r.ID, researcher)
+	require.NoError(t, err)
+	f.processAll()
+	_, err = f.svc.Review(ctx, wsID, r.ID, true, "one", manager)
+	require.NoError(t, err)
+	_, err = f.svc.Review(ctx, wsID, r.ID, true, "two", manager2)
+	require.NoError(t, err)
+	f.processAll()
+	_, err = f.svc.Revoke(ctx, wsID, r.ID, "in error", manager)
+	require.NoError(t, err)
+	type entry struct{ action, who, status string }
+	var got []entry
+	for _, rec := range trail.recs {
+		require.Equal(t, airlock.KindAirlock, rec.Kind)
+		require.Equal(t, r.ID, rec.ResourceID)
+		require.Equal(t, wsID, rec.WorkspaceID)
+		require.Equal(t, "/workspaces/"+wsID+"/requests/"+r.ID, rec.ResourcePath)
+		got = append(got, entry{rec.Action, rec.User.ID, rec.OperationStatus})
+	}
+	require.Equal(t, []entry{
+		{"airlock-create", researcher.ID, "draft"},
+		{"airlock-submit", researcher.ID, "submitted"},
+		{"airlock-in_review", "airlock-processor", "in_review"},
+		{"airlock-approve", manager.ID, "in_review"},
+		{"airlock-approve", manager2.ID, "approval_in_progress"},
+		{"airlock-approved", "airlock-processor", "approved"},
+		{"airlock-revoke", manager.ID, "revoked"},
+	}, got)
 }

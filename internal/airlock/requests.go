@@ -162,6 +162,7 @@ func (s *Service) Create(ctx context.Context, workspaceID string, in NewRequest,
 	}
 	r.ETag = etag
 	s.log.Info("airlock request created", "request_id", r.ID, "workspace_id", ws.ID, "type", r.Type, "by", by.ID)
+	s.record(ctx, r, AuditCreate, whoOf(by))
 	return s.flush(ctx, r), nil
 }
 
@@ -270,7 +271,7 @@ func (s *Service) query(ctx context.Context, conds []tre.Cond, f Filter) ([]*tre
 // to the in-progress stage (and the scanner scans them). Returns
 // CodeInvalid (an illegal status change), CodeNotFound, CodeUnavailable.
 func (s *Service) Submit(ctx context.Context, workspaceID, id string, by tre.User) (*tre.AirlockRequest, error) {
-	return s.userChange(ctx, workspaceID, id, by, func(r *tre.AirlockRequest) error {
+	return s.userChange(ctx, workspaceID, id, by, AuditSubmit, func(r *tre.AirlockRequest) error {
 		return s.transition(r, tre.AirlockSubmitted, by, "")
 	})
 }
@@ -278,7 +279,7 @@ func (s *Service) Submit(ctx context.Context, workspaceID, id string, by tre.Use
 // Cancel cancels a draft request or one in review; the processor deletes
 // its files. Returns CodeInvalid, CodeNotFound, CodeUnavailable.
 func (s *Service) Cancel(ctx context.Context, workspaceID, id string, by tre.User) (*tre.AirlockRequest, error) {
-	return s.userChange(ctx, workspaceID, id, by, func(r *tre.AirlockRequest) error {
+	return s.userChange(ctx, workspaceID, id, by, AuditCancel, func(r *tre.AirlockRequest) error {
 		return s.transition(r, tre.AirlockCancelled, by, "")
 	})
 }
@@ -292,7 +293,11 @@ func (s *Service) Review(ctx context.Context, workspaceID, id string, approve bo
 	if _, err := s.workspace(ctx, workspaceID, true); err != nil {
 		return nil, err
 	}
-	return s.userChange(ctx, workspaceID, id, by, func(r *tre.AirlockRequest) error {
+	action := AuditReject
+	if approve {
+		action = AuditApprove
+	}
+	return s.userChange(ctx, workspaceID, id, by, action, func(r *tre.AirlockRequest) error {
 		decision, to := tre.DecisionRejected, tre.AirlockRejectionInProgress
 		if approve {
 			decision, to = tre.DecisionApproved, tre.AirlockApprovalInProgress
@@ -332,7 +337,7 @@ func approversOf(r *tre.AirlockRequest) []string {
 // Revoke withdraws an approved request: no more links are given to its
 // files. Returns CodeInvalid, CodeNotFound, CodeUnavailable.
 func (s *Service) Revoke(ctx context.Context, workspaceID, id, reason string, by tre.User) (*tre.AirlockRequest, error) {
-	return s.userChange(ctx, workspaceID, id, by, func(r *tre.AirlockRequest) error {
+	return s.userChange(ctx, workspaceID, id, by, AuditRevoke, func(r *tre.AirlockRequest) error {
 		if !Legal(r.Status, tre.AirlockRevoked) {
 			return errIllegal()
 		}
@@ -342,9 +347,9 @@ func (s *Service) Revoke(ctx context.Context, workspaceID, id, reason string, by
 	})
 }
 
-// userChange applies a caller's change to a request of a workspace and
-// sends its messages.
-func (s *Service) userChange(ctx context.Context, workspaceID, id string, by tre.User, fn func(*tre.AirlockRequest) error) (*tre.AirlockRequest, error) {
+// userChange applies a caller's change to a request of a workspace, records
+// the decision in the audit trail as action, and sends its messages.
+func (s *Service) userChange(ctx context.Context, workspaceID, id string, by tre.User, action string, fn func(*tre.AirlockRequest) error) (*tre.AirlockRequest, error) {
 	if err := s.Available(); err != nil {
 		return nil, err
 	}
@@ -360,5 +365,6 @@ func (s *Service) userChange(ctx context.Context, workspaceID, id string, by tre
 	}
 	s.log.Info("airlock request changed", "request_id", r.ID, "workspace_id", r.WorkspaceID, "status", r.Status,
 		"version", r.ResourceVersion, "by", by.ID)
+	s.record(ctx, r, action, whoOf(by))
 	return s.flush(ctx, r), nil
 }

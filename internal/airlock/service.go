@@ -60,6 +60,9 @@ type Options struct {
 	Now func() time.Time
 	// NewID makes request and review ids (default: random UUIDs).
 	NewID func() string
+	// Audit, if set, records every decision: the callers' (create, submit,
+	// cancel, approve, reject, revoke) and the processor's outcomes.
+	Audit Auditor
 }
 
 // Service is the airlock: the requests' lifecycle for the API, and the
@@ -75,6 +78,7 @@ type Service struct {
 	log        *slog.Logger
 	now        func() time.Time
 	newID      func() string
+	audit      Auditor
 }
 
 // New returns the airlock service. scanner may be nil (no malware
@@ -82,7 +86,7 @@ type Service struct {
 // ENABLE_MALWARE_SCANNING off).
 func New(store tre.Store, blobs tre.Blobs, scanner tre.Scanner, queue tre.Sender, ws Workspaces, members Members, cfg Config, opt Options) *Service {
 	s := &Service{store: store, blobs: blobs, scanner: scanner, queue: queue, workspaces: ws, members: members, cfg: cfg,
-		log: opt.Log, now: opt.Now, newID: opt.NewID}
+		log: opt.Log, now: opt.Now, newID: opt.NewID, audit: opt.Audit}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -92,7 +92,7 @@ func openEnv(t *testing.T, dir string) *env {
 	agents := roster.New(st, nil)
 	dead := deadletter.New(st, q, svc, deadletter.Options{Log: log})
 	blobs := blobtest.NewFake()
-	al := airlock.New(st, blobs, &scanstub.Scanner{Blobs: blobs}, q, svc, roles, airlock.Config{Layout: airlock.Layout{TREID: "tre1"}}, airlock.Options{Log: log})
+	al := airlock.New(st, blobs, &scanstub.Scanner{Blobs: blobs}, q, svc, roles, airlock.Config{Layout: airlock.Layout{TREID: "tre1"}}, airlock.Options{Log: log, Audit: trail})
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
 		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: roles, Agents: agents, DeadLetters: dead, Firewall: fw, Airlock: al, Costs: costs.New(nil, svc, costs.Config{TREID: "tre1"}, costs.Options{}), Catalogs: cat, Audit: trail, Upgrades: upgrade.New(st, svc, upgrade.Config{Holder: "api-test"}, upgrade.Options{Log: log}), MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
 		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
