@@ -27,6 +27,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"github.com/tre-go/tre/internal/airlock"
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/audit"
@@ -141,8 +142,11 @@ type Main struct {
 	catalog   *catalog.Service
 	audit     *audit.Service
 	upgrades  *upgrade.Service
-	agent     *processor.Agent // the in-process processor, if any
-	host      *funchost.Host   // the Functions host stand-in, if any
+	airlock   *airlock.Service
+	blobs     tre.Blobs                // the airlock's storage, if any
+	notify    *airlock.NotificationLog // the local consumer of airlock notifications, if any
+	agent     *processor.Agent         // the in-process processor, if any
+	host      *funchost.Host           // the Functions host stand-in, if any
 	api       *api.API
 	front     http.Handler // the web UI, the dev sign-in and the API
 	ln        net.Listener
@@ -183,6 +187,7 @@ func (m *Main) open(ctx context.Context) error {
 	}
 	if m.Config.LocalHost {
 		m.host = m.localHost()
+		m.notify = m.notificationLog()
 	}
 	m.api = m.newAPI(validator, mode, reg)
 	if m.front, err = m.webFront(mode); err != nil {
@@ -201,7 +206,8 @@ func (m *Main) open(ctx context.Context) error {
 		return nil
 	})
 	m.Log.Info("handler ready", "version", version, "url", m.URL(), "adapters", m.adapterNames(), "auth", mode,
-		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall)
+		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall,
+		"airlock_storage", m.Config.Airlock.Storage, "airlock_scanner", m.Config.Airlock.Scanner)
 	if mode == "dev" {
 		m.Log.Info("dev issuer in use: open " + m.URL() + "/ and sign in there, or get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
 	}
@@ -247,7 +253,8 @@ func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 	if m.costs, err = m.costService(); err != nil {
 		return err
 	}
-	return nil
+	m.airlock, m.blobs, err = m.airlockService()
+	return err
 }
 
 // newAPI wires the services into the API.
@@ -260,6 +267,16 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 	}
 	if m.Config.LocalProcessor {
 		processorBackend = "in-process Resource Processor (local runner)"
+	}
+	health := []api.HealthCheck{
+		{Name: "Cosmos DB", Check: m.store.Ping, Backend: storeBackend},
+		{Name: "Service Bus", Check: m.queue.Ping, Backend: queueBackend},
+		{Name: "Resource Processor", Check: func(ctx context.Context) error {
+			return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
+		}, Backend: processorBackend},
+	}
+	if m.blobs != nil {
+		health = append(health, api.HealthCheck{Name: "Airlock Storage", Check: airlockHealth(m.blobs), Additional: true})
 	}
 	return &api.API{
 		Log:          m.Log,
@@ -276,14 +293,9 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Catalogs:     m.catalog,
 		Audit:        m.audit,
 		Upgrades:     m.upgrades,
+		Airlock:      m.airlock,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
-		Health: []api.HealthCheck{
-			{Name: "Cosmos DB", Check: m.store.Ping, Backend: storeBackend},
-			{Name: "Service Bus", Check: m.queue.Ping, Backend: queueBackend},
-			{Name: "Resource Processor", Check: func(ctx context.Context) error {
-				return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
-			}, Backend: processorBackend},
-		},
+		Health:       health,
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
 			APIRootScope: rootScope(m.Config),
@@ -372,6 +384,10 @@ func (m *Main) Run(ctx context.Context) error {
 		m.host.HandlerURL = m.URL()
 		local.Add(1)
 		go func() { defer local.Done(); _ = m.host.Run(localCtx) }()
+	}
+	if m.notify != nil {
+		local.Add(1)
+		go func() { defer local.Done(); _ = m.notify.Run(localCtx) }()
 	}
 	var serveErr error
 	select {

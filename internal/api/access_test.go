@@ -28,6 +28,8 @@ type world struct {
 	wsAct, svcAct, urOwnAct, urOtherAct, ssAct string
 	// Sequence numbers of two dead-lettered status messages.
 	dlReplay, dlDiscard string
+	// Airlock requests: a draft, one in review, one approved.
+	arDraft, arReview, arApproved string
 	// Bulk upgrades: one running, one paused, one completed.
 	upRunning, upPaused, upDone string
 }
@@ -44,6 +46,7 @@ var (
 	adminUser      = tre.User{ID: auth.DevUserID("admin"), Name: "admin", Roles: []string{"TREAdmin"}}
 	ownerUser      = tre.User{ID: auth.DevUserID("owner"), Name: "owner", Roles: []string{"TREUser"}}
 	researcherUser = tre.User{ID: auth.DevUserID("researcher"), Name: "researcher", Roles: []string{"TREUser"}}
+	airlockUser    = tre.User{ID: auth.DevUserID("airlock"), Name: "airlock", Roles: []string{"TREUser"}}
 )
 
 func minimal(title string) map[string]any {
@@ -145,6 +148,7 @@ func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string,
 		}
 		require.NoError(t, sess.Close(ctx))
 		w.dlReplay, w.dlDiscard = fmt.Sprint(msgs[0].SequenceNumber), fmt.Sprint(msgs[1].SequenceNumber)
+		w.arDraft, w.arReview, w.arApproved = airlockRequests(t, e, w.ws)
 	}
 	if mode == worldEnabled {
 		w.upRunning, w.upPaused, w.upDone = addBatches(t, e, w)
@@ -172,6 +176,10 @@ type accessCase struct {
 	etag               string // sent as If-Match
 	world              string // the world it runs in (worldEnabled if empty)
 	want               string // e.g. "A:200 U:403 O:200 R:200 M:200 -:401"
+	// shapeAs is the role whose answer the shapes test records (default:
+	// the first role the route admits), for routes whose answer is empty
+	// for that one.
+	shapeAs string
 }
 
 func expectations(s string) map[string]int {
@@ -198,19 +206,20 @@ func accessCases(w world) []accessCase {
 		return fmt.Sprintf(`{"name":%q,"version":"2.0.0","json_schema":{"title":"t","description":"d","type":"object"}}`, name)
 	}
 	const (
-		all      = "A:200 U:200 O:200 R:200 M:200 -:200"
-		tokens   = "A:200 U:200 O:200 R:200 M:200 -:401"
-		admin200 = "A:200 U:403 O:403 R:403 M:403 -:401"
-		admin201 = "A:201 U:403 O:403 R:403 M:403 -:401"
-		admin202 = "A:202 U:403 O:403 R:403 M:403 -:401"
-		wsAll    = "A:200 U:403 O:200 R:200 M:200 -:401"
-		ownAdmin = "A:200 U:403 O:200 R:403 M:403 -:401"
-		members  = "A:403 U:403 O:200 R:200 M:200 -:401"
-		owner202 = "A:403 U:403 O:202 R:403 M:403 -:401"
-		owner200 = "A:403 U:403 O:200 R:403 M:403 -:401"
-		ownerAM  = "A:403 U:403 O:200 R:403 M:200 -:401"
-		mine200  = "A:403 U:403 O:200 R:200 M:403 -:401"
-		mine202  = "A:403 U:403 O:202 R:202 M:403 -:401"
+		all        = "A:200 U:200 O:200 R:200 M:200 -:200"
+		tokens     = "A:200 U:200 O:200 R:200 M:200 -:401"
+		admin200   = "A:200 U:403 O:403 R:403 M:403 -:401"
+		admin201   = "A:201 U:403 O:403 R:403 M:403 -:401"
+		admin202   = "A:202 U:403 O:403 R:403 M:403 -:401"
+		wsAll      = "A:200 U:403 O:200 R:200 M:200 -:401"
+		ownAdmin   = "A:200 U:403 O:200 R:403 M:403 -:401"
+		members    = "A:403 U:403 O:200 R:200 M:200 -:401"
+		owner202   = "A:403 U:403 O:202 R:403 M:403 -:401"
+		owner200   = "A:403 U:403 O:200 R:403 M:403 -:401"
+		ownerAM    = "A:403 U:403 O:200 R:403 M:200 -:401"
+		mine200    = "A:403 U:403 O:200 R:200 M:403 -:401"
+		mine202    = "A:403 U:403 O:202 R:202 M:403 -:401"
+		manager200 = "A:403 U:403 O:403 R:403 M:200 -:401"
 	)
 	patch := `{"properties":{"display_name":"changed"}}`
 	cases := []accessCase{
@@ -329,6 +338,23 @@ func accessCases(w world) []accessCase {
 		accessCase{method: "POST", path: "/api/admin/dead-letters/deploymentstatus/" + w.dlReplay + "/replay", want: admin202},
 		accessCase{method: "DELETE", path: "/api/admin/dead-letters/deploymentstatus/" + w.dlDiscard, want: admin200},
 
+		// Airlock: owners and researchers make and submit requests, airlock
+		// managers review them, every member reads them; a link is the
+		// researchers' and owners' (the managers' in review). TRE admins are
+		// not members. Review VMs are not implemented.
+		accessCase{method: "POST", path: ws + "/requests", body: `{"type":"import","businessJustification":"b"}`, want: "A:403 U:403 O:201 R:201 M:403 -:401"},
+		accessCase{method: "GET", path: ws + "/requests", want: members},
+		accessCase{method: "GET", path: ws + "/requests/" + w.arDraft, want: members},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arDraft + "/submit", want: mine200},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arDraft + "/cancel", want: mine200},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arReview + "/review", body: `{"approval":true,"decisionExplanation":"ok"}`, want: manager200},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arApproved + "/revoke", body: `{"reason":"in error"}`, want: manager200},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arReview + "/review-user-resource", want: "A:403 U:403 O:403 R:403 M:501 -:401"},
+		accessCase{method: "GET", path: ws + "/requests/" + w.arDraft + "/link", want: mine200},
+		accessCase{method: "GET", path: ws + "/requests/" + w.arReview + "/link", want: ownerAM},
+		accessCase{method: "GET", path: "/api/requests", want: tokens, shapeAs: "R"},
+		accessCase{method: "GET", path: "/api/requests?airlock_manager=true", want: tokens},
+
 		accessCase{method: "GET", path: "/api/firewall", want: admin200},
 		accessCase{method: "POST", path: "/api/firewall/reconcile", want: admin200},
 		accessCase{method: "GET", path: "/api/firewall/manual-rules", want: admin200},
@@ -419,6 +445,7 @@ func named(path string, w world) string {
 		w.wsOp, "{ws-op}", w.svcOp, "{svc-op}", w.urOwnOp, "{own-op}", w.urOtherOp, "{other-op}", w.ssOp, "{ss-op}"}
 	for _, p := range [][2]string{{w.wsAct, "{ws-act}"}, {w.svcAct, "{svc-act}"}, {w.urOwnAct, "{own-act}"}, {w.urOtherAct, "{other-act}"},
 		{w.ssAct, "{ss-act}"}, {w.dlReplay, "{dl-replay}"}, {w.dlDiscard, "{dl-discard}"},
+		{w.arDraft, "{ar-draft}"}, {w.arReview, "{ar-review}"}, {w.arApproved, "{ar-approved}"},
 		{w.upRunning, "{up-running}"}, {w.upPaused, "{up-paused}"}, {w.upDone, "{up-done}"}} {
 		if p[0] != "" {
 			pairs = append(pairs, p[0], p[1])

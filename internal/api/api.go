@@ -37,6 +37,8 @@ type API struct {
 	DeadLetters DeadLetters
 	// Firewall is the firewall service.
 	Firewall Firewall
+	// Airlock is the airlock.
+	Airlock Airlock
 	// Costs reports costs (AzureTRE's /api/costs routes).
 	Costs Costs
 	// Catalogs are the workspaces' catalogues of allowed templates.
@@ -77,6 +79,10 @@ type HealthCheck struct {
 	// service itself (the embedded SQLite store, the in-process
 	// processor); the report lists it apart from the services.
 	Backend string
+	// Additional marks a dependency AzureTRE's report does not have (the
+	// airlock's storage): it is reported under additionalServices, so that
+	// services stays AzureTRE's list, and counts for the status the same.
+	Additional bool
 }
 
 func (a *API) log() *slog.Logger {
@@ -108,6 +114,7 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.workspaceRoutes()...)
 	routes = append(routes, a.operationControlRoutes()...)
 	routes = append(routes, a.firewallRoutes()...)
+	routes = append(routes, a.airlockRoutes()...)
 	routes = append(routes, a.costRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.auditRoutes()...)
@@ -155,12 +162,21 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 			loggerOf(r.Context(), a.log()).Warn("dependency unhealthy", "service", s.Service, "message", s.Message)
 		}
 	}
-	body := map[string]any{"services": results}
+	services, additional := []ServiceStatus{}, []ServiceStatus{}
 	backends := map[string]string{}
-	for _, h := range a.Health {
+	for i, h := range a.Health {
+		if h.Additional {
+			additional = append(additional, results[i])
+		} else {
+			services = append(services, results[i])
+		}
 		if h.Backend != "" {
 			backends[h.Name] = h.Backend
 		}
+	}
+	body := map[string]any{"services": services}
+	if len(additional) > 0 {
+		body["additionalServices"] = additional
 	}
 	if len(backends) > 0 {
 		body["backends"] = backends

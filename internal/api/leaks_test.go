@@ -41,6 +41,9 @@ var internalFields = map[string]string{
 	"schema":           "tre.Template: the schema as registered (answers show it enriched)",
 	"failuresAtResume": "upgrade.Batch: the failed count when it was last resumed",
 	"depth":            "upgrade.Item: how deep its resource is (answers are ordered by it)",
+	"stage":            "tre.AirlockRequest: the airlock processor's progress on the current status",
+	"unsent":           "tre.AirlockRequest: status changes whose messages are still to be sent",
+	"sending":          "tre.AirlockRequest: unsent is not empty (the sweep's query)",
 }
 
 // internalAt are stored fields whose names answers use elsewhere for
@@ -85,6 +88,14 @@ func addLeaks(dir *string) func(*env, *world) {
 		require.NoError(t, e.dead.Reject(ctx, deadletter.RejectedMessage{Queue: tre.QueueStatus, MessageID: "m-refused", SessionID: op.ID,
 			Reason: "status message for unknown step", OperationID: op.ID, Body: `{"operationId":"` + op.ID + `","stepId":"x","id":"` + id + `"}`}))
 		require.NoError(t, e.agents.Record(ctx, tre.AgentHeartbeat{Agent: "vm-0", Workers: 2, Healthy: true, SentAt: now}))
+		// An airlock request in review whose processor's progress is recorded
+		// and whose last change's messages are not sent yet.
+		ar, err := tre.GetAs[tre.AirlockRequest](ctx, e.store, tre.AirlockRequests, w.arReview)
+		require.NoError(t, err)
+		ar.Stage = &tre.AirlockStage{Status: ar.Status, Copied: true, Files: ar.Files, CopiedWhen: now, SourceDeleted: true}
+		ar.Unsent, ar.Sending = []tre.AirlockChange{{Version: ar.ResourceVersion, Previous: tre.AirlockSubmitted, Status: ar.Status, When: now}}, true
+		_, err = tre.ReplaceAs(ctx, e.store, tre.AirlockRequests, ar.ID, ar.ETag, ar)
+		require.NoError(t, err)
 		yes := true
 		_, err = e.reg.UpdateVersion(ctx, registry.Kind{Type: tre.TypeWorkspace}, "ws", "1.0.0", registry.Update{Current: &yes}, adminUser)
 		require.NoError(t, err)

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/lifecycle"
@@ -164,7 +165,28 @@ func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, e
 	if f.restrict && !userOf(r.Context()).HasRole(tre.RoleTREAdmin) {
 		return restrictedOf(res, ups), nil
 	}
-	return resourceOf(res, ups), nil
+	out := resourceOf(res, ups)
+	if res.ResourceType == tre.TypeWorkspace {
+		out.Properties = a.withScopeID(out.Properties)
+	}
+	return out, nil
+}
+
+// withScopeID gives a workspace's properties AzureTRE's scope_id when they
+// have none (workspaces created before lifecycle stored it): AzureTRE's
+// clients (the tre CLI, the e2e tests) read it to ask for a token of the
+// workspace, and workspaces have no app registration of their own here,
+// so it is the API's. The stored properties are not changed.
+func (a *API) withScopeID(props map[string]any) map[string]any {
+	if _, ok := props["scope_id"]; ok {
+		return props
+	}
+	out := make(map[string]any, len(props)+1)
+	for k, v := range props {
+		out[k] = v
+	}
+	out["scope_id"] = strings.TrimSuffix(a.Metadata.APIRootScope, "/user_impersonation")
+	return out
 }
 
 func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
@@ -395,13 +417,15 @@ func (a *API) workspaceOf(r *http.Request) (*tre.Resource, error) {
 }
 
 // scopeID answers AzureTRE clients that ask for a workspace's token scope:
-// workspaces have no app registration of their own here, so it is the
-// API's own scope.
+// its scope_id property, as AzureTRE answers, which is the API's own scope
+// (workspaces have no app registration of their own here).
 func (a *API) scopeID(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.workspaceOf(r); err != nil {
+	ws, err := a.workspaceOf(r)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"workspaceAuth": map[string]string{"scopeId": a.Metadata.APIRootScope}})
+	scope, _ := a.withScopeID(ws.Properties)["scope_id"].(string)
+	writeJSON(w, http.StatusOK, map[string]any{"workspaceAuth": map[string]string{"scopeId": scope}})
 	return nil
 }
 

@@ -362,3 +362,88 @@ type ManualRuleSet struct {
 func manualRuleSetOf(m *egress.ManualRules) ManualRuleSet {
 	return ManualRuleSet{Name: m.Name, Rules: m.Rules, UpdatedWhen: m.UpdatedWhen, UpdatedBy: m.UpdatedBy, ETag: m.ETag}
 }
+
+// AirlockRequest is an airlock request (AzureTRE's shape): the stored
+// request without the processor's bookkeeping.
+type AirlockRequest struct {
+	ID                    string                               `json:"id"`
+	ResourceVersion       int                                  `json:"resourceVersion"`
+	CreatedBy             tre.User                             `json:"createdBy"`
+	CreatedWhen           float64                              `json:"createdWhen"`
+	UpdatedBy             tre.User                             `json:"updatedBy"`
+	UpdatedWhen           float64                              `json:"updatedWhen"`
+	History               []AirlockHistoryItem                 `json:"history"`
+	WorkspaceID           string                               `json:"workspaceId"`
+	Type                  tre.AirlockType                      `json:"type"`
+	Files                 []AirlockFile                        `json:"files"`
+	Title                 string                               `json:"title"`
+	BusinessJustification string                               `json:"businessJustification"`
+	Status                tre.AirlockStatus                    `json:"status"`
+	StatusMessage         *string                              `json:"statusMessage"`
+	Reviews               []AirlockReview                      `json:"reviews"`
+	ETag                  string                               `json:"_etag"`
+	ReviewUserResources   map[string]AirlockReviewUserResource `json:"reviewUserResources"`
+}
+
+// AirlockRequestWithActions is a request with what the caller may do with
+// it (AzureTRE's AirlockRequestWithAllowedUserActions).
+type AirlockRequestWithActions struct {
+	AirlockRequest     AirlockRequest `json:"airlockRequest"`
+	AllowedUserActions []string       `json:"allowedUserActions"`
+}
+
+// AirlockFile is one file of a request.
+type AirlockFile struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// AirlockReview is an airlock manager's decision.
+type AirlockReview struct {
+	ID                  string              `json:"id"`
+	Reviewer            tre.User            `json:"reviewer"`
+	DateCreated         float64             `json:"dateCreated"`
+	ReviewDecision      tre.AirlockDecision `json:"reviewDecision"`
+	DecisionExplanation string              `json:"decisionExplanation"`
+}
+
+// AirlockHistoryItem is a request as it was before one of its changes.
+type AirlockHistoryItem struct {
+	ResourceVersion int            `json:"resourceVersion"`
+	UpdatedWhen     float64        `json:"updatedWhen"`
+	UpdatedBy       tre.User       `json:"updatedBy"`
+	Properties      map[string]any `json:"properties"`
+}
+
+// AirlockReviewUserResource names a review VM.
+type AirlockReviewUserResource struct {
+	WorkspaceID        string `json:"workspaceId"`
+	WorkspaceServiceID string `json:"workspaceServiceId"`
+	UserResourceID     string `json:"userResourceId"`
+}
+
+func airlockRequestOf(r *tre.AirlockRequest) AirlockRequest {
+	out := AirlockRequest{ID: r.ID, ResourceVersion: r.ResourceVersion, CreatedBy: r.CreatedBy, CreatedWhen: r.CreatedWhen,
+		UpdatedBy: r.UpdatedBy, UpdatedWhen: r.UpdatedWhen, WorkspaceID: r.WorkspaceID, Type: r.Type, Title: r.Title,
+		BusinessJustification: r.BusinessJustification, Status: r.Status, ETag: r.ETag,
+		History: make([]AirlockHistoryItem, len(r.History)), Files: make([]AirlockFile, len(r.Files)),
+		Reviews: make([]AirlockReview, len(r.Reviews)), ReviewUserResources: map[string]AirlockReviewUserResource{}}
+	if r.StatusMessage != "" {
+		msg := r.StatusMessage
+		out.StatusMessage = &msg
+	}
+	for i, h := range r.History {
+		out.History[i] = AirlockHistoryItem{ResourceVersion: h.ResourceVersion, UpdatedWhen: h.UpdatedWhen, UpdatedBy: h.UpdatedBy, Properties: h.Properties}
+	}
+	for i, f := range r.Files {
+		out.Files[i] = AirlockFile{Name: f.Name, Size: f.Size}
+	}
+	for i, rv := range r.Reviews {
+		out.Reviews[i] = AirlockReview{ID: rv.ID, Reviewer: rv.Reviewer, DateCreated: rv.DateCreated, ReviewDecision: rv.ReviewDecision,
+			DecisionExplanation: rv.DecisionExplanation}
+	}
+	for k, v := range r.ReviewUserResources {
+		out.ReviewUserResources[k] = AirlockReviewUserResource{WorkspaceID: v.WorkspaceID, WorkspaceServiceID: v.WorkspaceServiceID, UserResourceID: v.UserResourceID}
+	}
+	return out
+}

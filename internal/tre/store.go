@@ -92,6 +92,7 @@ var Collections = map[Collection]string{
 	Allocations:       "/id",
 	RejectedMessages:  "/id",
 	Agents:            "/id",
+	AirlockRequests:   "/id",
 	AuditRecords:      "/id",
 	UpgradeBatches:    "/id",
 	WorkspaceCatalogs: "/id",
