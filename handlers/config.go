@@ -391,7 +391,19 @@ func (c *Config) firewallSettings(e *config.Env) {
 func (c Config) FirewallConfig() firewall.Config {
 	p := c.FirewallPriorities
 	return firewall.Config{GroupPrefix: c.FirewallGroupPrefix, ManualNetworkPriority: p[0], ManualApplicationPriority: p[1],
-		TRENetworkPriority: p[2], TREApplicationPriority: p[3]}
+		TRENetworkPriority: p[2], TREApplicationPriority: p[3], CoreIPGroups: c.coreResourceGroup()}
+}
+
+// coreResourceGroup is the ARM id of the resource group whose IP groups
+// rules name in source_ip_groups_in_core: the firewall policy's (the core
+// resource group, as in AzureTRE). Without a policy (the file firewall,
+// which enforces nothing) it is a placeholder in a zero subscription
+// named after AzureTRE's rg-<tre_id>, so the file shows what Azure would get.
+func (c Config) coreResourceGroup() string {
+	if p := c.FirewallPolicy; p.SubscriptionID != "" {
+		return "/subscriptions/" + p.SubscriptionID + "/resourceGroups/" + p.ResourceGroup
+	}
+	return "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-" + c.TREID
 }
 
 // invalidText lists every field problem of a validation error.

@@ -172,7 +172,7 @@ func (m *Main) open(ctx context.Context) error {
 		return err
 	}
 	reg := registry.New(m.store, nil)
-	if err := m.services(reg); err != nil {
+	if err := m.services(ctx, reg); err != nil {
 		return err
 	}
 	if m.Config.RegisterTemplates {
@@ -216,7 +216,7 @@ func (m *Main) open(ctx context.Context) error {
 
 // services builds the control plane's services on the adapters. The
 // firewall service is woken by lifecycle through a signal, and Run runs it.
-func (m *Main) services(reg *registry.Registry) error {
+func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 	backend, err := m.firewallAdapter()
 	if err != nil {
 		return err
@@ -235,11 +235,15 @@ func (m *Main) services(reg *registry.Registry) error {
 		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
 		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
 		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
+		ClientID: workspaceClientID(m.Config), ScopeID: workspaceScopeID(m.Config),
 	}, opts)
 	m.firewall, err = egress.New(m.store, backend, m.lifecycle, signal, egress.Config{
 		Firewall: m.Config.FirewallConfig(), Holder: leaseHolder(), BeatEvery: m.Config.HeartbeatLimit / 4,
 	}, egress.Options{Log: m.Log.With("component", "firewall")})
 	if err != nil {
+		return err
+	}
+	if err := m.firewall.EnsureFirewallService(ctx, reg, m.Config.TREID); err != nil {
 		return err
 	}
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
@@ -255,19 +259,24 @@ func (m *Main) services(reg *registry.Registry) error {
 
 // newAPI wires the services into the API.
 func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registry) *api.API {
-	storeName, queueName := "Configuration Store (SQLite)", "Message Queue (SQLite)"
-	if m.Config.Azure() {
-		storeName, queueName = "Cosmos DB", "Service Bus"
+	// AzureTRE's service names in every mode; what stands in for them
+	// locally is named apart.
+	storeBackend, queueBackend, processorBackend := "", "", ""
+	if !m.Config.Azure() {
+		storeBackend, queueBackend = "SQLite (embedded configuration store)", "SQLite (embedded queues)"
+	}
+	if m.Config.LocalProcessor {
+		processorBackend = "in-process Resource Processor (local runner)"
 	}
 	health := []api.HealthCheck{
-		{Name: storeName, Check: m.store.Ping},
-		{Name: queueName, Check: m.queue.Ping},
+		{Name: "Cosmos DB", Check: m.store.Ping, Backend: storeBackend},
+		{Name: "Service Bus", Check: m.queue.Ping, Backend: queueBackend},
 		{Name: "Resource Processor", Check: func(ctx context.Context) error {
 			return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
-		}},
+		}, Backend: processorBackend},
 	}
 	if m.blobs != nil {
-		health = append(health, api.HealthCheck{Name: "Airlock Storage", Check: airlockHealth(m.blobs)})
+		health = append(health, api.HealthCheck{Name: "Airlock Storage", Check: airlockHealth(m.blobs), Additional: true})
 	}
 	return &api.API{
 		Log:          m.Log,
@@ -292,6 +301,24 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 			APIRootScope: rootScope(m.Config),
 		},
 	}
+}
+
+// workspaceScopeID is the scope_id of workspaces: the scope AzureTRE's
+// clients ask a token for to call this API about a workspace (this API's
+// app registration, or the dev issuer's audience).
+func workspaceScopeID(c Config) string {
+	if c.DevAuth() {
+		return auth.DevAudience
+	}
+	return "api://" + c.APIClientID
+}
+
+// workspaceClientID is the client_id of workspaces created without one.
+func workspaceClientID(c Config) string {
+	if c.DevAuth() {
+		return strings.TrimPrefix(auth.DevAudience, "api://")
+	}
+	return c.APIClientID
 }
 
 func rootScope(c Config) string {

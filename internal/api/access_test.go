@@ -87,8 +87,10 @@ func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string,
 		return r.ID, op.ID
 	}
 	var w world
-	w.ws, w.wsOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspace, TemplateName: "ws", User: adminUser})
-	require.NoError(t, e.roles.Assign(ctx, w.ws, "WorkspaceOwner", []string{ownerUser.ID}, adminUser))
+	// The workspace's creator is its owner (workspace_owner_object_id, as in
+	// AzureTRE): created in the owner's name, so that the TREAdmin column
+	// is an admin without a workspace role.
+	w.ws, w.wsOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspace, TemplateName: "ws", User: ownerUser})
 	require.NoError(t, e.roles.Assign(ctx, w.ws, "WorkspaceResearcher", []string{researcherUser.ID}, adminUser))
 	require.NoError(t, e.roles.Assign(ctx, w.ws, "AirlockManager", []string{auth.DevUserID("airlock")}, adminUser))
 	w.svc, w.svcOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspaceService, WorkspaceID: w.ws, TemplateName: "svc", User: ownerUser})

@@ -70,8 +70,19 @@ type Metadata struct {
 
 // HealthCheck is one dependency of the health report.
 type HealthCheck struct {
+	// Name is AzureTRE's service name ("Cosmos DB", "Service Bus",
+	// "Resource Processor"), whatever stands in for it: AzureTRE's clients
+	// and e2e suite compare the list.
 	Name  string
 	Check func(ctx context.Context) error
+	// Backend names what answers for the service when it is not the Azure
+	// service itself (the embedded SQLite store, the in-process
+	// processor); the report lists it apart from the services.
+	Backend string
+	// Additional marks a dependency AzureTRE's report does not have (the
+	// airlock's storage): it is reported under additionalServices, so that
+	// services stays AzureTRE's list, and counts for the status the same.
+	Additional bool
 }
 
 func (a *API) log() *slog.Logger {
@@ -151,7 +162,26 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 			loggerOf(r.Context(), a.log()).Warn("dependency unhealthy", "service", s.Service, "message", s.Message)
 		}
 	}
-	writeJSON(w, status, map[string]any{"services": results})
+	services, additional := []ServiceStatus{}, []ServiceStatus{}
+	backends := map[string]string{}
+	for i, h := range a.Health {
+		if h.Additional {
+			additional = append(additional, results[i])
+		} else {
+			services = append(services, results[i])
+		}
+		if h.Backend != "" {
+			backends[h.Name] = h.Backend
+		}
+	}
+	body := map[string]any{"services": services}
+	if len(additional) > 0 {
+		body["additionalServices"] = additional
+	}
+	if len(backends) > 0 {
+		body["backends"] = backends
+	}
+	writeJSON(w, status, body)
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 var internalFields = map[string]string{
 	"secretRefs":       "tre.Resource: where the secret store keeps sensitive values",
 	"lastOperationId":  "tre.Resource: the operation that wrote this version (intent record)",
+	"pipelineEgress":   "tre.Resource: firewall rules its pipeline sent to the firewall shared service (GET /api/firewall shows them)",
 	"lastStepId":       "tre.Resource: the pipeline step that wrote this version",
 	"pending":          "tre.Operation: its intent record is not complete",
 	"changes":          "tre.Operation: the resource writes of its intent record",
@@ -65,6 +66,7 @@ func addLeaks(dir *string) func(*env, *world) {
 		r, err := tre.GetAs[tre.Resource](ctx, e.store, tre.Resources, w.ws)
 		require.NoError(t, err)
 		r.SecretRefs, r.LastStepID = map[string]string{"/client_secret": "r-secret"}, "5a1e7c47-0000-4000-8000-000000000001"
+		r.PipelineEgress = map[string]any{"network_rule_collections": []any{map[string]any{"name": "nrc_leak", "rules": []any{}}}}
 		_, err = tre.ReplaceAs(ctx, e.store, tre.Resources, r.ID, r.ETag, r)
 		require.NoError(t, err)
 

@@ -172,11 +172,11 @@ func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, e
 	return out, nil
 }
 
-// withScopeID gives a workspace's properties AzureTRE's scope_id when its
-// bundle gave none: AzureTRE's clients (the tre CLI, the e2e tests) read
-// it to ask for a token of the workspace, and workspaces have no app
-// registration of their own here, so it is the API's (as GET
-// .../scopeid answers). The stored properties are not changed.
+// withScopeID gives a workspace's properties AzureTRE's scope_id when they
+// have none (workspaces created before lifecycle stored it): AzureTRE's
+// clients (the tre CLI, the e2e tests) read it to ask for a token of the
+// workspace, and workspaces have no app registration of their own here,
+// so it is the API's. The stored properties are not changed.
 func (a *API) withScopeID(props map[string]any) map[string]any {
 	if _, ok := props["scope_id"]; ok {
 		return props
@@ -417,13 +417,15 @@ func (a *API) workspaceOf(r *http.Request) (*tre.Resource, error) {
 }
 
 // scopeID answers AzureTRE clients that ask for a workspace's token scope:
-// workspaces have no app registration of their own here, so it is the
-// API's own scope.
+// its scope_id property, as AzureTRE answers, which is the API's own scope
+// (workspaces have no app registration of their own here).
 func (a *API) scopeID(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.workspaceOf(r); err != nil {
+	ws, err := a.workspaceOf(r)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"workspaceAuth": map[string]string{"scopeId": a.Metadata.APIRootScope}})
+	scope, _ := a.withScopeID(ws.Properties)["scope_id"].(string)
+	writeJSON(w, http.StatusOK, map[string]any{"workspaceAuth": map[string]string{"scopeId": scope}})
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
@@ -16,13 +18,16 @@ import (
 // shared/reference/azuretre-contract.md), ours otherwise.
 
 // Resource is a workspace, workspace service, user resource or shared
-// service (AzureTRE's shape).
+// service, with the fields of AzureTRE's model of its type: every
+// resource has availableUpgrades (a list, empty when there is none); a
+// workspace has workspaceURL; a workspace service workspaceId; a user
+// resource workspaceId, parentWorkspaceServiceId, ownerId and azureStatus.
 type Resource struct {
 	ID                string             `json:"id"`
 	TemplateName      string             `json:"templateName"`
 	TemplateVersion   string             `json:"templateVersion"`
 	Properties        map[string]any     `json:"properties"`
-	AvailableUpgrades []AvailableUpgrade `json:"availableUpgrades,omitempty"`
+	AvailableUpgrades []AvailableUpgrade `json:"availableUpgrades"`
 	IsEnabled         bool               `json:"isEnabled"`
 	ResourceType      tre.ResourceType   `json:"resourceType"`
 	DeploymentStatus  tre.Status         `json:"deploymentStatus"`
@@ -31,11 +36,18 @@ type Resource struct {
 	ResourceVersion   int                `json:"resourceVersion"`
 	User              tre.User           `json:"user"`
 	UpdatedWhen       float64            `json:"updatedWhen"`
+	// Workspaces: AzureTRE's main endpoint for workspace users, "" as
+	// AzureTRE leaves it.
+	WorkspaceURL *string `json:"workspaceURL,omitempty"`
 	// Workspace services and user resources.
-	WorkspaceID string `json:"workspaceId,omitempty"`
+	WorkspaceID *string `json:"workspaceId,omitempty"`
 	// User resources.
-	ParentWorkspaceServiceID string `json:"parentWorkspaceServiceId,omitempty"`
-	OwnerID                  string `json:"ownerId,omitempty"`
+	ParentWorkspaceServiceID *string `json:"parentWorkspaceServiceId,omitempty"`
+	OwnerID                  *string `json:"ownerId,omitempty"`
+	// AzureStatus is AzureTRE's power state of a user resource's VM; it is
+	// read from Azure there, and empty here (the control plane does not
+	// query Azure for it).
+	AzureStatus json.RawMessage `json:"azureStatus,omitempty"`
 }
 
 // AvailableUpgrade is a template version a resource may move to.
@@ -45,13 +57,23 @@ type AvailableUpgrade struct {
 }
 
 func resourceOf(r *tre.Resource, ups []tre.AvailableUpgrade) Resource {
-	return Resource{
+	out := Resource{
 		ID: r.ID, TemplateName: r.TemplateName, TemplateVersion: r.TemplateVersion, Properties: r.Properties,
 		AvailableUpgrades: upgradesOf(ups), IsEnabled: r.IsEnabled, ResourceType: r.ResourceType,
 		DeploymentStatus: r.DeploymentStatus, ETag: r.ETag, ResourcePath: r.ResourcePath, ResourceVersion: r.ResourceVersion,
-		User: r.User, UpdatedWhen: r.UpdatedWhen, WorkspaceID: r.WorkspaceID,
-		ParentWorkspaceServiceID: r.ParentWorkspaceServiceID, OwnerID: r.OwnerID,
+		User: r.User, UpdatedWhen: r.UpdatedWhen,
 	}
+	str := func(s string) *string { return &s }
+	switch r.ResourceType {
+	case tre.TypeWorkspace:
+		out.WorkspaceURL = str("")
+	case tre.TypeWorkspaceService:
+		out.WorkspaceID = str(r.WorkspaceID)
+	case tre.TypeUserResource:
+		out.WorkspaceID, out.ParentWorkspaceServiceID, out.OwnerID = str(r.WorkspaceID), str(r.ParentWorkspaceServiceID), str(r.OwnerID)
+		out.AzureStatus = json.RawMessage("{}")
+	}
+	return out
 }
 
 func upgradesOf(ups []tre.AvailableUpgrade) []AvailableUpgrade {

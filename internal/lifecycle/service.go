@@ -38,6 +38,13 @@ type Config struct {
 	PickupLimit    time.Duration
 	HeartbeatLimit time.Duration
 	CancelGrace    time.Duration
+	// ClientID and ScopeID are what a workspace's client_id (unless the
+	// request gives one) and scope_id properties say: the API's own app
+	// registration and the scope a client asks a token for to call this
+	// API (AzureTRE's CLI and UI ask for scope_id). With the dev issuer,
+	// its audience.
+	ClientID string
+	ScopeID  string
 }
 
 // Service is the resource lifecycle: it validates mutations, writes them as

@@ -596,8 +596,14 @@ func View(t *tre.Template, isUpdate bool) map[string]any {
 	if _, ok := v["authorizedRoles"]; !ok {
 		v["authorizedRoles"] = []any{}
 	}
+	// AzureTRE's model always has pipeline (null without one) and
+	// uiSchema ({} unless the schema gives one).
+	v["pipeline"] = nil
 	if t.Pipeline != nil {
 		v["pipeline"] = t.Pipeline
+	}
+	if _, ok := v["uiSchema"]; !ok {
+		v["uiSchema"] = map[string]any{}
 	}
 	if t.Egress != nil {
 		v["egress"] = t.Egress
