@@ -70,7 +70,7 @@ stress:
 	@echo "loading $$(nproc) cores while the tests run"
 	@pids=(); for _ in $$(seq "$$(nproc)"); do (while :; do :; done) & pids+=($$!); done; \
 	trap 'kill "$${pids[@]}" 2>/dev/null' EXIT; \
-	$(GO) test -race -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
+	$(GO) test -race -timeout 45m -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
 
 ## lint: staticcheck, deadcode, complexity (gocyclo: over 19 fails) and length (funclen: over 79 lines fails) of production functions; prints the top 5 of both
 lint:
