@@ -127,6 +127,7 @@ type Main struct {
 	cred      azcore.TokenCredential
 	store     tre.Store
 	queue     tre.Queue
+	atomic    tre.Atomic // the store and queue's shared transactions, if they have them
 	secrets   tre.Secrets
 	lifecycle *lifecycle.Service
 	firewall  *egress.Service
@@ -203,7 +204,7 @@ func (m *Main) services(reg *registry.Registry) error {
 	if err != nil {
 		return err
 	}
-	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue}
+	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Atomic: m.atomic}
 	var signal *egress.Signal
 	if backend != nil {
 		signal = egress.NewSignal()

@@ -35,7 +35,8 @@ var internalFields = map[string]string{
 	"workers":         "roster.Agent",
 	"healthy":         "roster.Agent",
 	"rejectedWhen":    "deadletter.RejectedMessage (answers say deadLetteredAt)",
-	"allocations":     "lifecycle: the address-space ledger",
+	"entries":         "lifecycle: the allocations of an address-space block",
+	"block":           "lifecycle: an address-space block's range",
 	"currentVersion":  "registry: the pointer to a template's current version",
 	"schema":          "tre.Template: the schema as registered (answers show it enriched)",
 }

@@ -56,6 +56,16 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	newID    func() string
+	// atomic, when the store and the queue share one database, runs an
+	// operation's writes and its first send in one transaction
+	// (atomically).
+	atomic tre.Atomic
+	// inTx marks a copy of the service bound to one transaction: its
+	// store and sender are the transaction's, and after collects what
+	// must wait for the commit (signals).
+	inTx  bool
+	after *[]func()
+	addr  *addressBook
 }
 
 // Options are the optional parts of New.
@@ -69,12 +79,19 @@ type Options struct {
 	// Firewall is the firewall service's signal: with it, operations of
 	// resources that declare egress get firewall steps.
 	Firewall FirewallSignal
+	// Atomic is the capability of the store and the sender to commit
+	// together (the embedded SQLite store and queue): with it, a mutation
+	// and its first message, or a status report and everything it
+	// changes, are one durable commit. The store and sender given to New
+	// must be the ones it commits.
+	Atomic tre.Atomic
 }
 
 // New returns the service.
 func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tre.Sender, cfg Config, opt Options) *Service {
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
-		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters, firewall: opt.Firewall}
+		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters, firewall: opt.Firewall,
+		atomic: opt.Atomic, addr: newAddressBook(cfg.AddressSpace, cfg.CoreAddressSpace)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -244,3 +261,56 @@ func (s *Service) descendants(ctx context.Context, r *tre.Resource) ([]*tre.Reso
 }
 
 func (s *Service) ts() float64 { return tre.Timestamp(s.now()) }
+
+// atomically runs fn with a copy of the service bound to one transaction
+// of the store and sender (Options.Atomic): everything fn writes and sends
+// commits together, and what it defers with afterCommit runs once it has.
+// Without the capability, or already in a transaction, fn gets s itself:
+// the intent record of commit keeps its writes consistent instead.
+func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context, tx *Service) error) error {
+	if s.atomic == nil || s.inTx {
+		return fn(ctx, s)
+	}
+	var after []func()
+	err := s.atomic.Atomically(ctx, func(ctx context.Context, store tre.Store, sender tre.Sender) error {
+		after = after[:0]
+		tx := *s
+		tx.store, tx.sender, tx.inTx, tx.after = store, sender, true, &after
+		if s.firewall != nil {
+			tx.firewall = deferredSignal{s.firewall, &after}
+		}
+		return fn(ctx, &tx)
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range after {
+		f()
+	}
+	return nil
+}
+
+// afterCommit runs f once the transaction s is bound to has committed
+// (at once outside one).
+func (s *Service) afterCommit(f func()) {
+	if s.inTx {
+		*s.after = append(*s.after, f)
+		return
+	}
+	f()
+}
+
+// deferredSignal raises the firewall service's signals after the commit:
+// raised before, the service could look before the work is visible.
+type deferredSignal struct {
+	FirewallSignal
+	after *[]func()
+}
+
+func (d deferredSignal) StepsDue() {
+	*d.after = append(*d.after, d.FirewallSignal.StepsDue)
+}
+
+func (d deferredSignal) EgressChanged() {
+	*d.after = append(*d.after, d.FirewallSignal.EgressChanged)
+}

@@ -53,6 +53,10 @@ type DB struct {
 	r      *sql.DB // the readers
 	rstmts stmtCache
 	path   string
+
+	closing  sync.Once
+	closed   chan struct{}
+	closeErr error
 }
 
 // writer is the one writing connection, held by one transaction at a
@@ -86,7 +90,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	d := &DB{path: path, w: &writer{db: wdb, conn: conn, turn: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, durable: true}}
+	d := &DB{path: path, closed: make(chan struct{}), w: &writer{db: wdb, conn: conn, turn: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, durable: true}}
 	d.w.turn <- struct{}{}
 	if err := d.migrate(ctx); err != nil {
 		d.w.close()
@@ -115,15 +119,19 @@ func dsn(path string, pragmas ...string) string {
 // Path is the database file's path.
 func (d *DB) Path() string { return d.path }
 
-// Close closes the database. It waits for a transaction in progress.
+// Close closes the database, after the transaction in progress if any.
+// Writes after it fail; closing again does nothing.
 func (d *DB) Close() error {
-	d.rstmts.close()
-	var err error
-	if d.r != nil {
-		err = d.r.Close()
-	}
-	<-d.w.turn
-	return errors.Join(err, d.w.close())
+	d.closing.Do(func() {
+		<-d.w.turn
+		close(d.closed)
+		d.rstmts.close()
+		if d.r != nil {
+			d.closeErr = d.r.Close()
+		}
+		d.closeErr = errors.Join(d.closeErr, d.w.close())
+	})
+	return d.closeErr
 }
 
 func (w *writer) close() error {
@@ -133,6 +141,8 @@ func (w *writer) close() error {
 	w.stmts = nil
 	return errors.Join(w.conn.Close(), w.db.Close())
 }
+
+var errClosed = errors.New("sqlite: the database is closed")
 
 // txKey marks a context inside a write transaction of a DB: a write
 // through another path of the same DB would wait for the one writing
@@ -157,6 +167,8 @@ func (d *DB) write(ctx context.Context, durable bool, fn func(ctx context.Contex
 	}
 	select {
 	case <-d.w.turn:
+	case <-d.closed:
+		return errClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
