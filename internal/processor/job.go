@@ -166,7 +166,19 @@ func (j *job) run() outcome {
 // (only the start report comes between), so "sent before the bundle
 // starts" means sent before the marker. No wait duration is involved, only
 // the session's order. It costs one message per request.
+//
+// A queue that can say at once which messages were sent to the session
+// before now (tre.SentReceiver, the embedded queue) needs no marker: one
+// call receives them.
 func (j *job) lookAhead() error {
+	if sr, ok := j.st.sess.(tre.SentReceiver); ok {
+		msgs, err := sr.ReceiveSent(j.ctx)
+		if err != nil {
+			return fmt.Errorf("receive what was sent to the session: %w", err)
+		}
+		j.st.keep(msgs...)
+		return nil
+	}
 	id := "marker:" + uuid.NewString()
 	err := j.a.queue.Send(j.ctx, tre.QueueRequests, tre.Message{MessageID: id, SessionID: j.st.sess.ID(),
 		Subject: subjectMarker, Body: []byte(`{"marker":"the Resource Processor looking ahead in the session"}`)})

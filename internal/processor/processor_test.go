@@ -146,6 +146,9 @@ type observedQueue struct {
 	renewals  int
 	failRenew error // when set, renewals fail with it
 	oneByOne  bool  // when set, each receive returns one message at most
+	// sentReceiver passes on the sessions' tre.SentReceiver, which the
+	// agent then uses instead of markers.
+	sentReceiver bool
 	changed   chan struct{}
 }
 
@@ -187,7 +190,18 @@ func (o *observedQueue) AcceptNextSession(ctx context.Context, queue string) (tr
 	if err != nil {
 		return nil, err
 	}
+	o.mu.Lock()
+	passOn := o.sentReceiver
+	o.mu.Unlock()
+	if sr, ok := s.(tre.SentReceiver); ok && passOn {
+		return &sentReceivingSession{observedSession{Session: s, q: o}, sr}, nil
+	}
 	return &observedSession{Session: s, q: o}, nil
+}
+
+type sentReceivingSession struct {
+	observedSession
+	tre.SentReceiver
 }
 
 type observedSession struct {
