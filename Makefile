@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 PORT    ?= 8080
 export TRE_DATA_DIR ?= .tre
 
-.PHONY: build run test test-deps test-integration stress lint vet clean
+.PHONY: build run test test-deps test-integration stress lint vet clean bench
 
 ## build: the handler binary (bin/tre-handler), static, no cgo
 build:
@@ -54,6 +54,13 @@ stress:
 	@pids=(); for _ in $$(seq "$$(nproc)"); do (while :; do :; done) & pids+=($$!); done; \
 	trap 'kill "$${pids[@]}" 2>/dev/null' EXIT; \
 	$(GO) test -race -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
+
+## bench: the figures of docs/PERFORMANCE.md, each beside its floor measured in the same run, with the ratios (about 15 min; needs strace)
+BENCH_FLAGS ?=
+bench: build
+	$(GO) build -o $(BIN)/bare ./cmd/treperf/bare
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./handlers ./internal/lifecycle ./internal/auth ./internal/registry
+	$(GO) run ./cmd/treperf $(BENCH_FLAGS) all
 
 ## lint: staticcheck, deadcode (tools pinned in tools/go.mod)
 lint:

@@ -269,15 +269,17 @@ func rootScope(c Config) string {
 
 func (m *Main) validator() (*auth.Validator, string, error) {
 	if m.Config.DevAuth() {
-		keys, err := auth.LoadDevKeys(m.Config.DataDir)
-		if err != nil {
-			return nil, "", err
-		}
+		// Generating the key (first start) is not start-up's to wait for.
+		keys := auth.LoadDevKeysInBackground(m.Config.DataDir)
+		m.closers = append(m.closers, func() error {
+			_, err := keys.Wait(context.Background())
+			return err
+		})
 		aud := m.Config.APIAudience
 		if aud == "" {
 			aud = auth.DevAudience
 		}
-		return &auth.Validator{Issuer: auth.DevIssuer, Audience: aud, Keys: keys, Leeway: time.Minute}, "dev", nil
+		return &auth.Validator{Issuer: auth.DevIssuer, Audience: aud, Keys: keys, Leeway: time.Minute, Cache: &auth.TokenCache{}}, "dev", nil
 	}
 	issuer := auth.EntraIssuer(m.Config.AuthorityURL, m.Config.TenantID)
 	keys := auth.NewOIDCKeys(issuer, auth.OIDCOptions{
@@ -285,7 +287,7 @@ func (m *Main) validator() (*auth.Validator, string, error) {
 		Log:    m.Log.With("component", "auth"),
 	})
 	m.closers = append(m.closers, keys.Close)
-	return &auth.Validator{Issuer: issuer, Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute}, "entra", nil
+	return &auth.Validator{Issuer: issuer, Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute, Cache: &auth.TokenCache{}}, "entra", nil
 }
 
 // URL is the base URL the handler listens on.

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/lifecycle"
@@ -53,7 +54,9 @@ func (a *API) resourceRoutes() []Route {
 	for _, f := range resourceFamilies {
 		one := f.base + "/{" + f.idParam + "}"
 		routes = append(routes,
-			Route{Method: "GET", Pattern: f.base, Access: f.list, Status: 200, Summary: "List " + f.noun + "s", Handle: a.listResources(f)},
+			Route{Method: "GET", Pattern: f.base, Access: f.list, Status: 200,
+				Summary: "List " + f.noun + "s (all, streamed; or a page: ?pageSize=, then ?continuation= from the answer; filters ?templateName=, ?deploymentStatus=)",
+				Handle:  a.listResources(f)},
 			Route{Method: "POST", Pattern: f.base, Access: f.create, Status: 202, Summary: "Create a " + f.noun, Request: createBody{}, Handle: a.createResource(f)},
 			Route{Method: "GET", Pattern: one, Access: f.get, Status: 200, Summary: "Get a " + f.noun, Handle: a.getResource(f)},
 			Route{Method: "PATCH", Pattern: one, Access: f.mutate, Status: 202, Request: patchBody{},
@@ -167,13 +170,21 @@ func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, e
 	return resourceOf(res, ups), nil
 }
 
+// listResources answers a list. Without pageSize it is AzureTRE's answer,
+// {"<plural>": [every resource]}, which its CLI and UI read: it is
+// streamed a page of the store at a time, never held whole. With pageSize
+// (1 to lifecycle.MaxPageSize) it is one page, and "continuation" names
+// the next (absent after the last): pass it back as ?continuation=. A page
+// may hold fewer than pageSize (resources the caller may not see are left
+// out) and still have a next. templateName and deploymentStatus filter.
+// Resources come in the store's order (creation order on SQLite).
 func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ref, err := refOf(f, r, false)
 		if err != nil {
 			return err
 		}
-		list, err := a.Resources.List(r.Context(), ref)
+		opts, paged, err := listOptions(r)
 		if err != nil {
 			return err
 		}
@@ -184,23 +195,69 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 				return err
 			}
 		}
-		out := make([]any, 0, len(list))
-		for _, res := range list {
-			if visible != nil && !visible[res.ID] {
-				continue
-			}
-			if f.owned && checkOwnership(f, r, res) != nil {
-				continue
-			}
-			v, err := a.view(f, r, res)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
+		if !paged {
+			opts.PageSize = streamPageSize
 		}
-		writeJSON(w, http.StatusOK, map[string]any{f.plural: out})
+		page, err := a.Resources.ListPage(r.Context(), ref, opts)
+		if err != nil {
+			return err
+		}
+		// Once an item is written the answer is 200: a later error can
+		// only cut it short (stream.fail).
+		out := newStream(w, f.plural)
+		for {
+			for _, res := range page.Resources {
+				if visible != nil && !visible[res.ID] {
+					continue
+				}
+				if f.owned && checkOwnership(f, r, res) != nil {
+					continue
+				}
+				v, err := a.view(f, r, res)
+				if err != nil {
+					return out.fail(r, a, err)
+				}
+				out.item(v)
+			}
+			if paged || page.Continuation == "" {
+				break
+			}
+			opts.Continuation = page.Continuation
+			if page, err = a.Resources.ListPage(r.Context(), ref, opts); err != nil {
+				return out.fail(r, a, err)
+			}
+		}
+		if paged {
+			out.end(page.Continuation)
+		} else {
+			out.end("")
+		}
 		return nil
 	}
+}
+
+// streamPageSize is the store page an unpaged list is streamed by.
+const streamPageSize = 500
+
+// listOptions reads the paging and filters of a list request; paged says
+// the caller asked for a page.
+func listOptions(r *http.Request) (lifecycle.ListOptions, bool, error) {
+	q := r.URL.Query()
+	opts := lifecycle.ListOptions{Continuation: q.Get("continuation"), TemplateName: q.Get("templateName"),
+		DeploymentStatus: tre.Status(q.Get("deploymentStatus"))}
+	size := q.Get("pageSize")
+	if size == "" {
+		if opts.Continuation != "" {
+			return opts, false, tre.FieldErrorf(tre.CodeInvalid, "continuation", "continuation goes with pageSize")
+		}
+		return opts, false, nil
+	}
+	n, err := strconv.Atoi(size)
+	if err != nil || n < 1 || n > lifecycle.MaxPageSize {
+		return opts, false, tre.FieldErrorf(tre.CodeInvalid, "pageSize", "pageSize must be a number from 1 to %d, not %q", lifecycle.MaxPageSize, size)
+	}
+	opts.PageSize = n
+	return opts, true, nil
 }
 
 func (a *API) createResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {

@@ -42,8 +42,9 @@ type Resources interface {
 	Get(ctx context.Context, ref lifecycle.Ref) (*tre.Resource, error)
 	// GetForRecords is Get that also finds deleted resources.
 	GetForRecords(ctx context.Context, ref lifecycle.Ref) (*tre.Resource, error)
-	// List returns the active resources of a type under a parent.
-	List(ctx context.Context, ref lifecycle.Ref) ([]*tre.Resource, error)
+	// ListPage returns a page of the active resources of a type under a
+	// parent. Returns CodeNotFound (parents), CodeInvalid (paging).
+	ListPage(ctx context.Context, ref lifecycle.Ref, opts lifecycle.ListOptions) (lifecycle.ResourcePage, error)
 	// AvailableUpgrades lists the template versions a resource may move
 	// to.
 	AvailableUpgrades(ctx context.Context, r *tre.Resource) ([]tre.AvailableUpgrade, error)

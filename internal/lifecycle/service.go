@@ -218,29 +218,82 @@ func (s *Service) getResource(ctx context.Context, id string) (*tre.Resource, er
 	return r, nil
 }
 
-// List returns the active resources of a type under a parent: workspaces
-// (no parent), the services of a workspace, the user resources of a
-// service, or shared services. Parents are checked (CodeNotFound).
-func (s *Service) List(ctx context.Context, ref Ref) ([]*tre.Resource, error) {
+// ListOptions narrows and pages a list of resources.
+type ListOptions struct {
+	// PageSize caps a page (0: DefaultPageSize).
+	PageSize int
+	// Continuation is the token of the page to read, from the previous
+	// page ("" for the first).
+	Continuation string
+	// TemplateName and DeploymentStatus, when set, keep only the
+	// resources that have them.
+	TemplateName     string
+	DeploymentStatus tre.Status
+}
+
+// DefaultPageSize is a page's size when the caller names none.
+const DefaultPageSize = 100
+
+// MaxPageSize is the largest page a caller may ask for.
+const MaxPageSize = 1000
+
+// ResourcePage is one page of a list of resources.
+type ResourcePage struct {
+	Resources []*tre.Resource
+	// Continuation is the token of the next page; "" after the last.
+	Continuation string
+}
+
+// ListPage returns a page of the active resources of a type under a
+// parent (workspaces, the services of a workspace, the user resources of a
+// service, or shared services), in the store's order (creation order on
+// SQLite): walking every page from the first reads each resource that
+// stays active meanwhile once, in memory one page at a time. Parents are
+// checked (CodeNotFound); CodeInvalid for a page size out of 1 to
+// MaxPageSize or a token the store did not issue.
+func (s *Service) ListPage(ctx context.Context, ref Ref, opts ListOptions) (ResourcePage, error) {
 	where := []tre.Cond{tre.Eq("resourceType", string(ref.Type)), tre.Ne("deploymentStatus", string(tre.StatusDeleted))}
 	switch ref.Type {
 	case tre.TypeWorkspaceService:
 		if _, err := s.Get(ctx, WorkspaceRef(ref.WorkspaceID)); err != nil {
-			return nil, err
+			return ResourcePage{}, err
 		}
 		where = append(where, tre.Eq("workspaceId", ref.WorkspaceID))
 	case tre.TypeUserResource:
 		if _, err := s.Get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}); err != nil {
-			return nil, err
+			return ResourcePage{}, err
 		}
 		where = append(where, tre.Eq("workspaceId", ref.WorkspaceID), tre.Eq("parentWorkspaceServiceId", ref.ServiceID))
 	}
-	list, err := tre.QueryAs[tre.Resource](ctx, s.store, tre.Resources, tre.Query{Where: where})
-	if err != nil {
-		return nil, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
+	if opts.TemplateName != "" {
+		where = append(where, tre.Eq("templateName", opts.TemplateName))
 	}
-	sortResources(list)
-	return list, nil
+	if opts.DeploymentStatus != "" {
+		where = append(where, tre.Eq("deploymentStatus", string(opts.DeploymentStatus)))
+	}
+	size := opts.PageSize
+	if size == 0 {
+		size = DefaultPageSize
+	}
+	if size < 0 || size > MaxPageSize {
+		return ResourcePage{}, tre.FieldErrorf(tre.CodeInvalid, "pageSize", "pageSize must be 1 to %d, not %d", MaxPageSize, size)
+	}
+	page, err := s.store.QueryPage(ctx, tre.Resources, tre.Query{Where: where}, size, opts.Continuation)
+	if err != nil {
+		if tre.IsCode(err, tre.CodeInvalid) {
+			return ResourcePage{}, err
+		}
+		return ResourcePage{}, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
+	}
+	out := ResourcePage{Resources: make([]*tre.Resource, 0, len(page.Documents)), Continuation: page.Next}
+	for _, d := range page.Documents {
+		r := new(tre.Resource)
+		if err := tre.Decode(d, r); err != nil {
+			return ResourcePage{}, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
+		}
+		out.Resources = append(out.Resources, r)
+	}
+	return out, nil
 }
 
 // descendants returns the active resources under a resource path, deepest

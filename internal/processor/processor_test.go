@@ -149,7 +149,7 @@ type observedQueue struct {
 	// sentReceiver passes on the sessions' tre.SentReceiver, which the
 	// agent then uses instead of markers.
 	sentReceiver bool
-	changed   chan struct{}
+	changed      chan struct{}
 }
 
 func (o *observedQueue) note(f func()) {

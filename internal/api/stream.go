@@ -1,0 +1,79 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+)
+
+// stream writes a list answer item by item, {"<key>": [item, ...]}, so a
+// long list is never held whole: items go through a buffer to the
+// connection as they are encoded.
+type stream struct {
+	w       http.ResponseWriter
+	buf     *bufio.Writer
+	key     string
+	started bool
+	n       int
+}
+
+func newStream(w http.ResponseWriter, key string) *stream {
+	return &stream{w: w, key: key}
+}
+
+func (s *stream) start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	s.w.Header().Set("Content-Type", "application/json")
+	s.w.Header().Set("Cache-Control", "no-store")
+	s.w.WriteHeader(http.StatusOK)
+	s.buf = bufio.NewWriterSize(s.w, 32<<10)
+	key, _ := json.Marshal(s.key)
+	s.buf.WriteString("{")
+	s.buf.Write(key)
+	s.buf.WriteString(":[")
+}
+
+// item appends one element; a value that does not encode is a bug
+// (abort).
+func (s *stream) item(v any) {
+	s.start()
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if s.n > 0 {
+		s.buf.WriteByte(',')
+	}
+	s.buf.Write(b)
+	s.n++
+}
+
+// end closes the list, with the continuation token of the next page if
+// any, and flushes.
+func (s *stream) end(continuation string) {
+	s.start()
+	s.buf.WriteString("]")
+	if continuation != "" {
+		tok, _ := json.Marshal(continuation)
+		s.buf.WriteString(`,"continuation":`)
+		s.buf.Write(tok)
+	}
+	s.buf.WriteString("}\n")
+	_ = s.buf.Flush()
+}
+
+// fail handles an error in the middle of the answer: before anything was
+// written it is returned, to be answered as usual; after, it is logged and
+// the connection cut, so that the client sees a truncated answer rather
+// than a short list that looks whole.
+func (s *stream) fail(r *http.Request, a *API, err error) error {
+	if !s.started {
+		return err
+	}
+	a.logError(r, err)
+	_ = s.buf.Flush()
+	panic(http.ErrAbortHandler)
+}
