@@ -8,18 +8,28 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 PORT    ?= 8080
 export TRE_DATA_DIR ?= .tre
 
-.PHONY: build run test test-deps test-integration stress lint vet clean bench
+.PHONY: build run test test-deps test-integration stress lint vet clean ui ui-if-node bench
 
-## build: the handler binary (bin/tre-handler), static, no cgo
+## ui: the web UI (ui/, TypeScript) built into internal/webui/dist/app, which the handler embeds (Node.js 20.19+, npm)
+ui:
+	scripts/ui.sh build
+
+# ui-if-node builds the UI when Node.js is here, and says how to get it when not.
+ui-if-node:
+	@scripts/ui.sh --if-node build
+
+## build: the handler binary (bin/tre-handler), static, no cgo; it embeds the UI as last built (make ui)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/tre-handler ./handlers
 
-## run: build and start the API locally on the embedded store (Ctrl-C stops it)
-run: build
+## run: build the UI (when Node.js is present) and the handler, and start them locally on the embedded store (Ctrl-C stops it)
+run: ui-if-node
+	@$(MAKE) --no-print-directory build
 	@echo ""
-	@echo "  TRE API on http://127.0.0.1:$(PORT) (data in $(TRE_DATA_DIR)/, dev token issuer)"
+	@echo "  TRE portal and API on http://127.0.0.1:$(PORT) (data in $(TRE_DATA_DIR)/, dev token issuer)"
+	@echo "  Open http://127.0.0.1:$(PORT)/ in a browser and use the dev sign-in."
 	@echo ""
-	@echo "  Get a token (in another terminal, from this directory):"
+	@echo "  Or get a token (in another terminal, from this directory):"
 	@echo "    TOKEN=\$$($(BIN)/tre-handler token --roles TREAdmin --user alice)"
 	@echo "  Then, for example:"
 	@echo "    curl -s http://127.0.0.1:$(PORT)/api/health"
@@ -29,24 +39,30 @@ run: build
 
 # The slow suites: the adapters against local protocol servers from npm,
 # the packaging of the deployables, the end-to-end walk on the Azure
-# adapters. `make test` skips them (one line each says so).
+# adapters, the web UI in headless Chromium. `make test` skips them (one
+# line each says so).
 INTEGRATION_PKGS := ./internal/nodetest/... ./internal/cosmos/... ./internal/servicebus/... ./internal/packaging/... ./handlers/
 # The packages whose tests involve timing: make stress runs them under load.
 STRESS_PKGS := ./internal/processor/ ./internal/faulttest/ ./internal/localrunner/ ./internal/porter/ ./internal/sqlite/ ./internal/lifecycle/ ./internal/firewall/ ./internal/lock/ ./internal/egress/ ./internal/funchost/
 STRESS_COUNT ?= 20
 TOOL := $(GO) tool -modfile=tools/go.mod
 
-## test: gofmt, vet and the fast tests (a summary line per package; skipped suites say why)
+## test: gofmt, vet, the fast tests (a summary line per package; skipped suites say why) and the UI's unit tests (with Node.js)
 test: vet
 	$(GO) test -count=1 -json ./... | $(GO) run ./internal/testsum
+	@scripts/ui.sh test
 
-## test-deps: install the npm packages of the integration suites' protocol servers (once per lock file)
+## test-deps: install the npm packages of the integration suites' protocol servers and browser tests (once per lock file)
 test-deps:
 	$(GO) run ./internal/nodetest/installdeps
 
-## test-integration: the slow suites (needs Node.js 20+, npm; zip, tar)
-test-integration: test-deps
+# Where the browser suite saves its screenshots (one per view).
+export TRE_UI_SCREENSHOTS ?= $(or $(TMPDIR),/tmp)/tre-ui-screenshots
+
+## test-integration: the slow suites (needs Node.js 20.19+, npm; zip, tar; Debian's chromium for the browser suite)
+test-integration: test-deps ui
 	TRE_INTEGRATION=1 $(GO) test -count=1 -json $(INTEGRATION_PKGS) | $(GO) run ./internal/testsum
+	@if [ -n "$$(ls -A "$(TRE_UI_SCREENSHOTS)" 2>/dev/null)" ]; then echo "browser screenshots: $(TRE_UI_SCREENSHOTS)"; fi
 
 ## stress: the timing-sensitive packages, -race -count=$(STRESS_COUNT), with every core kept busy by another process
 stress:
@@ -62,10 +78,13 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./handlers ./internal/lifecycle ./internal/auth ./internal/registry
 	$(GO) run ./cmd/treperf $(BENCH_FLAGS) all
 
-## lint: staticcheck, deadcode (tools pinned in tools/go.mod)
+## lint: staticcheck, deadcode, complexity (gocyclo: over 19 fails) and length (funclen: over 79 lines fails) of production functions; prints the top 5 of both
 lint:
 	$(TOOL) staticcheck ./...
 	@dead=$$($(TOOL) deadcode -test ./...); if [ -n "$$dead" ]; then echo "deadcode:"; echo "$$dead"; exit 1; fi
+	@echo "most complex functions (limit 19):"; $(TOOL) gocyclo -top 5 -ignore '_test\.go$$' . | sed 's/^/  /'
+	$(TOOL) gocyclo -over 19 -ignore '_test\.go$$' .
+	$(GO) run ./internal/funclen -over 79 .
 
 vet:
 	@unformatted=$$(find . -name '*.go' -not -path '*/node_modules/*' -not -path './.tre/*' | xargs gofmt -l); \
@@ -73,7 +92,7 @@ vet:
 	$(GO) vet ./...
 
 clean:
-	rm -rf $(BIN) dist
+	rm -rf $(BIN) dist internal/webui/dist/app
 
 .PHONY: package package-processor
 

@@ -175,11 +175,30 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		APIClientID:    e.String("API_CLIENT_ID"),
 		APIAudience:    e.String("API_AUDIENCE"),
 	}
+	c.addressSettings(e)
+	c.adapterSettings(e)
+	c.secretStoreSettings(e)
+	c.localModeSettings(e)
+	c.firewallSettings(e)
+	c.resolvePaths(e)
+	c.devIssuerSettings(e)
+	c.entraSettings(e)
+	return c, e.Err()
+}
+
+// addressSettings reads the TRE's address space and the core network's
+// part of it.
+func (c *Config) addressSettings(e *config.Env) {
 	c.AddressSpace = prefixSetting(e, "TRE_ADDRESS_SPACE")
 	c.CoreSpace = prefixSetting(e, "CORE_ADDRESS_SPACE")
 	if c.AddressSpace.IsValid() && c.CoreSpace.IsValid() && !c.AddressSpace.Contains(c.CoreSpace.Addr()) {
 		e.Problemf("CORE_ADDRESS_SPACE: %s is not inside TRE_ADDRESS_SPACE %s", c.CoreSpace, c.AddressSpace)
 	}
+}
+
+// adapterSettings reads the Azure adapters' settings, which go together:
+// Cosmos DB and Service Bus (by namespace or connection string, not both).
+func (c *Config) adapterSettings(e *config.Env) {
 	c.CosmosEndpoint, c.CosmosKey, c.CosmosDatabase = e.String("STATE_STORE_ENDPOINT"), e.String("STATE_STORE_KEY"), e.String("STATE_STORE_DATABASE")
 	c.CosmosVerifyTLS = e.Bool("STATE_STORE_SSL_VERIFY")
 	c.ServiceBusNS, c.ServiceBusConn = e.String("SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE"), e.String("SERVICE_BUS_CONNECTION_STRING")
@@ -195,6 +214,12 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.ServiceBusNS != "" && c.ServiceBusConn != "" {
 		e.Problemf("SERVICE_BUS_CONNECTION_STRING: give either it or SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE, not both")
 	}
+}
+
+// secretStoreSettings chooses where sensitive properties live: Key Vault
+// when it is configured (required with the Azure adapters), else a file,
+// unless TRE_SECRET_STORE says.
+func (c *Config) secretStoreSettings(e *config.Env) {
 	c.SecretStore = "file"
 	if c.KeyVaultURL != "" {
 		c.SecretStore = "keyvault"
@@ -208,6 +233,12 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.Azure() && c.SecretStore == "file" && !e.Set("TRE_SECRET_STORE") {
 		e.Problemf("KEY_VAULT_URL: required with the Azure adapters (sensitive properties live in Key Vault); TRE_SECRET_STORE=file only for tests on one machine")
 	}
+}
+
+// localModeSettings reads what runs inside the handler: on by default
+// with the embedded adapters, off with the Azure ones; simulated bundles
+// are refused with the Azure adapters.
+func (c *Config) localModeSettings(e *config.Env) {
 	c.LocalProcessor, c.LocalHost, c.RegisterTemplates = !c.Azure(), !c.Azure(), !c.Azure()
 	if e.Set("TRE_REGISTER_TEMPLATES") {
 		c.RegisterTemplates = e.Bool("TRE_REGISTER_TEMPLATES")
@@ -225,7 +256,11 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if e.Set("TRE_LOCAL_HOST") {
 		c.LocalHost = e.Bool("TRE_LOCAL_HOST")
 	}
-	c.firewallSettings(e)
+}
+
+// resolvePaths makes the directories absolute and puts the firewall file
+// in the data directory unless it is set.
+func (c *Config) resolvePaths(e *config.Env) {
 	if abs, err := filepath.Abs(c.TemplatesDir); err == nil {
 		c.TemplatesDir = abs
 	}
@@ -237,19 +272,23 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.FirewallFile == "" {
 		c.FirewallFile = filepath.Join(c.DataDir, "firewall.json")
 	}
-	c.devIssuerSettings(e)
-	if !c.DevAuth() {
-		if c.APIClientID == "" {
-			e.Problemf("API_CLIENT_ID: required when AAD_TENANT_ID is set (the API's app registration)")
-		}
-		if !strings.HasPrefix(c.AuthorityURL, "https://") {
-			e.Problemf("AAD_AUTHORITY_URL: %q must be an https URL", c.AuthorityURL)
-		}
-		if c.APIAudience == "" {
-			c.APIAudience = c.APIClientID
-		}
+}
+
+// entraSettings checks the Entra ID settings when AAD_TENANT_ID is set;
+// the audience defaults to the API's client id.
+func (c *Config) entraSettings(e *config.Env) {
+	if c.DevAuth() {
+		return
 	}
-	return c, e.Err()
+	if c.APIClientID == "" {
+		e.Problemf("API_CLIENT_ID: required when AAD_TENANT_ID is set (the API's app registration)")
+	}
+	if !strings.HasPrefix(c.AuthorityURL, "https://") {
+		e.Problemf("AAD_AUTHORITY_URL: %q must be an https URL", c.AuthorityURL)
+	}
+	if c.APIAudience == "" {
+		c.APIAudience = c.APIClientID
+	}
 }
 
 // devIssuerSettings refuses the dev issuer where it must not run: on App

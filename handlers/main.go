@@ -137,6 +137,7 @@ type Main struct {
 	agent     *processor.Agent // the in-process processor, if any
 	host      *funchost.Host   // the Functions host stand-in, if any
 	api       *api.API
+	front     http.Handler // the web UI, the dev sign-in and the API
 	ln        net.Listener
 	server    *http.Server
 }
@@ -177,6 +178,9 @@ func (m *Main) open(ctx context.Context) error {
 		m.host = m.localHost()
 	}
 	m.api = m.newAPI(validator, mode, reg)
+	if m.front, err = m.webFront(mode); err != nil {
+		return err
+	}
 	addr := net.JoinHostPort(m.Config.ListenAddress, strconv.Itoa(m.Config.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -192,7 +196,7 @@ func (m *Main) open(ctx context.Context) error {
 	m.Log.Info("handler ready", "version", version, "url", m.URL(), "adapters", m.adapterNames(), "auth", mode,
 		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall)
 	if mode == "dev" {
-		m.Log.Info("dev issuer in use: get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
+		m.Log.Info("dev issuer in use: open " + m.URL() + "/ and sign in there, or get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
 	}
 	return nil
 }
@@ -299,7 +303,7 @@ func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
 // in-flight requests get ShutdownTimeout to finish.
 func (m *Main) Run(ctx context.Context) error {
 	m.server = &http.Server{
-		Handler:           m.api.Handler(),
+		Handler:           m.front,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}

@@ -185,8 +185,9 @@ func TestHealthAndMetadata(t *testing.T) {
 	}, r.json(t)["services"])
 
 	r = h.do("GET", "/", "", nil)
-	require.Equal(t, 200, r.status, "the Functions host's readiness probe")
-	require.Equal(t, "\"pong\"\n", string(r.body))
+	require.Equal(t, 200, r.status, "the Functions host's readiness probe (the web UI's page)")
+	r = h.do("GET", "/api/", "", nil)
+	require.Equal(t, "\"pong\"\n", string(r.body), "AzureTRE's ping")
 
 	r = h.do("GET", "/api/.metadata", "", nil)
 	require.Equal(t, 200, r.status)

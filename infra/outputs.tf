@@ -16,7 +16,7 @@ output "function_app_name" {
 }
 
 output "api_base_url" {
-  description = "Base URL of the API (health at /api/health)."
+  description = "Base URL of the API (health at /api/health) and of the web UI (at its root)."
   value       = module.functionapp.base_url
 }
 

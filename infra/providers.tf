@@ -22,3 +22,9 @@ provider "azurerm" {
     }
   }
 }
+
+# Entra ID, in the tenant of the signed-in deployer (az login): only the web
+# UI's redirect URIs on the API's app registration (ui.tf).
+provider "azuread" {
+  tenant_id = var.aad_tenant_id
+}

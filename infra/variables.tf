@@ -126,6 +126,23 @@ variable "api_client_id" {
   }
 }
 
+variable "manage_ui_redirect_uris" {
+  description = "Register the web UI's redirect URIs (the Function App's root, ui_extra_redirect_uris) on the API's app registration, as single-page-application URIs (infra/ui.tf). The deployer must own that registration; false: add them by hand (docs/deploy.md)."
+  type        = bool
+  default     = true
+}
+
+variable "ui_extra_redirect_uris" {
+  description = "More SPA redirect URIs of the API's app registration, e.g. https://tre.example.org/ when a custom domain fronts the Function App (the page sends its origin and /). Each is an https URL (http://localhost for development)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for u in var.ui_extra_redirect_uris : can(regex("^(https://[^/*\\s]+|http://localhost(:[0-9]+)?)/[^*\\s]*$", u)) && length(u) <= 256])
+    error_message = "ui_extra_redirect_uris must be https URLs (http only for localhost), without wildcards, of at most 256 characters: Entra ID refuses others."
+  }
+}
+
 variable "api_audience" {
   description = "Audience tokens must carry (API_AUDIENCE). Empty: the handler uses api_client_id."
   type        = string

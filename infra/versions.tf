@@ -11,6 +11,12 @@ terraform {
       # a plan reviewed line by line (docs/deploy.md, "Upgrading").
       version = "= 4.67.0"
     }
+    azuread = {
+      source = "hashicorp/azuread"
+      # The web UI's redirect URIs on the API's app registration (ui.tf).
+      # Pinned for the same reason.
+      version = "= 3.4.0"
+    }
   }
 
   # Remote state in an Azure Storage account that exists before this

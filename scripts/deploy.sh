@@ -31,7 +31,8 @@ Options:
   -h, --help             this help
 
 Needs terraform (>= 1.9), az (logged in: az login; az account set
---subscription ...), go, zip, tar, curl and jq. Your public address must be
+--subscription ...), go, Node.js 20.19+ and npm (the web UI), zip, tar,
+curl and jq. Your public address must be
 in deployer_ip_ranges (the package upload goes to the account's public
 endpoint, which allows only those).
 USAGE
@@ -78,7 +79,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $health_timeout =~ ^[0-9]+$ ]] || die "--health-timeout takes whole seconds"
 
-for tool in terraform az go zip tar curl jq; do
+for tool in terraform az go node npm zip tar curl jq; do
 	command -v "$tool" >/dev/null || die "$tool not found (see --help for what this script needs)"
 done
 az account show --output none 2>/dev/null || die "the Azure CLI is not logged in: az login, then az account set --subscription <id>"

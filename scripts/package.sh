@@ -11,7 +11,9 @@ Builds, for linux/amd64 (static, no cgo, -trimpath):
 
   handler    DIR/function-app.zip, the Function App for zip deploy:
              host.json, tre-handler (mode 0755) and <name>/function.json
-             for every functions/<name>/function.json. Nothing else.
+             for every functions/<name>/function.json. Nothing else: the
+             web UI is built first (scripts/ui.sh build, Node.js 20.19+)
+             and embedded in tre-handler.
   processor  DIR/processor-vm.tar.gz, the Resource Processor VM:
              tre-processor, tre-processor.service, cloud-init.yaml and
              processor.env.template (see processor-vm/cloud-init.yaml on
@@ -22,6 +24,9 @@ Options:
   --out DIR          where the packages go (default: dist)
   --version VERSION  version stamped into the binaries (default: $VERSION,
                      else `git describe --always --dirty`, else dev)
+  --without-ui       do not build the web UI (no Node.js): tre-handler embeds
+                     internal/webui/dist/app as it is, or, when it was never
+                     built, a page at / saying how to build it
   -h, --help         this help
 
 Environment:
@@ -29,8 +34,8 @@ Environment:
   SOURCE_DATE_EPOCH  timestamp of the packaged files (default: the last
                      commit's), so that the same tree packs the same bytes
 
-Needs go, zip (handler), GNU tar and gzip (processor); on Debian or Ubuntu:
-apt-get install zip tar gzip.
+Needs go, zip, Node.js 20.19+ and npm (handler), GNU tar and gzip
+(processor); on Debian or Ubuntu: apt-get install zip tar gzip.
 EOF
 }
 
@@ -41,6 +46,7 @@ die() {
 
 out=dist
 version=${VERSION:-}
+with_ui=true
 targets=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -57,6 +63,10 @@ while [[ $# -gt 0 ]]; do
 		[[ $# -ge 2 ]] || die "--version needs a value"
 		version=$2
 		shift 2
+		;;
+	--without-ui)
+		with_ui=false
+		shift
 		;;
 	handler | processor)
 		targets+=("$1")
@@ -107,6 +117,11 @@ stamp() {
 
 package_handler() {
 	command -v zip >/dev/null || die "zip not found (apt-get install zip)"
+	if $with_ui; then
+		scripts/ui.sh build || die "the web UI did not build (scripts/ui.sh build); --without-ui packages without it"
+	else
+		echo "package.sh: --without-ui: the handler embeds internal/webui/dist/app as it is"
+	fi
 	local app=$work/function-app
 	mkdir -p "$app"
 	build ./handlers "$app/tre-handler"

@@ -177,61 +177,77 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	top := root.Content[0]
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		key, val := top.Content[i].Value, top.Content[i+1]
-		var err error
-		switch key {
-		case "name":
-			err = val.Decode(&m.Name)
-		case "version":
-			err = val.Decode(&m.Version)
-		case "description":
-			err = val.Decode(&m.Description)
-		case "mixins":
-			m.Mixins, err = mixinNames(val)
-		case "parameters":
-			err = val.Decode(&m.Parameters)
-		case "credentials":
-			err = decodeCredentials(val, &m.Credentials)
-		case "outputs":
-			err = val.Decode(&m.Outputs)
-		case "customActions":
-			err = val.Decode(&m.CustomActions)
-		case "custom":
-			err = val.Decode(&m.Custom)
-		default:
-			if slices.Contains(sections, key) {
-				continue
-			}
-			if val.Kind != yaml.SequenceNode {
-				if slices.Contains(BuiltinActions, key) {
-					err = errors.New("must be a list of steps")
-				}
-				break
-			}
-			m.actions[key] = val.Content
-		}
-		if err != nil {
+		if err := m.decodeSection(key, val); err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", file, key, err)
 		}
 	}
+	if err := m.checkNames(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return m, nil
+}
+
+// decodeSection decodes one top-level section into m. A section that is
+// a list and not one Porter defines is an action; other sections Porter
+// defines are ignored.
+func (m *Manifest) decodeSection(key string, val *yaml.Node) error {
+	switch key {
+	case "name":
+		return val.Decode(&m.Name)
+	case "version":
+		return val.Decode(&m.Version)
+	case "description":
+		return val.Decode(&m.Description)
+	case "mixins":
+		var err error
+		m.Mixins, err = mixinNames(val)
+		return err
+	case "parameters":
+		return val.Decode(&m.Parameters)
+	case "credentials":
+		return decodeCredentials(val, &m.Credentials)
+	case "outputs":
+		return val.Decode(&m.Outputs)
+	case "customActions":
+		return val.Decode(&m.CustomActions)
+	case "custom":
+		return val.Decode(&m.Custom)
+	}
+	if slices.Contains(sections, key) {
+		return nil
+	}
+	if val.Kind != yaml.SequenceNode {
+		if slices.Contains(BuiltinActions, key) {
+			return errors.New("must be a list of steps")
+		}
+		return nil
+	}
+	m.actions[key] = val.Content
+	return nil
+}
+
+// checkNames requires the manifest's name and version, and a name for each
+// parameter, credential and output.
+func (m *Manifest) checkNames() error {
 	if m.Name == "" || m.Version == "" {
-		return nil, fmt.Errorf("%s: a porter manifest needs a name and a version", file)
+		return errors.New("a porter manifest needs a name and a version")
 	}
 	for i, p := range m.Parameters {
 		if p.Name == "" {
-			return nil, fmt.Errorf("%s: parameters[%d] has no name", file, i)
+			return fmt.Errorf("parameters[%d] has no name", i)
 		}
 	}
 	for i, c := range m.Credentials {
 		if c.Name == "" {
-			return nil, fmt.Errorf("%s: credentials[%d] has no name", file, i)
+			return fmt.Errorf("credentials[%d] has no name", i)
 		}
 	}
 	for i, o := range m.Outputs {
 		if o.Name == "" {
-			return nil, fmt.Errorf("%s: outputs[%d] has no name", file, i)
+			return fmt.Errorf("outputs[%d] has no name", i)
 		}
 	}
-	return m, nil
+	return nil
 }
 
 // decodeCredentials decodes the credentials section; a credential is

@@ -34,6 +34,14 @@ type constraintCase struct {
 }
 
 var constraintCases = map[string][]constraintCase{
+	"ui_extra_redirect_uris": {
+		{`[]`, true, "the Function App's root only"},
+		{`["https://tre.example.org/"]`, true, "an https redirect URI"},
+		{`["http://localhost:5173/"]`, true, "Entra ID allows http for localhost only"},
+		{`["http://tre.example.org/"]`, false, "Entra ID refuses http redirect URIs but localhost's"},
+		{`["https://*.example.org/"]`, false, "SPA redirect URIs take no wildcard"},
+		{`["tre.example.org"]`, false, "a redirect URI is an absolute URL"},
+	},
 	"tre_id": {
 		{`"mytre"`, true, "names st<id>state, kv-<id>, acr<id>, cosmos-<id>, cosmos-mongo-<id>"},
 		{`"a1234567890"`, true, "11 characters"},
@@ -174,8 +182,9 @@ var constraintCases = map[string][]constraintCase{
 // notConstrainedByAzure are variables whose values Azure does not check,
 // and why.
 var notConstrainedByAzure = map[string]string{
-	"api_audience":   "a string the handler compares with tokens' aud claim",
-	"handler_tuning": "the handler's own limits, validated by the handler at start (its validation checks Go durations only)",
+	"api_audience":            "a string the handler compares with tokens' aud claim",
+	"manage_ui_redirect_uris": "whether Terraform registers the web UI's redirect URIs (a bool)",
+	"handler_tuning":          "the handler's own limits, validated by the handler at start (its validation checks Go durations only)",
 }
 
 // tfFunctions are the Terraform functions the validations use, with

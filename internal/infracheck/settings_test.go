@@ -64,6 +64,7 @@ var hostSettings = map[string]string{
 	"ServiceBusConnection__clientId":                "that connection with the user-assigned identity",
 	"APPLICATIONINSIGHTS_CONNECTION_STRING":         "the host's telemetry (the handler's traces) to Application Insights",
 	"WEBSITE_RUN_FROM_PACKAGE":                      "App Service runs the zip scripts/deploy.sh deploys, read-only",
+	"AzureWebJobsDisableHomepage":                   "the root is the web UI (functions/ui), never the host's default page",
 	"AzureFunctionsJobHost__logging__applicationInsights__samplingSettings__isEnabled": "overrides host.json: no sampling, an operation's traces must all be kept",
 }
 

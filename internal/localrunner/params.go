@@ -82,34 +82,46 @@ func missingError(name, version, action string, missing []string) error {
 // zeros, objects and arrays as JSON then base64 (as AzureTRE's processor
 // passes them). It checks the value against the declared type.
 func render(v any, typ string) (string, error) {
-	var s string
+	s, err := valueText(v)
+	if err != nil {
+		return "", err
+	}
+	return asDeclared(s, typ)
+}
+
+// valueText is the text of a value, before its declared type is checked.
+func valueText(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
-		s = x
+		return x, nil
 	case bool:
-		s = strconv.FormatBool(x)
+		return strconv.FormatBool(x), nil
 	case json.Number:
-		s = x.String()
 		if f, err := x.Float64(); err == nil {
-			s = formatNumber(f)
+			return formatNumber(f), nil
 		}
+		return x.String(), nil
 	case float64:
-		s = formatNumber(x)
+		return formatNumber(x), nil
 	case float32:
-		s = formatNumber(float64(x))
+		return formatNumber(float64(x)), nil
 	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		s = fmt.Sprint(x)
-	default:
-		k := reflect.ValueOf(v).Kind()
-		if k != reflect.Map && k != reflect.Slice && k != reflect.Array {
-			return "", fmt.Errorf("a value of type %T cannot be passed to a bundle", v)
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return "", fmt.Errorf("encode as JSON: %w", err)
-		}
-		s = base64.StdEncoding.EncodeToString(b)
+		return fmt.Sprint(x), nil
 	}
+	k := reflect.ValueOf(v).Kind()
+	if k != reflect.Map && k != reflect.Slice && k != reflect.Array {
+		return "", fmt.Errorf("a value of type %T cannot be passed to a bundle", v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode as JSON: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+// asDeclared checks a value's text against the type the bundle declares
+// and writes it as that type.
+func asDeclared(s, typ string) (string, error) {
 	switch typ {
 	case "integer":
 		if f, err := strconv.ParseFloat(s, 64); err != nil || f != math.Trunc(f) {

@@ -258,50 +258,91 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	if err != nil {
 		return tre.JobResult{}, err
 	}
+	if job.Action == tre.ActionUninstall && rec == nil {
+		return r.uninstallMissing(job, t)
+	}
+	action, label, note, err := chooseAction(job, t, rec)
+	if err != nil {
+		return tre.JobResult{}, err
+	}
+	// Everything that can be refused is refused before anything runs.
+	ex, err := r.plan(ctx, t, job, action, label)
+	if err != nil {
+		return tre.JobResult{}, err
+	}
+	ex.note = joinSentences(note, ex.note)
+	return r.runRecorded(job, t, rec, action, label, ex)
+}
 
-	action := job.Action
-	label := fmt.Sprintf("%s of %s %s", action, t.name, t.version)
-	note := ""
+// uninstallMissing answers an uninstall of an installation that does not
+// exist: nothing to do but remove what a failed first run left.
+func (r *Runner) uninstallMissing(job tre.Job, t *target) (tre.JobResult, error) {
+	if err := os.RemoveAll(r.installationDir(job.Installation)); err != nil {
+		return tre.JobResult{}, fmt.Errorf("localrunner: %s of %s %s: %w", job.Action, t.name, t.version, err)
+	}
+	return tre.JobResult{Message: fmt.Sprintf("installation %s does not exist: nothing to uninstall", job.Installation)}, nil
+}
+
+// chooseAction decides which action runs for the installation's record
+// (nil when it does not exist): an upgrade of an installation that was
+// never installed runs install, and the note says so; a custom action
+// needs an installed installation. The label names the run in errors.
+func chooseAction(job tre.Job, t *target, rec *record) (action, label, note string, err error) {
+	action = job.Action
+	label = fmt.Sprintf("%s of %s %s", action, t.name, t.version)
+	custom := !slices.Contains(bundle.BuiltinActions, action)
 	switch {
-	case action == tre.ActionUninstall && rec == nil:
-		if err := os.RemoveAll(r.installationDir(job.Installation)); err != nil {
-			return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
-		}
-		return tre.JobResult{Message: fmt.Sprintf("installation %s does not exist: nothing to uninstall", job.Installation)}, nil
 	case action == tre.ActionUpgrade && (rec == nil || !rec.Installed):
 		action = tre.ActionInstall
 		label = fmt.Sprintf("upgrade of %s %s (run as install: the installation was not installed)", t.name, t.version)
 		note = fmt.Sprintf("installation %s was not installed, so install ran instead of upgrade (as AzureTRE's resource processor does)", job.Installation)
-	case !slices.Contains(bundle.BuiltinActions, action) && rec == nil:
-		return tre.JobResult{}, fmt.Errorf("localrunner: %s: installation %s does not exist: install it before running a custom action", label, job.Installation)
-	case !slices.Contains(bundle.BuiltinActions, action) && !rec.Installed:
-		return tre.JobResult{}, fmt.Errorf("localrunner: %s: installation %s is not installed (its install did not succeed): install it before running a custom action", label, job.Installation)
+	case custom && rec == nil:
+		return "", "", "", fmt.Errorf("localrunner: %s: installation %s does not exist: install it before running a custom action", label, job.Installation)
+	case custom && !rec.Installed:
+		return "", "", "", fmt.Errorf("localrunner: %s: installation %s is not installed (its install did not succeed): install it before running a custom action", label, job.Installation)
 	}
+	return action, label, note, nil
+}
 
-	// Everything that can be refused is refused before anything runs.
-	var run func(previous []tre.Output) ([]tre.Output, error)
-	var outputOrder []string
+// execution is a run that passed every check: what it runs, the order of
+// the outputs the bundle declares, and what a simulation says.
+type execution struct {
+	run         func(previous []tre.Output) ([]tre.Output, error)
+	outputOrder []string
+	note        string
+}
+
+// plan checks the run of action, as a simulation when the target has only
+// a declaration, else as the exec steps of its manifest.
+func (r *Runner) plan(ctx context.Context, t *target, job tre.Job, action, label string) (execution, error) {
+	var ex execution
 	if t.decl != nil {
 		sim, err := r.simulation(t, job, action)
 		if err != nil {
-			return tre.JobResult{}, err
+			return execution{}, err
 		}
-		run = func(previous []tre.Output) ([]tre.Output, error) { return sim.run(), nil }
+		ex.run = func(previous []tre.Output) ([]tre.Output, error) { return sim.run(), nil }
 		for _, o := range t.decl.Outputs {
-			outputOrder = append(outputOrder, o.Name)
+			ex.outputOrder = append(ex.outputOrder, o.Name)
 		}
-		note = joinSentences(note, sim.message())
-	} else {
-		rc, err := r.prepare(t.m, job, action, label)
-		if err != nil {
-			return tre.JobResult{}, err
-		}
-		run = func(previous []tre.Output) ([]tre.Output, error) { return rc.run(ctx, previous) }
-		for _, o := range t.m.Outputs {
-			outputOrder = append(outputOrder, o.Name)
-		}
+		ex.note = sim.message()
+		return ex, nil
 	}
+	rc, err := r.prepare(t.m, job, action, label)
+	if err != nil {
+		return execution{}, err
+	}
+	ex.run = func(previous []tre.Output) ([]tre.Output, error) { return rc.run(ctx, previous) }
+	for _, o := range t.m.Outputs {
+		ex.outputOrder = append(ex.outputOrder, o.Name)
+	}
+	return ex, nil
+}
 
+// runRecorded runs the execution with the installation's record saying so,
+// then records its result: an uninstall removes the installation, an
+// install marks it installed, a success keeps the merged outputs.
+func (r *Runner) runRecorded(job tre.Job, t *target, rec *record, action, label string, ex execution) (tre.JobResult, error) {
 	dir := r.installationDir(job.Installation)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return tre.JobResult{}, fmt.Errorf("localrunner: %s: %w", label, err)
@@ -315,7 +356,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		return tre.JobResult{}, err
 	}
 
-	outputs, runErr := run(previous)
+	outputs, runErr := ex.run(previous)
 	if runErr != nil {
 		rec.LastResult = "failed"
 		if err := r.saveRecord(rec); err != nil {
@@ -326,7 +367,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 	// A plain success needs no message: the processor says the action
 	// completed; only a special case (an upgrade run as an install, a
 	// simulation) does.
-	msg := note
+	msg := ex.note
 	if action == tre.ActionUninstall {
 		if err := os.RemoveAll(dir); err != nil {
 			return tre.JobResult{}, fmt.Errorf("localrunner: %s: remove the installation: %w", label, err)
@@ -337,7 +378,7 @@ func (r *Runner) Run(ctx context.Context, job tre.Job) (tre.JobResult, error) {
 		rec.Installed = true
 	}
 	rec.LastResult = "succeeded"
-	rec.Outputs = mergeOutputs(outputOrder, previous, outputs)
+	rec.Outputs = mergeOutputs(ex.outputOrder, previous, outputs)
 	if err := r.saveRecord(rec); err != nil {
 		return tre.JobResult{}, err
 	}
@@ -418,7 +459,41 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 	if err := copyBundle(m.Dir(), root); err != nil {
 		return nil, fmt.Errorf("localrunner: %s: copy the bundle: %w", rc.label, err)
 	}
+	if err := rc.passParams(previous); err != nil {
+		return nil, err
+	}
 
+	fmt.Fprintf(rc.out, "executing %s action from %s %s (installation %s) with the local runner\n",
+		rc.action, m.Name, m.Version, job.Installation)
+	produced := map[string]string{}
+	for _, s := range rc.steps {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("localrunner: %s: stopped before step %q: %w", rc.label, s.Description, err)
+		}
+		fmt.Fprintln(rc.out, s.Description)
+		texts, err := rc.runStep(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range texts {
+			produced[k] = v
+			rc.tmpl.outputs[k] = v
+		}
+	}
+	outputs, err := rc.declaredOutputs(produced)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(rc.out, "execution completed successfully!")
+	return outputs, nil
+}
+
+// passParams builds what the steps see: the environment (the CNAB
+// variables, the parameters that go to env), the parameters written to
+// their paths, the values of ${ bundle.… } expressions (parameters, the
+// previous run's outputs) and the sensitive values the logs censor.
+func (rc *runContext) passParams(previous []tre.Output) error {
+	r, m, job := rc.runner, rc.m, rc.job
 	rc.env = []string{
 		"PATH=" + r.cfg.Path,
 		"HOME=" + rc.home,
@@ -445,31 +520,18 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 		}
 		if p.def.Path != "" {
 			if err := rc.writeParamFile(p); err != nil {
-				return nil, fmt.Errorf("localrunner: %s: parameter %s: %w", rc.label, p.def.Name, err)
+				return fmt.Errorf("localrunner: %s: parameter %s: %w", rc.label, p.def.Name, err)
 			}
 		}
 	}
+	return nil
+}
 
-	fmt.Fprintf(rc.out, "executing %s action from %s %s (installation %s) with the local runner\n",
-		rc.action, m.Name, m.Version, job.Installation)
-	produced := map[string]string{}
-	for _, s := range rc.steps {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("localrunner: %s: stopped before step %q: %w", rc.label, s.Description, err)
-		}
-		fmt.Fprintln(rc.out, s.Description)
-		texts, err := rc.runStep(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range texts {
-			produced[k] = v
-			rc.tmpl.outputs[k] = v
-		}
-	}
-
+// declaredOutputs types the outputs the steps produced that the manifest
+// declares for the action, in the manifest's order.
+func (rc *runContext) declaredOutputs(produced map[string]string) ([]tre.Output, error) {
 	var outputs []tre.Output
-	for _, d := range m.Outputs {
+	for _, d := range rc.m.Outputs {
 		text, ok := produced[d.Name]
 		if !ok || !d.AppliesTo(rc.action) {
 			continue
@@ -480,7 +542,6 @@ func (rc *runContext) run(ctx context.Context, previous []tre.Output) ([]tre.Out
 		}
 		outputs = append(outputs, tre.Output{Name: d.Name, Value: v, Type: d.DataType()})
 	}
-	fmt.Fprintln(rc.out, "execution completed successfully!")
 	return outputs, nil
 }
 
@@ -557,62 +618,17 @@ func (rc *runContext) runStep(ctx context.Context, s execStep) (map[string]strin
 	fail := func(err error) error {
 		return fmt.Errorf("localrunner: %s: step %q: %w", rc.label, s.Description, err)
 	}
-	expandAll := func(in []string) ([]string, error) {
-		out := make([]string, len(in))
-		for i, a := range in {
-			v, err := rc.tmpl.expand(a)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
-	}
-	command, err := rc.tmpl.expand(s.Command)
+	command, argv, err := rc.renderCommand(s)
 	if err != nil {
 		return nil, fail(err)
 	}
-	args, err := expandAll(s.Arguments)
+	dir, err := rc.stepDir(s)
 	if err != nil {
 		return nil, fail(err)
 	}
-	suffix, err := expandAll(s.SuffixArguments)
+	env, err := rc.stepEnv(s)
 	if err != nil {
 		return nil, fail(err)
-	}
-	flags, err := s.flags()
-	if err != nil {
-		return nil, fail(err)
-	}
-	for i := range flags {
-		if flags[i].Values, err = expandAll(flags[i].Values); err != nil {
-			return nil, fail(err)
-		}
-	}
-	argv := commandLine(args, flags, suffix)
-	for i := range argv {
-		argv[i] = rc.mapArg(argv[i])
-	}
-	dir := rc.root
-	if s.Dir != "" {
-		d, err := rc.tmpl.expand(s.Dir)
-		if err != nil {
-			return nil, fail(err)
-		}
-		if dir, err = rc.mapPath(d); err != nil {
-			return nil, fail(err)
-		}
-	}
-	env := slices.Clone(rc.env)
-	for _, k := range sortedKeys(s.Envs) {
-		if !envNamePattern.MatchString(k) || reservedEnv[k] || strings.HasPrefix(k, "CNAB_") {
-			return nil, fail(fmt.Errorf("envs: %s cannot be set by a step", k))
-		}
-		v, err := rc.tmpl.expand(s.Envs[k])
-		if err != nil {
-			return nil, fail(err)
-		}
-		env = append(env, k+"="+v)
 	}
 	bin, err := rc.lookCommand(command, dir)
 	if err != nil {
@@ -627,6 +643,68 @@ func (rc *runContext) runStep(ctx context.Context, s execStep) (map[string]strin
 		return nil, fail(err)
 	}
 	return texts, nil
+}
+
+// renderCommand renders a step's command and its arguments, flags and
+// suffix arguments as Porter's exec mixin does, with paths under
+// /cnab/app pointed into the bundle's copy.
+func (rc *runContext) renderCommand(s execStep) (string, []string, error) {
+	command, err := rc.tmpl.expand(s.Command)
+	if err != nil {
+		return "", nil, err
+	}
+	args, err := rc.tmpl.expandAll(s.Arguments)
+	if err != nil {
+		return "", nil, err
+	}
+	suffix, err := rc.tmpl.expandAll(s.SuffixArguments)
+	if err != nil {
+		return "", nil, err
+	}
+	flags, err := s.flags()
+	if err != nil {
+		return "", nil, err
+	}
+	for i := range flags {
+		if flags[i].Values, err = rc.tmpl.expandAll(flags[i].Values); err != nil {
+			return "", nil, err
+		}
+	}
+	argv := commandLine(args, flags, suffix)
+	for i := range argv {
+		argv[i] = rc.mapArg(argv[i])
+	}
+	return command, argv, nil
+}
+
+// stepDir is the directory a step runs in: the bundle's copy, or its dir
+// mapped into it.
+func (rc *runContext) stepDir(s execStep) (string, error) {
+	if s.Dir == "" {
+		return rc.root, nil
+	}
+	d, err := rc.tmpl.expand(s.Dir)
+	if err != nil {
+		return "", err
+	}
+	return rc.mapPath(d)
+}
+
+// stepEnv is the run's environment plus the step's envs, which may not
+// set the reserved variables.
+func (rc *runContext) stepEnv(s execStep) ([]string, error) {
+	env := slices.Clone(rc.env)
+	for _, k := range sortedKeys(s.Envs) {
+		if !envNamePattern.MatchString(k) || reservedEnv[k] || strings.HasPrefix(k, "CNAB_") {
+			return nil, fmt.Errorf("envs: %s cannot be set by a step", k)
+		}
+		v, err := rc.tmpl.expand(s.Envs[k])
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, k+"="+v)
+	}
+	return env, nil
 }
 
 // lookCommand finds the program of a step: a path (under /cnab/app, or
@@ -657,6 +735,41 @@ func (rc *runContext) lookCommand(command, dir string) (string, error) {
 // stops it when ctx ends: SIGTERM to the group, then SIGKILL after the
 // grace period.
 func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string, argv []string, dir string, env []string) (*capped, error) {
+	p, err := rc.start(s, name, bin, argv, dir, env)
+	if err != nil {
+		return nil, err
+	}
+	out := rc.capture(p, s.SuppressOutput)
+	pgid := p.cmd.Process.Pid
+	instDir := rc.runner.installationDir(rc.job.Installation)
+	if err := procgroup.Record(instDir, pgid); err != nil {
+		_ = procgroup.Kill(pgid)
+	}
+	defer procgroup.Forget(instDir)
+	stopped, waitErr := rc.wait(ctx, p.cmd, pgid)
+	// As a container ends with its bundle, nothing the step started
+	// outlives it.
+	_ = procgroup.Kill(pgid)
+	rc.drain(p, out.drained)
+
+	if stopped != "" {
+		return nil, fmt.Errorf("localrunner: %s: step %q %s: %w", rc.label, s.Description, stopped, ctx.Err())
+	}
+	if waitErr != nil {
+		return nil, fmt.Errorf("localrunner: %s: %w", rc.label, stepError(s, waitErr, out))
+	}
+	return out.stdout, nil
+}
+
+// stepProcess is a started step: its process and the read ends of its
+// output pipes.
+type stepProcess struct {
+	cmd              *exec.Cmd
+	stdoutR, stderrR *os.File
+}
+
+// start starts a step's process in its own process group.
+func (rc *runContext) start(s execStep, name, bin string, argv []string, dir string, env []string) (*stepProcess, error) {
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("localrunner: %s: %w", rc.label, err)
@@ -682,96 +795,106 @@ func (rc *runContext) execute(ctx context.Context, s execStep, name, bin string,
 		stderrR.Close()
 		return nil, fmt.Errorf("localrunner: %s: step %q: %w", rc.label, s.Description, startErr)
 	}
+	return &stepProcess{cmd: cmd, stdoutR: stdoutR, stderrR: stderrR}, nil
+}
 
+// streams is what is kept of a step's output: its stdout (for the
+// outputs) and the tails of both streams (for the error message).
+// drained is closed when both streams are copied.
+type streams struct {
+	stdout                 *capped
+	stdoutTail, stderrTail *ring
+	drained                chan struct{}
+}
+
+// capture copies the step's streams to the job's Output (unless
+// suppressed), censoring sensitive values, and keeps what streams says.
+func (rc *runContext) capture(p *stepProcess, suppress bool) *streams {
 	var sink io.Writer = rc.out
-	if s.SuppressOutput {
+	if suppress {
 		sink = io.Discard
 	}
 	// Each stream is censored on its own (a value split across two writes
 	// of one stream is still caught) and kept for the error message; the
 	// log gets both, in the order they arrive.
 	log := &lockedWriter{w: sink}
-	stdoutTail, stderrTail := &ring{}, &ring{}
-	stdoutCensor := newCensor(io.MultiWriter(log, stdoutTail), rc.secrets)
-	stderrCensor := newCensor(io.MultiWriter(log, stderrTail), rc.secrets)
-	stdout := &capped{limit: maxStdout}
+	out := &streams{stdout: &capped{limit: maxStdout}, stdoutTail: &ring{}, stderrTail: &ring{}, drained: make(chan struct{})}
+	stdoutCensor := newCensor(io.MultiWriter(log, out.stdoutTail), rc.secrets)
+	stderrCensor := newCensor(io.MultiWriter(log, out.stderrTail), rc.secrets)
 	var copiers sync.WaitGroup
 	copiers.Add(2)
 	go func() {
 		defer copiers.Done()
-		_, _ = io.Copy(io.MultiWriter(stdout, stdoutCensor), stdoutR)
+		_, _ = io.Copy(io.MultiWriter(out.stdout, stdoutCensor), p.stdoutR)
 		stdoutCensor.flush()
 	}()
 	go func() {
 		defer copiers.Done()
-		_, _ = io.Copy(stderrCensor, stderrR)
+		_, _ = io.Copy(stderrCensor, p.stderrR)
 		stderrCensor.flush()
 	}()
-
-	pgid := cmd.Process.Pid
-	instDir := rc.runner.installationDir(rc.job.Installation)
-	if err := procgroup.Record(instDir, pgid); err != nil {
-		_ = procgroup.Kill(pgid)
-	}
-	defer procgroup.Forget(instDir)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var waitErr error
-	stopped := ""
-	select {
-	case waitErr = <-exited:
-	case <-ctx.Done():
-		_ = procgroup.Terminate(pgid)
-		select {
-		case waitErr = <-exited:
-			stopped = "stopped (SIGTERM)"
-		case <-rc.runner.cfg.After(rc.runner.cfg.GracePeriod):
-			_ = procgroup.Kill(pgid)
-			waitErr = <-exited
-			stopped = fmt.Sprintf("killed (SIGKILL) after a %s grace period", rc.runner.cfg.GracePeriod)
-		}
-	}
-	// As a container ends with its bundle, nothing the step started
-	// outlives it.
-	_ = procgroup.Kill(pgid)
-	drained := make(chan struct{})
 	go func() {
 		copiers.Wait()
-		close(drained)
+		close(out.drained)
 	}()
+	return out
+}
+
+// wait waits for the step's process to exit, or when ctx ends stops its
+// group: SIGTERM, then SIGKILL after the grace period. stopped says how
+// it was stopped, empty when it exited by itself.
+func (rc *runContext) wait(ctx context.Context, cmd *exec.Cmd, pgid int) (stopped string, err error) {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		return "", err
+	case <-ctx.Done():
+	}
+	_ = procgroup.Terminate(pgid)
+	select {
+	case err := <-exited:
+		return "stopped (SIGTERM)", err
+	case <-rc.runner.cfg.After(rc.runner.cfg.GracePeriod):
+		_ = procgroup.Kill(pgid)
+		err := <-exited
+		return fmt.Sprintf("killed (SIGKILL) after a %s grace period", rc.runner.cfg.GracePeriod), err
+	}
+}
+
+// drain waits for the step's output to be copied, closing the pipes after
+// drainTimeout if a process that left the group still holds them.
+func (rc *runContext) drain(p *stepProcess, drained <-chan struct{}) {
 	select {
 	case <-drained:
 	case <-rc.runner.cfg.After(drainTimeout):
-		// A process that left the group still holds the pipes.
-		stdoutR.Close()
-		stderrR.Close()
+		p.stdoutR.Close()
+		p.stderrR.Close()
 		<-drained
 	}
-	stdoutR.Close()
-	stderrR.Close()
+	p.stdoutR.Close()
+	p.stderrR.Close()
+}
 
-	if stopped != "" {
-		return nil, fmt.Errorf("localrunner: %s: step %q %s: %w", rc.label, s.Description, stopped, ctx.Err())
-	}
-	if waitErr != nil {
-		se := &StepError{Step: s.Description, ExitCode: -1}
-		var ee *exec.ExitError
-		if errors.As(waitErr, &ee) {
-			se.ExitCode = ee.ExitCode()
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				se.Signal = ws.Signal().String()
-			}
-		} else {
-			se.Output = waitErr.Error()
+// stepError describes a step that failed: its exit code or signal, and
+// the end of its output unless it is suppressed.
+func stepError(s execStep, waitErr error, out *streams) *StepError {
+	se := &StepError{Step: s.Description, ExitCode: -1}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		se.ExitCode = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			se.Signal = ws.Signal().String()
 		}
-		if s.SuppressOutput {
-			se.Output = "(the step's output is suppressed)"
-		} else if se.Output == "" {
-			se.Output = failureText(stdoutTail, stderrTail, maxTail)
-		}
-		return nil, fmt.Errorf("localrunner: %s: %w", rc.label, se)
+	} else {
+		se.Output = waitErr.Error()
 	}
-	return stdout, nil
+	if s.SuppressOutput {
+		se.Output = "(the step's output is suppressed)"
+	} else if se.Output == "" {
+		se.Output = failureText(out.stdoutTail, out.stderrTail, maxTail)
+	}
+	return se
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -155,3 +155,16 @@ func nextWord(input string) (word, rest string, ok bool) {
 	}
 	return input, "", true
 }
+
+// expandAll renders the expressions of every string of in.
+func (c *templateContext) expandAll(in []string) ([]string, error) {
+	out := make([]string, len(in))
+	for i, a := range in {
+		v, err := c.expand(a)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}

@@ -110,9 +110,23 @@ func TestHostJSON(t *testing.T) {
 	require.Equal(t, "2.0", host.Version)
 	require.Equal(t, "tre-handler", host.CustomHandler.Description.DefaultExecutablePath, "the binary the zip holds")
 	require.Contains(t, files, host.CustomHandler.Description.DefaultExecutablePath)
-	require.True(t, host.CustomHandler.EnableForwardingHTTPRequest, "the api function is forwarded to the handler's mux")
+	require.True(t, host.CustomHandler.EnableForwardingHTTPRequest, "the HTTP functions are forwarded to the handler's mux")
 	require.NotNil(t, host.Extensions.HTTP.RoutePrefix)
-	require.Equal(t, "api", *host.Extensions.HTTP.RoutePrefix, "the handler serves AzureTRE's routes under /api/")
+	require.Equal(t, "", *host.Extensions.HTTP.RoutePrefix,
+		"the web UI is at the root: each HTTP function's route says its prefix (api/ for AzureTRE's routes)")
+}
+
+// httpFunctions are the HTTP functions and their routes (host.json's
+// routePrefix is empty): the API under /api/ (a catch-all: every API path
+// reaches the handler's mux), the web UI's page at the root only (the
+// optional parameter with maxlength(0) matches nothing else: an empty
+// route is not allowed, Azure/Azure-Functions#2473) and its assets. No
+// route may take a trigger's path (/deployment-status, the timers): the
+// host posts those to the handler itself (TestPackagedAppThroughHost).
+var httpFunctions = map[string]string{
+	"api":       "api/{*path}",
+	"ui":        "{page:maxlength(0)?}",
+	"ui-assets": "assets/{*path}",
 }
 
 // binding is one binding of a function.json.
@@ -166,12 +180,16 @@ func TestFunctions(t *testing.T) {
 			}
 			switch trig.Type {
 			case "httpTrigger":
-				require.Equal(t, "api", name, "the only HTTP function is api, forwarded to the handler's mux")
-				require.Equal(t, "{*path}", trig.Route, "a catch-all route, so every /api/ path reaches the handler")
+				route, ok := httpFunctions[name]
+				require.True(t, ok, "the HTTP functions are api, ui and ui-assets, forwarded to the handler's mux; not %s", name)
+				require.Equal(t, route, trig.Route, "see httpFunctions")
 				require.Equal(t, "anonymous", trig.AuthLevel, "the handler authenticates bearer tokens itself")
 				require.NotEmpty(t, trig.Methods)
 				for _, m := range trig.Methods {
 					require.Contains(t, []string{"get", "post", "put", "patch", "delete", "head", "options"}, strings.ToLower(m))
+					if name != "api" {
+						require.Contains(t, []string{"get", "head"}, strings.ToLower(m), "the web UI's page and assets are read only")
+					}
 				}
 				// Forwarding applies only to HTTP in + HTTP out functions.
 				require.Len(t, fn.Bindings, 2, "httpTrigger and an http out binding, nothing else")

@@ -430,57 +430,76 @@ type Update struct {
 // Returns CodeNotFound, CodeInvalid (current: false, an empty update),
 // CodeConflict (making a deprecated version current).
 func (r *Registry) UpdateVersion(ctx context.Context, k Kind, name, version string, u Update, by tre.User) (*tre.Template, error) {
+	if err := checkUpdate(u); err != nil {
+		return nil, err
+	}
+	if err := r.updateDeprecation(ctx, k, name, version, u, by); err != nil {
+		return nil, err
+	}
+	if u.Current != nil {
+		if err := r.setCurrent(ctx, k, name, version, by); err != nil {
+			return nil, err
+		}
+	}
+	r.invalidate(k, name)
+	return r.Get(ctx, k, name, version)
+}
+
+// checkUpdate refuses an update that says nothing or cannot be applied
+// whatever the version: current: false, a reason without deprecated: true.
+func checkUpdate(u Update) error {
 	if u.Current == nil && u.Deprecated == nil && u.DeprecationReason == nil {
-		return nil, tre.FieldErrorf(tre.CodeInvalid, "current", "nothing to change: give current: true, deprecated: true or deprecated: false")
+		return tre.FieldErrorf(tre.CodeInvalid, "current", "nothing to change: give current: true, deprecated: true or deprecated: false")
 	}
 	if u.Current != nil && !*u.Current {
-		return nil, tre.FieldErrorf(tre.CodeInvalid, "current",
+		return tre.FieldErrorf(tre.CodeInvalid, "current",
 			"a version stops being current when another one is made current: set current: true on that version instead")
 	}
 	if u.DeprecationReason != nil && (u.Deprecated == nil || !*u.Deprecated) {
-		return nil, tre.FieldErrorf(tre.CodeInvalid, "deprecationReason", "deprecationReason goes with deprecated: true")
+		return tre.FieldErrorf(tre.CodeInvalid, "deprecationReason", "deprecationReason goes with deprecated: true")
 	}
-	defer r.invalidate(k, name)
+	return nil
+}
+
+// updateDeprecation refuses to make a deprecated version current and
+// records a change of the version's deprecation, retrying when another
+// writer changed the version meanwhile.
+func (r *Registry) updateDeprecation(ctx context.Context, k Kind, name, version string, u Update, by tre.User) error {
 	for attempt := 0; ; attempt++ {
 		t, err := tre.GetAs[tre.Template](ctx, r.store, tre.ResourceTemplates, templateID(k, name, version))
 		if tre.IsCode(err, tre.CodeNotFound) {
-			return nil, tre.Errorf(tre.CodeNotFound, msgTemplateNotFound)
+			return tre.Errorf(tre.CodeNotFound, msgTemplateNotFound)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("registry: update %s %s: %w", name, version, err)
+			return fmt.Errorf("registry: update %s %s: %w", name, version, err)
 		}
 		deprecated := t.Deprecated
 		if u.Deprecated != nil {
 			deprecated = *u.Deprecated
 		}
 		if u.Current != nil && deprecated {
-			return nil, tre.Errorf(tre.CodeConflict, "Version %s of %s is deprecated: lift the deprecation (deprecated: false) before making it current", version, name)
+			return tre.Errorf(tre.CodeConflict, "Version %s of %s is deprecated: lift the deprecation (deprecated: false) before making it current", version, name)
 		}
-		if u.Deprecated != nil && *u.Deprecated != t.Deprecated || u.DeprecationReason != nil {
-			if deprecated {
-				t.Deprecated, t.DeprecatedWhen, t.DeprecatedBy = true, tre.Timestamp(r.now()), &by
-				if u.DeprecationReason != nil {
-					t.DeprecationReason = *u.DeprecationReason
-				}
-			} else {
-				t.Deprecated, t.DeprecatedWhen, t.DeprecatedBy, t.DeprecationReason = false, 0, nil, ""
-			}
-			_, err := tre.ReplaceAs(ctx, r.store, tre.ResourceTemplates, t.ID, t.ETag, t)
-			r.invalidate(k, name)
-			if tre.IsCode(err, tre.CodePreconditionFailed) && attempt < 10 {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("registry: update %s %s: %w", name, version, err)
-			}
+		if !(u.Deprecated != nil && *u.Deprecated != t.Deprecated || u.DeprecationReason != nil) {
+			return nil
 		}
-		if u.Current != nil {
-			if err := r.setCurrent(ctx, k, name, version, by); err != nil {
-				return nil, err
+		if deprecated {
+			t.Deprecated, t.DeprecatedWhen, t.DeprecatedBy = true, tre.Timestamp(r.now()), &by
+			if u.DeprecationReason != nil {
+				t.DeprecationReason = *u.DeprecationReason
 			}
+		} else {
+			t.Deprecated, t.DeprecatedWhen, t.DeprecatedBy, t.DeprecationReason = false, 0, nil, ""
 		}
+		_, err = tre.ReplaceAs(ctx, r.store, tre.ResourceTemplates, t.ID, t.ETag, t)
 		r.invalidate(k, name)
-		return r.Get(ctx, k, name, version)
+		if tre.IsCode(err, tre.CodePreconditionFailed) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("registry: update %s %s: %w", name, version, err)
+		}
+		return nil
 	}
 }
 

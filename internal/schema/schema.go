@@ -102,30 +102,11 @@ func Check(t tre.ResourceType, s map[string]any) error {
 			add("json_schema.properties."+name, "a property definition must be an object")
 		}
 	}
-	if req, ok := s["required"].([]any); ok {
-		all := baseProperties()
-		maps.Copy(all, props)
-		for _, r := range req {
-			name, ok := r.(string)
-			if !ok {
-				continue // the metaschema reports it
-			}
-			if _, defined := all[name]; !defined && !definedInBranches(s, name) {
-				add("json_schema.required", "required property %q is not defined in properties", name)
-			}
-		}
+	for _, name := range undefinedRequired(s, props) {
+		add("json_schema.required", "required property %q is not defined in properties", name)
 	}
-	if roles, ok := s["authorizedRoles"]; ok {
-		list, ok := roles.([]any)
-		valid := ok
-		for _, r := range list {
-			if _, isStr := r.(string); !isStr {
-				valid = false
-			}
-		}
-		if !valid {
-			add("json_schema.authorizedRoles", "authorizedRoles must be an array of role names")
-		}
+	if roles, ok := s["authorizedRoles"]; ok && !roleNames(roles) {
+		add("json_schema.authorizedRoles", "authorizedRoles must be an array of role names")
 	}
 	walkSchemas(s, func(node map[string]any) {
 		if ref, ok := node["$ref"].(string); ok && !strings.HasPrefix(ref, "#") {
@@ -141,6 +122,42 @@ func Check(t tre.ResourceType, s map[string]any) error {
 		}
 	}
 	return tre.InvalidFields("Invalid template schema", problems)
+}
+
+// undefinedRequired lists the names in required that neither the base
+// schema, props nor a branch define, in their order.
+func undefinedRequired(s, props map[string]any) []string {
+	req, ok := s["required"].([]any)
+	if !ok {
+		return nil
+	}
+	all := baseProperties()
+	maps.Copy(all, props)
+	var undefined []string
+	for _, r := range req {
+		name, ok := r.(string)
+		if !ok {
+			continue // the metaschema reports it
+		}
+		if _, defined := all[name]; !defined && !definedInBranches(s, name) {
+			undefined = append(undefined, name)
+		}
+	}
+	return undefined
+}
+
+// roleNames reports whether authorizedRoles is an array of strings.
+func roleNames(roles any) bool {
+	list, ok := roles.([]any)
+	if !ok {
+		return false
+	}
+	for _, r := range list {
+		if _, isStr := r.(string); !isStr {
+			return false
+		}
+	}
+	return true
 }
 
 // definedInBranches reports whether name is defined by an allOf/anyOf/oneOf

@@ -152,95 +152,120 @@ func problemsError(problems []tre.FieldError) error {
 func unevaluated(root, node map[string]any, inst any, path string) []tre.FieldError {
 	obj, ok := inst.(map[string]any)
 	if !ok {
-		if arr, ok := inst.([]any); ok {
-			if items, ok := node["items"].(map[string]any); ok {
-				var out []tre.FieldError
-				for i, it := range arr {
-					out = append(out, unevaluated(root, resolve(root, items), it, fmt.Sprintf("%s[%d]", path, i))...)
-				}
-				return out
-			}
-		}
-		return nil
+		return unevaluatedItems(root, node, inst, path)
 	}
-	defs := map[string]map[string]any{}
-	covered := map[string]bool{}
-	all := false
-	var walk func(n map[string]any)
-	walk = func(n map[string]any) {
-		n = resolve(root, n)
-		if props, ok := n["properties"].(map[string]any); ok {
-			for k, p := range props {
-				if _, present := obj[k]; present {
-					covered[k] = true
-					if pm, ok := p.(map[string]any); ok {
-						defs[k] = pm
-					}
-				}
-			}
-		}
-		if pats, ok := n["patternProperties"].(map[string]any); ok {
-			for pat := range pats {
-				re, err := regexp.Compile(pat)
-				if err != nil {
-					continue
-				}
-				for k := range obj {
-					if re.MatchString(k) {
-						covered[k] = true
-					}
-				}
-			}
-		}
-		if _, ok := n["additionalProperties"]; ok {
-			all = true
-		}
-		for _, v := range listOf(n["allOf"]) {
-			walk(v)
-		}
-		for _, k := range []string{"anyOf", "oneOf"} {
-			for _, v := range listOf(n[k]) {
-				if validates(root, v, obj) {
-					walk(v)
-				}
-			}
-		}
-		if cond, ok := n["if"].(map[string]any); ok {
-			if validates(root, cond, obj) {
-				walk(cond)
-				if then, ok := n["then"].(map[string]any); ok {
-					walk(then)
-				}
-			} else if els, ok := n["else"].(map[string]any); ok {
-				walk(els)
-			}
-		}
-		for _, k := range []string{"dependencies", "dependentSchemas"} {
-			if deps, ok := n[k].(map[string]any); ok {
-				for key, d := range deps {
-					if dm, ok := d.(map[string]any); ok {
-						if _, present := obj[key]; present {
-							walk(dm)
-						}
-					}
-				}
-			}
-		}
-	}
-	walk(node)
+	ev := &evaluation{root: root, obj: obj, defs: map[string]map[string]any{}, covered: map[string]bool{}}
+	ev.walk(node)
 
 	var out []tre.FieldError
-	if node["unevaluatedProperties"] == false && !all {
+	if node["unevaluatedProperties"] == false && !ev.all {
 		for _, k := range sortedKeys(obj) {
-			if !covered[k] {
+			if !ev.covered[k] {
 				out = append(out, tre.FieldError{Field: path + "." + k, Message: fmt.Sprintf("property %q is not defined by the template", k)})
 			}
 		}
 	}
-	for _, k := range sortedKeys(defs) {
-		out = append(out, unevaluated(root, resolve(root, defs[k]), obj[k], path+"."+k)...)
+	for _, k := range sortedKeys(ev.defs) {
+		out = append(out, unevaluated(root, resolve(root, ev.defs[k]), obj[k], path+"."+k)...)
 	}
 	return out
+}
+
+// unevaluatedItems applies unevaluated to each item of an array whose
+// node defines its items.
+func unevaluatedItems(root, node map[string]any, inst any, path string) []tre.FieldError {
+	arr, ok := inst.([]any)
+	if !ok {
+		return nil
+	}
+	items, ok := node["items"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	var out []tre.FieldError
+	for i, it := range arr {
+		out = append(out, unevaluated(root, resolve(root, items), it, fmt.Sprintf("%s[%d]", path, i))...)
+	}
+	return out
+}
+
+// evaluation finds which members of one object the schema evaluates.
+type evaluation struct {
+	root, obj map[string]any
+	// defs are the definitions of the members properties evaluate, to
+	// recurse into.
+	defs    map[string]map[string]any
+	covered map[string]bool
+	// all is set when additionalProperties evaluates every member.
+	all bool
+}
+
+// walk marks the members n evaluates, then walks the subschemas of n that
+// apply to the object.
+func (ev *evaluation) walk(n map[string]any) {
+	n = resolve(ev.root, n)
+	ev.cover(n)
+	for _, v := range listOf(n["allOf"]) {
+		ev.walk(v)
+	}
+	for _, k := range []string{"anyOf", "oneOf"} {
+		for _, v := range listOf(n[k]) {
+			if validates(ev.root, v, ev.obj) {
+				ev.walk(v)
+			}
+		}
+	}
+	if cond, ok := n["if"].(map[string]any); ok {
+		if validates(ev.root, cond, ev.obj) {
+			ev.walk(cond)
+			if then, ok := n["then"].(map[string]any); ok {
+				ev.walk(then)
+			}
+		} else if els, ok := n["else"].(map[string]any); ok {
+			ev.walk(els)
+		}
+	}
+	for _, k := range []string{"dependencies", "dependentSchemas"} {
+		deps, _ := n[k].(map[string]any)
+		for key, d := range deps {
+			if dm, ok := d.(map[string]any); ok {
+				if _, present := ev.obj[key]; present {
+					ev.walk(dm)
+				}
+			}
+		}
+	}
+}
+
+// cover marks the members n's own properties, patternProperties and
+// additionalProperties evaluate.
+func (ev *evaluation) cover(n map[string]any) {
+	if props, ok := n["properties"].(map[string]any); ok {
+		for k, p := range props {
+			if _, present := ev.obj[k]; present {
+				ev.covered[k] = true
+				if pm, ok := p.(map[string]any); ok {
+					ev.defs[k] = pm
+				}
+			}
+		}
+	}
+	if pats, ok := n["patternProperties"].(map[string]any); ok {
+		for pat := range pats {
+			re, err := regexp.Compile(pat)
+			if err != nil {
+				continue
+			}
+			for k := range ev.obj {
+				if re.MatchString(k) {
+					ev.covered[k] = true
+				}
+			}
+		}
+	}
+	if _, ok := n["additionalProperties"]; ok {
+		ev.all = true
+	}
 }
 
 func listOf(v any) []map[string]any {

@@ -68,6 +68,8 @@ locals {
     ServiceBusConnection__clientId                = var.identity_client_id
     # Run the zip that scripts/deploy.sh deploys as a read-only package.
     WEBSITE_RUN_FROM_PACKAGE = "1"
+    # The root is the web UI (functions/ui), not the host's default page.
+    AzureWebJobsDisableHomepage = "true"
     # Keep every trace: host.json does not configure sampling, and the
     # Application Insights default samples traces away (an operation's log
     # must be complete).
