@@ -380,9 +380,12 @@ func (r *runner) list() error {
 		floor: fmt.Sprintf("same bytes from memory %.1f ms", ms(floor.pct(0.5))), ratio: float64(subject.pct(0.5)) / float64(floor.pct(0.5)), target: 10, atMost: true})
 	r.add(result{figure: fmt.Sprintf("Handler RSS after listing %d workspaces", len(parsed.Workspaces)), value: fmt.Sprintf("%.1f MB", rss),
 		floor: "target 40 MB", ratio: rss / 40, target: 1, atMost: true, note: fmt.Sprintf("%.1f MB idle before", idle)})
+	return r.pages(s)
+}
 
-	// Pages of 100, walked to the end, twice; the floor is a page's bytes
-	// from memory.
+// pages walks the list by pages of 100 to the end, twice; the floor is a
+// page's bytes from memory.
+func (r *runner) pages(s *session) error {
 	var pages stats
 	var pageBytes []byte
 	for range 2 {
@@ -413,7 +416,7 @@ func (r *runner) list() error {
 			token = page.Continuation
 		}
 	}
-	bp, bc, err = r.floorOf(pageBytes)
+	bp, bc, err := r.floorOf(pageBytes)
 	if err != nil {
 		return err
 	}

@@ -198,15 +198,4 @@ func median(xs []float64) float64 {
 	return (o[len(o)/2-1] + o[len(o)/2]) / 2
 }
 
-func minMax(xs []float64) (float64, float64) {
-	if len(xs) == 0 {
-		return 0, 0
-	}
-	lo, hi := xs[0], xs[0]
-	for _, x := range xs {
-		lo, hi = min(lo, x), max(hi, x)
-	}
-	return lo, hi
-}
-
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -26,14 +26,12 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 )
 
 // runner holds what every figure needs.
@@ -183,12 +181,8 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-var errSkip = errors.New("skipped")
-
 // seeded reports whether the seeded data directory holds the workspaces.
 func (r *runner) seeded() bool {
 	b, err := os.ReadFile(filepath.Join(r.data, "treperf-seeded"))
 	return err == nil && strings.TrimSpace(string(b)) == fmt.Sprint(r.workspaces)
 }
-
-func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }

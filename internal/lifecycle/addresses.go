@@ -402,58 +402,71 @@ func (s *Service) releaseOrphanAddresses(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("lifecycle: pending address spaces: %w", err)
 	}
-	cutoff := tre.Timestamp(s.now().Add(-s.cfg.RecoverAfter))
 	dropped := 0
 	for _, b := range blocks {
-		exists := map[string]bool{}
-		for _, e := range b.Entries {
-			if !e.Pending || e.When > cutoff {
-				continue
-			}
-			if _, seen := exists[e.ResourceID]; seen {
-				continue
-			}
-			_, err := s.getResource(ctx, e.ResourceID)
-			if err != nil && !tre.IsCode(err, tre.CodeNotFound) {
-				return dropped, err
-			}
-			exists[e.ResourceID] = err == nil
-		}
-		if len(exists) == 0 {
-			continue
-		}
-		blk, err := netip.ParsePrefix(b.Block)
-		if err != nil {
-			continue
-		}
-		n := 0
-		err = s.updateBlock(ctx, blk, func(b *addressBlock) bool {
-			changed := false
-			b.Entries = slices.DeleteFunc(b.Entries, func(e addressEntry) bool {
-				found, checked := exists[e.ResourceID]
-				if !e.Pending || !checked || found {
-					return false
-				}
-				n++
-				changed = true
-				return true
-			})
-			for i := range b.Entries {
-				if b.Entries[i].Pending && exists[b.Entries[i].ResourceID] {
-					b.Entries[i].Pending, changed = false, true
-				}
-			}
-			return changed
-		})
+		exists, err := s.pendingResources(ctx, b)
 		if err != nil {
 			return dropped, err
 		}
-		if n > 0 {
-			s.addr.freed(s.addr.index(blk.Addr()))
-			dropped += n
+		blk, perr := netip.ParsePrefix(b.Block)
+		if len(exists) == 0 || perr != nil {
+			continue
+		}
+		n, err := s.settleBlock(ctx, blk, exists)
+		dropped += n
+		if err != nil {
+			return dropped, err
 		}
 	}
 	return dropped, nil
+}
+
+// pendingResources says, for each resource with an entry of the block
+// pending since before RecoverAfter, whether it exists.
+func (s *Service) pendingResources(ctx context.Context, b *addressBlock) (map[string]bool, error) {
+	cutoff := tre.Timestamp(s.now().Add(-s.cfg.RecoverAfter))
+	exists := map[string]bool{}
+	for _, e := range b.Entries {
+		if _, seen := exists[e.ResourceID]; seen || !e.Pending || e.When > cutoff {
+			continue
+		}
+		_, err := s.getResource(ctx, e.ResourceID)
+		if err != nil && !tre.IsCode(err, tre.CodeNotFound) {
+			return nil, err
+		}
+		exists[e.ResourceID] = err == nil
+	}
+	return exists, nil
+}
+
+// settleBlock confirms the pending entries of resources that exist and
+// drops those of resources that do not; it returns how many it dropped.
+func (s *Service) settleBlock(ctx context.Context, blk netip.Prefix, exists map[string]bool) (int, error) {
+	n := 0
+	err := s.updateBlock(ctx, blk, func(b *addressBlock) bool {
+		n = 0
+		kept := []addressEntry{}
+		for _, e := range b.Entries {
+			found, checked := exists[e.ResourceID]
+			switch {
+			case !e.Pending || !checked:
+			case found:
+				e.Pending = false
+			default:
+				n++
+				continue
+			}
+			kept = append(kept, e)
+		}
+		b.Entries = kept
+		// Written even if another instance settled them meanwhile: the
+		// same outcome again.
+		return true
+	})
+	if err == nil && n > 0 {
+		s.addr.freed(s.addr.index(blk.Addr()))
+	}
+	return n, err
 }
 
 // The address-space ledger of earlier versions: one document of every
