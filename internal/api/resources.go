@@ -159,16 +159,6 @@ func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tr
 	return res, checkOwnership(f, r, res)
 }
 
-func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, error) {
-	ups, err := a.Resources.AvailableUpgrades(r.Context(), res)
-	if err != nil {
-		return nil, err
-	}
-	if f.restrict && !userOf(r.Context()).HasRole(tre.RoleTREAdmin) {
-		return restrictedOf(res, ups), nil
-	}
-	return resourceOf(res, ups), nil
-}
 
 // listResources answers a list. Without pageSize it is AzureTRE's answer,
 // {"<plural>": [every resource]}, which its CLI and UI read: it is
@@ -206,18 +196,16 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 		// only cut it short (stream.fail).
 		out := newStream(w, f.plural)
 		for {
-			for _, res := range page.Resources {
-				if visible != nil && !visible[res.ID] {
+			for _, l := range page.Resources {
+				if visible != nil && !visible[l.ID] {
 					continue
 				}
-				if f.owned && checkOwnership(f, r, res) != nil {
+				if f.owned && checkOwnership(f, r, l.Header()) != nil {
 					continue
 				}
-				v, err := a.view(f, r, res)
-				if err != nil {
+				if err := a.listItem(f, r, l, out); err != nil {
 					return out.fail(r, a, err)
 				}
-				out.item(v)
 			}
 			if paged || page.Continuation == "" {
 				break
@@ -234,6 +222,25 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 		}
 		return nil
 	}
+}
+
+// listItem adds a resource to a list answer: resourceOf's answer, made
+// from the stored members (appendResource), or the restricted view.
+func (a *API) listItem(f resourceFamily, r *http.Request, l *lifecycle.Listed, out *stream) error {
+	ups, err := a.Resources.AvailableUpgrades(r.Context(), l.Header())
+	if err != nil {
+		return err
+	}
+	if f.restrict && !userOf(r.Context()).HasRole(tre.RoleTREAdmin) {
+		res, err := l.Resource()
+		if err != nil {
+			return err
+		}
+		out.item(restrictedOf(res, ups))
+		return nil
+	}
+	out.raw(appendResource(out.scratch[:0], l, ups))
+	return nil
 }
 
 // streamPageSize is the store page an unpaged list is streamed by.
@@ -289,17 +296,27 @@ func writeOperation(w http.ResponseWriter, status int, op *tre.Operation) {
 	writeJSON(w, status, map[string]any{"operation": operationOf(op)})
 }
 
+// getResource answers one resource as a list answers each: copied from
+// its stored form (appendResource), or restricted.
 func (a *API) getResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		res, err := a.load(f, r)
+		ref, err := refOf(f, r, true)
 		if err != nil {
 			return err
 		}
-		v, err := a.view(f, r, res)
+		l, err := a.Resources.Find(r.Context(), ref)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{f.single: v})
+		if err := checkOwnership(f, r, l.Header()); err != nil {
+			return err
+		}
+		out := newStream(w, f.single)
+		out.object = true
+		if err := a.listItem(f, r, l, out); err != nil {
+			return err
+		}
+		out.end("")
 		return nil
 	}
 }

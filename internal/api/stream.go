@@ -8,13 +8,17 @@ import (
 
 // stream writes a list answer item by item, {"<key>": [item, ...]}, so a
 // long list is never held whole: items go through a buffer to the
-// connection as they are encoded.
+// connection as they are encoded. With object set it writes one item,
+// {"<key>": item}, as answers of one resource are.
 type stream struct {
 	w       http.ResponseWriter
 	buf     *bufio.Writer
 	key     string
+	object  bool
 	started bool
 	n       int
+	// scratch is a buffer an item can be built in before raw.
+	scratch []byte
 }
 
 func newStream(w http.ResponseWriter, key string) *stream {
@@ -33,7 +37,10 @@ func (s *stream) start() {
 	key, _ := json.Marshal(s.key)
 	s.buf.WriteString("{")
 	s.buf.Write(key)
-	s.buf.WriteString(":[")
+	s.buf.WriteString(":")
+	if !s.object {
+		s.buf.WriteString("[")
+	}
 }
 
 // item appends one element; a value that does not encode is a bug
@@ -51,11 +58,25 @@ func (s *stream) item(v any) {
 	s.n++
 }
 
+// raw appends one element already encoded; the stream keeps b as its
+// scratch buffer.
+func (s *stream) raw(b []byte) {
+	s.start()
+	if s.n > 0 {
+		s.buf.WriteByte(',')
+	}
+	s.buf.Write(b)
+	s.n++
+	s.scratch = b
+}
+
 // end closes the list, with the continuation token of the next page if
 // any, and flushes.
 func (s *stream) end(continuation string) {
 	s.start()
-	s.buf.WriteString("]")
+	if !s.object {
+		s.buf.WriteString("]")
+	}
 	if continuation != "" {
 		tok, _ := json.Marshal(continuation)
 		s.buf.WriteString(`,"continuation":`)

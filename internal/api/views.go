@@ -1,10 +1,16 @@
 package api
 
 import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -339,4 +345,84 @@ type ManualRuleSet struct {
 
 func manualRuleSetOf(m *egress.ManualRules) ManualRuleSet {
 	return ManualRuleSet{Name: m.Name, Rules: m.Rules, UpdatedWhen: m.UpdatedWhen, UpdatedBy: m.UpdatedBy, ETag: m.ETag}
+}
+
+// appendResource appends resourceOf's answer for a listed resource, made
+// from its stored members: each answer field whose stored field has the
+// same name is copied as stored (a member the answer does not have, such
+// as secretRefs, is never copied), _etag and availableUpgrades are added.
+// The fields come in Resource's order, a missing member gives the field's
+// zero value, and an omitempty field with an empty value is left out, as
+// encoding/json does. TestListedAnswerIsResourceOf holds it equal to
+// resourceOf's answer.
+func appendResource(b []byte, l *lifecycle.Listed, ups []tre.AvailableUpgrade) []byte {
+	b = append(b, '{')
+	first := true
+	add := func(f answerField, v []byte) {
+		if f.omitEmpty && emptyJSON(v) {
+			return
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, f.key...)
+		b = append(b, v...)
+	}
+	for _, f := range resourceFields {
+		switch f.name {
+		case "_etag":
+			v, _ := json.Marshal(l.ETag)
+			add(f, v)
+		case "availableUpgrades":
+			if len(ups) > 0 {
+				v, _ := json.Marshal(upgradesOf(ups))
+				add(f, v)
+			}
+		default:
+			v := l.Member(f.name)
+			if v == nil {
+				v = f.zero
+			}
+			add(f, v)
+		}
+	}
+	return append(b, '}')
+}
+
+// answerField is a field of an answer type as encoding/json writes it.
+type answerField struct {
+	name      string
+	key       []byte // "name":
+	omitEmpty bool
+	zero      json.RawMessage // the encoding of its zero value
+}
+
+var resourceFields = fieldsOf(reflect.TypeFor[Resource]())
+
+func fieldsOf(t reflect.Type) []answerField {
+	var out []answerField
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if !sf.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		key, _ := json.Marshal(name)
+		zero, _ := json.Marshal(reflect.Zero(sf.Type).Interface())
+		out = append(out, answerField{name: name, key: append(key, ':'), omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty"), zero: zero})
+	}
+	return out
+}
+
+// emptyJSON reports whether an encoded value is one omitempty leaves out.
+func emptyJSON(v []byte) bool {
+	switch string(v) {
+	case `""`, `0`, `false`, `null`, `[]`, `{}`:
+		return true
+	}
+	return false
 }

@@ -182,29 +182,48 @@ func (s *Service) GetForRecords(ctx context.Context, ref Ref) (*tre.Resource, er
 }
 
 func (s *Service) get(ctx context.Context, ref Ref, deleted bool) (*tre.Resource, error) {
+	l, err := s.find(ctx, ref, deleted)
+	if err != nil {
+		return nil, err
+	}
+	return l.Resource()
+}
+
+// Find is Get that returns the resource as stored (Listed), for an answer
+// that copies it rather than decoding and encoding it again.
+func (s *Service) Find(ctx context.Context, ref Ref) (*Listed, error) {
+	return s.find(ctx, ref, false)
+}
+
+// find reads the resource ref names, checked as get says.
+func (s *Service) find(ctx context.Context, ref Ref, deleted bool) (*Listed, error) {
 	if ref.WorkspaceID != "" && ref.Type != tre.TypeWorkspace {
-		if _, err := s.get(ctx, WorkspaceRef(ref.WorkspaceID), deleted); err != nil {
+		if _, err := s.find(ctx, WorkspaceRef(ref.WorkspaceID), deleted); err != nil {
 			return nil, err
 		}
 	}
 	if ref.ServiceID != "" {
-		if _, err := s.get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}, deleted); err != nil {
+		if _, err := s.find(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}, deleted); err != nil {
 			return nil, err
 		}
 	}
-	r, err := s.getResource(ctx, ref.ID)
+	d, err := s.store.Get(ctx, tre.Resources, ref.ID)
 	if tre.IsCode(err, tre.CodeNotFound) {
 		return nil, notFound(ref.Type)
 	}
 	if err != nil {
+		return nil, fmt.Errorf("lifecycle: get resource %s: %w", ref.ID, err)
+	}
+	l, err := listedOf(d)
+	if err != nil {
 		return nil, err
 	}
-	if r.ResourceType != ref.Type || (!r.Active() && !deleted) ||
-		(ref.Type != tre.TypeWorkspace && r.WorkspaceID != ref.WorkspaceID) ||
-		(ref.Type == tre.TypeUserResource && r.ParentWorkspaceServiceID != ref.ServiceID) {
+	if l.ResourceType != ref.Type || (l.DeploymentStatus == tre.StatusDeleted && !deleted) ||
+		(ref.Type != tre.TypeWorkspace && l.WorkspaceID != ref.WorkspaceID) ||
+		(ref.Type == tre.TypeUserResource && l.ParentWorkspaceServiceID != ref.ServiceID) {
 		return nil, notFound(ref.Type)
 	}
-	return r, nil
+	return l, nil
 }
 
 func (s *Service) getResource(ctx context.Context, id string) (*tre.Resource, error) {
@@ -239,7 +258,7 @@ const MaxPageSize = 1000
 
 // ResourcePage is one page of a list of resources.
 type ResourcePage struct {
-	Resources []*tre.Resource
+	Resources []*Listed
 	// Continuation is the token of the next page; "" after the last.
 	Continuation string
 }
@@ -285,13 +304,13 @@ func (s *Service) ListPage(ctx context.Context, ref Ref, opts ListOptions) (Reso
 		}
 		return ResourcePage{}, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
 	}
-	out := ResourcePage{Resources: make([]*tre.Resource, 0, len(page.Documents)), Continuation: page.Next}
+	out := ResourcePage{Resources: make([]*Listed, 0, len(page.Documents)), Continuation: page.Next}
 	for _, d := range page.Documents {
-		r := new(tre.Resource)
-		if err := tre.Decode(d, r); err != nil {
-			return ResourcePage{}, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
+		l, err := listedOf(d)
+		if err != nil {
+			return ResourcePage{}, err
 		}
-		out.Resources = append(out.Resources, r)
+		out.Resources = append(out.Resources, l)
 	}
 	return out, nil
 }

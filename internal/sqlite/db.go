@@ -329,9 +329,10 @@ func (x runner) query(ctx context.Context, query string, args ...any) (*sql.Rows
 }
 
 // scan runs a query of one row and scans it; sql.ErrNoRows when there is
-// none.
+// none. It is not cancelled with ctx: a point read takes microseconds, and
+// database/sql watches a cancellable context with a goroutine per query.
 func (x runner) scan(ctx context.Context, query string, args []any, dest ...any) error {
-	ctx = x.ctx(ctx)
+	ctx = context.WithoutCancel(ctx)
 	s, c, err := x.prepared(ctx, query)
 	if err != nil {
 		return err

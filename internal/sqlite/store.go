@@ -275,8 +275,12 @@ func (s docs) rows(ctx context.Context, c tre.Collection, stmt string, args []an
 
 // condSQL turns a validated condition into a WHERE clause. Equality is typed
 // as in Cosmos DB: the string "1", the number 1 and true are all different.
+// The path is spliced into the statement (Validate allows identifiers
+// only): an index on json_extract(data, '$.field') serves a condition only
+// when its expression is the index's, literal path included.
 func condSQL(c tre.Cond) (string, []any) {
-	path := "$." + c.Path
+	path := "'$." + c.Path + "'"
+	extract, typ := "json_extract(data, "+path+")", "json_type(data, "+path+")"
 	eq := func(v any) (string, []any) {
 		switch v := v.(type) {
 		case bool:
@@ -284,11 +288,19 @@ func condSQL(c tre.Cond) (string, []any) {
 			if v {
 				want = "true"
 			}
-			return `json_type(data, ?) = ?`, []any{path, want}
+			return typ + ` = ?`, []any{want}
 		case string:
-			return `(json_type(data, ?) = 'text' AND json_extract(data, ?) = ?)`, []any{path, path, v}
+			if t := strings.TrimLeft(v, " \t\r\n"); !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+				// json_extract gives a string's text, numbers and
+				// booleans as numbers, objects and arrays as their JSON
+				// text: only the latter could equal a string, and this
+				// one is not such a text. So no json_type, and an index
+				// on the expression serves the condition.
+				return extract + ` = ?`, []any{v}
+			}
+			return `(` + typ + ` = 'text' AND ` + extract + ` = ?)`, []any{v}
 		default: // numbers
-			return `(json_type(data, ?) IN ('integer', 'real') AND json_extract(data, ?) = ?)`, []any{path, path, v}
+			return `(` + typ + ` IN ('integer', 'real') AND ` + extract + ` = ?)`, []any{v}
 		}
 	}
 	anyOf := func(vs []any) (string, []any) {
@@ -313,7 +325,7 @@ func condSQL(c tre.Cond) (string, []any) {
 		p, a := anyOf(c.Values)
 		return "NOT COALESCE(" + p + ", 0)", a
 	default: // OpPrefix
-		return `(json_type(data, ?) = 'text' AND instr(json_extract(data, ?), ?) = 1)`, []any{path, path, c.Value}
+		return `(` + typ + ` = 'text' AND instr(` + extract + `, ?) = 1)`, []any{c.Value}
 	}
 }
 

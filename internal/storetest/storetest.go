@@ -289,6 +289,19 @@ func testQueryTypedEquality(t *testing.T, open func() tre.Store) {
 	require.Equal(t, []string{"num"}, q(tre.Eq("v", 1)))
 	require.Equal(t, []string{"bool"}, q(tre.Eq("v", true)))
 	require.Equal(t, []string{"bool", "null", "num"}, q(tre.Ne("v", "1")))
+
+	// A string that reads as JSON is not the object or array it spells.
+	seed(t, s, tre.Resources,
+		doc(t, "obj", map[string]any{"w": map[string]any{"a": 1}}),
+		doc(t, "objtext", map[string]any{"w": `{"a":1}`}),
+		doc(t, "arr", map[string]any{"w": []any{1}}),
+		doc(t, "arrtext", map[string]any{"w": `[1]`}),
+	)
+	require.Equal(t, []string{"objtext"}, q(tre.Eq("w", `{"a":1}`)))
+	require.Equal(t, []string{"arrtext"}, q(tre.Eq("w", `[1]`)))
+	require.Equal(t, []string{"arrtext"}, q(tre.In("w", `[1]`, "x")))
+	require.NotContains(t, q(tre.Ne("w", `{"a":1}`)), "objtext")
+	require.Contains(t, q(tre.Ne("w", `{"a":1}`)), "obj")
 }
 
 // testQueryPage: paging returns every matching document exactly once, in
