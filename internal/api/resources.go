@@ -195,6 +195,7 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 		// Once an item is written the answer is 200: a later error can
 		// only cut it short (stream.fail).
 		out := newStream(w, f.plural)
+		out.upgrades = map[upgradesKey][]tre.AvailableUpgrade{}
 		for {
 			for _, l := range page.Resources {
 				if visible != nil && !visible[l.ID] {
@@ -227,7 +228,7 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 // listItem adds a resource to a list answer: resourceOf's answer, made
 // from the stored members (appendResource), or the restricted view.
 func (a *API) listItem(f resourceFamily, r *http.Request, l *lifecycle.Listed, out *stream) error {
-	ups, err := a.Resources.AvailableUpgrades(r.Context(), l.Header())
+	ups, err := out.availableUpgrades(r.Context(), a.Resources, l)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,12 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
+
+	"github.com/tre-go/tre/internal/lifecycle"
+	"github.com/tre-go/tre/internal/tre"
 )
 
 // stream writes a list answer item by item, {"<key>": [item, ...]}, so a
@@ -19,6 +23,32 @@ type stream struct {
 	n       int
 	// scratch is a buffer an item can be built in before raw.
 	scratch []byte
+	// upgrades remembers, for one answer, the available upgrades of each
+	// template version (with its parent service's, for user resources):
+	// the resources of a list share a few.
+	upgrades map[upgradesKey][]tre.AvailableUpgrade
+}
+
+type upgradesKey struct {
+	typ                      tre.ResourceType
+	name, version, parentSvc string
+}
+
+// availableUpgrades is Resources.AvailableUpgrades of a listed resource,
+// once per template version of the answer.
+func (s *stream) availableUpgrades(ctx context.Context, res Resources, l *lifecycle.Listed) ([]tre.AvailableUpgrade, error) {
+	key := upgradesKey{l.ResourceType, l.TemplateName, l.TemplateVersion, ""}
+	if l.ResourceType == tre.TypeUserResource {
+		key.parentSvc = l.ParentWorkspaceServiceID
+	}
+	if ups, ok := s.upgrades[key]; ok {
+		return ups, nil
+	}
+	ups, err := res.AvailableUpgrades(ctx, l.Header())
+	if err == nil && s.upgrades != nil {
+		s.upgrades[key] = ups
+	}
+	return ups, err
 }
 
 func newStream(w http.ResponseWriter, key string) *stream {

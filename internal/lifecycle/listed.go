@@ -66,7 +66,7 @@ func (l *Listed) Header() *tre.Resource {
 
 // listedOf splits a stored resource into its members.
 func listedOf(d tre.Document) (*Listed, error) {
-	l := &Listed{ETag: d.ETag, doc: d}
+	l := &Listed{ETag: d.ETag, doc: d, Members: make([]Member, 0, 16)}
 	err := eachMember(d.Data, func(name string, value []byte) error {
 		l.Members = append(l.Members, Member{Name: name, Value: value})
 		var dst *string
@@ -143,8 +143,8 @@ func eachMember(doc []byte, fn func(name string, value []byte) error) error {
 		if err != nil {
 			return err
 		}
-		var name string
-		if err := decodeString(doc[i:end], &name); err != nil {
+		name, err := memberName(doc[i:end])
+		if err != nil {
 			return err
 		}
 		i = skipSpace(doc, end)
@@ -169,6 +169,44 @@ func eachMember(doc []byte, fn func(name string, value []byte) error) error {
 			return errNotObject
 		}
 	}
+}
+
+// memberName decodes a member's name; the names of stored resources are
+// not allocated again for each document.
+func memberName(quoted []byte) (string, error) {
+	switch string(quoted) {
+	case `"id"`:
+		return "id", nil
+	case `"templateName"`:
+		return "templateName", nil
+	case `"templateVersion"`:
+		return "templateVersion", nil
+	case `"properties"`:
+		return "properties", nil
+	case `"isEnabled"`:
+		return "isEnabled", nil
+	case `"resourceType"`:
+		return "resourceType", nil
+	case `"deploymentStatus"`:
+		return "deploymentStatus", nil
+	case `"resourcePath"`:
+		return "resourcePath", nil
+	case `"resourceVersion"`:
+		return "resourceVersion", nil
+	case `"user"`:
+		return "user", nil
+	case `"updatedWhen"`:
+		return "updatedWhen", nil
+	case `"workspaceId"`:
+		return "workspaceId", nil
+	case `"parentWorkspaceServiceId"`:
+		return "parentWorkspaceServiceId", nil
+	case `"ownerId"`:
+		return "ownerId", nil
+	}
+	var name string
+	err := decodeString(quoted, &name)
+	return name, err
 }
 
 func skipSpace(b []byte, i int) int {

@@ -120,7 +120,8 @@ func (s docs) get(ctx context.Context, c tre.Collection, id string) (tre.Documen
 	if err := tre.CheckCollection(c, true); err != nil {
 		return tre.Document{}, err
 	}
-	var etag, data string
+	var etag string
+	var data []byte
 	err := s.x.scan(ctx, `SELECT etag, data FROM documents WHERE collection = ? AND id = ?`, []any{string(c), id}, &etag, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tre.Document{}, tre.Errorf(tre.CodeNotFound, "%s %s not found", c, id)
@@ -128,7 +129,7 @@ func (s docs) get(ctx context.Context, c tre.Collection, id string) (tre.Documen
 	if err != nil {
 		return tre.Document{}, unavailable(fmt.Errorf("sqlite: get %s/%s: %w", c, id, err))
 	}
-	return tre.Document{ID: id, ETag: etag, Data: []byte(data)}, nil
+	return tre.Document{ID: id, ETag: etag, Data: data}, nil
 }
 
 func (s docs) replace(ctx context.Context, c tre.Collection, doc tre.Document) (tre.Document, error) {
@@ -260,11 +261,12 @@ func (s docs) rows(ctx context.Context, c tre.Collection, stmt string, args []an
 	var rowids []int64
 	for rows.Next() {
 		var rowid int64
-		var id, etag, data string
+		var id, etag string
+		var data []byte
 		if err := rows.Scan(&rowid, &id, &etag, &data); err != nil {
 			return nil, nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
 		}
-		out = append(out, tre.Document{ID: id, ETag: etag, Data: []byte(data)})
+		out = append(out, tre.Document{ID: id, ETag: etag, Data: data})
 		rowids = append(rowids, rowid)
 	}
 	if err := rows.Err(); err != nil {
