@@ -159,7 +159,6 @@ func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tr
 	return res, checkOwnership(f, r, res)
 }
 
-
 // listResources answers a list. Without pageSize it is AzureTRE's answer,
 // {"<plural>": [every resource]}, which its CLI and UI read: it is
 // streamed a page of the store at a time, never held whole. With pageSize
