@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -628,11 +629,35 @@ func (r *runner) bundles() error {
 	total := last - first
 	ideal := float64(n) / workers
 	overhead := median(service) - 1
-	// FIFO on 8 workers: each request, in dispatch order, starts when it
-	// was sent or when the first worker is free, whichever is later.
+	late, worst, cycle := fifoExcess(ops, workers, total)
+	inversion := fifoInversion(ops)
+	fmt.Printf("%d bundles: first created to last deployed %.2f s; bundle run (start report to end) median %.3f s; "+
+		"a worker's cycle per job %.3f s; worst start %.3f s after FIFO's prediction (%d over 0.1 s); worst overtaking %.3f s\n",
+		n, total, median(service), cycle, worst, late, inversion)
+	r.add(result{figure: "200 one-second bundles on 8 workers", value: fmt.Sprintf("%.1f s", total),
+		floor: fmt.Sprintf("ideal %.0f s (%.1f s with the measured %.0f ms per bundle)", ideal, ideal*(1+overhead), overhead*1000),
+		ratio: total / ideal, target: 1.2, atMost: true})
+	r.add(result{figure: "FIFO: worst start after a request sent later (8 workers)", value: fmt.Sprintf("%.0f ms", inversion*1000),
+		floor: "target 100 ms", ratio: inversion / 0.1, target: 1, atMost: true,
+		note: fmt.Sprintf("beside FIFO's prediction with the mean cycle: worst %.0f ms late, %d requests over 100 ms", worst*1000, late)})
+	return nil
+}
+
+// fifoExcess predicts each request's start by FIFO order on the workers:
+// in dispatch order, a request starts when it was sent or when the first
+// worker is free, a worker being busy for the request's own run time plus
+// the mean time a worker spends per job around the bundle (from the
+// total). It returns how many started more than 0.1 s after their
+// prediction, the worst excess, and that cycle time.
+func fifoExcess(ops []opView, workers int, total float64) (int, float64, float64) {
 	sort.Slice(ops, func(i, j int) bool { return ops[i].Steps[0].DispatchedWhen < ops[j].Steps[0].DispatchedWhen })
+	run := 0.0
+	for _, op := range ops {
+		run += op.Steps[0].UpdatedWhen - op.Steps[0].StartedWhen
+	}
+	gap := max(0, (total*float64(workers)-run)/float64(len(ops)))
 	free := make([]float64, workers)
-	worst, late := 0.0, 0
+	late, worst := 0, 0.0
 	for _, op := range ops {
 		st := op.Steps[0]
 		k := 0
@@ -642,19 +667,25 @@ func (r *runner) bundles() error {
 			}
 		}
 		predicted := max(st.DispatchedWhen, free[k])
-		free[k] = predicted + (st.UpdatedWhen - st.StartedWhen)
+		free[k] = predicted + (st.UpdatedWhen - st.StartedWhen) + gap
 		excess := st.StartedWhen - predicted
 		worst = max(worst, excess)
 		if excess > 0.1 {
 			late++
 		}
 	}
-	fmt.Printf("%d bundles: first created to last deployed %.2f s; run time per bundle (start report to end) median %.3f s; worst start %.3f s after FIFO's prediction, %d more than 0.1 s late\n",
-		n, total, median(service), worst, late)
-	r.add(result{figure: "200 one-second bundles on 8 workers", value: fmt.Sprintf("%.1f s", total),
-		floor: fmt.Sprintf("ideal %.0f s (%.1f s with the measured %.0f ms per bundle)", ideal, ideal*(1+overhead), overhead*1000),
-		ratio: total / ideal, target: 1.2, atMost: true})
-	r.add(result{figure: "Latest start past FIFO order's prediction (8 workers)", value: fmt.Sprintf("%.0f ms", worst*1000),
-		floor: "target 100 ms", ratio: worst / 0.1, target: 1, atMost: true, note: fmt.Sprintf("%d requests over", late)})
-	return nil
+	return late, worst, run/float64(len(ops)) + gap
+}
+
+// fifoInversion is the worst overtaking: how long a request started after
+// one dispatched later than it.
+func fifoInversion(ops []opView) float64 {
+	sort.Slice(ops, func(i, j int) bool { return ops[i].Steps[0].DispatchedWhen < ops[j].Steps[0].DispatchedWhen })
+	worst, minLater := 0.0, math.Inf(1)
+	for i := len(ops) - 1; i >= 0; i-- {
+		st := ops[i].Steps[0].StartedWhen
+		worst = max(worst, st-minLater)
+		minLater = min(minLater, st)
+	}
+	return worst
 }

@@ -43,6 +43,10 @@ type job struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 
+	// runEnded, if set, is called when the bundle has ended, before the
+	// job settles.
+	runEnded func()
+
 	req      *tre.ResourceRequest
 	statuses tre.ActionStatuses
 	tail     *tail
@@ -103,9 +107,9 @@ type runs struct {
 // handle runs one request to its end and reports whether the worker may
 // go on with the session (false: the session was lost or the agent is
 // stopping).
-func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre.Received, log *slog.Logger) bool {
+func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre.Received, log *slog.Logger, runEnded func()) bool {
 	j := &job{a: a, worker: worker, st: st, m: m, log: log, agentCtx: ctx, settleCtx: context.WithoutCancel(ctx),
-		tail: newTail(a.cfg.TailBytes), redact: func(s string) string { return s }, done: make(chan struct{})}
+		tail: newTail(a.cfg.TailBytes), redact: func(s string) string { return s }, done: make(chan struct{}), runEnded: runEnded}
 	// The bundle keeps running when the agent is told to stop, for up to
 	// the drain timeout (drain).
 	j.ctx, j.cancel = context.WithCancel(j.settleCtx)
@@ -148,6 +152,9 @@ func (j *job) run() outcome {
 	r := runs{err: err}
 	if err == nil {
 		r = j.attempt(params)
+	}
+	if j.runEnded != nil {
+		j.runEnded() // the worker looks for its next session while this one settles
 	}
 	j.wait()
 	return j.decide(r)
