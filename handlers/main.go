@@ -128,6 +128,7 @@ type Main struct {
 	store     tre.Store
 	queue     tre.Queue
 	atomic    tre.Atomic // the store and queue's shared transactions, if they have them
+	devKeys   *auth.PendingDevKeys
 	secrets   tre.Secrets
 	lifecycle *lifecycle.Service
 	firewall  *egress.Service
@@ -275,6 +276,7 @@ func (m *Main) validator() (*auth.Validator, string, error) {
 	if m.Config.DevAuth() {
 		// Generating the key (first start) is not start-up's to wait for.
 		keys := auth.LoadDevKeysInBackground(m.Config.DataDir)
+		m.devKeys = keys
 		m.closers = append(m.closers, func() error {
 			_, err := keys.Wait(context.Background())
 			return err
