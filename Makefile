@@ -6,6 +6,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PORT    ?= 8080
+AZURITE_PORT ?= 10000
 export TRE_DATA_DIR ?= .tre
 
 .PHONY: build run test test-deps test-integration stress lint vet clean ui ui-if-node bench
@@ -22,7 +23,7 @@ ui-if-node:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/tre-handler ./handlers
 
-## run: build the UI (when Node.js is present) and the handler, and start them locally on the embedded store (Ctrl-C stops it)
+## run: build the UI (when Node.js is present) and the handler, and start them locally on the embedded store, with Azurite as the airlock's storage when Node.js is present (Ctrl-C stops both)
 run: ui-if-node
 	@$(MAKE) --no-print-directory build
 	@echo ""
@@ -35,13 +36,13 @@ run: ui-if-node
 	@echo "    curl -s http://127.0.0.1:$(PORT)/api/health"
 	@echo "    curl -s -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:$(PORT)/api/workspace-templates"
 	@echo ""
-	FUNCTIONS_CUSTOMHANDLER_PORT=$(PORT) exec $(BIN)/tre-handler
+	PORT=$(PORT) AZURITE_PORT=$(AZURITE_PORT) BIN=$(BIN) GO=$(GO) exec scripts/run-local.sh
 
 # The slow suites: the adapters against local protocol servers from npm,
-# the packaging of the deployables, the end-to-end walk on the Azure
-# adapters, the web UI in headless Chromium. `make test` skips them (one
-# line each says so).
-INTEGRATION_PKGS := ./internal/nodetest/... ./internal/cosmos/... ./internal/servicebus/... ./internal/packaging/... ./handlers/
+# Azurite (the airlock's storage), the packaging of the deployables, the
+# end-to-end walk on the Azure adapters, the web UI in headless Chromium.
+# `make test` skips them (one line each says so).
+INTEGRATION_PKGS := ./internal/nodetest/... ./internal/cosmos/... ./internal/servicebus/... ./internal/azblobstore/... ./internal/packaging/... ./handlers/
 # The packages whose tests involve timing: make stress runs them under load.
 STRESS_PKGS := ./internal/processor/ ./internal/faulttest/ ./internal/localrunner/ ./internal/porter/ ./internal/sqlite/ ./internal/lifecycle/ ./internal/firewall/ ./internal/lock/ ./internal/egress/ ./internal/funchost/
 STRESS_COUNT ?= 20

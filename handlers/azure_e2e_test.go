@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/azblobstore/azuritetest"
 	"github.com/tre-go/tre/internal/cosmos/cosmostest"
 	"github.com/tre-go/tre/internal/servicebus/sbtest"
 )
@@ -25,6 +26,7 @@ import (
 func TestAzureAdaptersEndToEnd(t *testing.T) {
 	cosmos := cosmostest.Start(t)
 	conn := sbtest.Start(t)
+	azurite := azuritetest.Start(t)
 	dir := t.TempDir()
 	templates, err := filepath.Abs("../templates")
 	require.NoError(t, err)
@@ -41,6 +43,9 @@ func TestAzureAdaptersEndToEnd(t *testing.T) {
 		"TRE_LOCAL_HOST": "true", "TRE_LOCAL_PROCESSOR": "false", "TRE_AGENT_HEARTBEAT": "1s",
 		// Local protocol servers, not Azure: the dev issuer is allowed.
 		"TRE_DEV_ISSUER": "true",
+		// The airlock on Azurite, its messages on the broker.
+		"TRE_AIRLOCK_STORAGE": "endpoint", "TRE_AIRLOCK_BLOB_ENDPOINT": azurite.Endpoint, "TRE_AIRLOCK_BLOB_KEY": azurite.Key,
+		"TRE_AIRLOCK_SCANNER": "stand-in",
 	})
 	admin := h.token("TREAdmin", "alice")
 	owner := h.token("TREUser", "olivia")
@@ -75,6 +80,15 @@ func TestAzureAdaptersEndToEnd(t *testing.T) {
 		"properties": map[string]any{"display_name": "VM", "description": "d", "vm_size": "small", "admin_password": "Sup3r-Secret-Pw!"}})
 	op = h.waitOp(loc, owner)
 	require.Equal(t, "deployed", op["status"], "a sensitive property reached the separate processor: %v", op)
+
+	// The airlock's status changes go through Service Bus to its function.
+	r := h.do("POST", "/api/workspaces/"+ws+"/requests", owner, map[string]any{"type": "import", "businessJustification": "b"})
+	require.Equal(t, 201, r.status, "%s", r.body)
+	w2 := airlockWorld{ws: ws, researcher: owner}
+	rid := r.json(t)["airlockRequest"].(map[string]any)["id"].(string)
+	upload(t, h.link(w2, rid, owner), "data.csv", []byte("a,b\n"))
+	require.Equal(t, 200, h.do("POST", "/api/workspaces/"+ws+"/requests/"+rid+"/submit", owner, nil).status)
+	require.Equal(t, []any{map[string]any{"name": "data.csv", "size": float64(4)}}, h.waitRequest(w2, rid, "in_review")["files"])
 
 	etag := h.do("GET", "/api/workspaces/"+ws, admin, nil).json(t)["workspace"].(map[string]any)["_etag"].(string)
 	loc = h.mutate("PATCH", "/api/workspaces/"+ws, admin, map[string]any{"isEnabled": false}, "If-Match", `"`+etag+`"`)

@@ -124,3 +124,54 @@ func TestAzureTREShapesRegister(t *testing.T) {
 	require.Equal(t, 200, vms.status)
 	require.Len(t, vms.json(t)["templates"], 1, "the user resource is under its service")
 }
+
+// AzureTRE's shapes run end to end on one machine, simulated: a workspace
+// of the base shape is deployed, a service of Guacamole's shape runs its
+// pipeline (the parent workspace's redirect URIs, its bundle, its
+// firewall step) and its network rule collection is that service's
+// egress in the firewall; the built-in firewall shared service is where
+// AzureTRE's clients look for it; disabling the service closes its egress.
+func TestAzureTREShapesRunSimulated(t *testing.T) {
+	h := startLocal(t, t.TempDir(), map[string]string{"TRE_TEMPLATES_DIR": "testdata/azuretre"})
+	admin := h.token("TREAdmin", "alice")
+
+	loc := h.mutate("POST", "/api/workspaces", admin, map[string]any{"templateName": "tre-workspace-shapes-base-like",
+		"properties": map[string]any{"display_name": "Base", "description": "d", "auth_type": "Automatic", "address_space_size": "small"}})
+	op := h.waitOp(loc, admin)
+	require.Equal(t, "deployed", op["status"], "%v", op)
+	require.Contains(t, op["steps"].([]any)[0].(map[string]any)["message"], "Simulated by the local runner")
+	ws := idFrom(loc, 3)
+	w := h.do("GET", "/api/workspaces/"+ws, admin, nil).json(t)["workspace"].(map[string]any)
+	require.Equal(t, "api://tre-dev", w["properties"].(map[string]any)["scope_id"], "AzureTRE's clients ask a token for it")
+
+	// alice created the workspace: she is its owner, no assignment needed.
+	loc = h.mutate("POST", "/api/workspaces/"+ws+"/workspace-services", admin, map[string]any{"templateName": "tre-service-shapes-guacamole-like",
+		"properties": map[string]any{"display_name": "Guac", "description": "d"}})
+	op = h.waitOp(loc, admin)
+	require.Equal(t, "deployed", op["status"], "%v", op)
+	steps := op["steps"].([]any)
+	require.Len(t, steps, 4)
+	fw := steps[2].(map[string]any)
+	require.Equal(t, "Open the firewall for the service", fw["stepTitle"])
+	require.Equal(t, "firewall", fw["kind"])
+	svc := idFrom(loc, 5)
+
+	view := h.do("GET", "/api/firewall", admin, nil).json(t)
+	owners := map[string]bool{}
+	for _, o := range view["owners"].([]any) {
+		owners[o.(map[string]any)["owner"].(map[string]any)["id"].(string)] = true
+	}
+	require.True(t, owners[svc], "the service owns the collection its pipeline sent: %v", view["owners"])
+
+	shared := h.do("GET", "/api/shared-services", admin, nil).json(t)["sharedServices"].([]any)
+	var names []string
+	for _, s := range shared {
+		names = append(names, s.(map[string]any)["templateName"].(string))
+	}
+	require.Contains(t, names, "tre-shared-service-firewall")
+
+	op = h.waitOp(h.mutate("PATCH", "/api/workspaces/"+ws+"/workspace-services/"+svc, admin, map[string]any{"isEnabled": false}, "etag", "*"), admin)
+	require.Equal(t, "updated", op["status"], "%v", op)
+	view = h.do("GET", "/api/firewall", admin, nil).json(t)
+	require.Empty(t, view["owners"], "a disabled service has no egress")
+}

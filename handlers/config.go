@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -60,12 +61,27 @@ var settings = []config.Setting{
 	{Name: "TRE_FIREWALL_GROUP_PREFIX", Default: "rcg-tre-", Description: "The firewall service manages only the rule collection groups whose names start with this; others (core infrastructure, an admin's own) are never touched."},
 	{Name: "TRE_FIREWALL_PRIORITIES", Default: "200,210,500,510", Description: "Priorities of the four rule collection groups: admins' network, admins' application, TRE's network, TRE's application. Admins' must be below TRE's (evaluated first); keep them clear of your own groups' priorities."},
 	{Name: "TRE_FIREWALL_INTERVAL", Default: "60s", Description: "Local mode: how often the firewall-reconcile timer runs (pending firewall steps, drift). In Azure its function.json schedule decides."},
+	{Name: "TRE_AIRLOCK_STORAGE", Default: "", Description: "Where the airlock keeps files: azure (a storage account per stage, AzureTRE's names, https://<account>.blob.STORAGE_ENDPOINT_SUFFIX/, reached with the managed identity), endpoint (one account, TRE_AIRLOCK_BLOB_ENDPOINT with its key: Azurite, which make run starts; each stage is a container name prefix) or off (the airlock's routes answer 503 saying so). Default: azure with the Azure adapters, endpoint when TRE_AIRLOCK_BLOB_ENDPOINT is set, else off."},
+	{Name: "STORAGE_ENDPOINT_SUFFIX", Default: "core.windows.net", Description: "TRE_AIRLOCK_STORAGE=azure: the blob endpoint suffix of the airlock's accounts (sovereign clouds differ; AzureTRE's setting)."},
+	{Name: "TRE_AIRLOCK_BLOB_ENDPOINT", Default: "", Description: "TRE_AIRLOCK_STORAGE=endpoint: the blob endpoint of the one account (Azurite's: http://127.0.0.1:10000/devstoreaccount1)."},
+	{Name: "TRE_AIRLOCK_BLOB_ACCOUNT", Default: "devstoreaccount1", Description: "TRE_AIRLOCK_STORAGE=endpoint: the account's name (Azurite's development account by default)."},
+	{Name: "TRE_AIRLOCK_BLOB_KEY", Default: "", Description: "TRE_AIRLOCK_STORAGE=endpoint: the account's key (links are signed with it). Azurite's well-known development key for Azurite.", Secret: true},
+	{Name: "TRE_AIRLOCK_SCANNER", Default: "", Description: "Malware scanning of submitted files: defender (Defender for Storage's verdicts, the blob index tag it writes in the in-progress accounts), stand-in (NOT a malware scanner: a stand-in for one machine that finds only the EICAR test string, and says so in every status message; refused with TRE_AIRLOCK_STORAGE=azure) or off (files go straight to review). Default: defender with TRE_AIRLOCK_STORAGE=azure, else off."},
+	{Name: "TRE_AIRLOCK_REQUIRED_APPROVALS", Default: "1", Description: "Distinct airlock managers who must approve a request: 1 (AzureTRE's rule) or 2. A rejection needs one."},
+	{Name: "TRE_AIRLOCK_LINK_EXPIRY", Default: "1h", Description: "How long an airlock link (a container URL with a SAS) is valid (AzureTRE's AIRLOCK_SAS_TOKEN_EXPIRY_PERIOD_IN_HOURS)."},
+	{Name: "TRE_AIRLOCK_SCAN_LIMIT", Default: "1h", Description: "A submitted request whose files have no scan verdict this long after they were copied fails, saying so."},
+	{Name: "TRE_AIRLOCK_PROCESSING_LIMIT", Default: "2h", Description: "A request the airlock processor has not moved on from submitted, approval_in_progress, rejection_in_progress or blocking_in_progress this long fails (its messages dead-lettered, say)."},
+	{Name: "TRE_AIRLOCK_SWEEP_INTERVAL", Default: "10s", Description: "Local mode: how often the airlock-sweep timer runs (unsent messages, pending scan verdicts, requests stuck in progress). In Azure its function.json schedule decides."},
 	{Name: "WEBSITE_INSTANCE_ID", Default: "", Platform: true, Description: "Set by Azure App Service on every Function App instance: when present, the dev token issuer is refused (Entra ID is required), whatever TRE_DEV_ISSUER says."},
 	{Name: "AAD_TENANT_ID", Default: "", Description: "Entra ID tenant. When set, tokens are validated against Entra ID; when empty, the local dev issuer is used, where TRE_DEV_ISSUER allows it."},
 	{Name: "TRE_DEV_ISSUER", Default: "", Description: "Allow the local dev token issuer (tokens minted by `tre-handler token`) when AAD_TENANT_ID is empty. Default: allowed only when no Azure adapter setting is present (" + strings.Join(azureSettings, ", ") + "); true allows it beside them, for tests against local protocol servers (Terraform never sets it); false refuses it. Never allowed on App Service."},
 	{Name: "AAD_AUTHORITY_URL", Default: "https://login.microsoftonline.com", Description: "Entra ID authority (sovereign clouds differ)."},
 	{Name: "API_CLIENT_ID", Default: "", Description: "Application (client) id of the API's app registration. Required with AAD_TENANT_ID."},
 	{Name: "API_AUDIENCE", Default: "", Description: "Audience tokens must carry. Defaults to API_CLIENT_ID (Entra) or api://tre-dev (dev issuer)."},
+	{Name: "TRE_COSTS", Default: "", Description: "Where the cost routes (/api/costs) get costs: azure (Azure Cost Management, in AZURE_SUBSCRIPTION_ID and the workspaces' own subscriptions; the identity needs Cost Management Reader and Reader there) or none (no cost source: the cost lists are empty and the answers say so). Default: azure when AZURE_SUBSCRIPTION_ID is set, else none."},
+	{Name: "AZURE_SUBSCRIPTION_ID", Default: "", Description: "The TRE's Azure subscription, whose costs the cost routes report (AzureTRE's SUBSCRIPTION_ID)."},
+	{Name: "TRE_UPGRADE_INTERVAL", Default: "10s", Description: "Local mode: how often the upgrade-batches timer advances bulk upgrades (besides each operation's end). In Azure its function.json schedule decides."},
+	{Name: "TRE_COSTS_CACHE_TTL", Default: "2h", Description: "How long an answer of the cost source is reused for the same query (AzureTRE: 2 hours), per handler instance."},
 }
 
 // azureSettings point the handler at Azure resources or an Azure identity.
@@ -77,6 +93,7 @@ var azureSettings = []string{"STATE_STORE_ENDPOINT", "STATE_STORE_KEY", "SERVICE
 
 // Config is the handler's validated configuration.
 type Config struct {
+	fleetConfig
 	ListenAddress   string
 	Port            int
 	DataDir         string
@@ -127,6 +144,9 @@ type Config struct {
 	FirewallGroupPrefix string
 	FirewallPriorities  [4]int32 // manual network, manual application, TRE network, TRE application
 	FirewallInterval    time.Duration
+
+	// Airlock.
+	Airlock AirlockConfig
 
 	// Entra ID; empty TenantID selects the dev issuer.
 	TenantID     string
@@ -180,6 +200,8 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	c.secretStoreSettings(e)
 	c.localModeSettings(e)
 	c.firewallSettings(e)
+	c.airlockSettings(e)
+	c.fleetSettings(e)
 	c.resolvePaths(e)
 	c.devIssuerSettings(e)
 	c.entraSettings(e)
@@ -369,7 +391,19 @@ func (c *Config) firewallSettings(e *config.Env) {
 func (c Config) FirewallConfig() firewall.Config {
 	p := c.FirewallPriorities
 	return firewall.Config{GroupPrefix: c.FirewallGroupPrefix, ManualNetworkPriority: p[0], ManualApplicationPriority: p[1],
-		TRENetworkPriority: p[2], TREApplicationPriority: p[3]}
+		TRENetworkPriority: p[2], TREApplicationPriority: p[3], CoreIPGroups: c.coreResourceGroup()}
+}
+
+// coreResourceGroup is the ARM id of the resource group whose IP groups
+// rules name in source_ip_groups_in_core: the firewall policy's (the core
+// resource group, as in AzureTRE). Without a policy (the file firewall,
+// which enforces nothing) it is a placeholder in a zero subscription
+// named after AzureTRE's rg-<tre_id>, so the file shows what Azure would get.
+func (c Config) coreResourceGroup() string {
+	if p := c.FirewallPolicy; p.SubscriptionID != "" {
+		return "/subscriptions/" + p.SubscriptionID + "/resourceGroups/" + p.ResourceGroup
+	}
+	return "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-" + c.TREID
 }
 
 // invalidText lists every field problem of a validation error.
@@ -392,4 +426,63 @@ func prefixSetting(e *config.Env, name string) netip.Prefix {
 		e.Problemf("%s: %s", name, tre.ErrorMessage(err))
 	}
 	return p
+}
+
+// AirlockConfig is the airlock's part of the configuration.
+type AirlockConfig struct {
+	Storage           string // azure, endpoint or off
+	EndpointSuffix    string
+	BlobEndpoint      string
+	BlobAccount       string
+	BlobKey           string
+	Scanner           string // defender, stand-in or off
+	RequiredApprovals int
+	LinkExpiry        time.Duration
+	ScanLimit         time.Duration
+	ProcessingLimit   time.Duration
+	SweepInterval     time.Duration
+}
+
+func (c *Config) airlockSettings(e *config.Env) {
+	a := &c.Airlock
+	a.EndpointSuffix = e.String("STORAGE_ENDPOINT_SUFFIX")
+	a.BlobEndpoint, a.BlobAccount, a.BlobKey = strings.TrimRight(e.String("TRE_AIRLOCK_BLOB_ENDPOINT"), "/"), e.String("TRE_AIRLOCK_BLOB_ACCOUNT"), e.String("TRE_AIRLOCK_BLOB_KEY")
+	a.RequiredApprovals = e.Int("TRE_AIRLOCK_REQUIRED_APPROVALS", 1, 2)
+	a.LinkExpiry = e.Duration("TRE_AIRLOCK_LINK_EXPIRY", time.Minute, 7*24*time.Hour)
+	a.ScanLimit = e.Duration("TRE_AIRLOCK_SCAN_LIMIT", time.Minute, 7*24*time.Hour)
+	a.ProcessingLimit = e.Duration("TRE_AIRLOCK_PROCESSING_LIMIT", time.Minute, 7*24*time.Hour)
+	a.SweepInterval = e.Duration("TRE_AIRLOCK_SWEEP_INTERVAL", time.Second, time.Hour)
+	switch {
+	case e.Set("TRE_AIRLOCK_STORAGE"):
+		a.Storage = e.OneOf("TRE_AIRLOCK_STORAGE", "azure", "endpoint", "off")
+	case a.BlobEndpoint != "":
+		a.Storage = "endpoint"
+	case c.Azure():
+		a.Storage = "azure"
+	default:
+		a.Storage = "off"
+	}
+	if a.Storage == "endpoint" {
+		if a.BlobEndpoint == "" {
+			e.Problemf("TRE_AIRLOCK_BLOB_ENDPOINT: required with TRE_AIRLOCK_STORAGE=endpoint")
+		} else if u, err := url.Parse(a.BlobEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			e.Problemf("TRE_AIRLOCK_BLOB_ENDPOINT: %q is not an http(s) URL", a.BlobEndpoint)
+		}
+		if a.BlobKey == "" {
+			e.Problemf("TRE_AIRLOCK_BLOB_KEY: required with TRE_AIRLOCK_STORAGE=endpoint (the account's key signs the links)")
+		}
+	}
+	a.Scanner = "off"
+	if a.Storage == "azure" {
+		a.Scanner = "defender"
+	}
+	if e.Set("TRE_AIRLOCK_SCANNER") {
+		a.Scanner = e.OneOf("TRE_AIRLOCK_SCANNER", "defender", "stand-in", "off")
+	}
+	if a.Scanner == "stand-in" && a.Storage == "azure" {
+		e.Problemf("TRE_AIRLOCK_SCANNER: the stand-in is not a malware scanner (it finds only the EICAR test string): it is refused with TRE_AIRLOCK_STORAGE=azure; use defender")
+	}
+	if a.Scanner == "defender" && a.Storage != "azure" {
+		e.Problemf("TRE_AIRLOCK_SCANNER: defender reads Defender for Storage's verdicts, which exist only with TRE_AIRLOCK_STORAGE=azure")
+	}
 }

@@ -65,13 +65,17 @@ var localSources = bundle.Sources{
 
 func (m *Main) localHost() *funchost.Host {
 	return &funchost.Host{
-		Queue: m.queue, Log: m.Log.With("component", "local-host"),
-		Queues: []funchost.QueueTrigger{{Function: api.FunctionDeploymentStatus, Queue: tre.QueueStatus,
-			Binding: api.TriggerBindings()[api.FunctionDeploymentStatus]}},
+		Queue: m.queue, Log: m.Log.With("component", "local-host"), RenewEvery: m.Config.LockDuration / 3,
+		Queues: []funchost.QueueTrigger{
+			{Function: api.FunctionDeploymentStatus, Queue: tre.QueueStatus, Binding: api.TriggerBindings()[api.FunctionDeploymentStatus]},
+			{Function: api.FunctionAirlockStatusChanged, Queue: tre.QueueAirlockStatus, Binding: api.TriggerBindings()[api.FunctionAirlockStatusChanged]},
+		},
 		Timers: []funchost.TimerTrigger{
 			{Function: api.FunctionDispatchRedelivery, Binding: api.TriggerBindings()[api.FunctionDispatchRedelivery], Every: m.Config.SweepInterval},
 			{Function: api.FunctionOperationsWatchdog, Binding: api.TriggerBindings()[api.FunctionOperationsWatchdog], Every: m.Config.WatchdogInterval},
 			{Function: api.FunctionFirewallReconcile, Binding: api.TriggerBindings()[api.FunctionFirewallReconcile], Every: m.Config.FirewallInterval},
+			{Function: api.FunctionAirlockSweep, Binding: api.TriggerBindings()[api.FunctionAirlockSweep], Every: m.Config.Airlock.SweepInterval},
+			{Function: api.FunctionUpgradeBatches, Binding: api.TriggerBindings()[api.FunctionUpgradeBatches], Every: m.Config.UpgradeInterval},
 		},
 	}
 }

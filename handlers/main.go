@@ -27,10 +27,14 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"github.com/tre-go/tre/internal/airlock"
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/assignment"
+	"github.com/tre-go/tre/internal/audit"
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/funchost"
@@ -39,6 +43,7 @@ import (
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/tre"
+	"github.com/tre-go/tre/internal/upgrade"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -135,8 +140,15 @@ type Main struct {
 	roles     *assignment.Service
 	roster    *roster.Service
 	dead      *deadletter.Service
-	agent     *processor.Agent // the in-process processor, if any
-	host      *funchost.Host   // the Functions host stand-in, if any
+	costs     *costs.Service
+	catalog   *catalog.Service
+	audit     *audit.Service
+	upgrades  *upgrade.Service
+	airlock   *airlock.Service
+	blobs     tre.Blobs                // the airlock's storage, if any
+	notify    *airlock.NotificationLog // the local consumer of airlock notifications, if any
+	agent     *processor.Agent         // the in-process processor, if any
+	host      *funchost.Host           // the Functions host stand-in, if any
 	api       *api.API
 	front     http.Handler // the web UI, the dev sign-in and the API
 	ln        net.Listener
@@ -162,7 +174,7 @@ func (m *Main) open(ctx context.Context) error {
 		return err
 	}
 	reg := registry.New(m.store, nil)
-	if err := m.services(reg); err != nil {
+	if err := m.services(ctx, reg); err != nil {
 		return err
 	}
 	if m.Config.RegisterTemplates {
@@ -177,6 +189,7 @@ func (m *Main) open(ctx context.Context) error {
 	}
 	if m.Config.LocalHost {
 		m.host = m.localHost()
+		m.notify = m.notificationLog()
 	}
 	m.api = m.newAPI(validator, mode, reg)
 	if m.front, err = m.webFront(mode); err != nil {
@@ -195,7 +208,8 @@ func (m *Main) open(ctx context.Context) error {
 		return nil
 	})
 	m.Log.Info("handler ready", "version", version, "url", m.URL(), "adapters", m.adapterNames(), "auth", mode,
-		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall)
+		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall,
+		"airlock_storage", m.Config.Airlock.Storage, "airlock_scanner", m.Config.Airlock.Scanner)
 	if mode == "dev" {
 		m.Log.Info("dev issuer in use: open " + m.URL() + "/ and sign in there, or get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
 	}
@@ -204,12 +218,15 @@ func (m *Main) open(ctx context.Context) error {
 
 // services builds the control plane's services on the adapters. The
 // firewall service is woken by lifecycle through a signal, and Run runs it.
-func (m *Main) services(reg *registry.Registry) error {
+func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 	backend, err := m.firewallAdapter()
 	if err != nil {
 		return err
 	}
-	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Atomic: m.atomic}
+	m.catalog = catalog.New(m.store, catalog.Options{Log: m.Log.With("component", "catalog")})
+	m.audit = audit.New(m.store, audit.Options{Log: m.Log.With("component", "audit")})
+	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Atomic: m.atomic,
+		Catalog: m.catalog, Outcomes: m.outcomes()}
 	var signal *egress.Signal
 	if backend != nil {
 		signal = egress.NewSignal()
@@ -220,6 +237,7 @@ func (m *Main) services(reg *registry.Registry) error {
 		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
 		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
 		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
+		ClientID: workspaceClientID(m.Config), ScopeID: workspaceScopeID(m.Config),
 	}, opts)
 	m.firewall, err = egress.New(m.store, backend, m.lifecycle, signal, egress.Config{
 		Firewall: m.Config.FirewallConfig(), Holder: leaseHolder(), BeatEvery: m.Config.HeartbeatLimit / 4,
@@ -227,17 +245,40 @@ func (m *Main) services(reg *registry.Registry) error {
 	if err != nil {
 		return err
 	}
+	if err := m.firewall.EnsureFirewallService(ctx, reg, m.Config.TREID); err != nil {
+		return err
+	}
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
 	m.roster = roster.New(m.store, nil)
 	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
-	return nil
+	m.upgrades = m.upgradeService()
+	if m.costs, err = m.costService(); err != nil {
+		return err
+	}
+	m.airlock, m.blobs, err = m.airlockService()
+	return err
 }
 
 // newAPI wires the services into the API.
 func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registry) *api.API {
-	storeName, queueName := "Configuration Store (SQLite)", "Message Queue (SQLite)"
-	if m.Config.Azure() {
-		storeName, queueName = "Cosmos DB", "Service Bus"
+	// AzureTRE's service names in every mode; what stands in for them
+	// locally is named apart.
+	storeBackend, queueBackend, processorBackend := "", "", ""
+	if !m.Config.Azure() {
+		storeBackend, queueBackend = "SQLite (embedded configuration store)", "SQLite (embedded queues)"
+	}
+	if m.Config.LocalProcessor {
+		processorBackend = "in-process Resource Processor (local runner)"
+	}
+	health := []api.HealthCheck{
+		{Name: "Cosmos DB", Check: m.store.Ping, Backend: storeBackend},
+		{Name: "Service Bus", Check: m.queue.Ping, Backend: queueBackend},
+		{Name: "Resource Processor", Check: func(ctx context.Context) error {
+			return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
+		}, Backend: processorBackend},
+	}
+	if m.blobs != nil {
+		health = append(health, api.HealthCheck{Name: "Airlock Storage", Check: airlockHealth(m.blobs), Additional: true})
 	}
 	return &api.API{
 		Log:          m.Log,
@@ -250,19 +291,36 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Agents:       m.roster,
 		DeadLetters:  m.dead,
 		Firewall:     m.firewall,
+		Costs:        m.costs,
+		Catalogs:     m.catalog,
+		Audit:        m.audit,
+		Upgrades:     m.upgrades,
+		Airlock:      m.airlock,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
-		Health: []api.HealthCheck{
-			{Name: storeName, Check: m.store.Ping},
-			{Name: queueName, Check: m.queue.Ping},
-			{Name: "Resource Processor", Check: func(ctx context.Context) error {
-				return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
-			}},
-		},
+		Health:       health,
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
 			APIRootScope: rootScope(m.Config),
 		},
 	}
+}
+
+// workspaceScopeID is the scope_id of workspaces: the scope AzureTRE's
+// clients ask a token for to call this API about a workspace (this API's
+// app registration, or the dev issuer's audience).
+func workspaceScopeID(c Config) string {
+	if c.DevAuth() {
+		return auth.DevAudience
+	}
+	return "api://" + c.APIClientID
+}
+
+// workspaceClientID is the client_id of workspaces created without one.
+func workspaceClientID(c Config) string {
+	if c.DevAuth() {
+		return strings.TrimPrefix(auth.DevAudience, "api://")
+	}
+	return c.APIClientID
 }
 
 func rootScope(c Config) string {
@@ -317,6 +375,10 @@ func (m *Main) Run(ctx context.Context) error {
 	fwDone := make(chan struct{})
 	go func() { defer close(fwDone); _ = m.firewall.Run(fwCtx) }()
 	defer func() { stopFirewall(); <-fwDone }()
+	// Bulk upgrades go on where they were; they stop with the firewall.
+	upDone := make(chan struct{})
+	go func() { defer close(upDone); _ = m.upgrades.Run(fwCtx) }()
+	defer func() { stopFirewall(); <-upDone }()
 	localCtx, stopLocal := context.WithCancel(ctx)
 	var local sync.WaitGroup
 	if m.agent != nil {
@@ -327,6 +389,10 @@ func (m *Main) Run(ctx context.Context) error {
 		m.host.HandlerURL = m.URL()
 		local.Add(1)
 		go func() { defer local.Done(); _ = m.host.Run(localCtx) }()
+	}
+	if m.notify != nil {
+		local.Add(1)
+		go func() { defer local.Done(); _ = m.notify.Run(localCtx) }()
 	}
 	var serveErr error
 	select {

@@ -178,11 +178,17 @@ func TestHealthAndMetadata(t *testing.T) {
 		r = h.do("GET", "/api/health", "", nil)
 		return r.status == 200
 	}, 10*time.Second, 20*time.Millisecond)
+	// AzureTRE's names and shape (its e2e test_health compares the list),
+	// with what stands in for each service named apart.
 	require.Equal(t, []any{
-		map[string]any{"service": "Configuration Store (SQLite)", "status": "OK", "message": ""},
-		map[string]any{"service": "Message Queue (SQLite)", "status": "OK", "message": ""},
+		map[string]any{"service": "Cosmos DB", "status": "OK", "message": ""},
+		map[string]any{"service": "Service Bus", "status": "OK", "message": ""},
 		map[string]any{"service": "Resource Processor", "status": "OK", "message": ""},
 	}, r.json(t)["services"])
+	require.Equal(t, map[string]any{
+		"Cosmos DB": "SQLite (embedded configuration store)", "Service Bus": "SQLite (embedded queues)",
+		"Resource Processor": "in-process Resource Processor (local runner)",
+	}, r.json(t)["backends"])
 
 	r = h.do("GET", "/", "", nil)
 	require.Equal(t, 200, r.status, "the Functions host's readiness probe (the web UI's page)")
@@ -330,8 +336,11 @@ func TestBadInputIs4xx(t *testing.T) {
 	require.Equal(t, "GET, POST", h.do("DELETE", base, admin, nil).header.Get("Allow"))
 	requireProblem(t, h.do("GET", "/api/nowhere", admin, nil), 404)
 
-	// None of it was stored.
-	require.Empty(t, h.do("GET", base, admin, nil).json(t)["templates"])
+	// None of it was stored: the only shared-service template is the
+	// firewall's, which the control plane registers itself.
+	templates := h.do("GET", base, admin, nil).json(t)["templates"].([]any)
+	require.Len(t, templates, 1)
+	require.Equal(t, "tre-shared-service-firewall", templates[0].(map[string]any)["name"])
 	require.NotContains(t, h.logs.String(), `"level":"ERROR"`, "bad input is never logged as an error")
 }
 

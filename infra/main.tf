@@ -135,6 +135,19 @@ module "storage" {
   tags                = local.tags
 }
 
+module "airlock" {
+  source                  = "./modules/airlock"
+  tre_id                  = var.tre_id
+  location                = var.location
+  resource_group_name     = azurerm_resource_group.core.name
+  endpoints_subnet_id     = module.network.endpoints_subnet_id
+  dns_zone_id             = module.network.private_dns_zone_ids["blob"]
+  public_ip_ranges        = var.airlock.public_ip_ranges
+  malware_scanning        = var.airlock.malware_scanning
+  malware_scanning_cap_gb = var.airlock.malware_scanning_cap_gb
+  tags                    = local.tags
+}
+
 module "functionapp" {
   source                         = "./modules/functionapp"
   tre_id                         = var.tre_id
@@ -171,6 +184,14 @@ module "functionapp" {
     aad_authority_url     = var.aad_authority_url
     api_client_id         = var.api_client_id
     api_audience          = var.api_audience
+
+    storage_endpoint_suffix    = var.storage_endpoint_suffix
+    airlock_scanner            = var.airlock.malware_scanning ? "defender" : "off"
+    airlock_required_approvals = var.airlock.required_approvals
+    airlock_link_expiry        = var.airlock.link_expiry
+    airlock_scan_limit         = var.airlock.scan_limit
+    airlock_processing_limit   = var.airlock.processing_limit
+    subscription_id            = var.subscription_id
   }
 
   # The host needs its storage roles before it starts (timer leases).

@@ -48,16 +48,61 @@ resource "azurerm_cosmosdb_sql_role_assignment" "api_store" {
 #   deploymentstatus receive: the deployment-status function (Functions
 #                    trigger, identity-based connection ServiceBusConnection);
 #                    send: replaying a dead-lettered status message re-sends it.
+#   airlock-status-changed send: the airlock's status changes that have work
+#                    for its processor; receive: the airlock-status-changed
+#                    function (the same connection), and the dead-letter view.
 # Service Bus has no narrower built-in roles than these two.
 resource "azurerm_role_assignment" "api_queues" {
   for_each = {
-    "workspacequeue-send"      = { queue = "workspacequeue", role = local.sb_sender }
-    "workspacequeue-receive"   = { queue = "workspacequeue", role = local.sb_receiver }
-    "deploymentstatus-receive" = { queue = "deploymentstatus", role = local.sb_receiver }
-    "deploymentstatus-send"    = { queue = "deploymentstatus", role = local.sb_sender }
+    "workspacequeue-send"            = { queue = "workspacequeue", role = local.sb_sender }
+    "workspacequeue-receive"         = { queue = "workspacequeue", role = local.sb_receiver }
+    "deploymentstatus-receive"       = { queue = "deploymentstatus", role = local.sb_receiver }
+    "deploymentstatus-send"          = { queue = "deploymentstatus", role = local.sb_sender }
+    "airlock-status-changed-send"    = { queue = "airlock-status-changed", role = local.sb_sender }
+    "airlock-status-changed-receive" = { queue = "airlock-status-changed", role = local.sb_receiver }
   }
   scope                            = module.servicebus.queue_ids[each.value.queue]
   role_definition_name             = each.value.role
+  principal_id                     = azurerm_user_assigned_identity.api.principal_id
+  principal_type                   = "ServicePrincipal"
+  skip_service_principal_aad_check = true
+}
+
+# The airlock's notifications: the handler sends an event per status change
+# to the topic; notifiers (email, Teams) subscribe with their own identity.
+resource "azurerm_role_assignment" "api_airlock_notification" {
+  scope                            = module.servicebus.airlock_notification_topic_id
+  role_definition_name             = local.sb_sender
+  principal_id                     = azurerm_user_assigned_identity.api.principal_id
+  principal_type                   = "ServicePrincipal"
+  skip_service_principal_aad_check = true
+}
+
+# The airlock's storage accounts of the core (modules/airlock): the
+# handler's functions create each request's container, copy its files from
+# stage to stage and delete them, and sign links with user delegation keys
+# of the account (generateUserDelegationKey is in these roles). Storage
+# Blob Data Contributor everywhere but the import in-progress account,
+# where Defender writes its verdict as a blob index tag: reading tags is in
+# Storage Blob Data Owner only. Each scoped to its account. (The accounts
+# inside each workspace are granted by the workspace's bundle.)
+resource "azurerm_role_assignment" "api_airlock_storage" {
+  for_each                         = module.airlock.account_ids
+  scope                            = each.value
+  role_definition_name             = each.key == "import_in_progress" ? "Storage Blob Data Owner" : "Storage Blob Data Contributor"
+  principal_id                     = azurerm_user_assigned_identity.api.principal_id
+  principal_type                   = "ServicePrincipal"
+  skip_service_principal_aad_check = true
+}
+
+# Costs: the cost routes query Cost Management for the subscription's costs
+# (Cost Management Reader) and list its resource groups by TRE tag, to
+# attribute untagged resources to their group (Reader), as AzureTRE's API
+# does with its identity.
+resource "azurerm_role_assignment" "api_costs" {
+  for_each                         = toset(["Cost Management Reader", "Reader"])
+  scope                            = "/subscriptions/${var.subscription_id}"
+  role_definition_name             = each.key
   principal_id                     = azurerm_user_assigned_identity.api.principal_id
   principal_type                   = "ServicePrincipal"
   skip_service_principal_aad_check = true

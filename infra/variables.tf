@@ -220,6 +220,68 @@ variable "handler_tuning" {
   }
 }
 
+variable "airlock" {
+  description = "The airlock (the handler's TRE_AIRLOCK_* settings in README.md): how many distinct airlock managers approve a request (1, AzureTRE's rule, or 2), whether Defender for Storage scans submitted files (and its monthly cap in GB), how long links and scans may take, and who may reach the two accounts users use from outside (import external, export approved; empty: every address, as AzureTRE)."
+  type = object({
+    required_approvals      = optional(number, 1)
+    malware_scanning        = optional(bool, true)
+    malware_scanning_cap_gb = optional(number, 5000)
+    link_expiry             = optional(string, "1h")
+    scan_limit              = optional(string, "1h")
+    processing_limit        = optional(string, "2h")
+    public_ip_ranges        = optional(list(string), [])
+  })
+  default = {}
+
+  validation {
+    condition     = contains([1, 2], var.airlock.required_approvals)
+    error_message = "airlock.required_approvals must be 1 or 2."
+  }
+
+  validation {
+    condition = alltrue([
+      for d in [var.airlock.link_expiry, var.airlock.scan_limit, var.airlock.processing_limit] :
+      can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", d)) && d != ""
+    ])
+    error_message = "airlock durations must be Go durations in whole hours, minutes and seconds (e.g. 1h, 90m)."
+  }
+
+  validation {
+    # Defender for Storage takes -1 (no cap) or a positive number of GB.
+    condition     = var.airlock.malware_scanning_cap_gb == -1 || (var.airlock.malware_scanning_cap_gb > 0 && var.airlock.malware_scanning_cap_gb == floor(var.airlock.malware_scanning_cap_gb))
+    error_message = "airlock.malware_scanning_cap_gb must be -1 (no cap) or a whole number of GB above 0."
+  }
+
+  validation {
+    # Storage IP rules, as for deployer_ip_ranges: IPv4 addresses, or ranges
+    # written as their network address with a prefix of /30 or shorter.
+    condition = alltrue([for r in var.airlock.public_ip_ranges : !strcontains(r, ":") && can(cidrhost(strcontains(r, "/") ? r : "${r}/32", 0)) && (!strcontains(r, "/") || (
+      try(cidrhost(r, 0) == split("/", r)[0], false) && (tonumber(split("/", r)[1]) <= 30 || tonumber(split("/", r)[1]) == 32)
+    ))])
+    error_message = "airlock.public_ip_ranges takes IPv4 addresses, or ranges written as their network address with a prefix of /30 or shorter (Azure Storage refuses /31 ranges, host bits and IPv6)."
+  }
+
+  validation {
+    # Storage IP rules refuse private ranges.
+    condition = alltrue([for r in var.airlock.public_ip_ranges : !anytrue([
+      for p in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] :
+      try(cidrhost(format("%s/%s", split("/", r)[0], split("/", p)[1]), 0) == cidrhost(p, 0), false)
+    ])])
+    error_message = "airlock.public_ip_ranges must be public addresses: Azure Storage refuses private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) in IP rules."
+  }
+}
+
+variable "storage_endpoint_suffix" {
+  description = "Blob endpoint suffix of the airlock's storage accounts (https://<account>.blob.<suffix>/): core.windows.net in Azure's public cloud."
+  type        = string
+  default     = "core.windows.net"
+
+  validation {
+    condition     = contains(["core.windows.net", "core.usgovcloudapi.net", "core.chinacloudapi.cn"], var.storage_endpoint_suffix)
+    error_message = "storage_endpoint_suffix must be a cloud's storage suffix: core.windows.net, core.usgovcloudapi.net or core.chinacloudapi.cn."
+  }
+}
+
 variable "agent_heartbeat" {
   description = "How often Resource Processor agents report they are alive: set on both sides from this one value (the handler's TRE_AGENT_HEARTBEAT and the agent's RP_AGENT_HEARTBEAT_INTERVAL must match)."
   type        = string

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"testing"
@@ -10,9 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
+	"github.com/tre-go/tre/internal/upgrade"
 )
 
 // world is what the access test's fixture holds: ids and etags.
@@ -25,6 +28,10 @@ type world struct {
 	wsAct, svcAct, urOwnAct, urOtherAct, ssAct string
 	// Sequence numbers of two dead-lettered status messages.
 	dlReplay, dlDiscard string
+	// Airlock requests: a draft, one in review, one approved.
+	arDraft, arReview, arApproved string
+	// Bulk upgrades: one running, one paused, one completed.
+	upRunning, upPaused, upDone string
 }
 
 // Worlds the access cases run in.
@@ -39,6 +46,7 @@ var (
 	adminUser      = tre.User{ID: auth.DevUserID("admin"), Name: "admin", Roles: []string{"TREAdmin"}}
 	ownerUser      = tre.User{ID: auth.DevUserID("owner"), Name: "owner", Roles: []string{"TREUser"}}
 	researcherUser = tre.User{ID: auth.DevUserID("researcher"), Name: "researcher", Roles: []string{"TREUser"}}
+	airlockUser    = tre.User{ID: auth.DevUserID("airlock"), Name: "airlock", Roles: []string{"TREUser"}}
 )
 
 func minimal(title string) map[string]any {
@@ -63,6 +71,9 @@ func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string,
 		{registry.Kind{Type: tre.TypeWorkspace}, "ws"}, {registry.Kind{Type: tre.TypeWorkspaceService}, "svc"},
 		{registry.Kind{Type: tre.TypeUserResource, Parent: "svc"}, "vm"}, {registry.Kind{Type: tre.TypeSharedService}, "fw"},
 		{registry.Kind{Type: tre.TypeSharedService}, "certs"},
+		// Unused: they can be unregistered.
+		{registry.Kind{Type: tre.TypeWorkspace}, "spare"}, {registry.Kind{Type: tre.TypeWorkspaceService}, "spare-svc"},
+		{registry.Kind{Type: tre.TypeUserResource, Parent: "svc"}, "spare-vm"}, {registry.Kind{Type: tre.TypeSharedService}, "spare-fw"},
 	} {
 		_, err := e.reg.Register(ctx, r.k, registry.Registration{Name: r.name, Version: "1.0.0", Current: true, JSONSchema: minimal(r.name), CustomActions: restart}, adminUser)
 		require.NoError(t, err)
@@ -76,8 +87,10 @@ func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string,
 		return r.ID, op.ID
 	}
 	var w world
-	w.ws, w.wsOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspace, TemplateName: "ws", User: adminUser})
-	require.NoError(t, e.roles.Assign(ctx, w.ws, "WorkspaceOwner", []string{ownerUser.ID}, adminUser))
+	// The workspace's creator is its owner (workspace_owner_object_id, as in
+	// AzureTRE): created in the owner's name, so that the TREAdmin column
+	// is an admin without a workspace role.
+	w.ws, w.wsOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspace, TemplateName: "ws", User: ownerUser})
 	require.NoError(t, e.roles.Assign(ctx, w.ws, "WorkspaceResearcher", []string{researcherUser.ID}, adminUser))
 	require.NoError(t, e.roles.Assign(ctx, w.ws, "AirlockManager", []string{auth.DevUserID("airlock")}, adminUser))
 	w.svc, w.svcOp = create(lifecycle.CreateRequest{Type: tre.TypeWorkspaceService, WorkspaceID: w.ws, TemplateName: "svc", User: ownerUser})
@@ -85,6 +98,9 @@ func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string,
 	w.urOther, w.urOtherOp = create(lifecycle.CreateRequest{Type: tre.TypeUserResource, WorkspaceID: w.ws, ServiceID: w.svc, TemplateName: "vm", User: ownerUser})
 	w.ss, w.ssOp = create(lifecycle.CreateRequest{Type: tre.TypeSharedService, TemplateName: "fw", User: adminUser})
 	if mode == worldDisabled {
+		// A catalogue to remove.
+		_, err := catalog.New(e.store, catalog.Options{Log: slog.New(slog.DiscardHandler)}).Put(ctx, w.ws, []catalog.Entry{{ResourceType: tre.TypeWorkspaceService, Name: "svc"}}, adminUser)
+		require.NoError(t, err)
 		off := false
 		for _, ref := range []lifecycle.Ref{lifecycle.WorkspaceRef(w.ws), {Type: tre.TypeSharedService, ID: w.ss}} {
 			r, err := e.svc.Get(ctx, ref)
@@ -132,6 +148,10 @@ func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string,
 		}
 		require.NoError(t, sess.Close(ctx))
 		w.dlReplay, w.dlDiscard = fmt.Sprint(msgs[0].SequenceNumber), fmt.Sprint(msgs[1].SequenceNumber)
+		w.arDraft, w.arReview, w.arApproved = airlockRequests(t, e, w.ws)
+	}
+	if mode == worldEnabled {
+		w.upRunning, w.upPaused, w.upDone = addBatches(t, e, w)
 	}
 	for _, f := range extra {
 		f(e, &w)
@@ -156,6 +176,10 @@ type accessCase struct {
 	etag               string // sent as If-Match
 	world              string // the world it runs in (worldEnabled if empty)
 	want               string // e.g. "A:200 U:403 O:200 R:200 M:200 -:401"
+	// shapeAs is the role whose answer the shapes test records (default:
+	// the first role the route admits), for routes whose answer is empty
+	// for that one.
+	shapeAs string
 }
 
 func expectations(s string) map[string]int {
@@ -182,19 +206,20 @@ func accessCases(w world) []accessCase {
 		return fmt.Sprintf(`{"name":%q,"version":"2.0.0","json_schema":{"title":"t","description":"d","type":"object"}}`, name)
 	}
 	const (
-		all      = "A:200 U:200 O:200 R:200 M:200 -:200"
-		tokens   = "A:200 U:200 O:200 R:200 M:200 -:401"
-		admin200 = "A:200 U:403 O:403 R:403 M:403 -:401"
-		admin201 = "A:201 U:403 O:403 R:403 M:403 -:401"
-		admin202 = "A:202 U:403 O:403 R:403 M:403 -:401"
-		wsAll    = "A:200 U:403 O:200 R:200 M:200 -:401"
-		ownAdmin = "A:200 U:403 O:200 R:403 M:403 -:401"
-		members  = "A:403 U:403 O:200 R:200 M:200 -:401"
-		owner202 = "A:403 U:403 O:202 R:403 M:403 -:401"
-		owner200 = "A:403 U:403 O:200 R:403 M:403 -:401"
-		ownerAM  = "A:403 U:403 O:200 R:403 M:200 -:401"
-		mine200  = "A:403 U:403 O:200 R:200 M:403 -:401"
-		mine202  = "A:403 U:403 O:202 R:202 M:403 -:401"
+		all        = "A:200 U:200 O:200 R:200 M:200 -:200"
+		tokens     = "A:200 U:200 O:200 R:200 M:200 -:401"
+		admin200   = "A:200 U:403 O:403 R:403 M:403 -:401"
+		admin201   = "A:201 U:403 O:403 R:403 M:403 -:401"
+		admin202   = "A:202 U:403 O:403 R:403 M:403 -:401"
+		wsAll      = "A:200 U:403 O:200 R:200 M:200 -:401"
+		ownAdmin   = "A:200 U:403 O:200 R:403 M:403 -:401"
+		members    = "A:403 U:403 O:200 R:200 M:200 -:401"
+		owner202   = "A:403 U:403 O:202 R:403 M:403 -:401"
+		owner200   = "A:403 U:403 O:200 R:403 M:403 -:401"
+		ownerAM    = "A:403 U:403 O:200 R:403 M:200 -:401"
+		mine200    = "A:403 U:403 O:200 R:200 M:403 -:401"
+		mine202    = "A:403 U:403 O:202 R:202 M:403 -:401"
+		manager200 = "A:403 U:403 O:403 R:403 M:200 -:401"
 	)
 	patch := `{"properties":{"display_name":"changed"}}`
 	cases := []accessCase{
@@ -211,6 +236,7 @@ func accessCases(w world) []accessCase {
 		{method: "GET", path: "/api/workspace-templates/ws", want: admin200},
 		{method: "GET", path: "/api/workspace-templates/ws/versions", want: admin200},
 		{method: "PATCH", path: "/api/workspace-templates/ws/versions/1.0.0", body: `{"current":true}`, want: admin200},
+		{method: "DELETE", path: "/api/workspace-templates/spare/versions/1.0.0", want: admin200},
 	}
 	for _, base := range []string{"/api/workspace-service-templates", "/api/workspace-service-templates/svc/user-resource-templates", "/api/shared-service-templates"} {
 		name := map[string]string{"/api/workspace-service-templates": "svc", "/api/shared-service-templates": "fw"}[base]
@@ -223,6 +249,7 @@ func accessCases(w world) []accessCase {
 			accessCase{method: "GET", path: base + "/" + name, want: tokens},
 			accessCase{method: "GET", path: base + "/" + name + "/versions", want: tokens},
 			accessCase{method: "PATCH", path: base + "/" + name + "/versions/1.0.0", body: `{"current":true}`, want: admin200},
+			accessCase{method: "DELETE", path: base + "/spare-" + name + "/versions/1.0.0", want: admin200},
 		)
 	}
 	cases = append(cases,
@@ -311,12 +338,44 @@ func accessCases(w world) []accessCase {
 		accessCase{method: "POST", path: "/api/admin/dead-letters/deploymentstatus/" + w.dlReplay + "/replay", want: admin202},
 		accessCase{method: "DELETE", path: "/api/admin/dead-letters/deploymentstatus/" + w.dlDiscard, want: admin200},
 
+		// Airlock: owners and researchers make and submit requests, airlock
+		// managers review them, every member reads them; a link is the
+		// researchers' and owners' (the managers' in review). TRE admins are
+		// not members. Review VMs are not implemented.
+		accessCase{method: "POST", path: ws + "/requests", body: `{"type":"import","businessJustification":"b"}`, want: "A:403 U:403 O:201 R:201 M:403 -:401"},
+		accessCase{method: "GET", path: ws + "/requests", want: members},
+		accessCase{method: "GET", path: ws + "/requests/" + w.arDraft, want: members},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arDraft + "/submit", want: mine200},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arDraft + "/cancel", want: mine200},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arReview + "/review", body: `{"approval":true,"decisionExplanation":"ok"}`, want: manager200},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arApproved + "/revoke", body: `{"reason":"in error"}`, want: manager200},
+		accessCase{method: "POST", path: ws + "/requests/" + w.arReview + "/review-user-resource", want: "A:403 U:403 O:403 R:403 M:501 -:401"},
+		accessCase{method: "GET", path: ws + "/requests/" + w.arDraft + "/link", want: mine200},
+		accessCase{method: "GET", path: ws + "/requests/" + w.arReview + "/link", want: ownerAM},
+		accessCase{method: "GET", path: "/api/requests", want: tokens, shapeAs: "R"},
+		accessCase{method: "GET", path: "/api/requests?airlock_manager=true", want: tokens},
+
 		accessCase{method: "GET", path: "/api/firewall", want: admin200},
 		accessCase{method: "POST", path: "/api/firewall/reconcile", want: admin200},
 		accessCase{method: "GET", path: "/api/firewall/manual-rules", want: admin200},
 		accessCase{method: "GET", path: "/api/firewall/manual-rules/ntp-rules", want: admin200},
 		accessCase{method: "PUT", path: "/api/firewall/manual-rules/more-rules", body: ntpRulesJSON, want: admin200},
 		accessCase{method: "DELETE", path: "/api/firewall/manual-rules/ntp-rules", want: admin200},
+
+		accessCase{method: "GET", path: "/api/costs", want: admin200},
+		accessCase{method: "GET", path: ws + "/costs?granularity=Daily", want: ownAdmin},
+		accessCase{method: "GET", path: "/api/audit?action=create", want: admin200},
+		accessCase{method: "POST", path: "/api/upgrades", body: `{"templateName":"ws","toVersion":"1.0.1"}`, want: admin200},
+		accessCase{method: "GET", path: "/api/upgrades", want: admin200},
+		accessCase{method: "GET", path: "/api/upgrades/" + w.upRunning, want: admin200},
+		accessCase{method: "POST", path: "/api/upgrades/" + w.upRunning + "/pause", want: admin200},
+		accessCase{method: "POST", path: "/api/upgrades/" + w.upPaused + "/resume", want: admin200},
+		accessCase{method: "POST", path: "/api/upgrades/" + w.upRunning + "/cancel", want: admin200},
+		accessCase{method: "GET", path: "/api/upgrades/" + w.upDone + "/events", want: admin200},
+		accessCase{method: "GET", path: ws + "/audit?limit=5", want: ownAdmin},
+		accessCase{method: "GET", path: ws + "/allowed-templates", want: wsAll},
+		accessCase{method: "PUT", path: ws + "/allowed-templates", body: `{"templates":[{"resourceType":"workspace-service","name":"svc","versions":[">=1.0.0"]}]}`, want: ownAdmin},
+		accessCase{method: "DELETE", path: ws + "/allowed-templates", world: worldDisabled, want: ownAdmin},
 	)
 	return cases
 }
@@ -385,11 +444,31 @@ func named(path string, w world) string {
 	pairs := []string{w.ws, "{ws}", w.svc, "{svc}", w.urOwn, "{own}", w.urOther, "{other}", w.ss, "{ss}",
 		w.wsOp, "{ws-op}", w.svcOp, "{svc-op}", w.urOwnOp, "{own-op}", w.urOtherOp, "{other-op}", w.ssOp, "{ss-op}"}
 	for _, p := range [][2]string{{w.wsAct, "{ws-act}"}, {w.svcAct, "{svc-act}"}, {w.urOwnAct, "{own-act}"}, {w.urOtherAct, "{other-act}"},
-		{w.ssAct, "{ss-act}"}, {w.dlReplay, "{dl-replay}"}, {w.dlDiscard, "{dl-discard}"}} {
+		{w.ssAct, "{ss-act}"}, {w.dlReplay, "{dl-replay}"}, {w.dlDiscard, "{dl-discard}"},
+		{w.arDraft, "{ar-draft}"}, {w.arReview, "{ar-review}"}, {w.arApproved, "{ar-approved}"},
+		{w.upRunning, "{up-running}"}, {w.upPaused, "{up-paused}"}, {w.upDone, "{up-done}"}} {
 		if p[0] != "" {
 			pairs = append(pairs, p[0], p[1])
 		}
 	}
 	r := strings.NewReplacer(pairs...)
 	return r.Replace(path)
+}
+
+// addBatches stores two bulk upgrades of the world's workspace: one
+// running (its upgrade not started yet), one paused, one completed.
+func addBatches(t *testing.T, e *env, w world) (running, paused, done string) {
+	t.Helper()
+	ctx := context.Background()
+	ids := []string{"0b0b0b0b-0000-4000-8000-000000000001", "0b0b0b0b-0000-4000-8000-000000000002", "0b0b0b0b-0000-4000-8000-000000000003"}
+	for i, status := range []string{upgrade.BatchRunning, upgrade.BatchPaused, upgrade.BatchCompleted} {
+		b := upgrade.Batch{ID: ids[i], Status: status, Active: status != upgrade.BatchCompleted, CreatedBy: adminUser, CreatedWhen: 1, UpdatedWhen: 1,
+			Request: upgrade.Request{TemplateName: "ws", ToVersion: "1.0.1", MaxConcurrent: 5, StopAfterFailures: 3},
+			Items: []upgrade.Item{{ResourceID: w.ws, ResourcePath: "/workspaces/" + w.ws, ResourceType: tre.TypeWorkspace, WorkspaceID: w.ws,
+				FromVersion: "1.0.0", ToVersion: "1.0.1", Action: upgrade.ActionUpgrade, Depth: 2, Status: upgrade.ItemPending}},
+			Counts: upgrade.Counts{Pending: 1}}
+		_, err := tre.CreateAs(ctx, e.store, tre.UpgradeBatches, b.ID, b)
+		require.NoError(t, err)
+	}
+	return ids[0], ids[1], ids[2]
 }

@@ -37,6 +37,17 @@ type API struct {
 	DeadLetters DeadLetters
 	// Firewall is the firewall service.
 	Firewall Firewall
+	// Airlock is the airlock.
+	Airlock Airlock
+	// Costs reports costs (AzureTRE's /api/costs routes).
+	Costs Costs
+	// Catalogs are the workspaces' catalogues of allowed templates.
+	Catalogs Catalogs
+	// Audit is the audit trail: accepted changes are recorded in it (nil:
+	// not recorded).
+	Audit Audit
+	// Upgrades are the bulk upgrades.
+	Upgrades Upgrades
 	// Health lists the dependencies /api/health reports.
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
@@ -59,8 +70,19 @@ type Metadata struct {
 
 // HealthCheck is one dependency of the health report.
 type HealthCheck struct {
+	// Name is AzureTRE's service name ("Cosmos DB", "Service Bus",
+	// "Resource Processor"), whatever stands in for it: AzureTRE's clients
+	// and e2e suite compare the list.
 	Name  string
 	Check func(ctx context.Context) error
+	// Backend names what answers for the service when it is not the Azure
+	// service itself (the embedded SQLite store, the in-process
+	// processor); the report lists it apart from the services.
+	Backend string
+	// Additional marks a dependency AzureTRE's report does not have (the
+	// airlock's storage): it is reported under additionalServices, so that
+	// services stays AzureTRE's list, and counts for the status the same.
+	Additional bool
 }
 
 func (a *API) log() *slog.Logger {
@@ -92,6 +114,11 @@ func (a *API) Routes() []Route {
 	routes = append(routes, a.workspaceRoutes()...)
 	routes = append(routes, a.operationControlRoutes()...)
 	routes = append(routes, a.firewallRoutes()...)
+	routes = append(routes, a.airlockRoutes()...)
+	routes = append(routes, a.costRoutes()...)
+	routes = append(routes, a.catalogRoutes()...)
+	routes = append(routes, a.auditRoutes()...)
+	routes = append(routes, a.upgradeRoutes()...)
 	routes = append(routes, a.triggerRoutes()...)
 	return routes
 }
@@ -135,7 +162,26 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 			loggerOf(r.Context(), a.log()).Warn("dependency unhealthy", "service", s.Service, "message", s.Message)
 		}
 	}
-	writeJSON(w, status, map[string]any{"services": results})
+	services, additional := []ServiceStatus{}, []ServiceStatus{}
+	backends := map[string]string{}
+	for i, h := range a.Health {
+		if h.Additional {
+			additional = append(additional, results[i])
+		} else {
+			services = append(services, results[i])
+		}
+		if h.Backend != "" {
+			backends[h.Name] = h.Backend
+		}
+	}
+	body := map[string]any{"services": services}
+	if len(additional) > 0 {
+		body["additionalServices"] = additional
+	}
+	if len(backends) > 0 {
+		body["backends"] = backends
+	}
+	writeJSON(w, status, body)
 	return nil
 }
 

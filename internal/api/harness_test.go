@@ -15,19 +15,26 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tre-go/tre/internal/airlock"
 	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/assignment"
+	"github.com/tre-go/tre/internal/audit"
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/blobtest"
+	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/cidr"
+	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/roster"
+	"github.com/tre-go/tre/internal/scanstub"
 	"github.com/tre-go/tre/internal/secretfile"
 	"github.com/tre-go/tre/internal/sqlite"
 	"github.com/tre-go/tre/internal/tre"
+	"github.com/tre-go/tre/internal/upgrade"
 )
 
 // env is the API over one data directory.
@@ -43,6 +50,10 @@ type env struct {
 	agents *roster.Service
 	dead   *deadletter.Service
 	fw     *egress.Service
+	// airlock runs on blobs, an in-memory store of its own for each env
+	// (the access cases need no files).
+	airlock *airlock.Service
+	blobs   *blobtest.Fake
 	// stopFW stops the firewall service's Run and waits for it; it may be
 	// called more than once.
 	stopFW func()
@@ -66,9 +77,11 @@ func openEnv(t testing.TB, dir string) *env {
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := registry.New(st, nil)
 	signal := egress.NewSignal()
+	cat := catalog.New(st, catalog.Options{Log: log})
+	trail := audit.New(st, audit.Options{Log: log})
 	svc := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "tre1", Location: "local",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22")}, lifecycle.Options{Log: log, DeadLetters: q,
-		Firewall: signal})
+		Firewall: signal, Catalog: cat, Outcomes: trail})
 	fw, err := egress.New(st, &firewallfile.Backend{Path: filepath.Join(dir, "firewall.json")}, svc, signal,
 		egress.Config{Holder: "api-test"}, egress.Options{Log: log})
 	require.NoError(t, err)
@@ -78,12 +91,14 @@ func openEnv(t testing.TB, dir string) *env {
 	roles := assignment.New(st, svc, assignment.Options{Log: log})
 	agents := roster.New(st, nil)
 	dead := deadletter.New(st, q, svc, deadletter.Options{Log: log})
+	blobs := blobtest.NewFake()
+	al := airlock.New(st, blobs, &scanstub.Scanner{Blobs: blobs}, q, svc, roles, airlock.Config{Layout: airlock.Layout{TREID: "tre1"}}, airlock.Options{Log: log, Audit: trail})
 	a := &api.API{Log: log, Auth: &auth.Validator{Issuer: auth.DevIssuer, Audience: auth.DevAudience, Keys: keys},
-		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: roles, Agents: agents, DeadLetters: dead, Firewall: fw, MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
+		Registry: reg, Resources: svc, Operations: svc, Triggers: svc, Assignments: roles, Agents: agents, DeadLetters: dead, Firewall: fw, Airlock: al, Costs: costs.New(nil, svc, costs.Config{TREID: "tre1"}, costs.Options{}), Catalogs: cat, Audit: trail, Upgrades: upgrade.New(st, svc, upgrade.Config{Holder: "api-test"}, upgrade.Options{Log: log}), MaxBodyBytes: 64 << 10, EventPoll: 20 * time.Millisecond,
 		Metadata: api.Metadata{APIRootScope: "api://tre-dev/user_impersonation"},
 		Health:   []api.HealthCheck{{Name: "store", Check: st.Ping}}}
 	srv := httptest.NewServer(a.Handler())
-	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, roles: roles, agents: agents, dead: dead, fw: fw, stopFW: sync.OnceFunc(func() { cancel(); <-fwDone }), keys: keys, srv: srv, api: a, logs: logs}
+	e := &env{t: t, dir: dir, db: db, queue: q, store: st, reg: reg, svc: svc, roles: roles, agents: agents, dead: dead, fw: fw, airlock: al, blobs: blobs, stopFW: sync.OnceFunc(func() { cancel(); <-fwDone }), keys: keys, srv: srv, api: a, logs: logs}
 	t.Cleanup(e.close)
 	return e
 }

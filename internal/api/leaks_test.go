@@ -21,24 +21,30 @@ import (
 // an internal field holds (the resource changes of an intent record, say)
 // is internal with it.
 var internalFields = map[string]string{
-	"secretRefs":      "tre.Resource: where the secret store keeps sensitive values",
-	"lastOperationId": "tre.Resource: the operation that wrote this version (intent record)",
-	"lastStepId":      "tre.Resource: the pipeline step that wrote this version",
-	"pending":         "tre.Operation: its intent record is not complete",
-	"changes":         "tre.Operation: the resource writes of its intent record",
-	"assignedWhen":    "assignment: when a role was assigned",
-	"assignedBy":      "assignment: who assigned it",
-	"userId":          "assignment: the assignee (answers list users by id)",
-	"role":            "assignment: the role (answers list roles)",
-	"lastSeen":        "roster.Agent: when the agent's heartbeat came",
-	"sentAt":          "roster.Agent: when the agent sent it",
-	"workers":         "roster.Agent",
-	"healthy":         "roster.Agent",
-	"rejectedWhen":    "deadletter.RejectedMessage (answers say deadLetteredAt)",
-	"entries":         "lifecycle: the allocations of an address-space block",
-	"block":           "lifecycle: an address-space block's range",
-	"currentVersion":  "registry: the pointer to a template's current version",
-	"schema":          "tre.Template: the schema as registered (answers show it enriched)",
+	"secretRefs":       "tre.Resource: where the secret store keeps sensitive values",
+	"lastOperationId":  "tre.Resource: the operation that wrote this version (intent record)",
+	"pipelineEgress":   "tre.Resource: firewall rules its pipeline sent to the firewall shared service (GET /api/firewall shows them)",
+	"lastStepId":       "tre.Resource: the pipeline step that wrote this version",
+	"pending":          "tre.Operation: its intent record is not complete",
+	"changes":          "tre.Operation: the resource writes of its intent record",
+	"assignedWhen":     "assignment: when a role was assigned",
+	"assignedBy":       "assignment: who assigned it",
+	"userId":           "assignment: the assignee (answers list users by id)",
+	"role":             "assignment: the role (answers list roles)",
+	"lastSeen":         "roster.Agent: when the agent's heartbeat came",
+	"sentAt":           "roster.Agent: when the agent sent it",
+	"workers":          "roster.Agent",
+	"healthy":          "roster.Agent",
+	"rejectedWhen":     "deadletter.RejectedMessage (answers say deadLetteredAt)",
+	"entries":          "lifecycle: the allocations of an address-space block",
+	"block":            "lifecycle: an address-space block's range",
+	"currentVersion":   "registry: the pointer to a template's current version",
+	"schema":           "tre.Template: the schema as registered (answers show it enriched)",
+	"failuresAtResume": "upgrade.Batch: the failed count when it was last resumed",
+	"depth":            "upgrade.Item: how deep its resource is (answers are ordered by it)",
+	"stage":            "tre.AirlockRequest: the airlock processor's progress on the current status",
+	"unsent":           "tre.AirlockRequest: status changes whose messages are still to be sent",
+	"sending":          "tre.AirlockRequest: unsent is not empty (the sweep's query)",
 }
 
 // internalAt are stored fields whose names answers use elsewhere for
@@ -61,6 +67,7 @@ func addLeaks(dir *string) func(*env, *world) {
 		r, err := tre.GetAs[tre.Resource](ctx, e.store, tre.Resources, w.ws)
 		require.NoError(t, err)
 		r.SecretRefs, r.LastStepID = map[string]string{"/client_secret": "r-secret"}, "5a1e7c47-0000-4000-8000-000000000001"
+		r.PipelineEgress = map[string]any{"network_rule_collections": []any{map[string]any{"name": "nrc_leak", "rules": []any{}}}}
 		_, err = tre.ReplaceAs(ctx, e.store, tre.Resources, r.ID, r.ETag, r)
 		require.NoError(t, err)
 
@@ -82,6 +89,14 @@ func addLeaks(dir *string) func(*env, *world) {
 		require.NoError(t, e.dead.Reject(ctx, deadletter.RejectedMessage{Queue: tre.QueueStatus, MessageID: "m-refused", SessionID: op.ID,
 			Reason: "status message for unknown step", OperationID: op.ID, Body: `{"operationId":"` + op.ID + `","stepId":"x","id":"` + id + `"}`}))
 		require.NoError(t, e.agents.Record(ctx, tre.AgentHeartbeat{Agent: "vm-0", Workers: 2, Healthy: true, SentAt: now}))
+		// An airlock request in review whose processor's progress is recorded
+		// and whose last change's messages are not sent yet.
+		ar, err := tre.GetAs[tre.AirlockRequest](ctx, e.store, tre.AirlockRequests, w.arReview)
+		require.NoError(t, err)
+		ar.Stage = &tre.AirlockStage{Status: ar.Status, Copied: true, Files: ar.Files, CopiedWhen: now, SourceDeleted: true}
+		ar.Unsent, ar.Sending = []tre.AirlockChange{{Version: ar.ResourceVersion, Previous: tre.AirlockSubmitted, Status: ar.Status, When: now}}, true
+		_, err = tre.ReplaceAs(ctx, e.store, tre.AirlockRequests, ar.ID, ar.ETag, ar)
+		require.NoError(t, err)
 		yes := true
 		_, err = e.reg.UpdateVersion(ctx, registry.Kind{Type: tre.TypeWorkspace}, "ws", "1.0.0", registry.Update{Current: &yes}, adminUser)
 		require.NoError(t, err)

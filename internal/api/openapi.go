@@ -131,9 +131,13 @@ func responsesDoc(rt Route) map[string]any {
 
 // schemaOf describes a Go type as a JSON Schema (OpenAPI 3.0 dialect),
 // following the encoding/json tags.
+// A type whose JSON is not its fields' says so itself (OpenAPISchema).
 func schemaOf(t reflect.Type) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if s, ok := reflect.Zero(t).Interface().(interface{ OpenAPISchema() map[string]any }); ok {
+		return s.OpenAPISchema()
 	}
 	switch t.Kind() {
 	case reflect.String:

@@ -195,9 +195,10 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
 func deadLetterRef(r *http.Request) (string, string, error) {
 	q, id := r.PathValue("queue"), r.PathValue("id")
 	switch q {
-	case tre.QueueRequests, tre.QueueStatus, deadletter.QueueRejected:
+	case tre.QueueRequests, tre.QueueStatus, tre.QueueAirlockStatus, deadletter.QueueRejected:
 	default:
-		return "", "", tre.FieldErrorf(tre.CodeInvalid, "queue", "queue must be %s, %s or %s, not %q", tre.QueueRequests, tre.QueueStatus, deadletter.QueueRejected, q)
+		return "", "", tre.FieldErrorf(tre.CodeInvalid, "queue", "queue must be %s, %s, %s or %s, not %q", tre.QueueRequests, tre.QueueStatus,
+			tre.QueueAirlockStatus, deadletter.QueueRejected, q)
 	}
 	return q, id, nil
 }

@@ -21,6 +21,7 @@ var statusOf = map[tre.Code]int{
 	tre.CodeUnprocessable:        http.StatusUnprocessableEntity,
 	tre.CodePreconditionRequired: http.StatusPreconditionRequired,
 	tre.CodeUnavailable:          http.StatusServiceUnavailable,
+	tre.CodeNotImplemented:       http.StatusNotImplemented,
 	tre.CodeInternal:             http.StatusInternalServerError,
 }
 

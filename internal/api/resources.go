@@ -1,9 +1,12 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/lifecycle"
@@ -159,6 +162,43 @@ func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tr
 	return res, checkOwnership(f, r, res)
 }
 
+// withScopeID gives a workspace's properties AzureTRE's scope_id when they
+// have none (workspaces created before lifecycle stored it): AzureTRE's
+// clients (the tre CLI, the e2e tests) read it to ask for a token of the
+// workspace, and workspaces have no app registration of their own here,
+// so it is the API's. The stored properties are not changed.
+func (a *API) withScopeID(props map[string]any) map[string]any {
+	if _, ok := props["scope_id"]; ok {
+		return props
+	}
+	out := make(map[string]any, len(props)+1)
+	for k, v := range props {
+		out[k] = v
+	}
+	out["scope_id"] = strings.TrimSuffix(a.Metadata.APIRootScope, "/user_impersonation")
+	return out
+}
+
+// scopedProperties is withScopeID for a listed workspace's stored
+// properties: nil (the stored ones answer as they are) unless it is a
+// workspace whose properties have no scope_id, then the properties with it.
+func (a *API) scopedProperties(l *lifecycle.Listed) (json.RawMessage, error) {
+	if l.ResourceType != tre.TypeWorkspace {
+		return nil, nil
+	}
+	raw := l.Member("properties")
+	if raw != nil && lifecycle.HasMember(raw, "scope_id") {
+		return nil, nil
+	}
+	var props map[string]any
+	if raw != nil {
+		if err := json.Unmarshal(raw, &props); err != nil {
+			return nil, fmt.Errorf("api: properties of %s: %w", l.ID, err)
+		}
+	}
+	return json.Marshal(a.withScopeID(props))
+}
+
 // listResources answers a list. Without pageSize it is AzureTRE's answer,
 // {"<plural>": [every resource]}, which its CLI and UI read: it is
 // streamed a page of the store at a time, never held whole. With pageSize
@@ -239,7 +279,11 @@ func (a *API) listItem(f resourceFamily, r *http.Request, l *lifecycle.Listed, o
 		out.item(restrictedOf(res, ups))
 		return nil
 	}
-	out.raw(appendResource(out.scratch[:0], l, ups))
+	props, err := a.scopedProperties(l)
+	if err != nil {
+		return err
+	}
+	out.raw(appendResource(out.scratch[:0], l, ups, props))
 	return nil
 }
 
@@ -469,19 +513,26 @@ func (a *API) workspaceOf(r *http.Request) (*tre.Resource, error) {
 }
 
 // scopeID answers AzureTRE clients that ask for a workspace's token scope:
-// workspaces have no app registration of their own here, so it is the
-// API's own scope.
+// its scope_id property, as AzureTRE answers, which is the API's own scope
+// (workspaces have no app registration of their own here).
 func (a *API) scopeID(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.workspaceOf(r); err != nil {
+	ws, err := a.workspaceOf(r)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"workspaceAuth": map[string]string{"scopeId": a.Metadata.APIRootScope}})
+	scope, _ := a.withScopeID(ws.Properties)["scope_id"].(string)
+	writeJSON(w, http.StatusOK, map[string]any{"workspaceAuth": map[string]string{"scopeId": scope}})
 	return nil
 }
 
 func (a *API) workspaceTemplates(userResources bool) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := a.workspaceOf(r); err != nil {
+		ws, err := a.workspaceOf(r)
+		if err != nil {
+			return err
+		}
+		allowed, err := a.Catalogs.Get(r.Context(), ws.ID)
+		if err != nil {
 			return err
 		}
 		k := registry.Kind{Type: tre.TypeWorkspaceService}
@@ -495,7 +546,7 @@ func (a *API) workspaceTemplates(userResources bool) func(http.ResponseWriter, *
 		roles := callerRoles(r)
 		infos := make([]registry.Info, 0, len(list))
 		for _, t := range list {
-			if registry.Authorized(t, roles) {
+			if registry.Authorized(t, roles) && allowed.Allows(t) {
 				infos = append(infos, registry.InfoOf(t))
 			}
 		}

@@ -101,7 +101,11 @@ func (a *API) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 		st.user = user
 		st.log = loggerOf(r.Context(), a.log()).With("user_id", user.ID)
 	}
-	if err := rt.Handle(w, r); err != nil {
+	handle := rt.Handle
+	if a.Audit != nil && audited(rt) {
+		handle = func(w http.ResponseWriter, r *http.Request) error { return a.serveAudited(w, r, rt) }
+	}
+	if err := handle(w, r); err != nil {
 		a.logError(r, err)
 		writeProblem(w, r, err)
 	}

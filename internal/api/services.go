@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"github.com/tre-go/tre/internal/airlock"
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
@@ -33,6 +34,9 @@ type Templates interface {
 	// UpdateVersion makes a version current or (un)deprecates it. Returns
 	// CodeNotFound, CodeInvalid.
 	UpdateVersion(ctx context.Context, k registry.Kind, name, version string, u registry.Update, by tre.User) (*tre.Template, error)
+	// Unregister removes a version no resource uses. Returns CodeNotFound,
+	// CodeConflict (naming the users).
+	Unregister(ctx context.Context, k registry.Kind, name, version string) error
 }
 
 // Resources are the workspaces, workspace services, user resources and
@@ -154,4 +158,43 @@ type Firewall interface {
 	PutManualRules(ctx context.Context, name string, rules firewall.RuleSet, by tre.User) (*egress.ManualRules, error)
 	// DeleteManualRules removes one. Returns CodeNotFound, CodeUnavailable.
 	DeleteManualRules(ctx context.Context, name string, by tre.User) error
+}
+
+// Airlock is the airlock: its requests, and the processor's functions;
+// *airlock.Service implements it.
+type Airlock interface {
+	// Available returns CodeUnavailable, naming what is missing, when the
+	// airlock cannot work (no storage).
+	Available() error
+	// Create makes a draft request. Returns CodeInvalid, CodeNotFound,
+	// CodeConflict, CodeMethodNotAllowed, CodeUnavailable.
+	Create(ctx context.Context, workspaceID string, in airlock.NewRequest, by tre.User) (*tre.AirlockRequest, error)
+	// Get returns a request of a workspace. Returns CodeInvalid,
+	// CodeNotFound, CodeUnavailable.
+	Get(ctx context.Context, workspaceID, id string) (*tre.AirlockRequest, error)
+	// List returns a workspace's requests. Returns CodeInvalid,
+	// CodeNotFound, CodeUnavailable.
+	List(ctx context.Context, workspaceID string, f airlock.Filter) ([]*tre.AirlockRequest, error)
+	// ListForUser returns a user's requests, or those of the workspaces
+	// they manage. Returns CodeInvalid, CodeUnavailable.
+	ListForUser(ctx context.Context, user tre.User, asManager bool, f airlock.Filter) ([]*tre.AirlockRequest, error)
+	// Submit, Cancel, Review and Revoke change a request's status. They
+	// return CodeInvalid (an illegal change), CodeNotFound,
+	// CodeUnavailable; Review also CodeConflict.
+	Submit(ctx context.Context, workspaceID, id string, by tre.User) (*tre.AirlockRequest, error)
+	Cancel(ctx context.Context, workspaceID, id string, by tre.User) (*tre.AirlockRequest, error)
+	Review(ctx context.Context, workspaceID, id string, approve bool, explanation string, by tre.User) (*tre.AirlockRequest, error)
+	Revoke(ctx context.Context, workspaceID, id, reason string, by tre.User) (*tre.AirlockRequest, error)
+	// Link returns a signed URL of the request's container. Returns
+	// CodeForbidden, CodeInvalid, CodeNotFound, CodeConflict,
+	// CodeUnavailable.
+	Link(ctx context.Context, workspaceID, id string, roles []tre.Role) (string, error)
+	// AllowedActions lists what a caller may do with a request.
+	AllowedActions(r *tre.AirlockRequest, roles []tre.Role, userID string) []string
+	// Process does the work of a status change. Returns CodeInvalid for a
+	// message a retry cannot help; other errors are transient.
+	Process(ctx context.Context, msg tre.AirlockStatusChanged) (airlock.Outcome, error)
+	// Sweep sends unsent messages, looks at pending scan verdicts and
+	// fails requests left in progress too long.
+	Sweep(ctx context.Context) (airlock.SweepReport, error)
 }

@@ -62,10 +62,14 @@ func everyResponse(t *testing.T, extra ...func(*env, *world)) []response {
 		want := expectations(c.want)
 		role := ""
 		for _, r := range roleNames {
-			if want[r] >= 200 && want[r] < 300 {
+			// A route not implemented yet answers 501: its answer is its shape.
+			if want[r] >= 200 && want[r] < 300 || want[r] == 501 {
 				role = r
 				break
 			}
+		}
+		if c.shapeAs != "" {
+			role = c.shapeAs
 		}
 		if role == "" || seen[route] {
 			continue
@@ -101,8 +105,12 @@ func triggerResponses(t *testing.T, dir string, w world) []response {
 			continue
 		}
 		payload := timer
-		if rt.Pattern == "/deployment-status" {
+		switch rt.Pattern {
+		case "/deployment-status":
 			payload = statusPayload(t, map[string]any{"operationId": w.wsOp, "stepId": "unknown", "id": w.ws, "status": "deployed"}, "m-shape", w.wsOp)
+		case "/airlock-status-changed":
+			payload = statusPayload(t, map[string]any{"eventType": "statusChanged", "data": map[string]any{"request_id": w.arDraft,
+				"new_status": "draft", "type": "import", "workspace_id": w.ws[len(w.ws)-4:]}}, "m-airlock", w.arDraft)
 		}
 		_, resp := e.invoke(strings.TrimPrefix(rt.Pattern, "/"), payload)
 		b, err := json.Marshal(resp)

@@ -36,6 +36,8 @@ func (a *API) templateRoutes() []Route {
 				Summary: "List every version of a " + f.noun, Handle: a.templateVersions(f)},
 			Route{Method: "PATCH", Pattern: f.base + "/{template_name}/versions/{version}", Access: treAdmin, Status: 200, Request: registry.Update{},
 				Summary: "Make a " + f.noun + " version current, or deprecate it", Handle: a.updateTemplateVersion(f)},
+			Route{Method: "DELETE", Pattern: f.base + "/{template_name}/versions/{version}", Access: treAdmin, Status: 200,
+				Summary: "Unregister a " + f.noun + " version that no resource uses (409 names the resources that do)", Handle: a.unregisterTemplateVersion(f)},
 		)
 	}
 	return routes
@@ -140,6 +142,25 @@ func (a *API) updateTemplateVersion(f templateFamily) func(http.ResponseWriter, 
 		loggerOf(r.Context(), a.log()).Info("template version updated", "template_name", name, "template_version", version,
 			"current", t.Current, "deprecated", t.Deprecated)
 		writeJSON(w, http.StatusOK, registry.View(t, false))
+		return nil
+	}
+}
+
+// Unregistered is the answer of an unregistration.
+type Unregistered struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Result  string `json:"result"`
+}
+
+func (a *API) unregisterTemplateVersion(f templateFamily) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		name, version := r.PathValue("template_name"), r.PathValue("version")
+		if err := a.Registry.Unregister(r.Context(), kindOf(f, r), name, version); err != nil {
+			return err
+		}
+		loggerOf(r.Context(), a.log()).Info("template version unregistered", "template_name", name, "template_version", version)
+		writeJSON(w, http.StatusOK, Unregistered{Name: name, Version: version, Result: "unregistered"})
 		return nil
 	}
 }

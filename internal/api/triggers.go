@@ -17,6 +17,9 @@ const (
 	FunctionDeploymentStatus   = "deployment-status"
 	FunctionDispatchRedelivery = "dispatch-redelivery"
 	FunctionOperationsWatchdog = "operations-watchdog"
+	// The airlock processor's functions.
+	FunctionAirlockStatusChanged = "airlock-status-changed"
+	FunctionAirlockSweep         = "airlock-sweep"
 )
 
 // TriggerBindings names, for each trigger function, the binding of its
@@ -27,6 +30,10 @@ func TriggerBindings() map[string]string {
 		FunctionDispatchRedelivery: "timer",
 		FunctionOperationsWatchdog: "timer",
 		FunctionFirewallReconcile:  "timer",
+
+		FunctionAirlockStatusChanged: "msg",
+		FunctionAirlockSweep:         "timer",
+		FunctionUpgradeBatches:       "timer",
 	}
 }
 
@@ -40,6 +47,10 @@ func (a *API) triggerRoutes() []Route {
 			Summary: "Timer trigger: fail steps that are unsent, unpicked or silent past their limits", Handle: a.operationsWatchdog},
 		{Method: "POST", Pattern: "/" + FunctionFirewallReconcile, Access: public, Trigger: true, Status: 200,
 			Summary: "Timer trigger: run due firewall steps and make the firewall match the declared rules", Handle: a.firewallReconcile},
+		{Method: "POST", Pattern: "/" + FunctionAirlockStatusChanged, Access: public, Trigger: true, Status: 200,
+			Summary: "Service Bus trigger on airlock-status-changed: the airlock processor moves a request's files and sets the outcome", Handle: a.airlockStatusChanged},
+		{Method: "POST", Pattern: "/" + FunctionAirlockSweep, Access: public, Trigger: true, Status: 200,
+			Summary: "Timer trigger: send the airlock's unsent messages, look at pending scan verdicts, fail requests stuck in progress", Handle: a.airlockSweep},
 	}
 }
 

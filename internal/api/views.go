@@ -22,13 +22,16 @@ import (
 // shared/reference/azuretre-contract.md), ours otherwise.
 
 // Resource is a workspace, workspace service, user resource or shared
-// service (AzureTRE's shape).
+// service, with the fields of AzureTRE's model of its type: every
+// resource has availableUpgrades (a list, empty when there is none); a
+// workspace has workspaceURL; a workspace service workspaceId; a user
+// resource workspaceId, parentWorkspaceServiceId, ownerId and azureStatus.
 type Resource struct {
 	ID                string             `json:"id"`
 	TemplateName      string             `json:"templateName"`
 	TemplateVersion   string             `json:"templateVersion"`
 	Properties        map[string]any     `json:"properties"`
-	AvailableUpgrades []AvailableUpgrade `json:"availableUpgrades,omitempty"`
+	AvailableUpgrades []AvailableUpgrade `json:"availableUpgrades"`
 	IsEnabled         bool               `json:"isEnabled"`
 	ResourceType      tre.ResourceType   `json:"resourceType"`
 	DeploymentStatus  tre.Status         `json:"deploymentStatus"`
@@ -37,11 +40,18 @@ type Resource struct {
 	ResourceVersion   int                `json:"resourceVersion"`
 	User              tre.User           `json:"user"`
 	UpdatedWhen       float64            `json:"updatedWhen"`
+	// Workspaces: AzureTRE's main endpoint for workspace users, "" as
+	// AzureTRE leaves it.
+	WorkspaceURL *string `json:"workspaceURL,omitempty"`
 	// Workspace services and user resources.
-	WorkspaceID string `json:"workspaceId,omitempty"`
+	WorkspaceID *string `json:"workspaceId,omitempty"`
 	// User resources.
-	ParentWorkspaceServiceID string `json:"parentWorkspaceServiceId,omitempty"`
-	OwnerID                  string `json:"ownerId,omitempty"`
+	ParentWorkspaceServiceID *string `json:"parentWorkspaceServiceId,omitempty"`
+	OwnerID                  *string `json:"ownerId,omitempty"`
+	// AzureStatus is AzureTRE's power state of a user resource's VM; it is
+	// read from Azure there, and empty here (the control plane does not
+	// query Azure for it).
+	AzureStatus json.RawMessage `json:"azureStatus,omitempty"`
 }
 
 // AvailableUpgrade is a template version a resource may move to.
@@ -51,13 +61,23 @@ type AvailableUpgrade struct {
 }
 
 func resourceOf(r *tre.Resource, ups []tre.AvailableUpgrade) Resource {
-	return Resource{
+	out := Resource{
 		ID: r.ID, TemplateName: r.TemplateName, TemplateVersion: r.TemplateVersion, Properties: r.Properties,
 		AvailableUpgrades: upgradesOf(ups), IsEnabled: r.IsEnabled, ResourceType: r.ResourceType,
 		DeploymentStatus: r.DeploymentStatus, ETag: r.ETag, ResourcePath: r.ResourcePath, ResourceVersion: r.ResourceVersion,
-		User: r.User, UpdatedWhen: r.UpdatedWhen, WorkspaceID: r.WorkspaceID,
-		ParentWorkspaceServiceID: r.ParentWorkspaceServiceID, OwnerID: r.OwnerID,
+		User: r.User, UpdatedWhen: r.UpdatedWhen,
 	}
+	str := func(s string) *string { return &s }
+	switch r.ResourceType {
+	case tre.TypeWorkspace:
+		out.WorkspaceURL = str("")
+	case tre.TypeWorkspaceService:
+		out.WorkspaceID = str(r.WorkspaceID)
+	case tre.TypeUserResource:
+		out.WorkspaceID, out.ParentWorkspaceServiceID, out.OwnerID = str(r.WorkspaceID), str(r.ParentWorkspaceServiceID), str(r.OwnerID)
+		out.AzureStatus = json.RawMessage("{}")
+	}
+	return out
 }
 
 func upgradesOf(ups []tre.AvailableUpgrade) []AvailableUpgrade {
@@ -350,17 +370,20 @@ func manualRuleSetOf(m *egress.ManualRules) ManualRuleSet {
 // appendResource appends resourceOf's answer for a listed resource, made
 // from its stored members: each answer field whose stored field has the
 // same name is copied as stored (a member the answer does not have, such
-// as secretRefs, is never copied), _etag and availableUpgrades are added.
+// as secretRefs, is never copied), _etag and availableUpgrades are added,
+// and the fields resourceOf sets by type are set alike (typedFields);
+// props, if not nil, are the properties in place of the stored ones.
 // The fields come in Resource's order, a missing member gives the field's
 // zero value, and an omitempty field with an empty value is left out, as
 // encoding/json does. TestListedAnswerIsResourceOf holds it equal to
 // resourceOf's answer.
-func appendResource(b []byte, l *lifecycle.Listed, ups []tre.AvailableUpgrade) []byte {
+func appendResource(b []byte, l *lifecycle.Listed, ups []tre.AvailableUpgrade, props json.RawMessage) []byte {
 	b = append(b, '{')
 	first := true
-	add := func(f answerField, v []byte) {
-		if f.omitEmpty && emptyJSON(v) {
-			return
+	for _, f := range resourceFields {
+		v, ok := listedField(f, l, ups, props)
+		if !ok {
+			continue
 		}
 		if !first {
 			b = append(b, ',')
@@ -369,25 +392,56 @@ func appendResource(b []byte, l *lifecycle.Listed, ups []tre.AvailableUpgrade) [
 		b = append(b, f.key...)
 		b = append(b, v...)
 	}
-	for _, f := range resourceFields {
-		switch f.name {
-		case "_etag":
-			v, _ := json.Marshal(l.ETag)
-			add(f, v)
-		case "availableUpgrades":
-			if len(ups) > 0 {
-				v, _ := json.Marshal(upgradesOf(ups))
-				add(f, v)
-			}
-		default:
-			v := l.Member(f.name)
-			if v == nil {
-				v = f.zero
-			}
-			add(f, v)
+	return append(b, '}')
+}
+
+// listedField is the encoded value of answer field f for a listed
+// resource, and whether the answer has the field at all.
+func listedField(f answerField, l *lifecycle.Listed, ups []tre.AvailableUpgrade, props json.RawMessage) ([]byte, bool) {
+	switch f.name {
+	case "_etag":
+		v, _ := json.Marshal(l.ETag)
+		return v, !emptyJSON(v)
+	case "availableUpgrades":
+		v, _ := json.Marshal(upgradesOf(ups))
+		return v, true
+	case "properties":
+		if props != nil {
+			return props, true
 		}
 	}
-	return append(b, '}')
+	if set, ok := typedFields[f.name]; ok {
+		// resourceOf sets these for some types only, even when empty.
+		if !slices.Contains(set.types, l.ResourceType) {
+			return nil, false
+		}
+		if set.value != nil {
+			return set.value, true
+		}
+		if v := l.Member(f.name); v != nil {
+			return v, true
+		}
+		return []byte(`""`), true
+	}
+	v := l.Member(f.name)
+	if v == nil {
+		v = f.zero
+	}
+	return v, !(f.omitEmpty && emptyJSON(v))
+}
+
+// typedFields are the answer fields resourceOf sets by resource type:
+// for those types a fixed value, or the stored one ("" when none); absent
+// for the others.
+var typedFields = map[string]struct {
+	types []tre.ResourceType
+	value json.RawMessage
+}{
+	"workspaceURL":             {types: []tre.ResourceType{tre.TypeWorkspace}, value: json.RawMessage(`""`)},
+	"workspaceId":              {types: []tre.ResourceType{tre.TypeWorkspaceService, tre.TypeUserResource}},
+	"parentWorkspaceServiceId": {types: []tre.ResourceType{tre.TypeUserResource}},
+	"ownerId":                  {types: []tre.ResourceType{tre.TypeUserResource}},
+	"azureStatus":              {types: []tre.ResourceType{tre.TypeUserResource}, value: json.RawMessage(`{}`)},
 }
 
 // answerField is a field of an answer type as encoding/json writes it.
@@ -425,4 +479,89 @@ func emptyJSON(v []byte) bool {
 		return true
 	}
 	return false
+}
+
+// AirlockRequest is an airlock request (AzureTRE's shape): the stored
+// request without the processor's bookkeeping.
+type AirlockRequest struct {
+	ID                    string                               `json:"id"`
+	ResourceVersion       int                                  `json:"resourceVersion"`
+	CreatedBy             tre.User                             `json:"createdBy"`
+	CreatedWhen           float64                              `json:"createdWhen"`
+	UpdatedBy             tre.User                             `json:"updatedBy"`
+	UpdatedWhen           float64                              `json:"updatedWhen"`
+	History               []AirlockHistoryItem                 `json:"history"`
+	WorkspaceID           string                               `json:"workspaceId"`
+	Type                  tre.AirlockType                      `json:"type"`
+	Files                 []AirlockFile                        `json:"files"`
+	Title                 string                               `json:"title"`
+	BusinessJustification string                               `json:"businessJustification"`
+	Status                tre.AirlockStatus                    `json:"status"`
+	StatusMessage         *string                              `json:"statusMessage"`
+	Reviews               []AirlockReview                      `json:"reviews"`
+	ETag                  string                               `json:"_etag"`
+	ReviewUserResources   map[string]AirlockReviewUserResource `json:"reviewUserResources"`
+}
+
+// AirlockRequestWithActions is a request with what the caller may do with
+// it (AzureTRE's AirlockRequestWithAllowedUserActions).
+type AirlockRequestWithActions struct {
+	AirlockRequest     AirlockRequest `json:"airlockRequest"`
+	AllowedUserActions []string       `json:"allowedUserActions"`
+}
+
+// AirlockFile is one file of a request.
+type AirlockFile struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// AirlockReview is an airlock manager's decision.
+type AirlockReview struct {
+	ID                  string              `json:"id"`
+	Reviewer            tre.User            `json:"reviewer"`
+	DateCreated         float64             `json:"dateCreated"`
+	ReviewDecision      tre.AirlockDecision `json:"reviewDecision"`
+	DecisionExplanation string              `json:"decisionExplanation"`
+}
+
+// AirlockHistoryItem is a request as it was before one of its changes.
+type AirlockHistoryItem struct {
+	ResourceVersion int            `json:"resourceVersion"`
+	UpdatedWhen     float64        `json:"updatedWhen"`
+	UpdatedBy       tre.User       `json:"updatedBy"`
+	Properties      map[string]any `json:"properties"`
+}
+
+// AirlockReviewUserResource names a review VM.
+type AirlockReviewUserResource struct {
+	WorkspaceID        string `json:"workspaceId"`
+	WorkspaceServiceID string `json:"workspaceServiceId"`
+	UserResourceID     string `json:"userResourceId"`
+}
+
+func airlockRequestOf(r *tre.AirlockRequest) AirlockRequest {
+	out := AirlockRequest{ID: r.ID, ResourceVersion: r.ResourceVersion, CreatedBy: r.CreatedBy, CreatedWhen: r.CreatedWhen,
+		UpdatedBy: r.UpdatedBy, UpdatedWhen: r.UpdatedWhen, WorkspaceID: r.WorkspaceID, Type: r.Type, Title: r.Title,
+		BusinessJustification: r.BusinessJustification, Status: r.Status, ETag: r.ETag,
+		History: make([]AirlockHistoryItem, len(r.History)), Files: make([]AirlockFile, len(r.Files)),
+		Reviews: make([]AirlockReview, len(r.Reviews)), ReviewUserResources: map[string]AirlockReviewUserResource{}}
+	if r.StatusMessage != "" {
+		msg := r.StatusMessage
+		out.StatusMessage = &msg
+	}
+	for i, h := range r.History {
+		out.History[i] = AirlockHistoryItem{ResourceVersion: h.ResourceVersion, UpdatedWhen: h.UpdatedWhen, UpdatedBy: h.UpdatedBy, Properties: h.Properties}
+	}
+	for i, f := range r.Files {
+		out.Files[i] = AirlockFile{Name: f.Name, Size: f.Size}
+	}
+	for i, rv := range r.Reviews {
+		out.Reviews[i] = AirlockReview{ID: rv.ID, Reviewer: rv.Reviewer, DateCreated: rv.DateCreated, ReviewDecision: rv.ReviewDecision,
+			DecisionExplanation: rv.DecisionExplanation}
+	}
+	for k, v := range r.ReviewUserResources {
+		out.ReviewUserResources[k] = AirlockReviewUserResource{WorkspaceID: v.WorkspaceID, WorkspaceServiceID: v.WorkspaceServiceID, UserResourceID: v.UserResourceID}
+	}
+	return out
 }

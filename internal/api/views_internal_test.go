@@ -34,6 +34,7 @@ func TestListedAnswerIsResourceOf(t *testing.T) {
 			LastOperationID: "op-1", LastStepID: "step-1"},
 		{ID: "ws-empty", ResourceType: tre.TypeWorkspace},
 		{ID: "ws-no-props", ResourceType: tre.TypeWorkspace, Properties: map[string]any{}},
+		{ID: "ws-scoped", ResourceType: tre.TypeWorkspace, Properties: map[string]any{"scope_id": "api://its-own", "n": map[string]any{"scope_id": 1.0}}},
 		{ID: "svc-1", TemplateName: "svc", TemplateVersion: "2.1.0", ResourceType: tre.TypeWorkspaceService, WorkspaceID: "ws-plain",
 			DeploymentStatus: tre.StatusDeploying, IsEnabled: true, ResourcePath: "/workspaces/ws-plain/workspace-services/svc-1", User: user},
 		{ID: "ur-1", TemplateName: "vm", TemplateVersion: "1.0.0", ResourceType: tre.TypeUserResource, WorkspaceID: "ws-plain",
@@ -49,6 +50,7 @@ func TestListedAnswerIsResourceOf(t *testing.T) {
 	svc := lifecycle.New(st, registry.New(st, nil), nil, nil, lifecycle.Config{}, lifecycle.Options{})
 	refs := []lifecycle.Ref{{Type: tre.TypeWorkspace}, {Type: tre.TypeSharedService},
 		{Type: tre.TypeWorkspaceService, WorkspaceID: "ws-plain"}, {Type: tre.TypeUserResource, WorkspaceID: "ws-plain", ServiceID: "svc-1"}}
+	a := &API{Metadata: Metadata{APIRootScope: "api://tre-api/user_impersonation"}}
 	seen := 0
 	for _, ref := range refs {
 		page, err := svc.ListPage(ctx, ref, lifecycle.ListOptions{PageSize: 100})
@@ -59,11 +61,23 @@ func TestListedAnswerIsResourceOf(t *testing.T) {
 			for _, ups := range [][]tre.AvailableUpgrade{nil, {{Version: "1.1.0"}, {Version: "2.0.0", ForceUpdateRequired: true}}} {
 				want, err := json.Marshal(resourceOf(full, ups))
 				require.NoError(t, err)
-				got := appendResource(nil, l, ups)
+				got := appendResource(nil, l, ups, nil)
 				require.True(t, json.Valid(got), "%s", got)
 				require.JSONEq(t, string(want), string(got), l.ID)
 				require.Equal(t, string(want), string(got), "%s: the same bytes, as encoding/json writes them", l.ID)
 			}
+			// A workspace's answer carries scope_id (withScopeID).
+			props, err := a.scopedProperties(l)
+			require.NoError(t, err)
+			want := resourceOf(full, nil)
+			if full.ResourceType == tre.TypeWorkspace {
+				_, stored := want.Properties["scope_id"]
+				want.Properties = a.withScopeID(want.Properties)
+				require.Equal(t, stored, props == nil, "%s: the stored properties answer when they have scope_id", l.ID)
+			}
+			wantJSON, err := json.Marshal(want)
+			require.NoError(t, err)
+			require.Equal(t, string(wantJSON), string(appendResource(nil, l, nil, props)), "%s with scope_id", l.ID)
 			seen++
 		}
 	}

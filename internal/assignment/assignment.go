@@ -3,6 +3,11 @@
 // as assignments in the store that TRE admins make and remove. They replace
 // AzureTRE's per-workspace app registrations: a user's roles in a workspace
 // no longer come from a workspace-specific token.
+//
+// As in AzureTRE, the user named by a workspace's workspace_owner_object_id
+// property (by default the admin who created it) is its WorkspaceOwner from
+// creation, without an assignment: that role follows the property, and is
+// listed with the others.
 package assignment
 
 import (
@@ -110,7 +115,8 @@ func (s *Service) RolesOf(ctx context.Context, workspaceID, userID string) ([]tr
 	if err := lifecycle.CheckID("workspace_id", workspaceID); err != nil {
 		return nil, err
 	}
-	if _, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID)); err != nil {
+	ws, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID))
+	if err != nil {
 		return nil, err
 	}
 	list, err := tre.QueryAs[grant](ctx, s.store, tre.WorkspaceUsers, tre.Query{Where: []tre.Cond{
@@ -120,10 +126,24 @@ func (s *Service) RolesOf(ctx context.Context, workspaceID, userID string) ([]tr
 		return nil, fmt.Errorf("assignment: roles of %s in %s: %w", userID, workspaceID, err)
 	}
 	var roles []tre.Role
+	if userID != "" && ownerOf(ws) == userID {
+		roles = append(roles, tre.RoleWorkspaceOwner)
+	}
 	for _, a := range list {
-		roles = append(roles, a.Role)
+		if !slices.Contains(roles, a.Role) {
+			roles = append(roles, a.Role)
+		}
 	}
 	return roles, nil
+}
+
+// OwnerProperty is the workspace property naming its owner (AzureTRE's).
+const OwnerProperty = "workspace_owner_object_id"
+
+// ownerOf is the user id a workspace's owner property names ("" if none).
+func ownerOf(ws *tre.Resource) string {
+	id, _ := ws.Properties[OwnerProperty].(string)
+	return id
 }
 
 // WorkspacesOf returns the ids of the workspaces where a user has a role.
@@ -136,17 +156,31 @@ func (s *Service) WorkspacesOf(ctx context.Context, userID string) (map[string]b
 	for _, a := range list {
 		out[a.WorkspaceID] = true
 	}
+	owned, err := tre.QueryAs[tre.Resource](ctx, s.store, tre.Resources, tre.Query{Where: []tre.Cond{
+		tre.Eq("resourceType", string(tre.TypeWorkspace)), tre.Eq("properties."+OwnerProperty, userID),
+		tre.Ne("deploymentStatus", string(tre.StatusDeleted)),
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("assignment: workspaces owned by %s: %w", userID, err)
+	}
+	for _, ws := range owned {
+		out[ws.ID] = true
+	}
 	return out, nil
 }
 
 // Users lists the users with roles in a workspace. Returns CodeNotFound.
 func (s *Service) Users(ctx context.Context, workspaceID string) ([]WorkspaceUser, error) {
-	if _, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID)); err != nil {
+	ws, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID))
+	if err != nil {
 		return nil, err
 	}
 	list, err := tre.QueryAs[grant](ctx, s.store, tre.WorkspaceUsers, tre.Query{Where: []tre.Cond{tre.Eq("workspaceId", workspaceID)}})
 	if err != nil {
 		return nil, fmt.Errorf("assignment: users of %s: %w", workspaceID, err)
+	}
+	if owner := ownerOf(ws); owner != "" {
+		list = append(list, &grant{WorkspaceID: workspaceID, UserID: owner, Role: tre.RoleWorkspaceOwner})
 	}
 	byUser := map[string]*WorkspaceUser{}
 	for _, a := range list {
@@ -155,7 +189,9 @@ func (s *Service) Users(ctx context.Context, workspaceID string) ([]WorkspaceUse
 			u = &WorkspaceUser{ID: a.UserID, DisplayName: a.UserID, UserPrincipalName: a.UserID, Roles: []RoleInfo{}}
 			byUser[a.UserID] = u
 		}
-		u.Roles = append(u.Roles, roleInfo(a.Role))
+		if !slices.ContainsFunc(u.Roles, func(r RoleInfo) bool { return r.ID == string(a.Role) }) {
+			u.Roles = append(u.Roles, roleInfo(a.Role))
+		}
 	}
 	out := make([]WorkspaceUser, 0, len(byUser))
 	for _, u := range byUser {
@@ -213,10 +249,16 @@ func (s *Service) Unassign(ctx context.Context, workspaceID, userID, roleID stri
 	if !userIDPattern.MatchString(userID) {
 		return tre.FieldErrorf(tre.CodeInvalid, "user_id", "%q is not a user id", userID)
 	}
-	if _, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID)); err != nil {
+	ws, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID))
+	if err != nil {
 		return err
 	}
 	err = s.store.Delete(ctx, tre.WorkspaceUsers, grantID(workspaceID, userID, role), "")
+	if role == tre.RoleWorkspaceOwner && ownerOf(ws) == userID {
+		// An assignment made besides is gone; the owner the property
+		// names stays one.
+		return tre.Errorf(tre.CodeConflict, "User %s is this workspace's owner by its %s property; update the property to change the owner", userID, OwnerProperty)
+	}
 	if tre.IsCode(err, tre.CodeNotFound) {
 		return tre.Errorf(tre.CodeNotFound, "User %s does not have the role %s in this workspace", userID, role)
 	}

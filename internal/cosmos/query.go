@@ -65,6 +65,12 @@ func (b *queryBuilder) cond(c tre.Cond) string {
 		return b.in(field, c.Values)
 	case tre.OpNotIn:
 		return "NOT " + b.in(field, c.Values)
+	case tre.OpGe, tre.OpLt:
+		cmp := ">="
+		if c.Op == tre.OpLt {
+			cmp = "<"
+		}
+		return fmt.Sprintf("(%s(%s) AND %s %s %s)", typeGuard(c.Value), field, field, cmp, b.param(c.Value))
 	default: // tre.OpPrefix, the only other operator Validate accepts
 		return fmt.Sprintf("(IS_STRING(%s) AND STARTSWITH(%s, %s))", field, field, b.param(c.Value))
 	}

@@ -71,12 +71,13 @@ type DeadLetter struct {
 // QueueRejected names the list of refused status messages.
 const QueueRejected = "rejected"
 
-// List lists the dead-lettered messages of both queues and the rejected
-// status messages, with the operation each belongs to.
+// List lists the dead-lettered messages of the queues the control plane
+// receives from (requests, statuses, the airlock's status changes) and the
+// rejected messages, with the operation each belongs to.
 func (s *Service) List(ctx context.Context) ([]DeadLetter, error) {
 	var out []DeadLetter
 	if s.queue != nil {
-		for _, q := range []string{tre.QueueRequests, tre.QueueStatus} {
+		for _, q := range []string{tre.QueueRequests, tre.QueueStatus, tre.QueueAirlockStatus} {
 			list, err := s.queue.DeadLetters(ctx, q)
 			if err != nil {
 				return nil, fmt.Errorf("deadletter: dead letters of %s: %w", q, err)
@@ -131,7 +132,9 @@ func (s *Service) Replay(ctx context.Context, queue, id string, user tre.User) e
 		return tre.Errorf(tre.CodeConflict, "A rejected message cannot be replayed: it was refused because %s", d.Reason)
 	}
 	seq, _ := parseSeq(id)
-	if queue == tre.QueueStatus {
+	if queue == tre.QueueStatus || queue == tre.QueueAirlockStatus {
+		// Applying a status again is idempotent, and so is the airlock
+		// processor's work on a status change.
 		return s.queue.Replay(ctx, queue, seq)
 	}
 	op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, d.OperationID)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tre-go/tre/internal/cidr"
 	"github.com/tre-go/tre/internal/egress"
+	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/firewallfile"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
@@ -100,7 +101,8 @@ func newFixture(t *testing.T) *fixture {
 		TREID: "tre1", Location: "westeurope",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22"),
 	}, lifecycle.Options{Now: c.now, Log: log, Firewall: f.signal})
-	f.fw, err = egress.New(st, f.file, f.lc, f.signal, egress.Config{Holder: "test"}, egress.Options{Now: c.now, Log: log})
+	f.fw, err = egress.New(st, f.file, f.lc, f.signal, egress.Config{Holder: "test",
+		Firewall: firewall.Config{CoreIPGroups: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-tre1"}}, egress.Options{Now: c.now, Log: log})
 	require.NoError(t, err)
 	f.register(registry.Kind{Type: tre.TypeWorkspace}, "ws", schemaOf("Workspace", map[string]any{
 		"address_space_size": map[string]any{"type": "string", "enum": []any{"small", "medium", "large", "custom"}},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/tre"
@@ -58,6 +59,9 @@ func (s *Service) PutManualRules(ctx context.Context, name string, rules firewal
 	}
 	if !manualName.MatchString(name) {
 		return nil, tre.FieldErrorf(tre.CodeInvalid, "name", "a rule set name is 1 to 60 letters, digits, '-' or '_', starting with a letter or digit")
+	}
+	if strings.EqualFold(name, tre.FirewallTemplateName) {
+		return nil, tre.FieldErrorf(tre.CodeInvalid, "name", "%s names the rules of the firewall shared service: PATCH that shared service to change them", name)
 	}
 	if len(rules.ApplicationRuleCollections)+len(rules.NetworkRuleCollections) == 0 {
 		return nil, tre.FieldErrorf(tre.CodeInvalid, "rule_collections",

@@ -73,16 +73,48 @@ func (s *Service) owners(ctx context.Context) ([]firewall.Owned, []Problem, erro
 }
 
 // resourceRules computes the rules of an active resource; ok is false for
-// a resource that declares none.
+// a resource that declares none. The built-in firewall record holds the
+// admins' rules AzureTRE's clients set on the firewall shared service:
+// they count as a manual rule set.
 func (s *Service) resourceRules(ctx context.Context, r *tre.Resource) (o firewall.Owned, ok bool, err error) {
 	name, _ := r.Properties["display_name"].(string)
+	if r.IsBuiltInFirewall() {
+		o.Owner = tre.RuleOwner{Kind: tre.RuleOwnerManual, ID: tre.FirewallTemplateName, Name: tre.FirewallTemplateName}
+		err = decodeAzureTRERules(r.Properties, &o.Rules, "the firewall shared service's rules")
+		return o, err == nil, err
+	}
 	o.Owner = tre.RuleOwner{Kind: tre.RuleOwnerResource, ID: r.ID, Name: name, ResourceType: string(r.ResourceType), ResourcePath: r.ResourcePath}
 	t, err := s.ops.TemplateOf(ctx, r)
-	if err != nil || !tre.DeclaresEgress(t, r) {
+	if err != nil || (!tre.DeclaresEgress(t, r) && len(r.PipelineEgress) == 0) {
 		return o, false, err
 	}
 	o.Rules, err = s.ruleSetOf(ctx, r, t)
-	return o, err == nil, err
+	if err != nil {
+		return o, false, err
+	}
+	var piped firewall.RuleSet
+	if err := decodeAzureTRERules(r.PipelineEgress, &piped, "the rules its pipeline sent to "+tre.FirewallTemplateName); err != nil {
+		return o, false, err
+	}
+	o.Rules.ApplicationRuleCollections = append(o.Rules.ApplicationRuleCollections, piped.ApplicationRuleCollections...)
+	o.Rules.NetworkRuleCollections = append(o.Rules.NetworkRuleCollections, piped.NetworkRuleCollections...)
+	return o, true, nil
+}
+
+// decodeAzureTRERules reads the rule_collections and
+// network_rule_collections of AzureTRE's firewall shared service from
+// props (other properties are not rules). Returns CodeInvalid naming what.
+func decodeAzureTRERules(props map[string]any, rs *firewall.RuleSet, what string) error {
+	rules := map[string]any{}
+	for _, k := range []string{"rule_collections", "network_rule_collections"} {
+		if v, ok := props[k]; ok && v != nil {
+			rules[k] = v
+		}
+	}
+	if err := decodeRuleSet(rules, rs); err != nil {
+		return tre.WrapError(tre.CodeInvalid, err, "%s do not read as rules (%s)", what, jsonProblem(err))
+	}
+	return nil
 }
 
 // ruleSetOf computes a resource's declared rules: its template's egress,

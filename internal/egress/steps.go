@@ -108,10 +108,14 @@ func (d due) update(status tre.Status, message string) tre.StatusUpdate {
 // resource's problem, failed with the firewall's error, or succeeded.
 func outcome(d due, report *Report, syncErr error) tre.StatusUpdate {
 	st := tre.StatusesFor(tre.StepFirewall)
+	kind, id := tre.RuleOwnerResource, d.step.ResourceID
+	if d.step.ResourceType == tre.TypeSharedService && d.step.ResourceTemplateName == tre.FirewallTemplateName {
+		kind, id = tre.RuleOwnerManual, tre.FirewallTemplateName // the built-in record: admins' rules
+	}
 	var problem string
 	if report != nil {
 		for _, p := range report.Problems {
-			if p.Owner.Kind == tre.RuleOwnerResource && p.Owner.ID == d.step.ResourceID {
+			if p.Owner.Kind == kind && p.Owner.ID == id {
 				problem = p.Message
 			}
 		}

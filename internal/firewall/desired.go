@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tre-go/tre/internal/tre"
@@ -32,6 +33,11 @@ type Config struct {
 	// deterministic order. Defaults 1000 and 10.
 	CollectionPriorityBase int32
 	CollectionPriorityStep int32
+	// CoreIPGroups is the ARM id of the TRE's core resource group
+	// (/subscriptions/<id>/resourceGroups/<name>): the IP groups that
+	// rules name in source_ip_groups_in_core are in it (AzureTRE's
+	// rg-<tre_id>). Empty: such rules are refused.
+	CoreIPGroups string
 }
 
 // DefaultConfig returns the default placement.
@@ -196,6 +202,11 @@ func Desired(owned []Owned, cfg Config) ([]tre.RuleCollectionGroup, []OwnerError
 
 	b := builder{cfg: cfg, groups: map[groupKey][]tre.RuleCollection{}, taken: map[groupKey]map[string]tre.RuleOwner{}}
 	for _, o := range owners {
+		o, err := resolveCoreIPGroups(o, cfg.CoreIPGroups)
+		if err != nil {
+			errs = append(errs, OwnerError{Owner: o.Owner, Err: err})
+			continue
+		}
 		if err := checkOwner(o); err != nil {
 			errs = append(errs, OwnerError{Owner: o.Owner, Err: err})
 			continue
@@ -421,3 +432,46 @@ func ByOwner(groups []tre.RuleCollectionGroup) []Owned {
 	})
 	return out
 }
+
+// resolveCoreIPGroups turns the IP group names of source_ip_groups_in_core
+// into ids in the core resource group (appended to source_ip_group_ids),
+// on a copy of the owner's rules. Returns CodeInvalid when rules name core
+// IP groups and the core resource group is not known.
+func resolveCoreIPGroups(o Owned, coreGroup string) (Owned, error) {
+	o.Rules = o.Rules.Clone()
+	var missing []string
+	resolve := func(field string, names []string, ids *[]string) {
+		for _, n := range names {
+			if coreGroup == "" || !ipGroupName.MatchString(n) {
+				missing = append(missing, field+" "+strconv.Quote(n))
+				continue
+			}
+			*ids = append(*ids, coreGroup+"/providers/Microsoft.Network/ipGroups/"+n)
+		}
+	}
+	for i, c := range o.Rules.ApplicationRuleCollections {
+		for j := range c.Rules {
+			r := &o.Rules.ApplicationRuleCollections[i].Rules[j]
+			resolve(c.Name+"/"+r.Name, r.SourceIPGroupsInCore, &r.SourceIPGroupIDs)
+			r.SourceIPGroupsInCore = nil
+		}
+	}
+	for i, c := range o.Rules.NetworkRuleCollections {
+		for j := range c.Rules {
+			r := &o.Rules.NetworkRuleCollections[i].Rules[j]
+			resolve(c.Name+"/"+r.Name, r.SourceIPGroupsInCore, &r.SourceIPGroupIDs)
+			r.SourceIPGroupsInCore = nil
+		}
+	}
+	if len(missing) > 0 {
+		why := "is not an IP group name"
+		if coreGroup == "" {
+			why = "names an IP group of the core resource group, which this firewall service does not know"
+		}
+		return o, tre.Errorf(tre.CodeInvalid, "source_ip_groups_in_core of %s %s", strings.Join(missing, ", "), why)
+	}
+	return o, nil
+}
+
+// ipGroupName is what Azure accepts as an IP group's name.
+var ipGroupName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,78}[A-Za-z0-9_]?$`)

@@ -17,8 +17,12 @@ type ApplicationRuleCollection struct {
 	// Action is AzureTRE's deprecated field: accepted (Allow or Deny) for
 	// compatibility with existing bundles and ignored, because TRE rules
 	// always allow, as in AzureTRE.
-	Action string                `json:"action,omitempty"`
-	Rules  []tre.ApplicationRule `json:"rules"`
+	Action string `json:"action,omitempty"`
+	// Priority is accepted from AzureTRE's firewall shared service and
+	// ignored, as AzureTRE's firewall bundle ignores it: collections are
+	// numbered in order.
+	Priority int                   `json:"priority,omitempty"`
+	Rules    []tre.ApplicationRule `json:"rules"`
 }
 
 // NetworkRuleCollection is a named list of network rules.
@@ -26,8 +30,10 @@ type NetworkRuleCollection struct {
 	Name string `json:"name"`
 	// Action is AzureTRE's deprecated field, accepted and ignored as in
 	// ApplicationRuleCollection.
-	Action string            `json:"action,omitempty"`
-	Rules  []tre.NetworkRule `json:"rules"`
+	Action string `json:"action,omitempty"`
+	// Priority is accepted and ignored, as in ApplicationRuleCollection.
+	Priority int               `json:"priority,omitempty"`
+	Rules    []tre.NetworkRule `json:"rules"`
 }
 
 // Owned is one owner's declared rules.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -91,8 +93,19 @@ func (v *validator) collectionName(field, name, list string, seen map[string]int
 	seen[key] = i
 }
 
+// ruleName checks a rule's name. Rules are not ARM resources: Azure and
+// AzureTRE's schema (network rules: ^.{5,80}$) take any printable text,
+// spaces included, within the length bounds.
 func (v *validator) ruleName(field, name string, minLen int, seen map[string]int, j int) {
-	if !v.name(field, name, minLen) {
+	switch n := utf8.RuneCountInString(name); {
+	case name == "":
+		v.add(field, "name is empty")
+		return
+	case n < minLen || n > tre.MaxRuleNameLength:
+		v.add(field, "name %q must have %d to %d characters", name, minLen, tre.MaxRuleNameLength)
+		return
+	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		v.add(field, "name %q has a character that is not printable", name)
 		return
 	}
 	key := strings.ToLower(name)

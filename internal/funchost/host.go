@@ -50,7 +50,12 @@ type Host struct {
 	// sessions are one operation's: a long wait only blocks other
 	// operations' statuses.
 	SessionIdle time.Duration
-	Log         *slog.Logger
+	// RenewEvery is how often the session lock is renewed while an
+	// invocation runs, as the host renews it (up to its
+	// maxAutoLockRenewalDuration): well under the queue's lock duration
+	// (default 20 s). An airlock copy of large files may take minutes.
+	RenewEvery time.Duration
+	Log        *slog.Logger
 }
 
 // Run serves the triggers until ctx ends.
@@ -63,6 +68,9 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	if h.SessionIdle <= 0 {
 		h.SessionIdle = 100 * time.Millisecond
+	}
+	if h.RenewEvery <= 0 {
+		h.RenewEvery = 20 * time.Second
 	}
 	if h.Log == nil {
 		h.Log = slog.Default()
@@ -124,7 +132,10 @@ func (h *Host) serveSession(ctx context.Context, q QueueTrigger, sess tre.Sessio
 					m.EnqueuedAt.UTC().Format(time.RFC3339Nano), m.Properties),
 			}
 			settle := context.WithoutCancel(ctx)
-			if err := h.invoke(ctx, q.Function, inv); err != nil {
+			stopRenewing := h.renewWhile(ctx, sess)
+			err := h.invoke(ctx, q.Function, inv)
+			stopRenewing()
+			if err != nil {
 				h.Log.Warn("host: invocation failed; abandoning the message", "function", q.Function, "message_id", m.MessageID,
 					"delivery_count", m.DeliveryCount, "error", err.Error())
 				_ = sess.Abandon(settle, m)
@@ -136,6 +147,32 @@ func (h *Host) serveSession(ctx context.Context, q QueueTrigger, sess tre.Sessio
 			}
 		}
 	}
+}
+
+// renewWhile renews the session's lock every RenewEvery until the returned
+// function is called (it waits for the renewing goroutine to end).
+func (h *Host) renewWhile(ctx context.Context, sess tre.Session) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(h.RenewEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if _, err := sess.RenewLock(ctx); err != nil {
+				if ctx.Err() == nil {
+					h.Log.Warn("host: cannot renew the session lock", "session_id", sess.ID(), "error", err.Error())
+				}
+				return
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (h *Host) serveTimer(ctx context.Context, t TimerTrigger) {

@@ -72,6 +72,21 @@ var constraintCases = map[string][]constraintCase{
 		{`"10.1.0.0/23"`, false, "the subnets are carved from a /22; AzureFirewallSubnet needs a /26"},
 		{`"192.168.0.0/22"`, false, "outside tre_address_space (10.0.0.0/12 by default)"},
 	},
+	"airlock": {
+		{`{}`, true, "the defaults: one approval, Defender on, links of an hour"},
+		{`{ required_approvals = 2, malware_scanning = false, link_expiry = "30m", public_ip_ranges = ["203.0.113.0/24", "198.51.100.7"] }`, true, "two approvals, no scanning, public addresses"},
+		{`{ required_approvals = 3 }`, false, "the handler takes 1 or 2 (TRE_AIRLOCK_REQUIRED_APPROVALS)"},
+		{`{ link_expiry = "1 hour" }`, false, "a Go duration"},
+		{`{ malware_scanning_cap_gb = 0 }`, false, "Defender for Storage takes -1 (no cap) or a positive cap"},
+		{`{ malware_scanning_cap_gb = -1 }`, true, "no cap"},
+		{`{ public_ip_ranges = ["10.1.2.3"] }`, false, "storage IP rules refuse private ranges"},
+		{`{ public_ip_ranges = ["203.0.113.10/31"] }`, false, "storage IP rules refuse /31 ranges"},
+		{`{ public_ip_ranges = ["2001:db8::1"] }`, false, "IP rules take IPv4 only"},
+	},
+	"storage_endpoint_suffix": {
+		{`"core.windows.net"`, true, "Azure's public cloud"},
+		{`"blob.core.windows.net"`, false, "the suffix after blob."},
+	},
 	"deployer_ip_ranges": {
 		{`["203.0.113.10"]`, true, "a public address"},
 		{`["203.0.113.0/24", "198.51.100.7/32"]`, true, "a public range, and an address as /32"},

@@ -21,6 +21,7 @@ var handlerNotInAzure = map[string]string{
 	"TRE_DATA_DIR":                  "holds the embedded SQLite store, the file secret store and the dev issuer's key: none is used with the Azure adapters and Entra ID",
 	"TRE_SWEEP_INTERVAL":            "local mode's timer; in Azure the dispatch-redelivery function.json schedule decides",
 	"TRE_WATCHDOG_INTERVAL":         "local mode's timer; in Azure the operations-watchdog function.json schedule decides",
+	"TRE_UPGRADE_INTERVAL":          "local mode's timer; in Azure the upgrade-batches function.json schedule decides",
 	"TRE_TEMPLATES_DIR":             "local mode: bundles for the local runner; in Azure templates are registered with scripts/register-bundle.sh",
 	"TRE_REGISTER_TEMPLATES":        "local mode: start-up registration from TRE_TEMPLATES_DIR",
 	"TRE_PROCESSOR_WORKERS":         "local mode: the in-process processor; in Azure the processor VM's NUMBER_PROCESSES",
@@ -33,6 +34,10 @@ var handlerNotInAzure = map[string]string{
 	"SERVICE_BUS_CONNECTION_STRING": "tests against a local broker; in Azure the managed identity (the namespace refuses keys)",
 	"TRE_FIREWALL_FILE":             "TRE_FIREWALL=file only (one machine); in Azure TRE_FIREWALL=azure",
 	"TRE_FIREWALL_INTERVAL":         "local mode's timer; in Azure the firewall-reconcile function.json schedule decides",
+	"TRE_AIRLOCK_BLOB_ENDPOINT":     "TRE_AIRLOCK_STORAGE=endpoint only (one account: Azurite on one machine); in Azure TRE_AIRLOCK_STORAGE=azure",
+	"TRE_AIRLOCK_BLOB_ACCOUNT":      "TRE_AIRLOCK_STORAGE=endpoint only",
+	"TRE_AIRLOCK_BLOB_KEY":          "TRE_AIRLOCK_STORAGE=endpoint only; in Azure the accounts refuse keys (links are signed with user delegation keys)",
+	"TRE_AIRLOCK_SWEEP_INTERVAL":    "local mode's timer; in Azure the airlock-sweep function.json schedule decides",
 	"TRE_DEV_ISSUER":                "allows the dev token issuer beside Azure settings, for tests against local protocol servers; in Azure tokens come from Entra ID (AAD_TENANT_ID)",
 }
 

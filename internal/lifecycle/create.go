@@ -41,6 +41,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 	if req.TemplateName == "" {
 		return nil, nil, tre.FieldErrorf(tre.CodeInvalid, "templateName", "templateName is required")
 	}
+	if req.Type == tre.TypeSharedService && req.TemplateName == tre.FirewallTemplateName {
+		return nil, nil, builtInFirewallRefusal("created: it exists")
+	}
 	props := schema.DeepCopy(req.Properties)
 	if props == nil {
 		props = map[string]any{}
@@ -51,6 +54,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 	}
 	tmpl, v, err := s.createTemplate(ctx, req, p.kind, props)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := parentVersionOK(tmpl, p.parent(), "templateName"); err != nil {
 		return nil, nil, err
 	}
 	id := s.newID()
@@ -149,6 +155,9 @@ func (s *Service) createTemplate(ctx context.Context, req CreateRequest, kind re
 	if !registry.Authorized(tmpl, req.Roles) {
 		return nil, nil, tre.Errorf(tre.CodeForbidden, "User not authorized to use template %s", tmpl.Name)
 	}
+	if err := s.allowedIn(ctx, req.WorkspaceID, tmpl); err != nil {
+		return nil, nil, err
+	}
 	v, err := schema.NewValidator(tmpl)
 	if err != nil {
 		return nil, nil, err
@@ -166,6 +175,9 @@ func (s *Service) createTemplate(ctx context.Context, req CreateRequest, kind re
 func (s *Service) place(ctx context.Context, r *tre.Resource, req CreateRequest, p parents, v *schema.Validator, props map[string]any, undo *[]func()) error {
 	switch req.Type {
 	case tre.TypeWorkspace:
+		if err := s.workspaceIdentity(props, v); err != nil {
+			return err
+		}
 		return s.placeWorkspace(ctx, r, req.User, props, undo)
 	case tre.TypeWorkspaceService:
 		r.WorkspaceID = p.ws.ID
@@ -248,6 +260,46 @@ func placeUserResource(r *tre.Resource, req CreateRequest, props map[string]any)
 	r.OwnerID = owner
 	return nil
 }
+
+// ClientIDMessage is AzureTRE's text for a workspace whose auth_type is not
+// Automatic and that names no application.
+const ClientIDMessage = "Please supply the client_id for the AAD application"
+
+// workspaceIdentity sets the properties AzureTRE's clients read to call
+// the API for a workspace: scope_id (the scope they ask a token for) and
+// client_id, this API's own app registration unless the request names the
+// workspace's application. For a template that declares auth_type (as
+// AzureTRE's do), register_aad_application says whether its bundle is to
+// create the application (auth_type Automatic), and any other auth_type
+// needs a client_id (400 with AzureTRE's text otherwise).
+func (s *Service) workspaceIdentity(props map[string]any, v *schema.Validator) error {
+	if def, declared := v.PropertySchema("auth_type"); declared {
+		authType, given := props["auth_type"].(string)
+		if !given {
+			authType, _ = def["default"].(string)
+		}
+		props["register_aad_application"] = authType == "Automatic"
+		if clientID, _ := props["client_id"].(string); authType != "Automatic" && clientID == "" {
+			return tre.FieldErrorf(tre.CodeInvalid, "properties.client_id", "%s", ClientIDMessage)
+		}
+	}
+	if _, given := props["client_id"]; !given && s.cfg.ClientID != "" {
+		props["client_id"] = s.cfg.ClientID
+	}
+	if s.cfg.ScopeID != "" {
+		props[ScopeIDProperty] = s.cfg.ScopeID
+	}
+	return nil
+}
+
+// ScopeIDProperty is the workspace property that names the scope of the
+// tokens clients send for it. A bundle that reports a scope_id output (the
+// scope of an application it created) does not change it: the output is
+// kept as BundleScopeIDProperty.
+const (
+	ScopeIDProperty       = "scope_id"
+	BundleScopeIDProperty = "workspace_app_scope_id"
+)
 
 // usableParent: a parent must be deployed and enabled to get children
 // (AzureTRE checks only "deployed").

@@ -53,10 +53,8 @@ func (s *Service) applyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 	if err != nil || outcome == Ignored {
 		return outcome, err
 	}
-	if outcome == Applied && step.Kind != tre.StepFirewall {
-		// A firewall step changes the firewall, not the resource's bundle:
-		// the resource's status is its bundle's.
-		if err := s.updateStepResource(ctx, op, *step, upd); err != nil {
+	if outcome == Applied {
+		if err := s.recordOnResource(ctx, op, *step, upd); err != nil {
 			return "", err
 		}
 	}
@@ -68,6 +66,44 @@ func (s *Service) applyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 		s.applied(ctx, &after, *step, upd)
 	}
 	return outcome, nil
+}
+
+// recordOnResource records a step's status on its resource. A firewall
+// step changes the firewall, not the resource's bundle, so the resource's
+// status stays its bundle's; but a resource no bundle runs for (the
+// built-in firewall record) takes its operation's status from it.
+func (s *Service) recordOnResource(ctx context.Context, op *tre.Operation, step tre.OperationStep, upd tre.StatusUpdate) error {
+	if step.Kind != tre.StepFirewall {
+		return s.updateStepResource(ctx, op, step, upd)
+	}
+	if step.ResourceID != op.ResourceID || !onlyFirewallSteps(op) {
+		return nil
+	}
+	upd.Status = statusIn(op.Action, upd.Status.Phase())
+	return s.updateStepResource(ctx, op, step, upd)
+}
+
+func onlyFirewallSteps(op *tre.Operation) bool {
+	for _, st := range op.Steps {
+		if st.Kind != tre.StepFirewall {
+			return false
+		}
+	}
+	return true
+}
+
+// statusIn is the status of action's family in a phase.
+func statusIn(action string, p tre.Phase) tre.Status {
+	st := tre.StatusesFor(action)
+	switch p {
+	case tre.PhaseRunning:
+		return st.Running
+	case tre.PhaseSucceeded:
+		return st.Succeeded
+	case tre.PhaseFailed:
+		return st.Failed
+	}
+	return st.Awaiting
 }
 
 // stepOf finds the step a status message is about. Returns CodeInvalid
@@ -137,6 +173,11 @@ func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.Op
 	if upd.Status.Phase() == tre.PhaseSucceeded && after.NextStep() >= 0 {
 		s.dispatchSoon(ctx, after.ID)
 	}
+	if s.outcomes != nil && after.Status.Terminal() {
+		// Terminal once per attempt: later reports of this attempt are
+		// ignored before they get here.
+		s.outcomes.OperationEnded(ctx, *after)
+	}
 	if s.firewall != nil && upd.Status.Phase() == tre.PhaseSucceeded && reportsEgress(upd) {
 		// Rules a bundle reports apply once it has run: there is no
 		// step before it to open them.
@@ -175,6 +216,9 @@ func recompute(o *tre.Operation) {
 	st := tre.StatusesFor(o.Action)
 	if len(o.Steps) == 1 {
 		o.Status, o.Message = o.Steps[0].Status, o.Steps[0].Message
+		if o.Steps[0].Kind == tre.StepFirewall {
+			o.Status = statusIn(o.Action, o.Status.Phase())
+		}
 		return
 	}
 	started := false
@@ -242,6 +286,9 @@ func (s *Service) updateStepResource(ctx context.Context, op *tre.Operation, ste
 				r.Properties = map[string]any{}
 			}
 			for k, v := range outputs {
+				if k == ScopeIDProperty && r.ResourceType == tre.TypeWorkspace && r.Properties[ScopeIDProperty] != nil {
+					k = BundleScopeIDProperty // clients' tokens stay for this API
+				}
 				r.Properties[k] = v
 			}
 		}

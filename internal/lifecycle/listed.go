@@ -126,6 +126,19 @@ var errNotObject = errors.New("not a JSON object")
 // top-level member of a JSON object, in order. It checks the object's
 // structure, not its values' contents (a stored document is encoding/json's
 // output).
+// HasMember reports whether the encoded object obj has a top-level member
+// name (false for what is not an object).
+func HasMember(obj []byte, name string) bool {
+	return eachMember(obj, func(n string, _ []byte) error {
+		if n == name {
+			return errFound
+		}
+		return nil
+	}) == errFound
+}
+
+var errFound = errors.New("lifecycle: member found")
+
 func eachMember(doc []byte, fn func(name string, value []byte) error) error {
 	i := skipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {

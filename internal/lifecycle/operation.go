@@ -41,60 +41,85 @@ func (s *Service) TemplateOf(ctx context.Context, r *tre.Resource) (*tre.Templat
 // Returns CodeConflict when a pipeline step's target does not exist.
 func (s *Service) buildSteps(ctx context.Context, action string, resources []*tre.Resource) ([]tre.OperationStep, error) {
 	var steps []tre.OperationStep
-	now := s.ts()
 	for _, r := range resources {
 		if action == tre.ActionUpgrade && !r.Installed() {
 			continue
 		}
-		t, err := s.TemplateOf(ctx, r)
+		if r.IsBuiltInFirewall() {
+			// No bundle: a change of the firewall's own rules is applied
+			// by the firewall service.
+			steps = append(steps, s.firewallStep(r, action))
+			continue
+		}
+		rs, err := s.resourceSteps(ctx, action, r)
 		if err != nil {
 			return nil, err
 		}
-		defs := t.Pipeline.Steps(action)
-		if len(defs) == 0 {
-			defs = []tre.PipelineStep{{StepID: tre.MainStepID}}
-		}
-		// The firewall step: egress opens before the bundle installs or
-		// upgrades (it may need it while it runs) and closes after it is
-		// uninstalled.
-		firewallStep := s.firewall != nil && tre.DeclaresEgress(t, r) &&
-			(action == tre.ActionInstall || action == tre.ActionUpgrade || action == tre.ActionUninstall)
-		if firewallStep && action != tre.ActionUninstall {
-			steps = append(steps, s.firewallStep(r, action))
-		}
-		for _, d := range defs {
-			step := tre.OperationStep{
-				ID:                       s.newID(),
-				TemplateStepID:           d.StepID,
-				SourceTemplateResourceID: r.ID,
-				UpdatedWhen:              now,
-				Attempt:                  1,
-			}
-			if d.StepID == tre.MainStepID {
-				step.StepTitle = "Main step for " + r.ID
-				step.ResourceID, step.ResourceType, step.ResourceTemplateName = r.ID, r.ResourceType, r.TemplateName
-				step.ResourceAction = action
-			} else {
-				target, err := s.stepTarget(ctx, r, d)
-				if err != nil {
-					return nil, err
-				}
-				step.StepTitle = d.StepTitle
-				step.ResourceID, step.ResourceType, step.ResourceTemplateName = target.ID, target.ResourceType, target.TemplateName
-				step.ResourceAction = d.ResourceAction
-				if step.ResourceAction == "" {
-					step.ResourceAction = tre.ActionUpgrade
-				}
-			}
-			st := tre.StatusesFor(step.ResourceAction)
-			step.Status, step.Message = st.Awaiting, tre.AwaitingMessage(step.ResourceAction)
-			steps = append(steps, step)
-		}
-		if firewallStep && action == tre.ActionUninstall {
-			steps = append(steps, s.firewallStep(r, action))
-		}
+		steps = append(steps, rs...)
 	}
 	return steps, nil
+}
+
+// resourceSteps lists the steps of one resource: its template pipeline for
+// the action (or a single main step), with the firewall step of a
+// resource that declares egress: egress opens before the bundle installs
+// or upgrades (it may need it while it runs) and closes after it is
+// uninstalled.
+func (s *Service) resourceSteps(ctx context.Context, action string, r *tre.Resource) ([]tre.OperationStep, error) {
+	t, err := s.TemplateOf(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defs := t.Pipeline.Steps(action)
+	if len(defs) == 0 {
+		defs = []tre.PipelineStep{{StepID: tre.MainStepID}}
+	}
+	firewallStep := s.firewall != nil && tre.DeclaresEgress(t, r) &&
+		(action == tre.ActionInstall || action == tre.ActionUpgrade || action == tre.ActionUninstall)
+	var steps []tre.OperationStep
+	if firewallStep && action != tre.ActionUninstall {
+		steps = append(steps, s.firewallStep(r, action))
+	}
+	for _, d := range defs {
+		step, err := s.pipelineStep(ctx, action, r, d)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, step)
+	}
+	if firewallStep && action == tre.ActionUninstall {
+		steps = append(steps, s.firewallStep(r, action))
+	}
+	return steps, nil
+}
+
+// pipelineStep makes the step of one pipeline definition of r's template:
+// the main step (r's bundle), a step that changes another resource, or a
+// firewall step for a step that updates AzureTRE's firewall shared service.
+func (s *Service) pipelineStep(ctx context.Context, action string, r *tre.Resource, d tre.PipelineStep) (tre.OperationStep, error) {
+	if d.ResourceType == tre.TypeSharedService && d.ResourceTemplateName == tre.FirewallTemplateName {
+		return s.pipelineFirewallStep(r, d), nil
+	}
+	step := tre.OperationStep{ID: s.newID(), TemplateStepID: d.StepID, SourceTemplateResourceID: r.ID, UpdatedWhen: s.ts(), Attempt: 1}
+	if d.StepID == tre.MainStepID {
+		step.StepTitle = "Main step for " + r.ID
+		step.ResourceID, step.ResourceType, step.ResourceTemplateName = r.ID, r.ResourceType, r.TemplateName
+		step.ResourceAction = action
+	} else {
+		target, err := s.stepTarget(ctx, r, d)
+		if err != nil {
+			return step, err
+		}
+		step.StepTitle = d.StepTitle
+		step.ResourceID, step.ResourceType, step.ResourceTemplateName = target.ID, target.ResourceType, target.TemplateName
+		step.ResourceAction = d.ResourceAction
+		if step.ResourceAction == "" {
+			step.ResourceAction = tre.ActionUpgrade
+		}
+	}
+	st := tre.StatusesFor(step.ResourceAction)
+	step.Status, step.Message = st.Awaiting, tre.AwaitingMessage(step.ResourceAction)
+	return step, nil
 }
 
 // stepTarget finds the resource a pipeline step of r's template changes.
@@ -462,7 +487,7 @@ func (s *Service) dispatch(ctx context.Context, opID string) error {
 	}
 	step := op.Steps[i]
 	if step.Kind == tre.StepFirewall {
-		return s.dispatchFirewallStep(ctx, op.ID, step)
+		return s.dispatchFirewallStep(ctx, op, step)
 	}
 	msg, err := s.prepareStep(ctx, op, step)
 	if err != nil {
@@ -513,9 +538,18 @@ func (s *Service) dispatch(ctx context.Context, opID string) error {
 // dispatchFirewallStep marks a firewall step sent and signals the firewall
 // service, which runs it (the firewall-reconcile timer runs it too if this
 // process stops first).
-func (s *Service) dispatchFirewallStep(ctx context.Context, opID string, step tre.OperationStep) error {
+func (s *Service) dispatchFirewallStep(ctx context.Context, op *tre.Operation, step tre.OperationStep) error {
+	opID := op.ID
 	if s.firewall == nil {
 		return s.failStep(ctx, opID, step.ID, "The firewall service is off on this control plane (TRE_FIREWALL=off), so the egress of this resource cannot be opened")
+	}
+	if step.TemplateStepID != tre.StepFirewall {
+		if err := s.applyPipelineEgress(ctx, op, step); err != nil {
+			if tre.IsCode(err, tre.CodeUnavailable) {
+				return err
+			}
+			return s.failStep(ctx, opID, step.ID, err.Error())
+		}
 	}
 	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
 		if st := o.Step(step.ID); st != nil && st.DispatchedWhen == 0 {
@@ -545,10 +579,8 @@ func requestMessageID(step tre.OperationStep) string {
 // the resource whose template defines the step), once: the write carries
 // the step id.
 func (s *Service) prepareStep(ctx context.Context, op *tre.Operation, step tre.OperationStep) (*tre.ResourceRequest, error) {
-	if step.TemplateStepID != tre.MainStepID {
-		if err := s.applyPipelineStep(ctx, op, step); err != nil {
-			return nil, err
-		}
+	if err := s.applyPipelineStep(ctx, op, step); err != nil {
+		return nil, err
 	}
 	target, err := s.getResource(ctx, step.ResourceID)
 	if err != nil {
@@ -557,7 +589,42 @@ func (s *Service) prepareStep(ctx context.Context, op *tre.Operation, step tre.O
 		}
 		return nil, err
 	}
-	return requestFor(op, step, target), nil
+	req := requestFor(op, step, target)
+	t, err := s.TemplateOf(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	req.Parameters = withSchemaDefaults(req.Parameters, t)
+	return req, nil
+}
+
+// withSchemaDefaults returns a resource's properties with the default of
+// its template's schema for each top-level property it was created
+// without: the bundle runs with the value the template says a property
+// has when left out (AzureTRE's UI fills them in its forms; its API, and
+// the clients that skip the UI, do not). The stored properties stay as
+// given.
+func withSchemaDefaults(props map[string]any, t *tre.Template) map[string]any {
+	defs, _ := t.Schema["properties"].(map[string]any)
+	var out map[string]any // a copy, made at the first default added
+	for name, raw := range defs {
+		node, _ := raw.(map[string]any)
+		def, ok := node["default"]
+		if _, given := props[name]; !ok || given || def == nil {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(props)+1)
+			for k, v := range props {
+				out[k] = v
+			}
+		}
+		out[name] = schema.DeepCopy(def)
+	}
+	if out == nil {
+		return props
+	}
+	return out
 }
 
 func requestFor(op *tre.Operation, step tre.OperationStep, r *tre.Resource) *tre.ResourceRequest {
@@ -579,6 +646,14 @@ func (s *Service) applyPipelineStep(ctx context.Context, op *tre.Operation, step
 		return err
 	}
 	def, err := s.pipelineStepOf(ctx, source, op.Action, step.TemplateStepID)
+	if step.TemplateStepID == tre.MainStepID {
+		// A main step changes its own resource only when its template's
+		// pipeline gives it properties (AzureTRE's azureml, health
+		// services): a main step without a pipeline has none.
+		if err != nil || len(def.Properties) == 0 {
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -650,7 +725,11 @@ func (s *Service) pipelineProperties(ctx context.Context, step tre.OperationStep
 	if err != nil {
 		return nil, err
 	}
-	if err := v.ValidateUpdate(props); err != nil {
+	validate := v.ValidateUpdate
+	if step.ResourceAction == tre.ActionInstall {
+		validate = v.ValidateSet // AzureTRE: an install's step may set any property of its template
+	}
+	if err := validate(props); err != nil {
 		return nil, tre.WrapError(tre.CodeInvalid, err, "step %s sets properties of %s %s that its template rejects: %s",
 			step.TemplateStepID, target.ResourceType, target.TemplateName, tre.ErrorMessage(err))
 	}

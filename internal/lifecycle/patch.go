@@ -59,7 +59,10 @@ func (s *Service) Patch(ctx context.Context, req PatchRequest) (*tre.Operation, 
 	if err != nil {
 		return nil, err
 	}
-	if NormalizeETag(req.ETag) != r.ETag {
+	// "*" matches any version (RFC 9110's If-Match; AzureTRE's e2e helpers
+	// send it in the etag header): the change is then made on the version
+	// read here, still conditionally, so a concurrent write is a conflict.
+	if e := NormalizeETag(req.ETag); e != "*" && e != r.ETag {
 		return nil, staleETag(req.IfMatch)
 	}
 	if err := s.checkIdle(ctx, r); err != nil {
@@ -111,8 +114,14 @@ func (s *Service) patchOf(ctx context.Context, req PatchRequest, r *tre.Resource
 		return nil, err
 	}
 	patch := &tre.ResourcePatch{IsEnabled: req.IsEnabled}
+	if r.IsBuiltInFirewall() && req.IsEnabled != nil && !*req.IsEnabled {
+		return nil, builtInFirewallRefusal("disabled")
+	}
 	if req.TemplateVersion != nil && *req.TemplateVersion != r.TemplateVersion {
 		if tmpl, err = s.upgradeTarget(ctx, kind, r, *req.TemplateVersion, req.Force); err != nil {
+			return nil, err
+		}
+		if err := s.upgradeGoverned(ctx, r, tmpl); err != nil {
 			return nil, err
 		}
 		patch.TemplateVersion = tmpl.Version
@@ -275,6 +284,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref, user tre.User) (*tre.Oper
 	r, err := s.Get(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if r.IsBuiltInFirewall() {
+		return nil, builtInFirewallRefusal("deleted")
 	}
 	children, err := s.descendants(ctx, r)
 	if err != nil {

@@ -38,6 +38,13 @@ type Config struct {
 	PickupLimit    time.Duration
 	HeartbeatLimit time.Duration
 	CancelGrace    time.Duration
+	// ClientID and ScopeID are what a workspace's client_id (unless the
+	// request gives one) and scope_id properties say: the API's own app
+	// registration and the scope a client asks a token for to call this
+	// API (AzureTRE's CLI and UI ask for scope_id). With the dev issuer,
+	// its audience.
+	ClientID string
+	ScopeID  string
 }
 
 // Service is the resource lifecycle: it validates mutations, writes them as
@@ -52,6 +59,10 @@ type Service struct {
 	// firewall is told about firewall work (nil: the firewall service
 	// is off).
 	firewall FirewallSignal
+	// catalog says which templates a workspace may use (nil: all).
+	catalog TemplatePolicy
+	// outcomes hears of every operation that ends (nil: nobody).
+	outcomes Outcomes
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
@@ -85,13 +96,20 @@ type Options struct {
 	// changes, are one durable commit. The store and sender given to New
 	// must be the ones it commits.
 	Atomic tre.Atomic
+	// Catalog is the workspaces' catalogues of allowed templates, checked
+	// on creation and upgrade in a workspace.
+	Catalog TemplatePolicy
+	// Outcomes is told of every operation that ends (the audit trail,
+	// bulk upgrades).
+	Outcomes Outcomes
 }
 
 // New returns the service.
 func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tre.Sender, cfg Config, opt Options) *Service {
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
 		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters, firewall: opt.Firewall,
-		atomic: opt.Atomic, addr: newAddressBook(cfg.AddressSpace, cfg.CoreAddressSpace)}
+		atomic: opt.Atomic, addr: newAddressBook(cfg.AddressSpace, cfg.CoreAddressSpace),
+		catalog: opt.Catalog, outcomes: opt.Outcomes}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -312,6 +330,33 @@ func (s *Service) ListPage(ctx context.Context, ref Ref, opts ListOptions) (Reso
 		}
 		out.Resources = append(out.Resources, l)
 	}
+	return out, nil
+}
+
+// List returns every active resource of a type under a parent, decoded
+// and sorted as sortResources does (what a service over all of them
+// needs, costs' reports): it reads ListPage's pages, MaxPageSize at a time.
+func (s *Service) List(ctx context.Context, ref Ref) ([]*tre.Resource, error) {
+	var out []*tre.Resource
+	opts := ListOptions{PageSize: MaxPageSize}
+	for {
+		page, err := s.ListPage(ctx, ref, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range page.Resources {
+			r, err := l.Resource()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		if page.Continuation == "" {
+			break
+		}
+		opts.Continuation = page.Continuation
+	}
+	sortResources(out)
 	return out, nil
 }
 

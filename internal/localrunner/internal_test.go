@@ -195,3 +195,20 @@ func TestJSONPath(t *testing.T) {
 		})
 	}
 }
+
+// A simulated output echoes the parameter of its name; an *_addresses
+// string is a list of prefixes, as AzureTRE's processor makes of the JSON
+// list those outputs carry; the rest are marked placeholders.
+func TestSimulatedOutput(t *testing.T) {
+	params := map[string]any{"client_id": "app-1", "address_space": "10.0.4.0/24"}
+	require.Equal(t, "app-1", simulatedOutput("string", "client_id", "i-1", params))
+	require.Equal(t, []any{"10.0.4.0/24"}, simulatedOutput("string", "web_apps_addresses", "i-1", params))
+	require.Equal(t, []any{"192.0.2.0/24"}, simulatedOutput("string", "web_apps_addresses", "i-1", nil))
+	require.Equal(t, "simulated-scope_id-i-1", simulatedOutput("string", "scope_id", "i-1", params))
+	require.Equal(t, false, simulatedOutput("boolean", "exposed", "i-1", params))
+	require.Equal(t, []any{"10.0.4.0/24"}, simulatedOutput("string", "aml_subnet_address_prefixes", "i-1", params))
+	require.Equal(t, []any{"log-blob-storage-domains.simulated.invalid"}, simulatedOutput("string", "log_blob_storage_domains", "i-1", params))
+	require.Equal(t, "aml-fqdn.simulated.invalid", simulatedOutput("string", "aml_fqdn", "i-1", params))
+	require.Equal(t, "Simulated", simulatedOutput("string", "storage_tag", "i-1", params))
+	require.Equal(t, []any{"192.0.2.0/24"}, simulatedOutput("string", "workspace_address_space", "i-1", nil), "a JSON list in AzureTRE's bundles")
+}

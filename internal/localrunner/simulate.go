@@ -160,7 +160,7 @@ func (s *simulation) run() []tre.Output {
 		s.action, s.t.name, s.t.version, s.installation, s.t.why)
 	var out []tre.Output
 	for _, o := range s.outputs {
-		v := simulatedValue(o.Type, o.Name, s.installation)
+		v := simulatedOutput(o.Type, o.Name, s.installation, s.job.Parameters)
 		out = append(out, tre.Output{Name: o.Name, Value: v, Type: o.Type})
 		fmt.Fprintf(s.out, "simulated output %s = %v\n", o.Name, v)
 	}
@@ -185,6 +185,58 @@ func (s *simulation) message() string {
 		msg += fmt.Sprintf(", and its outputs (%s) are placeholders", strings.Join(names, ", "))
 	}
 	return msg + "."
+}
+
+// simulatedOutput is a simulated output's value. An output named as one
+// of the job's parameters echoes it (a bundle that reports back an input,
+// such as a workspace's client_id). AzureTRE's bundles report every output
+// as a string, and their pipelines feed some to firewall rules (their
+// processor parses the JSON lists): by the naming their templates follow,
+// a simulated string output gets a value of the shape its consumers
+// check, plainly not real (see simulatedShape). Any other is
+// simulatedValue.
+func simulatedOutput(typ, name, installation string, params map[string]any) any {
+	if v, ok := params[name]; ok && v != nil {
+		return v
+	}
+	if typ == "" || typ == "string" {
+		if v := simulatedShape(name, params); v != nil {
+			return v
+		}
+	}
+	return simulatedValue(typ, name, installation)
+}
+
+// simulatedShape gives outputs named as AzureTRE's bundles name address,
+// FQDN and service-tag outputs a value of that shape: address lists hold
+// the resource's own address_space or the documentation prefix
+// 192.0.2.0/24; FQDNs are under the reserved .invalid domain; a service
+// tag is "Simulated". nil for other names.
+func simulatedShape(name string, params map[string]any) any {
+	fqdn := strings.ReplaceAll(name, "_", "-") + ".simulated.invalid"
+	switch {
+	case hasSuffix(name, "_addresses", "address_prefixes", "_address_space", "_address_spaces"):
+		if space, _ := params["address_space"].(string); space != "" {
+			return []any{space}
+		}
+		return []any{"192.0.2.0/24"}
+	case hasSuffix(name, "_domains", "_fqdns_list"):
+		return []any{fqdn}
+	case hasSuffix(name, "_domain", "_fqdn"):
+		return fqdn
+	case hasSuffix(name, "_tag"):
+		return "Simulated"
+	}
+	return nil
+}
+
+func hasSuffix(s string, suffixes ...string) bool {
+	for _, x := range suffixes {
+		if strings.HasSuffix(s, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // simulatedValue is a simulated output's value: deterministic for an

@@ -23,13 +23,15 @@ const installTimeout = 5 * time.Minute
 var installMu sync.Mutex
 
 // Packages are the npm package directories of the protocol servers the
-// integration suites start, and of the web UI's browser tests (playwright-core,
-// axe-core), relative to the module root. `make test-deps`
+// integration suites start, of Azurite (which make run starts too), and of
+// the web UI's browser tests (playwright-core, axe-core), relative to the
+// module root. `make test-deps`
 // installs them (go run ./internal/nodetest/installdeps); tests only look
 // them up (Installed), so that no test pays for npm ci.
 var Packages = []string{
 	"internal/cosmos/cosmosserver",
 	"internal/servicebus/fakebroker",
+	"internal/azblobstore/azurite",
 	"ui/e2e",
 }
 

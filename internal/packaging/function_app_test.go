@@ -198,8 +198,8 @@ func TestFunctions(t *testing.T) {
 				return
 			case "serviceBusTrigger":
 				require.True(t, trig.IsSessionsEnabled != nil && *trig.IsSessionsEnabled,
-					"status messages carry the operation id as session id: sessions must be enabled")
-				require.Equal(t, tre.QueueStatus, trig.QueueName)
+					"status messages carry the operation id as session id, airlock messages the request's: sessions must be enabled")
+				require.Contains(t, []string{tre.QueueStatus, tre.QueueAirlockStatus}, trig.QueueName)
 				require.Empty(t, trig.TopicName)
 				require.Regexp(t, connectionPrefix, trig.Connection,
 					"connection names an app setting prefix (<prefix>__fullyQualifiedNamespace for the managed identity)")

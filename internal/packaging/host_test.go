@@ -64,7 +64,8 @@ func TestPackagedAppThroughHost(t *testing.T) {
 	// The API, from the same origin.
 	status, _, body = get(t, "GET", host.URL+"/api/health", "")
 	require.Contains(t, []int{200, 503}, status, "503 until the processor's first heartbeat: %s", body)
-	require.Contains(t, body, `"service":"Configuration Store (SQLite)"`)
+	require.Contains(t, body, `"service":"Cosmos DB"`)
+	require.Contains(t, body, `"Cosmos DB":"SQLite (embedded configuration store)"`)
 	tok := runIn(t, app, env, "./tre-handler", "token", "--roles", "TREAdmin", "--user", "alice")
 	status, _, body = get(t, "GET", host.URL+"/api/workspace-templates", strings.TrimSpace(tok))
 	require.Equal(t, 200, status, body)

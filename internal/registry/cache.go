@@ -12,12 +12,13 @@ import (
 
 // CacheTTL is how long the registry serves a template name's versions and
 // current version from memory before reading them again. A change made
-// through a Registry (Register, UpdateVersion, and any write added to this
-// package, which must call invalidate) is seen by that Registry at once;
-// a change made by another handler instance is seen within CacheTTL: for
-// that long, creating a resource may still use the version that was
-// current, and availableUpgrades may miss a version or list a deprecated
-// one. A version asked for by name that the cache does not hold is read
+// through a Registry (Register, UpdateVersion, Unregister, and any write
+// added to this package, which must call invalidate) is seen by that
+// Registry at once; a change made by another handler instance is seen
+// within CacheTTL: for that long, creating a resource may still use the
+// version that was current (or one just unregistered), and
+// availableUpgrades may miss a version or list a deprecated or
+// unregistered one. A version asked for by name that the cache does not hold is read
 // from the store, so a resource's own template is always found.
 const CacheTTL = 5 * time.Second
 

@@ -208,6 +208,11 @@ func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tr
 		return nil, err
 	}
 	delete(s, "egress")
+	minParent, err := parseMinimumParentVersion(k.Type, s["minimumParentVersion"])
+	if err != nil {
+		return nil, err
+	}
+	delete(s, "minimumParentVersion")
 	if err := schema.Check(k.Type, s); err != nil {
 		return nil, err
 	}
@@ -228,6 +233,7 @@ func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tr
 		CustomActions:          actions,
 		Pipeline:               pipeline,
 		Egress:                 egress,
+		MinimumParentVersion:   minParent,
 		Bundle:                 reg.BundleDeclaration(),
 		RegisteredWhen:         tre.Timestamp(now),
 		RegisteredBy:           by,
@@ -600,11 +606,20 @@ func View(t *tre.Template, isUpdate bool) map[string]any {
 	if _, ok := v["authorizedRoles"]; !ok {
 		v["authorizedRoles"] = []any{}
 	}
+	// AzureTRE's model always has pipeline (null without one) and
+	// uiSchema ({} unless the schema gives one).
+	v["pipeline"] = nil
 	if t.Pipeline != nil {
 		v["pipeline"] = t.Pipeline
 	}
+	if _, ok := v["uiSchema"]; !ok {
+		v["uiSchema"] = map[string]any{}
+	}
 	if t.Egress != nil {
 		v["egress"] = t.Egress
+	}
+	if t.MinimumParentVersion != "" {
+		v["minimumParentVersion"] = t.MinimumParentVersion
 	}
 	if t.ParentWorkspaceService != "" {
 		v["parentWorkspaceService"] = t.ParentWorkspaceService

@@ -337,3 +337,62 @@ func TestConcurrentRegistration(t *testing.T) {
 	}
 	require.Equal(t, 1, current)
 }
+
+func TestUnregister(t *testing.T) {
+	ctx := context.Background()
+	r, st := newRegistry(t)
+	k := registry.Kind{Type: tre.TypeWorkspace}
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		_, err := r.Register(ctx, k, reg("ws", v, false), tre.User{})
+		require.NoError(t, err)
+	}
+	res := func(id, version, status string) {
+		_, err := tre.CreateAs(ctx, st, tre.Resources, id, tre.Resource{ID: id, TemplateName: "ws", TemplateVersion: version,
+			ResourceType: tre.TypeWorkspace, ResourcePath: "/workspaces/" + id, DeploymentStatus: tre.Status(status)})
+		require.NoError(t, err)
+	}
+	res("a", "1.1.0", "deployed")
+	res("b", "1.1.0", "deleted")
+	res("c", "1.0.0", "deleted")
+
+	err := r.Unregister(ctx, k, "ws", "1.1.0")
+	require.True(t, tre.IsCode(err, tre.CodeConflict))
+	require.Contains(t, tre.ErrorMessage(err), "is used by 1 resource(s): /workspaces/a.")
+	require.NotContains(t, tre.ErrorMessage(err), "/workspaces/b", "deleted resources aside")
+
+	err = r.Unregister(ctx, k, "ws", "1.0.0")
+	require.True(t, tre.IsCode(err, tre.CodeConflict), "the current version, with others left")
+	require.Contains(t, tre.ErrorMessage(err), "is the current version")
+
+	yes := true
+	_, err = r.UpdateVersion(ctx, k, "ws", "1.1.0", registry.Update{Current: &yes}, tre.User{})
+	require.NoError(t, err)
+	require.NoError(t, r.Unregister(ctx, k, "ws", "1.0.0"))
+	_, err = r.Get(ctx, k, "ws", "1.0.0")
+	require.True(t, tre.IsCode(err, tre.CodeNotFound))
+	require.True(t, tre.IsCode(r.Unregister(ctx, k, "ws", "1.0.0"), tre.CodeNotFound))
+	versions, err := r.Versions(ctx, k, "ws")
+	require.NoError(t, err)
+	require.Len(t, versions, 1)
+}
+
+func TestMinimumParentVersionIsRegistered(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRegistry(t)
+	rg := reg("svc", "1.0.0", false)
+	s := rg.JSONSchema
+	s["minimumParentVersion"] = "2.0.0"
+	tmpl, err := r.Register(ctx, registry.Kind{Type: tre.TypeWorkspaceService}, rg, tre.User{})
+	require.NoError(t, err)
+	require.Equal(t, "2.0.0", tmpl.MinimumParentVersion)
+	require.Equal(t, "2.0.0", registry.View(tmpl, false)["minimumParentVersion"])
+
+	s["minimumParentVersion"] = "two"
+	rg.Version = "1.0.1"
+	_, err = r.Register(ctx, registry.Kind{Type: tre.TypeWorkspaceService}, rg, tre.User{})
+	require.True(t, tre.IsCode(err, tre.CodeInvalid))
+	s["minimumParentVersion"] = "1.0.0"
+	rg.Name = "ws"
+	_, err = r.Register(ctx, registry.Kind{Type: tre.TypeWorkspace}, rg, tre.User{})
+	require.True(t, tre.IsCode(err, tre.CodeInvalid), "a workspace has no parent")
+}

@@ -53,6 +53,14 @@ func (v *Validator) ValidateCreate(props map[string]any) error {
 // ValidateUpdate checks the properties of a patch: every property must be
 // updateable, and each must be valid on its own; nothing is required.
 // Returns a CodeInvalid *tre.Error.
+// ValidateSet checks properties a pipeline step of an install sets: each
+// against its definition, whether or not it can be updated (AzureTRE lets
+// an install's steps set any property of the template). Returns
+// CodeInvalid naming each property at fault.
+func (v *Validator) ValidateSet(props map[string]any) error {
+	return v.validate(v.partial, v.update, props, nil)
+}
+
 func (v *Validator) ValidateUpdate(patch map[string]any) error {
 	var problems []tre.FieldError
 	updateable := v.Updateable()

@@ -87,7 +87,7 @@ func newQueue(c *azservicebus.Client) *Queue {
 }
 
 func checkQueue(queue string) error {
-	if queue != tre.QueueRequests && queue != tre.QueueStatus {
+	if !tre.KnownQueue(queue) {
 		return tre.Errorf(tre.CodeInvalid, "unknown queue %q", queue)
 	}
 	return nil

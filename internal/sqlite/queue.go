@@ -174,7 +174,7 @@ func (q *Queue) backoff(d time.Duration) time.Duration {
 }
 
 func checkQueue(queue string) error {
-	if queue != tre.QueueRequests && queue != tre.QueueStatus {
+	if !tre.KnownQueue(queue) {
 		return tre.Errorf(tre.CodeInvalid, "unknown queue %q", queue)
 	}
 	return nil

@@ -326,6 +326,15 @@ func condSQL(c tre.Cond) (string, []any) {
 	case tre.OpNotIn:
 		p, a := anyOf(c.Values)
 		return "NOT COALESCE(" + p + ", 0)", a
+	case tre.OpGe, tre.OpLt:
+		cmp := ">="
+		if c.Op == tre.OpLt {
+			cmp = "<"
+		}
+		if _, ok := c.Value.(string); ok {
+			return `(` + typ + ` = 'text' AND ` + extract + ` ` + cmp + ` ?)`, []any{c.Value}
+		}
+		return `(` + typ + ` IN ('integer', 'real') AND ` + extract + ` ` + cmp + ` ?)`, []any{c.Value}
 	default: // OpPrefix
 		return `(` + typ + ` = 'text' AND instr(` + extract + `, ?) = 1)`, []any{c.Value}
 	}

@@ -257,6 +257,14 @@ func testQuery(t *testing.T, open func() tre.Store) {
 	require.Equal(t, []string{"svc1", "ur1"}, q(tre.Prefix("resourcePath", "/workspaces/ws1/")))
 	require.Equal(t, []string{"svc1", "ur1"}, q(tre.Eq("workspaceId", "ws1")))
 	require.Empty(t, q(tre.Eq("workspaceId", "nope")))
+	// Ranges: strings byte-wise, numbers by value; other types never match.
+	require.Equal(t, []string{"ur1", "ws2"}, q(tre.Ge("resourcePath", "/workspaces/ws1/workspace-services/svc1/")))
+	require.Equal(t, []string{"ss1", "svc1", "ur1"}, q(tre.Lt("resourcePath", "/workspaces/ws1/x"), tre.Ne("resourceType", "workspace")))
+	require.Equal(t, []string{"svc1", "ur1"}, q(tre.Ge("resourcePath", "/workspaces/ws1/"), tre.Lt("resourcePath", "/workspaces/ws10")))
+	require.Equal(t, []string{"ws1"}, q(tre.Ge("properties.n", 3)))
+	require.Empty(t, q(tre.Lt("properties.n", 3)))
+	require.Empty(t, q(tre.Ge("properties.n", "0")))
+	require.Equal(t, []string{"ws1"}, q(tre.Ge("properties.n", 2.5), tre.Lt("properties.n", 3.5)))
 
 	limited, err := s.Query(ctx, tre.Resources, tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace")}, Limit: 1})
 	require.NoError(t, err)

@@ -126,8 +126,10 @@ func TestSampleSchemasValidateLikeTheAPI(t *testing.T) {
 	}{
 		{"workspace", workspaceKind, "tre-workspace-sandbox",
 			map[string]any{"display_name": "W", "description": "d", "address_space_size": "small", "install_seconds": 5, "fail_install": true}, ""},
-		{"workspace without size", workspaceKind, "tre-workspace-sandbox",
-			map[string]any{"display_name": "W", "description": "d"}, "address_space_size"},
+		{"workspace without size: its default", workspaceKind, "tre-workspace-sandbox",
+			map[string]any{"display_name": "W", "description": "d"}, ""},
+		{"workspace without a name", workspaceKind, "tre-workspace-sandbox",
+			map[string]any{"description": "d"}, "display_name"},
 		{"workspace custom size needs an address space", workspaceKind, "tre-workspace-sandbox",
 			map[string]any{"display_name": "W", "description": "d", "address_space_size": "custom"}, "address_space"},
 		{"workspace custom size", workspaceKind, "tre-workspace-sandbox",

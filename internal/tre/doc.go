@@ -26,10 +26,12 @@
 // Store (the configuration store), Queue (session queues, with its parts
 // Sender and DeadLetterQueue for the code that only sends or only reads
 // dead letters), Secrets, Runner (bundle actions), Firewall (rule
-// collection groups of a firewall policy) and Authenticator (bearer tokens
-// to callers). Adapters are named after their technology (sqlite, cosmos,
-// servicebus, keyvault, secretfile, porter, localrunner, armfirewall,
-// firewallfile, auth) and assert the port they implement; each port with
+// collection groups of a firewall policy), Authenticator (bearer tokens
+// to callers) and CostSource (costs by TRE tag; one adapter, Azure Cost
+// Management, or none: the embedded mode has no cost source and says so).
+// Adapters are named after their technology (sqlite, cosmos, servicebus,
+// keyvault, secretfile, porter, localrunner, armfirewall, firewallfile,
+// auth, costmanagement) and assert the port they implement; each port with
 // more than one adapter has one conformance suite (storetest, queuetest,
 // firewalltest). A consumer may declare a smaller interface for the subset
 // of a port it uses, but no package declares a port of its own.

@@ -26,6 +26,7 @@ const (
 	CodeUnprocessable        Code = "unprocessable"         // 422: well-formed but semantically invalid (AzureTRE uses 422 here)
 	CodePreconditionRequired Code = "precondition_required" // 428: a conditional request was required
 	CodeUnavailable          Code = "unavailable"           // 503: a dependency is down
+	CodeNotImplemented       Code = "not_implemented"       // 501: a feature not built yet
 	CodeInternal             Code = "internal"              // 500: a bug
 )
 

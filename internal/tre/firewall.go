@@ -278,6 +278,10 @@ type ApplicationRule struct {
 	TargetFQDNs      []string   `json:"target_fqdns,omitempty"`
 	SourceAddresses  []string   `json:"source_addresses,omitempty"`
 	SourceIPGroupIDs []string   `json:"source_ip_group_ids,omitempty"`
+	// SourceIPGroupsInCore names IP groups of the TRE's core resource
+	// group (AzureTRE's property); the firewall service turns them into
+	// SourceIPGroupIDs before any rule reaches a firewall.
+	SourceIPGroupsInCore []string `json:"source_ip_groups_in_core,omitempty"`
 }
 
 // Protocol is an application rule's protocol and port.
@@ -320,10 +324,12 @@ func (p *Protocol) UnmarshalJSON(data []byte) error {
 
 // NetworkRule allows IP traffic from sources to destinations on ports.
 type NetworkRule struct {
-	Name                  string   `json:"name"`
-	Description           string   `json:"description,omitempty"`
-	SourceAddresses       []string `json:"source_addresses,omitempty"`
-	SourceIPGroupIDs      []string `json:"source_ip_group_ids,omitempty"`
+	Name             string   `json:"name"`
+	Description      string   `json:"description,omitempty"`
+	SourceAddresses  []string `json:"source_addresses,omitempty"`
+	SourceIPGroupIDs []string `json:"source_ip_group_ids,omitempty"`
+	// SourceIPGroupsInCore is as in ApplicationRule.
+	SourceIPGroupsInCore  []string `json:"source_ip_groups_in_core,omitempty"`
 	DestinationAddresses  []string `json:"destination_addresses,omitempty"`
 	DestinationIPGroupIDs []string `json:"destination_ip_group_ids,omitempty"`
 	DestinationFQDNs      []string `json:"destination_fqdns,omitempty"`

@@ -61,6 +61,26 @@ type Resource struct {
 	// recognised and skipped.
 	LastOperationID string `json:"lastOperationId,omitempty"`
 	LastStepID      string `json:"lastStepId,omitempty"`
+
+	// PipelineEgress holds the firewall rules this resource's pipeline
+	// steps asked of AzureTRE's firewall shared service (its
+	// rule_collections and network_rule_collections, merged by the steps'
+	// array actions): the firewall service applies them as this
+	// resource's egress (see FirewallTemplateName).
+	PipelineEgress map[string]any `json:"pipelineEgress,omitempty"`
+}
+
+// FirewallTemplateName is the template name of AzureTRE's firewall shared
+// service. Here the firewall is a service of the control plane: a shared
+// service of this name is a built-in record of it (IsBuiltInFirewall),
+// never a bundle, and a pipeline step that updates it becomes egress of
+// the resource whose operation runs the step.
+const FirewallTemplateName = "tre-shared-service-firewall"
+
+// IsBuiltInFirewall reports whether r is the built-in record of the
+// firewall service.
+func (r *Resource) IsBuiltInFirewall() bool {
+	return r.ResourceType == TypeSharedService && r.TemplateName == FirewallTemplateName
 }
 
 // Active reports whether the resource has not been deleted.

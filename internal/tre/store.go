@@ -94,6 +94,15 @@ const (
 	RejectedMessages Collection = "RejectedMessages"
 	// Agents holds the last heartbeat of each Resource Processor agent.
 	Agents Collection = "Agents"
+	// AuditRecords is the append-only audit trail: who changed what, when,
+	// and how each operation ended.
+	AuditRecords Collection = "AuditRecords"
+	// UpgradeBatches holds bulk upgrades: their plan and each item's
+	// progress.
+	UpgradeBatches Collection = "UpgradeBatches"
+	// WorkspaceCatalogs holds, per workspace, the templates and versions
+	// that may be used in it.
+	WorkspaceCatalogs Collection = "WorkspaceCatalogs"
 )
 
 // Collections lists every collection with its partition key path. Point
@@ -111,6 +120,10 @@ var Collections = map[Collection]string{
 	Allocations:       "/id",
 	RejectedMessages:  "/id",
 	Agents:            "/id",
+	AirlockRequests:   "/id",
+	AuditRecords:      "/id",
+	UpgradeBatches:    "/id",
+	WorkspaceCatalogs: "/id",
 }
 
 // Document is one stored JSON object. Data holds the object including its
@@ -145,6 +158,10 @@ const (
 	OpNotIn
 	// OpPrefix: the field is a string that starts with Value.
 	OpPrefix
+	// OpGe: the field is of Value's type (string or number) and >= Value.
+	OpGe
+	// OpLt: the field is of Value's type (string or number) and < Value.
+	OpLt
 )
 
 // Cond is one condition of a Query: Path is a dotted field path
@@ -175,6 +192,13 @@ func NotIn[T any](path string, vs ...T) Cond {
 
 // Prefix is the condition "path is a string starting with p".
 func Prefix(path, p string) Cond { return Cond{Path: path, Op: OpPrefix, Value: p} }
+
+// Ge is the condition "path is of v's type and >= v": strings compare
+// byte-wise, numbers by value. v is a string or a number.
+func Ge(path string, v any) Cond { return Cond{Path: path, Op: OpGe, Value: scalar(v)} }
+
+// Lt is the condition "path is of v's type and < v".
+func Lt(path string, v any) Cond { return Cond{Path: path, Op: OpLt, Value: scalar(v)} }
 
 func anySlice[T any](vs []T) []any {
 	out := make([]any, len(vs))
@@ -234,6 +258,11 @@ func (c Cond) Validate() error {
 			return Errorf(CodeInvalid, "query: prefix of %s must be a string", c.Path)
 		}
 		return nil
+	case OpGe, OpLt:
+		if _, ok := c.Value.(bool); ok {
+			return Errorf(CodeInvalid, "query: %s cannot be ordered against a boolean", c.Path)
+		}
+		return check(c.Value)
 	case OpIn, OpNotIn:
 		if len(c.Values) == 0 {
 			return Errorf(CodeInvalid, "query: empty list for %s", c.Path)

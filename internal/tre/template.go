@@ -24,6 +24,11 @@ type Template struct {
 	// AzureTRE's rule_collections and network_rule_collections, with
 	// {{ resource.… }} substitutions (see package firewall).
 	Egress map[string]any `json:"egress,omitempty"`
+	// MinimumParentVersion is the lowest version of the parent's template
+	// (the workspace's, for a workspace service; the workspace service's,
+	// for a user resource) that resources of this version may sit under:
+	// creation and upgrade refuse below it. Empty: any.
+	MinimumParentVersion string `json:"minimumParentVersion,omitempty"`
 	// Bundle is the declaration of the bundle the version was registered
 	// from (the porter explain members of the registration): nil when the
 	// registration had none.

@@ -52,6 +52,10 @@ locals {
     Allocations       = "/id"
     RejectedMessages  = "/id"
     Agents            = "/id"
+    Requests          = "/id" # airlock requests (AzureTRE's container)
+    AuditRecords      = "/id"
+    UpgradeBatches    = "/id"
+    WorkspaceCatalogs = "/id"
   }
 }
 

@@ -45,11 +45,27 @@ locals {
     TRE_FIREWALL_GROUP_PREFIX = var.settings.firewall_group_prefix
     TRE_FIREWALL_PRIORITIES   = var.settings.firewall_priorities
 
+    # The airlock: a storage account per stage (modules/airlock and each
+    # workspace's), reached with the identity; the verdicts of Defender for
+    # Storage on the in-progress accounts (or none).
+    TRE_AIRLOCK_STORAGE            = "azure"
+    STORAGE_ENDPOINT_SUFFIX        = var.settings.storage_endpoint_suffix
+    TRE_AIRLOCK_SCANNER            = var.settings.airlock_scanner
+    TRE_AIRLOCK_REQUIRED_APPROVALS = tostring(var.settings.airlock_required_approvals)
+    TRE_AIRLOCK_LINK_EXPIRY        = var.settings.airlock_link_expiry
+    TRE_AIRLOCK_SCAN_LIMIT         = var.settings.airlock_scan_limit
+    TRE_AIRLOCK_PROCESSING_LIMIT   = var.settings.airlock_processing_limit
+
     # Entra ID.
     AAD_TENANT_ID     = var.settings.aad_tenant_id
     AAD_AUTHORITY_URL = var.settings.aad_authority_url
     API_CLIENT_ID     = var.settings.api_client_id
     API_AUDIENCE      = var.settings.api_audience
+
+    # Costs (/api/costs) from Azure Cost Management, cached as AzureTRE does.
+    TRE_COSTS             = "azure"
+    AZURE_SUBSCRIPTION_ID = var.settings.subscription_id
+    TRE_COSTS_CACHE_TTL   = "2h"
   }
 
   # Settings of the Functions host and App Service, read by them, not by the

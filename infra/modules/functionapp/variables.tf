@@ -73,6 +73,14 @@ variable "settings" {
     aad_authority_url     = string
     api_client_id         = string
     api_audience          = string
+
+    storage_endpoint_suffix    = string
+    airlock_scanner            = string
+    airlock_required_approvals = number
+    airlock_link_expiry        = string
+    airlock_scan_limit         = string
+    airlock_processing_limit   = string
+    subscription_id            = string
   })
 }
 

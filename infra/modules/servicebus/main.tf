@@ -33,12 +33,16 @@ variable "tags" {
 }
 
 locals {
-  # Both queues: tre.QueueRequests and tre.QueueStatus (internal/tre/queue.go).
+  # The queues of internal/tre (queue.go, airlock.go).
   #   workspacequeue:   handler -> processor; session = the resource a step
   #                     changes, so changes to one resource run in order.
   #   deploymentstatus: processor -> handler (the deployment-status function,
   #                     isSessionsEnabled); session = the operation.
-  queues = ["workspacequeue", "deploymentstatus"]
+  #   airlock-status-changed: the airlock's status changes that have work
+  #                     for its processor (the airlock-status-changed
+  #                     function, isSessionsEnabled); session = the request,
+  #                     so one request's changes are handled in order.
+  queues = ["workspacequeue", "deploymentstatus", "airlock-status-changed"]
 }
 
 resource "azurerm_servicebus_namespace" "bus" {
@@ -82,6 +86,19 @@ resource "azurerm_servicebus_queue" "queue" {
   partitioning_enabled                 = false
 }
 
+# The airlock's notifications (tre.QueueAirlockNotification): an event per
+# status change of a request, AzureTRE's airlockNotification shape
+# (docs/airlock.md). A topic, so that each notifier (email, Teams) has its
+# subscription; the handler only sends. The message id is the change's, so
+# a re-send after a crash is dropped.
+resource "azurerm_servicebus_topic" "airlock_notification" {
+  name                                    = "airlock-notification"
+  namespace_id                            = azurerm_servicebus_namespace.bus.id
+  requires_duplicate_detection            = true
+  duplicate_detection_history_time_window = "PT10M"
+  partitioning_enabled                    = false
+}
+
 module "endpoint" {
   source              = "../private_endpoint"
   name                = azurerm_servicebus_namespace.bus.name
@@ -102,6 +119,11 @@ output "namespace_id" {
 output "fully_qualified_namespace" {
   description = "<name>.servicebus.windows.net (SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE, ServiceBusConnection__fullyQualifiedNamespace)."
   value       = "${azurerm_servicebus_namespace.bus.name}.servicebus.windows.net"
+}
+
+output "airlock_notification_topic_id" {
+  description = "ARM id of the airlock's notification topic (scope of the handler's send role)."
+  value       = azurerm_servicebus_topic.airlock_notification.id
 }
 
 output "queue_ids" {

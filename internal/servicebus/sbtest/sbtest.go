@@ -61,7 +61,8 @@ func DuplicateWindow(d time.Duration) Option {
 }
 
 // Queues sets the session queues of the broker (--queue), by default
-// tre.QueueRequests and tre.QueueStatus.
+// every queue of tre.Queues (the airlock's notification topic is a queue
+// here).
 func Queues(names ...string) Option {
 	return func(o *options) { o.queues = names }
 }
@@ -91,7 +92,7 @@ func install(t testing.TB) string {
 // (see Require).
 func Start(t testing.TB, opts ...Option) (connectionString string) {
 	t.Helper()
-	o := options{queues: []string{tre.QueueRequests, tre.QueueStatus}}
+	o := options{queues: append([]string(nil), tre.Queues...)}
 	for _, opt := range opts {
 		opt(&o)
 	}

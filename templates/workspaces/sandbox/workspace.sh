@@ -15,6 +15,9 @@ install | upgrade)
 		simulate_work "${INSTALL_SECONDS:-0}"
 		maybe_fail workspace
 	fi
+	if [ "$action" = upgrade ] && [ "${FAIL_UPGRADE:-false}" = true ]; then
+		fail "simulated failure: fail_upgrade is set, so the upgrade of this workspace fails"
+	fi
 	short=$(short_id "$RESOURCE_ID")
 	uri=$(remember connection_uri "https://$(slug "${DISPLAY_NAME:-}" workspace)-$short.sandbox.local")
 	account=$(remember storage_account_name "stgws$short")

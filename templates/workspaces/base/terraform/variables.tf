@@ -44,3 +44,15 @@ variable "shared_storage_quota" {
   description = "Quota of the file share, in GB."
   type        = number
 }
+
+variable "enable_airlock" {
+  description = "The workspace has an airlock: its five storage accounts are made."
+  type        = bool
+  default     = true
+}
+
+variable "enable_airlock_malware_scanning" {
+  description = "Defender for Storage scans the export in-progress account (AzureTRE's RP_BUNDLE_enable_airlock_malware_scanning)."
+  type        = bool
+  default     = false
+}
