@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
@@ -63,7 +64,8 @@ func (s *stream) start() {
 	s.w.Header().Set("Content-Type", "application/json")
 	s.w.Header().Set("Cache-Control", "no-store")
 	s.w.WriteHeader(http.StatusOK)
-	s.buf = bufio.NewWriterSize(s.w, 32<<10)
+	s.buf = bufPool.Get().(*bufio.Writer)
+	s.buf.Reset(s.w)
 	key, _ := json.Marshal(s.key)
 	s.buf.WriteString("{")
 	s.buf.Write(key)
@@ -114,6 +116,18 @@ func (s *stream) end(continuation string) {
 	}
 	s.buf.WriteString("}\n")
 	_ = s.buf.Flush()
+	s.release()
+}
+
+// bufPool holds the streams' buffers: a 32 KiB buffer allocated per
+// answer was most of what answering one resource allocated.
+var bufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
+// release returns the buffer to the pool.
+func (s *stream) release() {
+	s.buf.Reset(nil)
+	bufPool.Put(s.buf)
+	s.buf = nil
 }
 
 // fail handles an error in the middle of the answer: before anything was
@@ -126,5 +140,6 @@ func (s *stream) fail(r *http.Request, a *API, err error) error {
 	}
 	a.logError(r, err)
 	_ = s.buf.Flush()
+	s.release()
 	panic(http.ErrAbortHandler)
 }

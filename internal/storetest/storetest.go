@@ -310,6 +310,18 @@ func testQueryTypedEquality(t *testing.T, open func() tre.Store) {
 	require.Equal(t, []string{"arrtext"}, q(tre.In("w", `[1]`, "x")))
 	require.NotContains(t, q(tre.Ne("w", `{"a":1}`)), "objtext")
 	require.Contains(t, q(tre.Ne("w", `{"a":1}`)), "obj")
+
+	// A value spelled with escapes is the value: Ne leaves it out.
+	seed(t, s, tre.Resources,
+		tre.Document{ID: "escaped", Data: []byte(`{"id":"escaped","x":"d\u0065leted"}`)},
+		tre.Document{ID: "plain", Data: []byte(`{"id":"plain","x":"deleted"}`)},
+		tre.Document{ID: "other", Data: []byte(`{"id":"other","x":"kept","note":"deleted elsewhere"}`)},
+	)
+	require.Equal(t, []string{"escaped", "plain"}, q(tre.Eq("x", "deleted")))
+	ne := q(tre.Ne("x", "deleted"))
+	require.Contains(t, ne, "other")
+	require.NotContains(t, ne, "escaped")
+	require.NotContains(t, ne, "plain")
 }
 
 // testQueryPage: paging returns every matching document exactly once, in
