@@ -9,10 +9,12 @@
 // `make bench` does exactly that. Figures (each can be run alone):
 //
 //	coldstart  exec to the first 200 of /api/health: a bare server, the handler
-//	           on a fresh data directory, and on the seeded one (after seed)
+//	           on an empty store it has started on once, on the seeded one
+//	           (after seed), and on a new data directory (its first start)
 //	seed       create -workspaces workspaces with 16 clients, in batches of 500
 //	get        GET one workspace (10,000 in the store) beside the same
-//	           document served by the bare server
+//	           document served by the bare server; the CPU time each server
+//	           spends per request
 //	list       GET all workspaces beside the same bytes from the bare server;
 //	           pages of 100; the handler's RSS after
 //	commits    fsynced commits per workspace, POST to deployed (strace)
