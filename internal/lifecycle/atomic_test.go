@@ -32,6 +32,7 @@ func TestInOneTransaction(t *testing.T) {
 		{"DispatchFailureIsRedelivered", TestDispatchFailureIsRedelivered},
 		{"DeletedResourceKeepsItsRecords", TestDeletedResourceKeepsItsRecords},
 		{"OneCommitPerCreateAndReport", testOneCommitPerCreateAndReport},
+		{"OutcomesToldAfterTheCommit", testOutcomesToldAfterTheCommit},
 	} {
 		t.Run(tc.name, tc.fn)
 	}
@@ -79,4 +80,34 @@ func (c *countingStore) Replace(ctx context.Context, col tre.Collection, d tre.D
 func (c *countingStore) Delete(ctx context.Context, col tre.Collection, id, etag string) error {
 	c.n++
 	return c.Store.Delete(ctx, col, id, etag)
+}
+
+// storingOutcomes writes a document for each ended operation, as the audit
+// trail and the upgrade runner do, through the store outside any
+// transaction.
+type storingOutcomes struct {
+	store tre.Store
+	errs  []error
+}
+
+func (o *storingOutcomes) OperationEnded(ctx context.Context, op tre.Operation) {
+	_, err := tre.CreateAs(ctx, o.store, tre.AuditRecords, "ended-"+op.ID, map[string]any{"id": "ended-" + op.ID})
+	o.errs = append(o.errs, err)
+}
+
+// testOutcomesToldAfterTheCommit: the end of an operation is told once its
+// report has committed, so that what the listeners write is not refused
+// (a write beside an open SQLite transaction would deadlock).
+func testOutcomesToldAfterTheCommit(t *testing.T) {
+	f := newFixture(t)
+	require.NotNil(t, f.atomic, "run under TestInOneTransaction")
+	ended := &storingOutcomes{store: f.store}
+	f.svc.outcomes = ended
+	_, op := f.createWorkspace(nil)
+	f.status(op, 0, tre.StatusDeploying)
+	f.status(op, 0, tre.StatusDeployed)
+	require.Len(t, ended.errs, 1, "told once")
+	require.NoError(t, ended.errs[0])
+	_, err := f.store.Get(context.Background(), tre.AuditRecords, "ended-"+op.ID)
+	require.NoError(t, err, "the listener's write is stored")
 }

@@ -175,8 +175,12 @@ func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.Op
 	}
 	if s.outcomes != nil && after.Status.Terminal() {
 		// Terminal once per attempt: later reports of this attempt are
-		// ignored before they get here.
-		s.outcomes.OperationEnded(ctx, *after)
+		// ignored before they get here. Told after the commit: the
+		// listeners write through the store, which refuses writes beside
+		// an open transaction, and must not hear of an end that was rolled
+		// back.
+		ended, outcomes, actx := *after, s.outcomes, context.WithoutCancel(s.afterCtx(ctx))
+		s.afterCommit(func() { outcomes.OperationEnded(actx, ended) })
 	}
 	if s.firewall != nil && upd.Status.Phase() == tre.PhaseSucceeded && reportsEgress(upd) {
 		// Rules a bundle reports apply once it has run: there is no

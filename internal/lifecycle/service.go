@@ -73,9 +73,12 @@ type Service struct {
 	atomic tre.Atomic
 	// inTx marks a copy of the service bound to one transaction: its
 	// store and sender are the transaction's, and after collects what
-	// must wait for the commit (signals).
+	// must wait for the commit (signals), to be run with outer, the
+	// context from before the transaction (the transaction's own marks
+	// its writes as inside it).
 	inTx  bool
 	after *[]func()
+	outer context.Context
 	addr  *addressBook
 }
 
@@ -389,10 +392,11 @@ func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context, t
 		return fn(ctx, s)
 	}
 	var after []func()
+	outer := ctx
 	err := s.atomic.Atomically(ctx, func(ctx context.Context, store tre.Store, sender tre.Sender) error {
 		after = after[:0]
 		tx := *s
-		tx.store, tx.sender, tx.inTx, tx.after = store, sender, true, &after
+		tx.store, tx.sender, tx.inTx, tx.after, tx.outer = store, sender, true, &after, outer
 		if s.firewall != nil {
 			tx.firewall = deferredSignal{s.firewall, &after}
 		}
@@ -408,7 +412,17 @@ func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context, t
 }
 
 // afterCommit runs f once the transaction s is bound to has committed
-// (at once outside one).
+// (at once outside one). Work f does through the store takes its context
+// from afterCtx.
+// afterCtx is the context for work after the commit: ctx outside a
+// transaction, the one from before it inside.
+func (s *Service) afterCtx(ctx context.Context) context.Context {
+	if s.inTx {
+		return s.outer
+	}
+	return ctx
+}
+
 func (s *Service) afterCommit(f func()) {
 	if s.inTx {
 		*s.after = append(*s.after, f)

@@ -245,15 +245,14 @@ async function main() {
   await shot(page, "workspace-deployed");
   const workspaceURL = page.url();
 
-  step("the workspace's users: alice makes herself its owner, and gives rita the researcher role");
+  step("the workspace's users: alice, who created it, is its owner (workspace_owner_object_id); she gives rita the researcher role");
   await tab(page, "Users").click();
-  await page.locator("#assign-who").fill("alice");
-  await page.locator("#assign-role").selectOption("WorkspaceOwner");
-  await page.getByRole("button", { name: "Assign" }).click();
-  await page.getByRole("cell", { name: "alice" }).waitFor();
+  await page.getByRole("row", { name: /alice.*Workspace Owner/ }).waitFor();
   await page.locator("#assign-who").fill("rita");
   await page.locator("#assign-role").selectOption("WorkspaceResearcher");
+  const assigned = page.waitForResponse((r) => r.url().endsWith("/users/assign") && r.request().method() === "POST");
   await page.getByRole("button", { name: "Assign" }).click();
+  check((await assigned).status() === 202, "the assignment was accepted");
   await page.getByRole("cell", { name: "rita" }).waitFor();
   await shot(page, "workspace-users");
 
