@@ -131,6 +131,12 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 		if err != nil {
 			return err
 		}
+		release, err := a.acquireStream(r)
+		if err != nil {
+			return err
+		}
+		defer release()
+		w = newDeadlineWriter(w)
 		flusher, _ := w.(http.Flusher)
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-store")

@@ -90,6 +90,13 @@ func (a *API) Handler() http.Handler {
 }
 
 func (a *API) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
+	if rt.Trigger {
+		if err := a.guardTrigger(r); err != nil {
+			loggerOf(r.Context(), a.log()).Warn("trigger invocation refused", "path", r.URL.Path, "peer", r.RemoteAddr, "error", err.Error())
+			writeProblem(w, r, err)
+			return
+		}
+	}
 	if !rt.Access.Public {
 		user, err := a.authorize(r, rt.Access)
 		if err != nil {
