@@ -93,7 +93,6 @@ var azureSettings = []string{"STATE_STORE_ENDPOINT", "STATE_STORE_KEY", "SERVICE
 	"SERVICE_BUS_CONNECTION_STRING", "KEY_VAULT_URL", "MANAGED_IDENTITY_CLIENT_ID", "TRE_FIREWALL_POLICY_ID",
 	"AZURE_SUBSCRIPTION_ID"}
 
-
 // Config is the handler's validated configuration.
 type Config struct {
 	fleetConfig
