@@ -51,3 +51,22 @@ func TestEventStreamsCappedPerUser(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, 10*time.Second, 20*time.Millisecond, "a closed stream gives its slot back")
 }
+
+// HEAD is GET without the body, as the Functions route allows it.
+func TestHeadIsGetWithoutBody(t *testing.T) {
+	dir, w := buildWorld(t, worldRunning)
+	e := openEnv(t, copyDir(t, dir))
+	admin := e.token("admin", "TREAdmin")
+	for path, want := range map[string]int{
+		"/api/workspaces/" + w.ws: http.StatusOK,
+		"/api/workspaces/00000000-0000-4000-8000-000000000000": http.StatusNotFound,
+		"/api/health": http.StatusOK,
+	} {
+		status, body, _ := e.do(http.MethodHead, path, admin, "")
+		require.Equal(t, want, status, path)
+		require.Empty(t, body, path)
+	}
+	status, _, header := e.do(http.MethodPut, "/api/health", admin, "")
+	require.Equal(t, http.StatusMethodNotAllowed, status)
+	require.Equal(t, "GET, HEAD", header.Get("Allow"))
+}

@@ -81,6 +81,7 @@ var hostSettings = map[string]string{
 var processorNotInAzure = map[string]string{
 	"TRE_DATA_DIR":                  "local mode: the embedded queue and the file secret store, shared with a local handler",
 	"TRE_TEMPLATES_DIR":             "the local runner's bundles; the VM runs the porter runner",
+	"TRE_QUEUE_LOCK_DURATION":       "local mode: the embedded queue; the VM uses Service Bus, whose queues' lock_duration decides",
 	"SERVICE_BUS_CONNECTION_STRING": "tests against a local broker; on the VM the identity (the namespace refuses keys)",
 }
 
