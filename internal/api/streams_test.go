@@ -58,7 +58,7 @@ func TestHeadIsGetWithoutBody(t *testing.T) {
 	e := openEnv(t, copyDir(t, dir))
 	admin := e.token("admin", "TREAdmin")
 	for path, want := range map[string]int{
-		"/api/workspaces/" + w.ws: http.StatusOK,
+		"/api/workspaces/" + w.ws:                              http.StatusOK,
 		"/api/workspaces/00000000-0000-4000-8000-000000000000": http.StatusNotFound,
 		"/api/health": http.StatusOK,
 	} {
