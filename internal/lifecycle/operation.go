@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -699,7 +700,7 @@ func (s *Service) pipelineProperties(ctx context.Context, step tre.OperationStep
 	if step.ResourceAction == tre.ActionInstall {
 		validate = v.ValidateSet // AzureTRE: an install's step may set any property of its template
 	}
-	if err := validate(props); err != nil {
+	if err := cmp.Or(validate(props), checkAddressSpaces(props)); err != nil {
 		return nil, tre.WrapError(tre.CodeInvalid, err, "step %s sets properties of %s %s that its template rejects: %s",
 			step.TemplateStepID, target.ResourceType, target.TemplateName, tre.ErrorMessage(err))
 	}

@@ -136,6 +136,9 @@ func (s *Service) patchOf(ctx context.Context, req PatchRequest, r *tre.Resource
 	if err := v.ValidateUpdate(req.Properties); err != nil {
 		return nil, err
 	}
+	if err := checkAddressSpaces(req.Properties); err != nil {
+		return nil, err
+	}
 	props := schema.DeepCopy(req.Properties)
 	if patch.SecretRefs, err = s.storeSecrets(ctx, r.ID, v, props); err != nil {
 		return nil, err
@@ -262,13 +265,20 @@ func (s *Service) upgradeTarget(ctx context.Context, k registry.Kind, r *tre.Res
 func (s *Service) checkIdle(ctx context.Context, r *tre.Resource) error {
 	busy, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{
 		tre.Eq("resourceId", r.ID), tre.In("status", tre.InProgressStatuses()...),
-	}, Limit: 1})
+	}})
 	if err != nil {
 		return fmt.Errorf("lifecycle: operations of %s: %w", r.ID, err)
 	}
-	if len(busy) > 0 {
+	for _, op := range busy {
+		// A pending operation whose change r does not carry yet may still
+		// be rolled back (its root write loses to another): naming it
+		// would name an operation that never existed. The etag of r, which
+		// the caller's own write is conditional on, settles the race.
+		if op.Pending && r.LastOperationID != op.ID {
+			continue
+		}
 		return tre.Errorf(tre.CodeConflict, "Operation %s (%s, %s) is in progress on this resource: wait for it to end",
-			busy[0].ID, busy[0].Action, busy[0].Status)
+			op.ID, op.Action, op.Status)
 	}
 	return nil
 }
