@@ -30,7 +30,7 @@ var settings = []config.Setting{
 	{Name: "CORE_ADDRESS_SPACE", Default: "10.1.0.0/22", Description: "Part of TRE_ADDRESS_SPACE taken by the core network; never given to a workspace."},
 	{Name: "TRE_SWEEP_INTERVAL", Default: "10s", Description: "Local mode: how often the dispatch-redelivery timer runs (recover interrupted operations, re-send undispatched steps). In Azure its function.json schedule decides."},
 	{Name: "TRE_WATCHDOG_INTERVAL", Default: "30s", Description: "Local mode: how often the operations-watchdog timer runs. In Azure its function.json schedule decides."},
-	{Name: "TRE_DISPATCH_LIMIT", Default: "15m", Description: "Watchdog: a step that could not be sent for this long fails."},
+	{Name: "TRE_DISPATCH_LIMIT", Default: "15m", Description: "Watchdog: a step that could not be sent for this long fails. At least 2 × (TRE_QUEUE_LOCK_DURATION + TRE_SWEEP_INTERVAL), so that redelivery gets two tries first."},
 	{Name: "TRE_PICKUP_LIMIT", Default: "1h", Description: "Watchdog: a step sent but not picked up by a Resource Processor within this fails (and a processor will not start it later)."},
 	{Name: "TRE_HEARTBEAT_LIMIT", Default: "10m", Description: "Watchdog: a running step whose processor has not reported for this long fails."},
 	{Name: "TRE_CANCEL_GRACE", Default: "10m", Description: "Watchdog: a cancelled step no processor confirmed within this fails."},
@@ -40,7 +40,7 @@ var settings = []config.Setting{
 	{Name: "TRE_PROCESSOR_HEARTBEAT", Default: "5s", Description: "Local mode: how often a running bundle reports progress."},
 	{Name: "TRE_AGENT_HEARTBEAT", Default: "30s", Description: "How often Resource Processor agents say they are alive (set the agents' RP_AGENT_HEARTBEAT_INTERVAL to the same): /api/health reports the processor Not OK when none has for 3 intervals."},
 	{Name: "TRE_DRAIN_TIMEOUT", Default: "30s", Description: "Local mode: how long shutdown lets running bundles finish before cancelling them (their requests come back)."},
-	{Name: "TRE_QUEUE_LOCK_DURATION", Default: "60s", Description: "Local mode: session lock of the embedded queue; a dead processor's request comes back after it."},
+	{Name: "TRE_QUEUE_LOCK_DURATION", Default: "60s", Description: "Session lock of the queues: locally the embedded queue's (a dead processor's request comes back after it); in Azure the queues' lock_duration (PT1M), which the default matches. Every mutation is bounded by it; an operation interrupted by a crash is recovered once twice this old, and a step not sent is re-sent this long after it was committed."},
 	{Name: "TRE_QUEUE_MAX_DELIVERY", Default: "10", Description: "Local mode: deliveries of a message before the embedded queue dead-letters it (Service Bus's default)."},
 	{Name: "TRE_MAX_BODY_BYTES", Default: "1048576", Description: "Largest request body accepted (bytes); larger bodies get 413."},
 	{Name: "TRE_SHUTDOWN_TIMEOUT", Default: "20s", Description: "How long SIGTERM waits for in-flight requests before closing."},
@@ -200,6 +200,7 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	}
 	c.addressSettings(e)
 	c.listenSettings(e)
+	c.timingSettings(e)
 	c.adapterSettings(e)
 	c.secretStoreSettings(e)
 	c.localModeSettings(e)

@@ -232,13 +232,13 @@ func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 		signal = egress.NewSignal()
 		opts.Firewall = signal
 	}
-	m.lifecycle = lifecycle.New(m.store, reg, m.secrets, m.queue, lifecycle.Config{
+	m.lifecycle = lifecycle.New(m.store, reg, m.secrets, m.queue, m.Config.withTimings(lifecycle.Config{
 		TREID: m.Config.TREID, Location: m.Config.Location,
 		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
 		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
 		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
 		ClientID: workspaceClientID(m.Config), ScopeID: workspaceScopeID(m.Config),
-	}, opts)
+	}), opts)
 	m.firewall, err = egress.New(m.store, backend, m.lifecycle, signal, egress.Config{
 		Firewall: m.Config.FirewallConfig(), Holder: leaseHolder(), BeatEvery: m.Config.HeartbeatLimit / 4,
 	}, egress.Options{Log: m.Log.With("component", "firewall")})

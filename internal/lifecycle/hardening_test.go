@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -50,4 +51,107 @@ func TestAddressSpacesMustBeCIDRs(t *testing.T) {
 	}
 	require.NoError(t, checkAddressSpaces(map[string]any{"address_spaces": []any{"10.1.4.0/24", "10.2.0.0/16"}}))
 	require.NoError(t, checkAddressSpaces(map[string]any{"other": 1}))
+}
+
+// raceStore runs hook once, right after the watchdog's query of operations
+// in progress: what happens there happens between the watchdog's read and
+// its write.
+type raceStore struct {
+	tre.Store
+	hook func()
+}
+
+func (r *raceStore) Query(ctx context.Context, c tre.Collection, q tre.Query) ([]tre.Document, error) {
+	docs, err := r.Store.Query(ctx, c, q)
+	if hook := r.hook; hook != nil && c == tre.Operations && len(q.Where) == 2 {
+		r.hook = nil
+		hook()
+	}
+	return docs, err
+}
+
+// The watchdog decides from its read; a step sent (or being sent) between
+// that read and the watchdog's write is not failed, and the bundle's real
+// result is applied. Deterministic: the clock is the fixture's, the
+// interleaving the store hook's.
+func TestWatchdogNeverFailsAStepThatMovedOn(t *testing.T) {
+	for name, between := range map[string]func(f *fixture, opID string){
+		"sent meanwhile": func(f *fixture, opID string) {
+			require.NoError(t, f.svc.dispatch(context.Background(), opID))
+		},
+		"being sent meanwhile": func(f *fixture, opID string) {
+			op := f.operation(opID)
+			claimed, err := f.svc.claimSend(context.Background(), opID, op.Steps[0])
+			require.NoError(t, err)
+			require.True(t, claimed)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			f.sent.fail = context.DeadlineExceeded
+			_, op := f.createWorkspace(nil)
+			f.sent.fail = nil
+			require.Zero(t, f.operation(op.ID).Steps[0].DispatchedWhen)
+			f.clock.advance(f.svc.cfg.DispatchLimit + time.Second)
+
+			base := f.svc.store
+			f.svc.store = &raceStore{Store: base, hook: func() { between(f, op.ID) }}
+			n, err := f.svc.Watchdog(ctx)
+			f.svc.store = base
+			require.NoError(t, err)
+			require.Zero(t, n, "the step moved on after the watchdog's read")
+			got := f.operation(op.ID)
+			require.Equal(t, tre.StatusAwaitingDeployment, got.Steps[0].Status)
+
+			require.Equal(t, Applied, f.status(got, 0, tre.StatusDeploying))
+			require.Equal(t, Applied, f.status(got, 0, tre.StatusDeployed))
+			require.Equal(t, tre.StatusDeployed, f.operation(op.ID).Status, "the real result is applied")
+			require.Equal(t, tre.StatusDeployed, f.resource(got.ResourceID).DeploymentStatus)
+		})
+	}
+}
+
+// A claimed send that never finished (the process died while sending) no
+// longer holds the watchdog off once MutationTimeout has passed.
+func TestWatchdogFailsAStepWhoseSendDied(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.sent.fail = context.DeadlineExceeded
+	_, op := f.createWorkspace(nil)
+	claimed, err := f.svc.claimSend(ctx, op.ID, f.operation(op.ID).Steps[0])
+	require.NoError(t, err)
+	require.True(t, claimed)
+	f.clock.advance(f.svc.cfg.DispatchLimit + f.svc.cfg.MutationTimeout + time.Second)
+	n, err := f.svc.Watchdog(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Contains(t, f.operation(op.ID).Message, "could not be sent to the Resource Processor")
+}
+
+// An operation interrupted by a crash (its root change written, the rest
+// not) is recovered once it is RecoverAfter old, and stops refusing other
+// operations then; RecoverAfter follows the settings (the handler makes it
+// twice the queue lock), not a fixed 5 minutes.
+func TestCrashedOperationRecoveredAfterRecoverAfter(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ws := f.deployedWorkspace()
+	f.svc.cfg.MutationTimeout, f.svc.cfg.RecoverAfter = 5*time.Second, 10*time.Second
+	svc, cs := f.crashAt(2) // the pending operation and the root's change, then the crash
+	_, err := svc.Patch(ctx, PatchRequest{Ref: WorkspaceRef(ws.ID), Properties: map[string]any{"display_name": "x"}, ETag: ws.ETag, IfMatch: true, User: admin})
+	require.True(t, cs.crashed, "the patch was interrupted: %v", err)
+	// f.svc is the restarted process, on the same store.
+	patch := func() error {
+		_, err := f.svc.Patch(ctx, PatchRequest{Ref: WorkspaceRef(ws.ID), Properties: map[string]any{"display_name": "y"}, ETag: f.resource(ws.ID).ETag, IfMatch: true, User: admin})
+		return err
+	}
+	require.NoError(t, f.svc.Sweep(ctx))
+	require.Equal(t, tre.CodeConflict, tre.ErrorCode(patch()), "in progress until recovered")
+	f.clock.advance(10 * time.Second)
+	require.NoError(t, f.svc.Sweep(ctx))
+	pending, err := tre.QueryAs[tre.Operation](ctx, f.store, tre.Operations, tre.Query{Where: []tre.Cond{tre.Eq("pending", true)}})
+	require.NoError(t, err)
+	require.Empty(t, pending, "recovered after RecoverAfter")
+	require.NotZero(t, f.operation(f.resource(ws.ID).LastOperationID).Steps[0].DispatchedWhen, "and dispatched")
 }

@@ -229,6 +229,10 @@ func (s *Service) commit(ctx context.Context, op *tre.Operation, changes []tre.R
 
 var errRootNotApplied = errors.New("lifecycle: the operation's root change was not applied")
 
+// errUnchanged, returned by updateOperation's function, leaves the
+// operation as it is (no write).
+var errUnchanged = errors.New("lifecycle: operation unchanged")
+
 // applyChanges applies an operation's changes in order. The root's write
 // is conditional on its recorded etag; in recovery (or for other
 // resources) a stale etag means someone else wrote meanwhile, and the
@@ -370,7 +374,12 @@ func (s *Service) updateOperation(ctx context.Context, id string, fn func(*tre.O
 		if err != nil {
 			return fmt.Errorf("lifecycle: update operation %s: %w", id, err)
 		}
-		if err := fn(op); err != nil {
+		if err := fn(op); errors.Is(err, errUnchanged) {
+			if into != nil {
+				*into = *op
+			}
+			return nil
+		} else if err != nil {
 			return err
 		}
 		op.UpdatedWhen = s.ts()
@@ -477,7 +486,12 @@ func (s *Service) dispatch(ctx context.Context, opID string) error {
 	if s.sender == nil {
 		return tre.Errorf(tre.CodeUnavailable, "no queue to send step %s to", step.ID)
 	}
-	err = s.sender.Send(ctx, tre.QueueRequests, tre.Message{
+	if claimed, err := s.claimSend(ctx, op.ID, step); err != nil || !claimed {
+		return err
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.MutationTimeout)
+	defer cancel()
+	err = s.sender.Send(sendCtx, tre.QueueRequests, tre.Message{
 		MessageID: requestMessageID(step), SessionID: step.ResourceID, CorrelationID: op.ID, Subject: step.ResourceAction, Body: body,
 	})
 	if err != nil {
@@ -504,6 +518,25 @@ func (s *Service) dispatch(ctx context.Context, opID string) error {
 		s.sendCancel(ctx, op.ID, step, tre.User{Name: "the control plane"}, "the step ended before it was sent")
 	}
 	return err
+}
+
+// claimSend records, conditionally on the operation's etag, that a send of
+// step begins now; it reports false when the step is no longer waiting to
+// be sent (failed, cancelled, sent by another). A send takes at most
+// MutationTimeout, and the watchdog does not fail a step within that of
+// its claim: either the watchdog's failure or the claim is written first,
+// and the other sees it.
+func (s *Service) claimSend(ctx context.Context, opID string, step tre.OperationStep) (bool, error) {
+	claimed := false
+	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
+		st := o.Step(step.ID)
+		if st == nil || st.Attempt != step.Attempt || st.Status.Phase() != tre.PhaseAwaiting || st.DispatchedWhen != 0 {
+			return errUnchanged
+		}
+		st.SendingWhen, claimed = s.ts(), true
+		return nil
+	}, nil)
+	return claimed, err
 }
 
 // dispatchFirewallStep marks a firewall step sent and signals the firewall
@@ -742,6 +775,14 @@ func asMap(r *tre.Resource) map[string]any {
 func (s *Service) failStep(ctx context.Context, opID, stepID, msg string) error {
 	_, err := s.ApplyStatus(ctx, s.failureUpdate(ctx, opID, stepID, msg))
 	return err
+}
+
+// failStepIf fails a step only if still holds of it as stored when the
+// failure is written: it is checked again inside the conditional write that
+// records the failure, so a decision made on an older read never fails a
+// step that has moved on since. Returns Applied when it failed the step.
+func (s *Service) failStepIf(ctx context.Context, opID, stepID, msg string, still func(tre.OperationStep) bool) (Outcome, error) {
+	return s.applyStatus(ctx, s.failureUpdate(ctx, opID, stepID, msg), still)
 }
 
 func (s *Service) failureUpdate(ctx context.Context, opID, stepID, msg string) tre.StatusUpdate {
