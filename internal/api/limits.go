@@ -134,4 +134,3 @@ func fieldInvalid(path, format string, args ...any) error {
 	}
 	return tre.FieldErrorf(tre.CodeInvalid, path, format, args...)
 }
-
