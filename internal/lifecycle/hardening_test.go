@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -154,4 +155,56 @@ func TestCrashedOperationRecoveredAfterRecoverAfter(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, pending, "recovered after RecoverAfter")
 	require.NotZero(t, f.operation(f.resource(ws.ID).LastOperationID).Steps[0].DispatchedWhen, "and dispatched")
+}
+
+// A sensitive array shrunk by a patch: the references into the dropped
+// items go with them (their secrets are deleted), and every later upgrade
+// still resolves each reference it sends.
+func TestSensitiveArrayShrinkThenPatch(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.register(registry.Kind{Type: tre.TypeWorkspace}, "ws-list", "1.0.0", schemaOf("List", map[string]any{
+		"secret_list": map[string]any{"type": "array", "updateable": true, "items": map[string]any{"type": "string", "sensitive": true}},
+		"colour":      map[string]any{"type": "string", "updateable": true},
+	}, nil))
+	r, op, err := f.svc.Create(ctx, CreateRequest{Type: tre.TypeWorkspace, TemplateName: "ws-list", User: admin, Roles: admin.Roles,
+		Properties: map[string]any{"display_name": "W", "description": "d", "secret_list": []any{"first-SECRET", "second-SECRET"}}})
+	require.NoError(t, err)
+	f.complete(op)
+	before := f.resource(r.ID).SecretRefs
+	require.Len(t, before, 2)
+
+	patch := func(props map[string]any) {
+		t.Helper()
+		op, err := f.svc.Patch(ctx, PatchRequest{Ref: WorkspaceRef(r.ID), Properties: props, ETag: f.resource(r.ID).ETag, IfMatch: true, User: admin})
+		require.NoError(t, err)
+		f.complete(op)
+		// Every reference the request carries points at a value it sends:
+		// the processor puts each there ("is not in the request" otherwise).
+		reqs := f.sent.requests(t)
+		last := reqs[len(reqs)-1]
+		for ptr := range last.SecretRefs {
+			v, ok := tre.PointerGet(last.Parameters, ptr)
+			require.True(t, ok, "reference %s is not in the request", ptr)
+			require.Equal(t, tre.Redacted, v)
+		}
+	}
+	// Keep the first (sent back as GET shows it), drop the second.
+	patch(map[string]any{"secret_list": []any{tre.Redacted}})
+	after := f.resource(r.ID).SecretRefs
+	require.Equal(t, map[string]string{"/secret_list/0": before["/secret_list/0"]}, after)
+	_, err = f.secrets.Get(ctx, before["/secret_list/1"])
+	require.Equal(t, tre.CodeNotFound, tre.ErrorCode(err), "the dropped value's secret is deleted")
+	kept, err := f.secrets.Get(ctx, before["/secret_list/0"])
+	require.NoError(t, err)
+	require.Equal(t, `"first-SECRET"`, kept)
+
+	patch(map[string]any{"colour": "blue"}) // a later upgrade
+	patch(map[string]any{"secret_list": []any{}})
+	require.Empty(t, f.resource(r.ID).SecretRefs)
+	_, err = f.secrets.Get(ctx, before["/secret_list/0"])
+	require.Equal(t, tre.CodeNotFound, tre.ErrorCode(err))
+	patch(map[string]any{"secret_list": []any{"third-SECRET", "fourth-SECRET", "fifth-SECRET"}})
+	require.Len(t, f.resource(r.ID).SecretRefs, 3)
+	patch(map[string]any{"colour": "green"})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -343,6 +344,7 @@ func applyPatch(r *tre.Resource, p *tre.ResourcePatch) {
 			r.Properties[k] = v
 		}
 	}
+	dropReplacedRefs(r, p)
 	for k, v := range p.SecretRefs {
 		if r.SecretRefs == nil {
 			r.SecretRefs = map[string]string{}
@@ -354,6 +356,28 @@ func applyPatch(r *tre.Resource, p *tre.ResourcePatch) {
 	}
 	if p.DeploymentStatus != "" {
 		r.DeploymentStatus = p.DeploymentStatus
+	}
+}
+
+// dropReplacedRefs forgets the secret references under the properties a
+// patch replaces: a patch replaces a top-level property whole, so a
+// reference into its old value (an item of a longer array, a member the new
+// object lacks) follows it out, unless the patch sends "REDACTED" at that
+// place (keep the stored value) or stores a new one there.
+func dropReplacedRefs(r *tre.Resource, p *tre.ResourcePatch) {
+	for k := range p.Properties {
+		top := tre.Pointer(k)
+		for ptr := range r.SecretRefs {
+			if ptr != top && !strings.HasPrefix(ptr, top+"/") {
+				continue
+			}
+			if v, ok := tre.PointerGet(r.Properties, ptr); ok && v == tre.Redacted {
+				if _, replaced := p.SecretRefs[ptr]; !replaced {
+					continue
+				}
+			}
+			delete(r.SecretRefs, ptr)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/tre-go/tre/internal/registry"
@@ -96,7 +97,7 @@ func (s *Service) Patch(ctx context.Context, req PatchRequest) (*tre.Operation, 
 		}
 		return nil, err
 	}
-	s.deleteSecrets(context.WithoutCancel(ctx), superseded(r.SecretRefs, patch.SecretRefs))
+	s.deleteSecrets(context.WithoutCancel(ctx), superseded(r, patch))
 	s.log.Info("resource patched", "resource_id", r.ID, "operation_id", op.ID, "cascaded", len(children))
 	return op, nil
 }
@@ -195,12 +196,21 @@ func patchChanges(r *tre.Resource, children []*tre.Resource, patch *tre.Resource
 	return changes
 }
 
-// superseded are the secrets that new references replace: no longer used.
-func superseded(old, refs map[string]string) map[string]string {
+// superseded are the secrets of r a patch leaves without a reference:
+// values it replaced, and those under the properties it replaced.
+func superseded(r *tre.Resource, p *tre.ResourcePatch) map[string]string {
+	after := *r
+	after.Properties = schema.DeepCopy(r.Properties)
+	after.SecretRefs = maps.Clone(r.SecretRefs)
+	applyPatch(&after, p)
+	kept := map[string]bool{}
+	for _, name := range after.SecretRefs {
+		kept[name] = true
+	}
 	out := map[string]string{}
-	for p, name := range refs {
-		if prev, ok := old[p]; ok && prev != name {
-			out[p] = prev
+	for ptr, name := range r.SecretRefs {
+		if !kept[name] {
+			out[ptr] = name
 		}
 	}
 	return out
