@@ -9,7 +9,7 @@ PORT    ?= 8080
 AZURITE_PORT ?= 10000
 export TRE_DATA_DIR ?= .tre
 
-.PHONY: build run test test-deps test-integration stress lint vet clean ui ui-if-node
+.PHONY: build run test test-deps test-integration stress lint vet clean ui ui-if-node fuzz
 
 ## ui: the web UI (ui/, TypeScript) built into internal/webui/dist/app, which the handler embeds (Node.js 20.19+, npm)
 ui:
@@ -71,6 +71,10 @@ stress:
 	@pids=(); for _ in $$(seq "$$(nproc)"); do (while :; do :; done) & pids+=($$!); done; \
 	trap 'kill "$${pids[@]}" 2>/dev/null' EXIT; \
 	$(GO) test -race -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
+
+## fuzz: every fuzz target for FUZZTIME each (default 8s; FUZZTIME=10m make fuzz to run them longer)
+fuzz:
+	GO=$(GO) scripts/fuzz.sh
 
 ## lint: staticcheck, deadcode, complexity (gocyclo: over 19 fails) and length (funclen: over 79 lines fails) of production functions; prints the top 5 of both
 lint:

@@ -58,7 +58,7 @@ func minimal(title string) map[string]any {
 // mode: everything disabled (so it can be deleted); a custom action
 // running on each resource; or that action failed. The extra functions add
 // to the world before its etags are read.
-func buildWorld(t *testing.T, mode string, extra ...func(*env, *world)) (string, world) {
+func buildWorld(t testing.TB, mode string, extra ...func(*env, *world)) (string, world) {
 	t.Helper()
 	dir := t.TempDir()
 	e := openEnv(t, dir)
@@ -459,7 +459,7 @@ func named(path string, w world) string {
 
 // addBatches stores two bulk upgrades of the world's workspace: one
 // running (its upgrade not started yet), one paused, one completed.
-func addBatches(t *testing.T, e *env, w world) (running, paused, done string) {
+func addBatches(t testing.TB, e *env, w world) (running, paused, done string) {
 	t.Helper()
 	ctx := context.Background()
 	ids := []string{"0b0b0b0b-0000-4000-8000-000000000001", "0b0b0b0b-0000-4000-8000-000000000002", "0b0b0b0b-0000-4000-8000-000000000003"}

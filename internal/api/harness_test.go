@@ -39,7 +39,7 @@ import (
 
 // env is the API over one data directory.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	db     *sqlite.DB
 	queue  *sqlite.Queue
@@ -63,7 +63,7 @@ type env struct {
 	logs   *strings.Builder
 }
 
-func openEnv(t *testing.T, dir string) *env {
+func openEnv(t testing.TB, dir string) *env {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), dir)
 	require.NoError(t, err)
@@ -184,7 +184,7 @@ func (e *env) complete(op *tre.Operation) {
 }
 
 // copyDir copies a closed data directory for a test case.
-func copyDir(t *testing.T, from string) string {
+func copyDir(t testing.TB, from string) string {
 	t.Helper()
 	to := t.TempDir()
 	entries, err := os.ReadDir(from)
