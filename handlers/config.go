@@ -20,7 +20,7 @@ import (
 // settings table and local.settings.sample.json are checked against it.
 var settings = []config.Setting{
 	{Name: "FUNCTIONS_CUSTOMHANDLER_PORT", Default: "8080", Description: "Port to listen on. The Functions host sets it; 8080 when run alone."},
-	{Name: "TRE_LISTEN_ADDRESS", Default: "127.0.0.1", Description: "Address to listen on. The Functions host connects over loopback; set 0.0.0.0 only behind your own proxy."},
+	{Name: "TRE_LISTEN_ADDRESS", Default: "127.0.0.1", Description: "Address to listen on. The Functions host connects over loopback; set 0.0.0.0 only behind your own proxy, with TRE_TRIGGER_KEY and Entra ID (start-up refuses it otherwise: README, Security)."},
 	{Name: "TRE_TRIGGER_KEY", Default: "", Description: "Shared secret the trigger routes (/deployment-status, the timers) require in the X-TRE-Trigger-Key header, at least 32 characters. Required with a non-loopback TRE_LISTEN_ADDRESS. Default: a random key per process when the local stand-in for the Functions host runs (it sends it), else none (behind the Functions host, only loopback peers reach them). Never set it behind the Functions host: the host cannot send it.", Secret: true},
 	{Name: "TRE_DATA_DIR", Default: ".tre", Description: "Directory of the embedded store (SQLite file) and the dev issuer's key, relative to the working directory."},
 	{Name: "LOG_LEVEL", Default: "info", Description: "debug, info, warn or error. Logs are JSON lines on stdout."},

@@ -64,6 +64,10 @@ func (c *Config) listenSettings(e *config.Env) {
 	}
 	addr, err := netip.ParseAddr(c.ListenAddress)
 	loopback := c.ListenAddress == "localhost" || (err == nil && addr.Unmap().IsLoopback())
+	if !loopback && c.DevAuth() {
+		e.Problemf("TRE_LISTEN_ADDRESS: %q is not loopback, and the dev token issuer is in use (AAD_TENANT_ID is empty): its sign-in "+
+			"gives a token of any role to whoever reaches it; listen on loopback, or use Entra ID", c.ListenAddress)
+	}
 	if !loopback && c.TriggerKey == "" {
 		e.Problemf("TRE_TRIGGER_KEY: required with the non-loopback TRE_LISTEN_ADDRESS %q: the trigger routes "+
 			"(/deployment-status, the timers) accept results and must answer only the Functions host or its local stand-in", c.ListenAddress)

@@ -35,17 +35,30 @@ func TestDevIssuerRefusedBesideAzureChoices(t *testing.T) {
 // protects them.
 func TestNonLoopbackListenNeedsTriggerKey(t *testing.T) {
 	dir := t.TempDir()
+	entra := map[string]string{"AAD_TENANT_ID": "t", "API_CLIENT_ID": "c"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range entra {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
 	for _, addr := range []string{"0.0.0.0", "::", "192.0.2.1", "example.org"} {
-		_, err := loadConfig(envOf(dir, map[string]string{"TRE_LISTEN_ADDRESS": addr}))
+		_, err := loadConfig(envOf(dir, with("TRE_LISTEN_ADDRESS", addr)))
 		require.ErrorContains(t, err, "TRE_TRIGGER_KEY: required with the non-loopback TRE_LISTEN_ADDRESS", addr)
+		_, err = loadConfig(envOf(dir, map[string]string{"TRE_LISTEN_ADDRESS": addr, "TRE_TRIGGER_KEY": strings.Repeat("k", 32)}))
+		require.ErrorContains(t, err, "the dev token issuer is in use", "the dev sign-in must not be reachable from elsewhere")
 	}
 	for _, addr := range []string{"127.0.0.1", "::1", "localhost", "127.0.0.2"} {
 		_, err := loadConfig(envOf(dir, map[string]string{"TRE_LISTEN_ADDRESS": addr}))
 		require.NoError(t, err, addr)
 	}
-	_, err := loadConfig(envOf(dir, map[string]string{"TRE_LISTEN_ADDRESS": "0.0.0.0", "TRE_TRIGGER_KEY": "short"}))
+	_, err := loadConfig(envOf(dir, with("TRE_LISTEN_ADDRESS", "0.0.0.0", "TRE_TRIGGER_KEY", "short")))
 	require.ErrorContains(t, err, "TRE_TRIGGER_KEY: must be at least 32 characters")
-	cfg, err := loadConfig(envOf(dir, map[string]string{"TRE_LISTEN_ADDRESS": "0.0.0.0", "TRE_TRIGGER_KEY": strings.Repeat("k", 32)}))
+	cfg, err := loadConfig(envOf(dir, with("TRE_LISTEN_ADDRESS", "0.0.0.0", "TRE_TRIGGER_KEY", strings.Repeat("k", 32))))
 	require.NoError(t, err)
 	require.Equal(t, strings.Repeat("k", 32), cfg.TriggerKey)
 }
