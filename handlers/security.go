@@ -21,20 +21,20 @@ import (
 // idleTimeout. Responses have no overall write deadline, as event streams
 // last as long as their operation: each of their writes has its own
 // (api.streamWriteTimeout), and other responses are written at once.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 60 * time.Second
-	idleTimeout       = 120 * time.Second
-)
+var timeouts = serverTimeouts{ReadHeader: 10 * time.Second, Read: 60 * time.Second, Idle: 120 * time.Second}
+
+// serverTimeouts are the server's bounds on a connection's states (tests
+// shorten them).
+type serverTimeouts struct{ ReadHeader, Read, Idle time.Duration }
 
 // newServer is the handler's HTTP server, with timeouts for every
 // connection state.
 func (m *Main) newServer() *http.Server {
 	return &http.Server{
 		Handler:           m.front,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: timeouts.ReadHeader,
+		ReadTimeout:       timeouts.Read,
+		IdleTimeout:       timeouts.Idle,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
 }

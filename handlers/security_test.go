@@ -2,9 +2,11 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -75,13 +77,38 @@ func TestLocalTriggerRoutesNeedTheProcessKey(t *testing.T) {
 	}
 }
 
-// The server's timeouts: a stalled request body is cut off rather than
-// kept open (what this test checks is that the server has them; their
-// effect is net/http's).
+// The server's timeouts: a connection that stalls its headers or its body,
+// or stays idle, is closed by the server, unauthenticated as it is.
 func TestServerTimeoutsBoundEveryConnectionState(t *testing.T) {
 	m := &Main{Log: newLogger(io.Discard, "error")}
 	s := m.newServer()
-	require.Positive(t, s.ReadHeaderTimeout)
-	require.Positive(t, s.ReadTimeout)
-	require.Positive(t, s.IdleTimeout)
+	require.Equal(t, timeouts, serverTimeouts{ReadHeader: s.ReadHeaderTimeout, Read: s.ReadTimeout, Idle: s.IdleTimeout})
+	require.Positive(t, timeouts.ReadHeader)
+	require.Positive(t, timeouts.Read)
+	require.Positive(t, timeouts.Idle)
+
+	saved := timeouts
+	timeouts = serverTimeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Idle: 300 * time.Millisecond}
+	t.Cleanup(func() { timeouts = saved })
+	h := start(t, t.TempDir())
+	addr := strings.TrimPrefix(h.url, "http://")
+	for name, sent := range map[string]string{
+		"stalled headers": "POST /api/workspaces HTTP/1.1\r\nHost: x\r\n",
+		"stalled body":    "POST /api/workspaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+		"idle":            "GET /api/ping HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			defer conn.Close()
+			_, err = conn.Write([]byte(sent))
+			require.NoError(t, err)
+			// The server closes the connection (after answering, for
+			// the idle one): reading reaches EOF. The deadline only
+			// bounds a failing test.
+			require.NoError(t, conn.SetReadDeadline(time.Now().Add(30*time.Second)))
+			_, err = io.ReadAll(conn)
+			require.NoError(t, err, "the server closed the connection")
+		})
+	}
 }
