@@ -502,10 +502,16 @@ func (s *Service) dispatch(ctx context.Context, opID string) error {
 		// gone): it fails with the reason, and the operation with it.
 		return s.failStep(ctx, op.ID, step.ID, err.Error())
 	}
+	return s.send(ctx, op, step, msg)
+}
+
+// send claims the step's send, sends its request and marks it dispatched;
+// a step that ended meanwhile is withdrawn (a cancel follows its request).
+func (s *Service) send(ctx context.Context, op *tre.Operation, step tre.OperationStep, msg *tre.ResourceRequest) error {
 	msg.NotAfter = tre.Timestamp(s.now().Add(s.cfg.PickupLimit))
 	body, err := json.Marshal(msg)
 	if err != nil {
-		return fmt.Errorf("lifecycle: dispatch %s: %w", opID, err)
+		return fmt.Errorf("lifecycle: dispatch %s: %w", op.ID, err)
 	}
 	if s.sender == nil {
 		return tre.Errorf(tre.CodeUnavailable, "no queue to send step %s to", step.ID)
