@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# The kill -9 burst (issue: hardening): 20 workspace creations at once, the
-# handler killed with SIGKILL within the first 100 ms, then restarted; every
-# workspace the store holds must reach a final status within 90 s, and none
-# may have failed although its bundle succeeded (the sandbox bundle always
-# succeeds here, so every one must end deployed).
-#
-#   scripts/crash-burst.sh [--count 20] [--kill-after 0.1] [--deadline 90]
-#
-# Runs the real tre-handler (make build) on a free port with a temporary
-# data directory and short limits (queue lock 5 s, sweep and watchdog every
-# second, dispatch limit 15 s). Needs curl and jq. Exits 0 when the
-# property holds, 1 (with each offending workspace) when not.
+# The kill -9 burst of the hardening issue: see usage below.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+
+usage() {
+	cat <<'USAGE'
+Usage: scripts/crash-burst.sh [--count 20] [--kill-after 0.1] [--deadline 90]
+
+The kill -9 burst: --count workspace creations at once; the handler is
+killed with SIGKILL --kill-after seconds after the first of them was
+answered (on a loaded machine the burst may take longer than that to
+arrive), then restarted. Every workspace the store holds must reach a
+final status within --deadline seconds, and none may have failed although
+its bundle succeeded (the sandbox bundle always succeeds here, so every
+one must end deployed).
+
+Runs the real tre-handler (built to bin/) on a free port with a temporary
+data directory and short limits (queue lock 5 s, sweep and watchdog every
+second, dispatch limit 15 s). Needs curl, jq and python3 (for a free
+port). Exits 0 when the property holds, 1 (naming each offending
+workspace) when not.
+USAGE
+}
 
 count=20 kill_after=0.1 deadline=90
 while [[ $# -gt 0 ]]; do
@@ -20,11 +28,12 @@ while [[ $# -gt 0 ]]; do
 	--count) count=$2; shift 2 ;;
 	--kill-after) kill_after=$2; shift 2 ;;
 	--deadline) deadline=$2; shift 2 ;;
-	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h | --help) usage; exit 0 ;;
 	*) echo "crash-burst.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
 
+cd "$(dirname "$0")/.."
 GO=${GO:-go}
 "$GO" build -o bin/tre-handler ./handlers
 data=$(mktemp -d)

@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for FUZZTIME each (make fuzz; CI runs it with the
-# default, a few seconds each). A failure leaves the input that failed in
-# the package's testdata/fuzz/<target>/, which `go test` then runs as a
-# seed for good: commit it with the fix.
-#
-#   scripts/fuzz.sh                      every target, FUZZTIME each (default 8s)
-#   FUZZTIME=10m scripts/fuzz.sh         longer, locally
-#   scripts/fuzz.sh FuzzTemplateSchema   one target
-#
-# FUZZ_PARALLEL sets the fuzzing workers (default 1: CI machines are small;
-# each worker is a process).
+# Runs the fuzz targets (make fuzz, CI): see usage below.
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+	cat <<'USAGE'
+Usage: scripts/fuzz.sh [TARGET...]
+
+Runs every fuzz target (or the TARGETs named) for FUZZTIME each: make fuzz
+and CI run it with the default. A failure leaves the input that failed in
+the package's testdata/fuzz/<target>/, which `go test` then runs as a seed
+for good: commit it with the fix.
+
+  scripts/fuzz.sh                      every target, FUZZTIME each (default 8s)
+  FUZZTIME=10m scripts/fuzz.sh         longer, locally
+  scripts/fuzz.sh FuzzTemplateSchema   one target
+
+Environment: FUZZTIME (default 8s), FUZZ_PARALLEL (fuzzing workers,
+default 1: CI machines are small and each worker is a process), GO.
+USAGE
+	exit 0
+fi
 cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
