@@ -206,7 +206,16 @@ func snapshot(opID string, r *tre.Resource) tre.ResourceHistoryItem {
 // deletes it: the caller never got an answer), or one whose root change
 // happened (recovery applies the remaining changes and dispatches it). See
 // recoverPending.
+//
+// With tre.Atomic, all of it (the operation, the changes, the first step's
+// message and its dispatch mark) is one transaction instead, and nothing
+// is ever pending: see commitInTx.
 func (s *Service) commit(ctx context.Context, op *tre.Operation, changes []tre.ResourceChange) error {
+	if s.atomic != nil {
+		return s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+			return tx.commitInTx(ctx, op, changes)
+		})
+	}
 	op.Pending, op.Changes = true, changes
 	etag, err := tre.CreateAs(ctx, s.store, tre.Operations, op.ID, op)
 	if err != nil {
@@ -224,6 +233,27 @@ func (s *Service) commit(ctx context.Context, op *tre.Operation, changes []tre.R
 	if err := s.finishCommit(ctx, op); err != nil {
 		return err
 	}
+	s.dispatchSoon(ctx, op.ID)
+	return nil
+}
+
+// commitInTx writes an operation and its changes, and dispatches its first
+// step, in the transaction s is bound to: they become visible together, so
+// the operation is written final (not pending, without its changes). The
+// root's change is conditional on its etag: a stale one (or any error)
+// undoes everything. A step that cannot be sent does not undo the
+// operation: it stays undispatched, for the redelivery timer.
+func (s *Service) commitInTx(ctx context.Context, op *tre.Operation, changes []tre.ResourceChange) error {
+	op.Changes = changes
+	if err := s.applyChanges(ctx, op, false); err != nil {
+		return err
+	}
+	op.Pending, op.Changes = false, nil
+	etag, err := tre.CreateAs(ctx, s.store, tre.Operations, op.ID, op)
+	if err != nil {
+		return fmt.Errorf("lifecycle: save operation %s: %w", op.ID, err)
+	}
+	op.ETag = etag
 	s.dispatchSoon(ctx, op.ID)
 	return nil
 }
@@ -812,7 +842,14 @@ func (s *Service) failStep(ctx context.Context, opID, stepID, msg string) error 
 // records the failure, so a decision made on an older read never fails a
 // step that has moved on since. Returns Applied when it failed the step.
 func (s *Service) failStepIf(ctx context.Context, opID, stepID, msg string, still func(tre.OperationStep) bool) (Outcome, error) {
-	return s.applyStatus(ctx, s.failureUpdate(ctx, opID, stepID, msg), still)
+	upd := s.failureUpdate(ctx, opID, stepID, msg)
+	var outcome Outcome
+	err := s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+		var err error
+		outcome, err = tx.applyStatus(ctx, upd, still)
+		return err
+	})
+	return outcome, err
 }
 
 func (s *Service) failureUpdate(ctx context.Context, opID, stepID, msg string) tre.StatusUpdate {
