@@ -9,7 +9,7 @@ PORT    ?= 8080
 AZURITE_PORT ?= 10000
 export TRE_DATA_DIR ?= .tre
 
-.PHONY: build run test test-deps test-integration stress lint vet clean ui ui-if-node bench
+.PHONY: build run test test-deps test-integration stress lint vet clean ui ui-if-node bench fuzz
 
 ## ui: the web UI (ui/, TypeScript) built into internal/webui/dist/app, which the handler embeds (Node.js 20.19+, npm)
 ui:
@@ -78,6 +78,10 @@ bench: build
 	$(GO) build -o $(BIN)/bare ./cmd/treperf/bare
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./handlers ./internal/lifecycle ./internal/auth ./internal/registry
 	$(GO) run ./cmd/treperf $(BENCH_FLAGS) all
+
+## fuzz: every fuzz target for FUZZTIME each (default 8s; FUZZTIME=10m make fuzz to run them longer)
+fuzz:
+	GO=$(GO) scripts/fuzz.sh
 
 ## lint: staticcheck, deadcode, complexity (gocyclo: over 19 fails) and length (funclen: over 79 lines fails) of production functions; prints the top 5 of both
 lint:

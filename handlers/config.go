@@ -20,7 +20,8 @@ import (
 // settings table and local.settings.sample.json are checked against it.
 var settings = []config.Setting{
 	{Name: "FUNCTIONS_CUSTOMHANDLER_PORT", Default: "8080", Description: "Port to listen on. The Functions host sets it; 8080 when run alone."},
-	{Name: "TRE_LISTEN_ADDRESS", Default: "127.0.0.1", Description: "Address to listen on. The Functions host connects over loopback; set 0.0.0.0 only behind your own proxy."},
+	{Name: "TRE_LISTEN_ADDRESS", Default: "127.0.0.1", Description: "Address to listen on. The Functions host connects over loopback; set 0.0.0.0 only behind your own proxy, with TRE_TRIGGER_KEY and Entra ID (start-up refuses it otherwise: README, Security)."},
+	{Name: "TRE_TRIGGER_KEY", Default: "", Description: "Shared secret the trigger routes (/deployment-status, the timers) require in the X-TRE-Trigger-Key header, at least 32 characters. Required with a non-loopback TRE_LISTEN_ADDRESS. Default: a random key per process when the local stand-in for the Functions host runs (it sends it), else none (behind the Functions host, only loopback peers reach them). Never set it behind the Functions host: the host cannot send it.", Secret: true},
 	{Name: "TRE_DATA_DIR", Default: ".tre", Description: "Directory of the embedded store (SQLite file) and the dev issuer's key, relative to the working directory."},
 	{Name: "LOG_LEVEL", Default: "info", Description: "debug, info, warn or error. Logs are JSON lines on stdout."},
 	{Name: "TRE_ID", Default: "local", Description: "Identifier of this TRE, passed to bundles as tre_id."},
@@ -29,7 +30,7 @@ var settings = []config.Setting{
 	{Name: "CORE_ADDRESS_SPACE", Default: "10.1.0.0/22", Description: "Part of TRE_ADDRESS_SPACE taken by the core network; never given to a workspace."},
 	{Name: "TRE_SWEEP_INTERVAL", Default: "10s", Description: "Local mode: how often the dispatch-redelivery timer runs (recover interrupted operations, re-send undispatched steps). In Azure its function.json schedule decides."},
 	{Name: "TRE_WATCHDOG_INTERVAL", Default: "30s", Description: "Local mode: how often the operations-watchdog timer runs. In Azure its function.json schedule decides."},
-	{Name: "TRE_DISPATCH_LIMIT", Default: "15m", Description: "Watchdog: a step that could not be sent for this long fails."},
+	{Name: "TRE_DISPATCH_LIMIT", Default: "15m", Description: "Watchdog: a step that could not be sent for this long fails. At least 2 × (TRE_QUEUE_LOCK_DURATION + TRE_SWEEP_INTERVAL), so that redelivery gets two tries first."},
 	{Name: "TRE_PICKUP_LIMIT", Default: "1h", Description: "Watchdog: a step sent but not picked up by a Resource Processor within this fails (and a processor will not start it later)."},
 	{Name: "TRE_HEARTBEAT_LIMIT", Default: "10m", Description: "Watchdog: a running step whose processor has not reported for this long fails."},
 	{Name: "TRE_CANCEL_GRACE", Default: "10m", Description: "Watchdog: a cancelled step no processor confirmed within this fails."},
@@ -39,7 +40,7 @@ var settings = []config.Setting{
 	{Name: "TRE_PROCESSOR_HEARTBEAT", Default: "5s", Description: "Local mode: how often a running bundle reports progress."},
 	{Name: "TRE_AGENT_HEARTBEAT", Default: "30s", Description: "How often Resource Processor agents say they are alive (set the agents' RP_AGENT_HEARTBEAT_INTERVAL to the same): /api/health reports the processor Not OK when none has for 3 intervals."},
 	{Name: "TRE_DRAIN_TIMEOUT", Default: "30s", Description: "Local mode: how long shutdown lets running bundles finish before cancelling them (their requests come back)."},
-	{Name: "TRE_QUEUE_LOCK_DURATION", Default: "60s", Description: "Local mode: session lock of the embedded queue; a dead processor's request comes back after it."},
+	{Name: "TRE_QUEUE_LOCK_DURATION", Default: "60s", Description: "Session lock of the queues: locally the embedded queue's (a dead processor's request comes back after it); in Azure the queues' lock_duration (PT1M), which the default matches. Every mutation is bounded by it; an operation interrupted by a crash is recovered once twice this old, and a step not sent is re-sent this long after it was committed."},
 	{Name: "TRE_QUEUE_MAX_DELIVERY", Default: "10", Description: "Local mode: deliveries of a message before the embedded queue dead-letters it (Service Bus's default)."},
 	{Name: "TRE_MAX_BODY_BYTES", Default: "1048576", Description: "Largest request body accepted (bytes); larger bodies get 413."},
 	{Name: "TRE_SHUTDOWN_TIMEOUT", Default: "20s", Description: "How long SIGTERM waits for in-flight requests before closing."},
@@ -74,7 +75,7 @@ var settings = []config.Setting{
 	{Name: "TRE_AIRLOCK_SWEEP_INTERVAL", Default: "10s", Description: "Local mode: how often the airlock-sweep timer runs (unsent messages, pending scan verdicts, requests stuck in progress). In Azure its function.json schedule decides."},
 	{Name: "WEBSITE_INSTANCE_ID", Default: "", Platform: true, Description: "Set by Azure App Service on every Function App instance: when present, the dev token issuer is refused (Entra ID is required), whatever TRE_DEV_ISSUER says."},
 	{Name: "AAD_TENANT_ID", Default: "", Description: "Entra ID tenant. When set, tokens are validated against Entra ID; when empty, the local dev issuer is used, where TRE_DEV_ISSUER allows it."},
-	{Name: "TRE_DEV_ISSUER", Default: "", Description: "Allow the local dev token issuer (tokens minted by `tre-handler token`) when AAD_TENANT_ID is empty. Default: allowed only when no Azure adapter setting is present (" + strings.Join(azureSettings, ", ") + "); true allows it beside them, for tests against local protocol servers (Terraform never sets it); false refuses it. Never allowed on App Service."},
+	{Name: "TRE_DEV_ISSUER", Default: "", Description: "Allow the local dev token issuer (tokens minted by `tre-handler token`) when AAD_TENANT_ID is empty. Default: allowed only when no Azure adapter setting is present (" + strings.Join(azureSettings, ", ") + ") and none chooses an Azure adapter (TRE_SECRET_STORE=keyvault, TRE_FIREWALL=azure, TRE_AIRLOCK_STORAGE=azure, TRE_AIRLOCK_SCANNER=defender, TRE_COSTS=azure); true allows it beside them, for tests against local protocol servers (Terraform never sets it); false refuses it. Never allowed on App Service."},
 	{Name: "AAD_AUTHORITY_URL", Default: "https://login.microsoftonline.com", Description: "Entra ID authority (sovereign clouds differ)."},
 	{Name: "API_CLIENT_ID", Default: "", Description: "Application (client) id of the API's app registration. Required with AAD_TENANT_ID."},
 	{Name: "API_AUDIENCE", Default: "", Description: "Audience tokens must carry. Defaults to API_CLIENT_ID (Entra) or api://tre-dev (dev issuer)."},
@@ -89,12 +90,14 @@ var settings = []config.Setting{
 // accept admin tokens minted by anyone who can read the data directory: it
 // is refused unless TRE_DEV_ISSUER=true says this is a test.
 var azureSettings = []string{"STATE_STORE_ENDPOINT", "STATE_STORE_KEY", "SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE",
-	"SERVICE_BUS_CONNECTION_STRING", "KEY_VAULT_URL", "MANAGED_IDENTITY_CLIENT_ID", "TRE_FIREWALL_POLICY_ID"}
+	"SERVICE_BUS_CONNECTION_STRING", "KEY_VAULT_URL", "MANAGED_IDENTITY_CLIENT_ID", "TRE_FIREWALL_POLICY_ID",
+	"AZURE_SUBSCRIPTION_ID"}
 
 // Config is the handler's validated configuration.
 type Config struct {
 	fleetConfig
 	ListenAddress   string
+	TriggerKey      string
 	Port            int
 	DataDir         string
 	LogLevel        string
@@ -196,6 +199,8 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		APIAudience:    e.String("API_AUDIENCE"),
 	}
 	c.addressSettings(e)
+	c.listenSettings(e)
+	c.timingSettings(e)
 	c.adapterSettings(e)
 	c.secretStoreSettings(e)
 	c.localModeSettings(e)
@@ -331,6 +336,7 @@ func (c *Config) devIssuerSettings(e *config.Env) {
 			present = append(present, name)
 		}
 	}
+	present = append(present, c.azureChoices()...)
 	switch {
 	case c.OnAppService:
 		e.Problemf("AAD_TENANT_ID: required on Azure App Service (WEBSITE_INSTANCE_ID is set): the dev token issuer is for running on one machine only")
@@ -341,6 +347,24 @@ func (c *Config) devIssuerSettings(e *config.Env) {
 			"minted by anyone who can read TRE_DATA_DIR; set TRE_DEV_ISSUER=true only to test against local protocol servers",
 			strings.Join(present, ", "))
 	}
+}
+
+// azureChoices names the settings that chose an Azure adapter by their
+// value (set, or derived from another setting), as NAME=value.
+func (c *Config) azureChoices() []string {
+	var chosen []string
+	for _, ch := range []struct{ name, value, want string }{
+		{"TRE_SECRET_STORE", c.SecretStore, "keyvault"},
+		{"TRE_FIREWALL", c.Firewall, "azure"},
+		{"TRE_AIRLOCK_STORAGE", c.Airlock.Storage, "azure"},
+		{"TRE_AIRLOCK_SCANNER", c.Airlock.Scanner, "defender"},
+		{"TRE_COSTS", c.Costs, "azure"},
+	} {
+		if ch.value == ch.want {
+			chosen = append(chosen, ch.name+"="+ch.want)
+		}
+	}
+	return chosen
 }
 
 func (c *Config) firewallSettings(e *config.Env) {

@@ -66,6 +66,7 @@ var localSources = bundle.Sources{
 func (m *Main) localHost() *funchost.Host {
 	return &funchost.Host{
 		Queue: m.queue, Log: m.Log.With("component", "local-host"), RenewEvery: m.Config.LockDuration / 3,
+		TriggerKey: m.trigger,
 		Queues: []funchost.QueueTrigger{
 			{Function: api.FunctionDeploymentStatus, Queue: tre.QueueStatus, Binding: api.TriggerBindings()[api.FunctionDeploymentStatus]},
 			{Function: api.FunctionAirlockStatusChanged, Queue: tre.QueueAirlockStatus, Binding: api.TriggerBindings()[api.FunctionAirlockStatusChanged]},

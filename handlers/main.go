@@ -151,6 +151,7 @@ type Main struct {
 	host      *funchost.Host           // the Functions host stand-in, if any
 	api       *api.API
 	front     http.Handler // the web UI, the dev sign-in and the API
+	trigger   string       // the key the trigger routes require (triggerKey)
 	ln        net.Listener
 	server    *http.Server
 }
@@ -187,6 +188,7 @@ func (m *Main) open(ctx context.Context) error {
 			return err
 		}
 	}
+	m.trigger = m.triggerKey()
 	if m.Config.LocalHost {
 		m.host = m.localHost()
 		m.notify = m.notificationLog()
@@ -232,13 +234,13 @@ func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 		signal = egress.NewSignal()
 		opts.Firewall = signal
 	}
-	m.lifecycle = lifecycle.New(m.store, reg, m.secrets, m.queue, lifecycle.Config{
+	m.lifecycle = lifecycle.New(m.store, reg, m.secrets, m.queue, m.Config.withTimings(lifecycle.Config{
 		TREID: m.Config.TREID, Location: m.Config.Location,
 		AddressSpace: m.Config.AddressSpace, CoreAddressSpace: m.Config.CoreSpace,
 		DispatchLimit: m.Config.DispatchLimit, PickupLimit: m.Config.PickupLimit,
 		HeartbeatLimit: m.Config.HeartbeatLimit, CancelGrace: m.Config.CancelGrace,
 		ClientID: workspaceClientID(m.Config), ScopeID: workspaceScopeID(m.Config),
-	}, opts)
+	}), opts)
 	m.firewall, err = egress.New(m.store, backend, m.lifecycle, signal, egress.Config{
 		Firewall: m.Config.FirewallConfig(), Holder: leaseHolder(), BeatEvery: m.Config.HeartbeatLimit / 4,
 	}, egress.Options{Log: m.Log.With("component", "firewall")})
@@ -297,6 +299,7 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Upgrades:     m.upgrades,
 		Airlock:      m.airlock,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
+		TriggerKey:   m.trigger,
 		Health:       health,
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
@@ -362,11 +365,7 @@ func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
 // final statuses are ingested), then the API stops taking connections and
 // in-flight requests get ShutdownTimeout to finish.
 func (m *Main) Run(ctx context.Context) error {
-	m.server = &http.Server{
-		Handler:           m.front,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
-	}
+	m.server = m.newServer()
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
 	// The firewall service stops after the API, as the requests it may

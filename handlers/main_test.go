@@ -333,7 +333,7 @@ func TestBadInputIs4xx(t *testing.T) {
 	r := h.do("POST", base, admin, nil, "Content-Type", "text/plain")
 	requireProblem(t, r, 415)
 	requireProblem(t, h.do("DELETE", base, admin, nil), 405)
-	require.Equal(t, "GET, POST", h.do("DELETE", base, admin, nil).header.Get("Allow"))
+	require.Equal(t, "GET, HEAD, POST", h.do("DELETE", base, admin, nil).header.Get("Allow"), "HEAD is GET without the body")
 	requireProblem(t, h.do("GET", "/api/nowhere", admin, nil), 404)
 
 	// None of it was stored: the only shared-service template is the
@@ -478,13 +478,13 @@ func TestDevIssuerRefusedBesideAzureSettings(t *testing.T) {
 	for _, name := range azureSettings {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(envOf(dir, map[string]string{name: "https://x.vault.azure.net/"}))
-			require.ErrorContains(t, err, "AAD_TENANT_ID: required with the Azure adapter settings "+name+":")
+			require.ErrorContains(t, err, "AAD_TENANT_ID: required with the Azure adapter settings "+name)
 			require.ErrorContains(t, err, "TRE_DEV_ISSUER=true")
 		})
 	}
 
 	_, err := loadConfig(envOf(dir, local))
-	require.ErrorContains(t, err, "AAD_TENANT_ID: required with the Azure adapter settings STATE_STORE_ENDPOINT, STATE_STORE_KEY, SERVICE_BUS_CONNECTION_STRING:",
+	require.ErrorContains(t, err, "AAD_TENANT_ID: required with the Azure adapter settings STATE_STORE_ENDPOINT, STATE_STORE_KEY, SERVICE_BUS_CONNECTION_STRING, TRE_AIRLOCK_STORAGE=azure, TRE_AIRLOCK_SCANNER=defender:",
 		"every setting present is named")
 
 	cfg, err := loadConfig(envOf(dir, with(local, "TRE_DEV_ISSUER", "true")))

@@ -27,6 +27,7 @@ var settings = []config.Setting{
 	{Name: "SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE", Default: "", Description: "Service Bus namespace (<name>.servicebus.windows.net) of the queues, reached with the VM's identity (VMSS_MSI_ID). Empty: the embedded queue in TRE_DATA_DIR."},
 	{Name: "SERVICE_BUS_CONNECTION_STRING", Default: "", Description: "Service Bus connection string instead of the identity: for tests against a local broker (UseDevelopmentEmulator=true).", Secret: true},
 	{Name: "TRE_DATA_DIR", Default: ".tre", Description: "Local mode: the data directory shared with tre-handler (embedded queue, secrets)."},
+	{Name: "TRE_QUEUE_LOCK_DURATION", Default: "60s", Description: "Local mode: session lock of the embedded queue (set the handler's TRE_QUEUE_LOCK_DURATION to the same); RP_LOCK_RENEW_INTERVAL must be under it. With Service Bus the queue's lock duration decides."},
 	{Name: "TRE_TEMPLATES_DIR", Default: "templates", Description: "Local runner: directory of the bundles."},
 	{Name: "REGISTRY_SERVER", Default: "", Description: "Porter runner: the container registry of the bundles (e.g. acrtre.azurecr.io)."},
 	{Name: "PORTER_PATH", Default: "porter", Description: "Porter runner: the porter binary."},
@@ -60,6 +61,7 @@ type Config struct {
 
 	Runner       string // porter or local
 	DataDir      string
+	LockDuration time.Duration // of the embedded queue
 	TemplatesDir string
 
 	Registry         string
@@ -99,6 +101,7 @@ func loadConfig(lookup func(string) (string, bool), environ []string) (Config, e
 		ServiceBusNS:     e.String("SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE"),
 		ServiceBusConn:   e.String("SERVICE_BUS_CONNECTION_STRING"),
 		DataDir:          e.String("TRE_DATA_DIR"),
+		LockDuration:     e.Duration("TRE_QUEUE_LOCK_DURATION", time.Second, 5*time.Minute),
 		TemplatesDir:     e.String("TRE_TEMPLATES_DIR"),
 		Registry:         e.String("REGISTRY_SERVER"),
 		Porter:           e.String("PORTER_PATH"),
@@ -133,6 +136,9 @@ func loadConfig(lookup func(string) (string, bool), environ []string) (Config, e
 	}
 	if c.ServiceBusNS != "" && c.ServiceBusConn != "" {
 		e.Problemf("SERVICE_BUS_CONNECTION_STRING: give either it or SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE, not both")
+	}
+	if c.ServiceBusNS == "" && c.ServiceBusConn == "" && c.RenewEvery >= c.LockDuration {
+		e.Problemf("RP_LOCK_RENEW_INTERVAL: %s must be under TRE_QUEUE_LOCK_DURATION %s (the embedded queue's lock would lapse between renewals)", c.RenewEvery, c.LockDuration)
 	}
 	if c.RenewEvery >= c.Heartbeat*10 {
 		e.Problemf("RP_LOCK_RENEW_INTERVAL: %s is far longer than the heartbeat; keep it under the queue's lock duration", c.RenewEvery)

@@ -229,7 +229,7 @@ func (m *Main) openQueue(ctx context.Context) (tre.Queue, error) {
 		}
 		return servicebus.New(m.Config.ServiceBusNS, c, nil)
 	}
-	return sqlite.OpenQueue(ctx, m.Config.DataDir, sqlite.QueueOptions{})
+	return sqlite.OpenQueue(ctx, m.Config.DataDir, sqlite.QueueOptions{LockDuration: m.Config.LockDuration})
 }
 
 // credential is the agent's Azure identity (VMSS_MSI_ID), made once when

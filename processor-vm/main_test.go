@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -78,4 +79,17 @@ func TestSettingsCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, run(context.Background(), []string{"settings"}, func(string) (string, bool) { return "", false }, nil, &out, &errb))
 	require.Contains(t, out.String(), "| `NUMBER_PROCESSES` |")
+}
+
+// The embedded queue's lock comes from TRE_QUEUE_LOCK_DURATION (it was
+// fixed at 60 s), and renewals must come within it.
+func TestEmbeddedQueueLockIsASetting(t *testing.T) {
+	env := func(kv map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+	}
+	cfg, err := loadConfig(env(map[string]string{"TRE_QUEUE_LOCK_DURATION": "10s", "RP_LOCK_RENEW_INTERVAL": "3s"}), nil)
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Second, cfg.LockDuration)
+	_, err = loadConfig(env(map[string]string{"TRE_QUEUE_LOCK_DURATION": "10s"}), nil)
+	require.ErrorContains(t, err, "RP_LOCK_RENEW_INTERVAL: 20s must be under TRE_QUEUE_LOCK_DURATION 10s")
 }

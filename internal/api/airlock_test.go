@@ -12,7 +12,7 @@ import (
 
 // airlockRequests adds to a world a draft request of the researcher, one
 // in review and one approved, and returns their ids.
-func airlockRequests(t *testing.T, e *env, ws string) (draft, review, approved string) {
+func airlockRequests(t testing.TB, e *env, ws string) (draft, review, approved string) {
 	t.Helper()
 	ctx := context.Background()
 	layout := airlock.Layout{TREID: "tre1"}

@@ -54,6 +54,14 @@ type API struct {
 	Metadata Metadata
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// TriggerKey, when set, must be sent in the X-TRE-Trigger-Key header
+	// of every trigger invocation (the local stand-in for the Functions host
+	// sends it); trigger routes answer loopback peers only either way.
+	TriggerKey string
+	// MaxStreamsPerUser caps the event streams one user holds open at once
+	// (default 8); more get 429.
+	MaxStreamsPerUser int
+	streams           streams
 	// EventPoll is how often an event stream looks for changes.
 	EventPoll time.Duration
 }

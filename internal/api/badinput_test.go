@@ -71,6 +71,12 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"no users", "POST", ws + "/users/assign", admin, `{"role_id":"WorkspaceOwner","user_ids":[]}`, nil, 400, "user_ids"},
 		{"service in undeployed parent template", "POST", svc + "/user-resources", owner, `{"templateName":"nope","properties":{}}`, nil, 400, "templateName"},
 		{"text body", "POST", "/api/workspaces", admin, `{}`, []string{"Content-Type", "text/plain"}, 415, ""},
+		{"nested too deep", "POST", "/api/workspaces", admin, `{"templateName":"ws","properties":{"display_name":"a","description":"b","x":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}}`, nil, 400, "properties.x" + strings.Repeat("[0]", 62)},
+		{"NUL in a string", "POST", "/api/workspaces", admin, `{"templateName":"ws","properties":{"display_name":"a\u0000b","description":"b"}}`, nil, 400, "properties.display_name"},
+		{"NUL in a member name", "POST", "/api/workspaces", admin, `{"templateName":"ws","properties":{"display_name":"a","description":"b","k\u0000":1}}`, nil, 400, "properties.k\x00"},
+		{"duplicate member", "POST", "/api/workspaces", admin, `{"templateName":"ws","properties":{"display_name":"a","display_name":"b","description":"b"}}`, nil, 400, "properties.display_name"},
+		{"too many users", "POST", ws + "/users/assign", admin, `{"role_id":"WorkspaceResearcher","user_ids":[` + strings.TrimSuffix(strings.Repeat(`"u",`, 101), ",") + `]}`, nil, 400, "user_ids"},
+		{"patch nested too deep", "PATCH", ws, admin, `{"properties":{"display_name":` + strings.Repeat(`{"a":`, 100) + `1` + strings.Repeat("}", 100) + `}}`, []string{"If-Match", w.wsETag}, 400, "properties.display_name" + strings.Repeat(".a", 62)},
 	}
 	before := storeContents(t, e)
 	for _, c := range cases {
@@ -145,4 +151,20 @@ func TestSensitiveValuesNeverLeak(t *testing.T) {
 		require.NotContains(t, e.logs.String(), secret, "the logs carry a secret")
 	}
 	require.NotEmpty(t, files.String())
+}
+
+// A string a bundle could not be given (over 64 KiB) is refused at decode,
+// naming the field, even when the body is under the size limit.
+func TestLongStringRefusedAtDecode(t *testing.T) {
+	dir, _ := buildWorld(t, worldEnabled)
+	e := openEnv(t, copyDir(t, dir))
+	e.api.MaxBodyBytes = 1 << 20
+	before := storeContents(t, e)
+	status, body, _ := e.do("POST", "/api/workspaces", e.token("admin", "TREAdmin"),
+		`{"templateName":"ws","properties":{"display_name":"a","description":"`+strings.Repeat("x", 500<<10)+`"}}`)
+	require.Equal(t, 400, status, body)
+	var p map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &p))
+	require.Equal(t, "properties.description", p["field"])
+	require.Equal(t, before, storeContents(t, e))
 }

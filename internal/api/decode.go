@@ -21,6 +21,13 @@ func asError(err error, target **tre.Error) bool { return errors.As(err, target)
 // bodies carry the whole `porter explain` output).
 // Returns CodeInvalid, CodeTooLarge, CodeUnsupportedMedia.
 func (a *API) decodeJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
+	return a.readJSON(w, r, v, strict, true)
+}
+
+// readJSON is decodeJSON; checkStrings holds strings to checkBody's limits
+// (a Functions invocation carries a whole message as one string, and is
+// not given to a bundle as such).
+func (a *API) readJSON(w http.ResponseWriter, r *http.Request, v any, strict, checkStrings bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -37,6 +44,9 @@ func (a *API) decodeJSON(w http.ResponseWriter, r *http.Request, v any, strict b
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return tre.Errorf(tre.CodeInvalid, "The request body is empty: a JSON object is required")
+	}
+	if err := checkBody(body, checkStrings); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {

@@ -184,7 +184,7 @@ func (e *env) complete(op *tre.Operation) {
 }
 
 // copyDir copies a closed data directory for a test case.
-func copyDir(t *testing.T, from string) string {
+func copyDir(t testing.TB, from string) string {
 	t.Helper()
 	to := t.TempDir()
 	entries, err := os.ReadDir(from)

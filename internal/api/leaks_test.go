@@ -27,6 +27,7 @@ var internalFields = map[string]string{
 	"lastStepId":       "tre.Resource: the pipeline step that wrote this version",
 	"pending":          "tre.Operation: its intent record is not complete",
 	"changes":          "tre.Operation: the resource writes of its intent record",
+	"sendingWhen":      "tre.OperationStep: when the latest send of its request began (the watchdog leaves it alone meanwhile)",
 	"assignedWhen":     "assignment: when a role was assigned",
 	"assignedBy":       "assignment: who assigned it",
 	"userId":           "assignment: the assignee (answers list users by id)",

@@ -39,7 +39,7 @@ func (a *API) operationControlRoutes() []Route {
 	}
 	routes = append(routes,
 		Route{Method: "GET", Pattern: "/api/admin/dead-letters", Access: treAdmin, Status: 200,
-			Summary: "Dead-lettered messages of both queues, and rejected status messages", Handle: a.listDeadLetters},
+			Summary: "Dead-lettered messages of both queues, and rejected status messages, oldest first (?limit=, default 100, at most 1000; ?continuation= from the previous page)", Handle: a.listDeadLetters},
 		Route{Method: "POST", Pattern: "/api/admin/dead-letters/{queue}/{id}/replay", Access: treAdmin, Status: 202,
 			Summary: "Replay a dead-lettered message", Handle: a.replayDeadLetter},
 		Route{Method: "DELETE", Pattern: "/api/admin/dead-letters/{queue}/{id}", Access: treAdmin, Status: 200,
@@ -131,6 +131,12 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 		if err != nil {
 			return err
 		}
+		release, err := a.acquireStream(r)
+		if err != nil {
+			return err
+		}
+		defer release()
+		w = newDeadlineWriter(w)
 		flusher, _ := w.(http.Flusher)
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-store")
@@ -184,11 +190,23 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 }
 
 func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
+	limit, after, err := pageParams(r, 100)
+	if err != nil {
+		return err
+	}
 	list, err := a.DeadLetters.List(r.Context())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deadLetters": deadLettersOf(list)})
+	page, next, err := pageDeadLetters(list, limit, after)
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"deadLetters": deadLettersOf(page)}
+	if next != "" {
+		body["continuation"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 

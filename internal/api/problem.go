@@ -20,6 +20,7 @@ var statusOf = map[tre.Code]int{
 	tre.CodeUnsupportedMedia:     http.StatusUnsupportedMediaType,
 	tre.CodeUnprocessable:        http.StatusUnprocessableEntity,
 	tre.CodePreconditionRequired: http.StatusPreconditionRequired,
+	tre.CodeTooManyRequests:      http.StatusTooManyRequests,
 	tre.CodeUnavailable:          http.StatusServiceUnavailable,
 	tre.CodeNotImplemented:       http.StatusNotImplemented,
 	tre.CodeInternal:             http.StatusInternalServerError,

@@ -70,10 +70,18 @@ func (a *API) Handler() http.Handler {
 		methods := byPattern[p]
 		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rt, ok := methods[r.Method]
+			if !ok && r.Method == http.MethodHead {
+				// The Functions route allows HEAD: it is GET without the
+				// body (net/http drops what the handler writes).
+				rt, ok = methods[http.MethodGet]
+			}
 			if !ok {
-				allowed := make([]string, 0, len(methods))
+				allowed := make([]string, 0, len(methods)+1)
 				for m := range methods {
 					allowed = append(allowed, m)
+				}
+				if _, get := methods[http.MethodGet]; get {
+					allowed = append(allowed, http.MethodHead)
 				}
 				sort.Strings(allowed)
 				w.Header().Set("Allow", strings.Join(allowed, ", "))
@@ -90,6 +98,13 @@ func (a *API) Handler() http.Handler {
 }
 
 func (a *API) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
+	if rt.Trigger {
+		if err := a.guardTrigger(r); err != nil {
+			loggerOf(r.Context(), a.log()).Warn("trigger invocation refused", "path", r.URL.Path, "peer", r.RemoteAddr, "error", err.Error())
+			writeProblem(w, r, err)
+			return
+		}
+	}
 	if !rt.Access.Public {
 		user, err := a.authorize(r, rt.Access)
 		if err != nil {
@@ -130,7 +145,10 @@ func (a *API) authorize(r *http.Request, acc Access) (tre.User, error) {
 	if len(acc.Workspace) > 0 && a.Assignments != nil {
 		if wid := r.PathValue("workspace_id"); wid != "" {
 			roles, err := a.Assignments.RolesOf(r.Context(), wid, user.ID)
-			if err != nil {
+			// A workspace that does not exist is answered as one the caller
+			// has no role in (403), so that the answer does not tell a
+			// TREUser which workspaces exist.
+			if err != nil && !tre.IsCode(err, tre.CodeNotFound) {
 				return tre.User{}, err
 			}
 			stateOf(r.Context()).workspaceRoles = roles

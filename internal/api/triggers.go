@@ -71,7 +71,7 @@ func (a *API) operationsWatchdog(w http.ResponseWriter, r *http.Request) error {
 // decodeInvocation reads a Functions host invocation payload.
 func (a *API) decodeInvocation(w http.ResponseWriter, r *http.Request) (*funchost.Invocation, error) {
 	var inv funchost.Invocation
-	if err := a.decodeJSON(w, r, &inv, false); err != nil {
+	if err := a.readJSON(w, r, &inv, false, false); err != nil {
 		return nil, err
 	}
 	return &inv, nil

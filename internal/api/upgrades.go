@@ -171,6 +171,12 @@ func (a *API) upgradeEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	release, err := a.acquireStream(r)
+	if err != nil {
+		return err
+	}
+	defer release()
+	w = newDeadlineWriter(w)
 	flusher, _ := w.(http.Flusher)
 	flush := func() {
 		if flusher != nil {

@@ -210,6 +210,10 @@ func checkRole(roleID string) (tre.Role, error) {
 	return r, nil
 }
 
+// MaxAssign is the most users one assignment may name: each is a write,
+// and the request must finish well within the Functions host's timeout.
+const MaxAssign = 100
+
 // Assign gives users a role in a workspace; assigning a role a user has is
 // not an error. Returns CodeInvalid, CodeNotFound.
 func (s *Service) Assign(ctx context.Context, workspaceID, roleID string, userIDs []string, by tre.User) error {
@@ -219,6 +223,9 @@ func (s *Service) Assign(ctx context.Context, workspaceID, roleID string, userID
 	}
 	if len(userIDs) == 0 {
 		return tre.FieldErrorf(tre.CodeInvalid, "user_ids", "user_ids must list at least one user id")
+	}
+	if len(userIDs) > MaxAssign {
+		return tre.FieldErrorf(tre.CodeInvalid, "user_ids", "user_ids lists %d users, more than %d at once: assign them in several requests", len(userIDs), MaxAssign)
 	}
 	for i, u := range userIDs {
 		if !userIDPattern.MatchString(u) {

@@ -29,18 +29,21 @@ type Service struct {
 	ops   Operations
 	log   *slog.Logger
 	now   func() time.Time
+	limit int // of rejected messages kept (0: MaxRejected)
 }
 
 // Options are the optional parts of New.
 type Options struct {
 	Log *slog.Logger
 	Now func() time.Time
+	// MaxRejected overrides MaxRejected (tests).
+	MaxRejected int
 }
 
 // New returns the service. queue may be nil: then only rejected messages
 // are shown.
 func New(store tre.Store, queue tre.DeadLetterQueue, ops Operations, opt Options) *Service {
-	s := &Service{store: store, queue: queue, ops: ops, log: opt.Log, now: opt.Now}
+	s := &Service{store: store, queue: queue, ops: ops, log: opt.Log, now: opt.Now, limit: opt.MaxRejected}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -117,3 +117,26 @@ func TestReplayOfAFailedRequestRetriesItsOperation(t *testing.T) {
 	require.Equal(t, tre.CodeConflict, tre.ErrorCode(err))
 	require.Equal(t, tre.CodeNotFound, tre.ErrorCode(f.s.Replay(ctx, tre.QueueRequests, "12345", admin)))
 }
+
+// Junk posted again and again cannot grow the store without limit: past
+// MaxRejected a refused message is logged, not kept.
+func TestRejectedMessagesAreCapped(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { clock = clock.Add(time.Second); return clock }
+	s := deadletter.New(f.store, f.queue, f.retries, deadletter.Options{MaxRejected: 5, Now: now})
+	for i := range 12 {
+		require.NoError(t, s.Reject(ctx, deadletter.RejectedMessage{Queue: tre.QueueStatus, MessageID: fmt.Sprint("junk-", i), Reason: "junk", Body: "x"}))
+	}
+	kept, err := s.Rejected(ctx)
+	require.NoError(t, err)
+	require.Len(t, kept, 5)
+	require.Equal(t, "junk-0", kept[0].MessageID, "the first ones are kept")
+	require.NoError(t, s.Discard(ctx, deadletter.QueueRejected, kept[0].ID, admin))
+	require.NoError(t, s.Reject(ctx, deadletter.RejectedMessage{Queue: tre.QueueStatus, MessageID: "after-discard", Reason: "junk"}))
+	kept, err = s.Rejected(ctx)
+	require.NoError(t, err)
+	require.Len(t, kept, 5)
+	require.Equal(t, "after-discard", kept[4].MessageID, "a discard makes room")
+}

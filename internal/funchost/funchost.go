@@ -100,7 +100,7 @@ func (inv *Invocation) Body(name string) (json.RawMessage, error) {
 	}
 	raw = unwrap(raw)
 	trimmed := strings.TrimSpace(string(raw))
-	if strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[") {
+	if (strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[")) && json.Valid([]byte(trimmed)) {
 		return json.RawMessage(trimmed), nil
 	}
 	var s string

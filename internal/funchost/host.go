@@ -56,7 +56,15 @@ type Host struct {
 	// (default 20 s). An airlock copy of large files may take minutes.
 	RenewEvery time.Duration
 	Log        *slog.Logger
+	// TriggerKey is sent in TriggerKeyHeader with every invocation: the
+	// per-process secret the handler requires on its trigger routes, so
+	// that no other local process can post statuses or timers to it.
+	TriggerKey string
 }
+
+// TriggerKeyHeader carries the trigger key from the local stand-in for the
+// Functions host to the handler.
+const TriggerKeyHeader = "X-TRE-Trigger-Key"
 
 // Run serves the triggers until ctx ends.
 func (h *Host) Run(ctx context.Context) error {
@@ -212,6 +220,9 @@ func (h *Host) invoke(ctx context.Context, function string, inv Invocation) erro
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "tre-local-host")
 	req.Header.Set("X-Azure-Functions-InvocationId", uuid.NewString())
+	if h.TriggerKey != "" {
+		req.Header.Set(TriggerKeyHeader, h.TriggerKey)
+	}
 	resp, err := h.Client.Do(req)
 	if err != nil {
 		return err

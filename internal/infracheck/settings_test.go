@@ -39,6 +39,7 @@ var handlerNotInAzure = map[string]string{
 	"TRE_AIRLOCK_BLOB_KEY":          "TRE_AIRLOCK_STORAGE=endpoint only; in Azure the accounts refuse keys (links are signed with user delegation keys)",
 	"TRE_AIRLOCK_SWEEP_INTERVAL":    "local mode's timer; in Azure the airlock-sweep function.json schedule decides",
 	"TRE_DEV_ISSUER":                "allows the dev token issuer beside Azure settings, for tests against local protocol servers; in Azure tokens come from Entra ID (AAD_TENANT_ID)",
+	"TRE_TRIGGER_KEY":               "the trigger routes behind the Functions host answer loopback peers only; the host cannot send a key, so setting one would refuse its invocations",
 }
 
 // handlerPlatform are settings the platform sets for the handler, whether or
@@ -80,6 +81,7 @@ var hostSettings = map[string]string{
 var processorNotInAzure = map[string]string{
 	"TRE_DATA_DIR":                  "local mode: the embedded queue and the file secret store, shared with a local handler",
 	"TRE_TEMPLATES_DIR":             "the local runner's bundles; the VM runs the porter runner",
+	"TRE_QUEUE_LOCK_DURATION":       "local mode: the embedded queue; the VM uses Service Bus, whose queues' lock_duration decides",
 	"SERVICE_BUS_CONNECTION_STRING": "tests against a local broker; on the VM the identity (the namespace refuses keys)",
 }
 

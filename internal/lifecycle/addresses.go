@@ -546,3 +546,25 @@ func (s *Service) fold(ctx context.Context, a ledgerEntry, p netip.Prefix) error
 	}
 	return nil
 }
+
+// checkAddressSpaces refuses an address_spaces property that is not a
+// list of IPv4 CIDRs: the firewall's rules for the workspace's children
+// take their source addresses from it, and would silently leave out a
+// value that is not one. Returns CodeInvalid naming the item.
+func checkAddressSpaces(props map[string]any) error {
+	v, ok := props["address_spaces"]
+	if !ok {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return tre.FieldErrorf(tre.CodeInvalid, "properties.address_spaces", "address_spaces must be a list of IPv4 CIDRs such as 10.1.0.0/24")
+	}
+	for i, item := range list {
+		s, _ := item.(string)
+		if _, err := cidr.Parse(s); err != nil {
+			return tre.FieldErrorf(tre.CodeInvalid, fmt.Sprintf("properties.address_spaces[%d]", i), "%s", tre.ErrorMessage(err))
+		}
+	}
+	return nil
+}

@@ -54,11 +54,11 @@ func (s *Service) retry(ctx context.Context, opID string, user tre.User, after *
 		now := s.ts()
 		for j := from; j < len(o.Steps); j++ {
 			st := &o.Steps[j]
-			if st.DispatchedWhen != 0 || st.Status.Phase() != tre.PhaseAwaiting {
+			if st.DispatchedWhen != 0 || st.SendingWhen != 0 || st.Status.Phase() != tre.PhaseAwaiting {
 				st.Attempt++
 			}
 			st.Status, st.Message = tre.StatusesFor(st.ResourceAction).Awaiting, tre.AwaitingMessage(st.ResourceAction)
-			st.UpdatedWhen, st.DispatchedWhen, st.StartedWhen, st.HeartbeatWhen, st.CancelRequested = now, 0, 0, 0, nil
+			st.UpdatedWhen, st.DispatchedWhen, st.SendingWhen, st.StartedWhen, st.HeartbeatWhen, st.CancelRequested = now, 0, 0, 0, 0, nil
 		}
 		o.Attempts = append(o.Attempts, tre.OperationAttempt{Number: len(o.Attempts) + 1, StartedWhen: now, StartedBy: user, FromStep: from})
 		recompute(o)

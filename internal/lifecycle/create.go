@@ -165,6 +165,9 @@ func (s *Service) createTemplate(ctx context.Context, req CreateRequest, kind re
 	if err := v.ValidateCreate(props); err != nil {
 		return nil, nil, err
 	}
+	if err := checkAddressSpaces(props); err != nil {
+		return nil, nil, err
+	}
 	return tmpl, v, nil
 }
 

@@ -38,16 +38,22 @@ func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 	var outcome Outcome
 	err := s.atomically(ctx, func(ctx context.Context, tx *Service) error {
 		var err error
-		outcome, err = tx.applyStatus(ctx, upd)
+		outcome, err = tx.applyStatus(ctx, upd, nil)
 		return err
 	})
 	return outcome, err
 }
 
-func (s *Service) applyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcome, error) {
+// applyStatus is ApplyStatus; with still, the update applies only while
+// still holds of the step, checked on the read it starts from and again
+// inside the operation's conditional write.
+func (s *Service) applyStatus(ctx context.Context, upd tre.StatusUpdate, still func(tre.OperationStep) bool) (Outcome, error) {
 	op, step, err := s.stepOf(ctx, upd)
 	if err != nil {
 		return "", err
+	}
+	if still != nil && !still(*step) {
+		return Ignored, nil
 	}
 	outcome, err := classify(*step, upd)
 	if err != nil || outcome == Ignored {
@@ -58,7 +64,7 @@ func (s *Service) applyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcom
 			return "", err
 		}
 	}
-	after, outcome, err := s.recordStep(ctx, op.ID, upd, outcome)
+	after, outcome, err := s.recordStep(ctx, op.ID, upd, outcome, still)
 	if err != nil {
 		return "", err
 	}
@@ -132,13 +138,14 @@ func (s *Service) stepOf(ctx context.Context, upd tre.StatusUpdate) (*tre.Operat
 // recordStep writes a status on its step and recomputes the operation; the
 // outcome becomes Ignored if someone applied the status meanwhile. It
 // returns the operation as written.
-func (s *Service) recordStep(ctx context.Context, opID string, upd tre.StatusUpdate, outcome Outcome) (tre.Operation, Outcome, error) {
+func (s *Service) recordStep(ctx context.Context, opID string, upd tre.StatusUpdate, outcome Outcome,
+	still func(tre.OperationStep) bool) (tre.Operation, Outcome, error) {
 	var after tre.Operation
 	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
 		st := o.Step(upd.StepID)
-		if again, _ := classify(*st, upd); again != outcome {
-			outcome = Ignored // someone applied it meanwhile
-			return nil
+		if again, _ := classify(*st, upd); again != outcome || (still != nil && !still(*st)) {
+			outcome = Ignored // someone applied it, or the step moved on, meanwhile
+			return errUnchanged
 		}
 		now := s.ts()
 		st.Status, st.Message, st.UpdatedWhen = upd.Status, upd.Message, now

@@ -1,11 +1,13 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -258,6 +260,10 @@ func (s *Service) commitInTx(ctx context.Context, op *tre.Operation, changes []t
 
 var errRootNotApplied = errors.New("lifecycle: the operation's root change was not applied")
 
+// errUnchanged, returned by updateOperation's function, leaves the
+// operation as it is (no write).
+var errUnchanged = errors.New("lifecycle: operation unchanged")
+
 // applyChanges applies an operation's changes in order. The root's write
 // is conditional on its recorded etag; in recovery (or for other
 // resources) a stale etag means someone else wrote meanwhile, and the
@@ -368,6 +374,7 @@ func applyPatch(r *tre.Resource, p *tre.ResourcePatch) {
 			r.Properties[k] = v
 		}
 	}
+	dropReplacedRefs(r, p)
 	for k, v := range p.SecretRefs {
 		if r.SecretRefs == nil {
 			r.SecretRefs = map[string]string{}
@@ -379,6 +386,28 @@ func applyPatch(r *tre.Resource, p *tre.ResourcePatch) {
 	}
 	if p.DeploymentStatus != "" {
 		r.DeploymentStatus = p.DeploymentStatus
+	}
+}
+
+// dropReplacedRefs forgets the secret references under the properties a
+// patch replaces: a patch replaces a top-level property whole, so a
+// reference into its old value (an item of a longer array, a member the new
+// object lacks) follows it out, unless the patch sends "REDACTED" at that
+// place (keep the stored value) or stores a new one there.
+func dropReplacedRefs(r *tre.Resource, p *tre.ResourcePatch) {
+	for k := range p.Properties {
+		top := tre.Pointer(k)
+		for ptr := range r.SecretRefs {
+			if ptr != top && !strings.HasPrefix(ptr, top+"/") {
+				continue
+			}
+			if v, ok := tre.PointerGet(r.Properties, ptr); ok && v == tre.Redacted {
+				if _, replaced := p.SecretRefs[ptr]; !replaced {
+					continue
+				}
+			}
+			delete(r.SecretRefs, ptr)
+		}
 	}
 }
 
@@ -399,7 +428,12 @@ func (s *Service) updateOperation(ctx context.Context, id string, fn func(*tre.O
 		if err != nil {
 			return fmt.Errorf("lifecycle: update operation %s: %w", id, err)
 		}
-		if err := fn(op); err != nil {
+		if err := fn(op); errors.Is(err, errUnchanged) {
+			if into != nil {
+				*into = *op
+			}
+			return nil
+		} else if err != nil {
 			return err
 		}
 		op.UpdatedWhen = s.ts()
@@ -498,15 +532,26 @@ func (s *Service) dispatch(ctx context.Context, opID string) error {
 		// gone): it fails with the reason, and the operation with it.
 		return s.failStep(ctx, op.ID, step.ID, err.Error())
 	}
+	return s.send(ctx, op, step, msg)
+}
+
+// send claims the step's send, sends its request and marks it dispatched;
+// a step that ended meanwhile is withdrawn (a cancel follows its request).
+func (s *Service) send(ctx context.Context, op *tre.Operation, step tre.OperationStep, msg *tre.ResourceRequest) error {
 	msg.NotAfter = tre.Timestamp(s.now().Add(s.cfg.PickupLimit))
 	body, err := json.Marshal(msg)
 	if err != nil {
-		return fmt.Errorf("lifecycle: dispatch %s: %w", opID, err)
+		return fmt.Errorf("lifecycle: dispatch %s: %w", op.ID, err)
 	}
 	if s.sender == nil {
 		return tre.Errorf(tre.CodeUnavailable, "no queue to send step %s to", step.ID)
 	}
-	err = s.sender.Send(ctx, tre.QueueRequests, tre.Message{
+	if claimed, err := s.claimSend(ctx, op.ID, step); err != nil || !claimed {
+		return err
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.MutationTimeout)
+	defer cancel()
+	err = s.sender.Send(sendCtx, tre.QueueRequests, tre.Message{
 		MessageID: requestMessageID(step), SessionID: step.ResourceID, CorrelationID: op.ID, Subject: step.ResourceAction, Body: body,
 	})
 	if err != nil {
@@ -533,6 +578,25 @@ func (s *Service) dispatch(ctx context.Context, opID string) error {
 		s.sendCancel(ctx, op.ID, step, tre.User{Name: "the control plane"}, "the step ended before it was sent")
 	}
 	return err
+}
+
+// claimSend records, conditionally on the operation's etag, that a send of
+// step begins now; it reports false when the step is no longer waiting to
+// be sent (failed, cancelled, sent by another). A send takes at most
+// MutationTimeout, and the watchdog does not fail a step within that of
+// its claim: either the watchdog's failure or the claim is written first,
+// and the other sees it.
+func (s *Service) claimSend(ctx context.Context, opID string, step tre.OperationStep) (bool, error) {
+	claimed := false
+	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
+		st := o.Step(step.ID)
+		if st == nil || st.Attempt != step.Attempt || st.Status.Phase() != tre.PhaseAwaiting || st.DispatchedWhen != 0 {
+			return errUnchanged
+		}
+		st.SendingWhen, claimed = s.ts(), true
+		return nil
+	}, nil)
+	return claimed, err
 }
 
 // dispatchFirewallStep marks a firewall step sent and signals the firewall
@@ -729,7 +793,7 @@ func (s *Service) pipelineProperties(ctx context.Context, step tre.OperationStep
 	if step.ResourceAction == tre.ActionInstall {
 		validate = v.ValidateSet // AzureTRE: an install's step may set any property of its template
 	}
-	if err := validate(props); err != nil {
+	if err := cmp.Or(validate(props), checkAddressSpaces(props)); err != nil {
 		return nil, tre.WrapError(tre.CodeInvalid, err, "step %s sets properties of %s %s that its template rejects: %s",
 			step.TemplateStepID, target.ResourceType, target.TemplateName, tre.ErrorMessage(err))
 	}
@@ -771,6 +835,21 @@ func asMap(r *tre.Resource) map[string]any {
 func (s *Service) failStep(ctx context.Context, opID, stepID, msg string) error {
 	_, err := s.ApplyStatus(ctx, s.failureUpdate(ctx, opID, stepID, msg))
 	return err
+}
+
+// failStepIf fails a step only if still holds of it as stored when the
+// failure is written: it is checked again inside the conditional write that
+// records the failure, so a decision made on an older read never fails a
+// step that has moved on since. Returns Applied when it failed the step.
+func (s *Service) failStepIf(ctx context.Context, opID, stepID, msg string, still func(tre.OperationStep) bool) (Outcome, error) {
+	upd := s.failureUpdate(ctx, opID, stepID, msg)
+	var outcome Outcome
+	err := s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+		var err error
+		outcome, err = tx.applyStatus(ctx, upd, still)
+		return err
+	})
+	return outcome, err
 }
 
 func (s *Service) failureUpdate(ctx context.Context, opID, stepID, msg string) tre.StatusUpdate {

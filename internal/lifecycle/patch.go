@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/tre-go/tre/internal/registry"
@@ -96,7 +97,7 @@ func (s *Service) Patch(ctx context.Context, req PatchRequest) (*tre.Operation, 
 		}
 		return nil, err
 	}
-	s.deleteSecrets(context.WithoutCancel(ctx), superseded(r.SecretRefs, patch.SecretRefs))
+	s.deleteSecrets(context.WithoutCancel(ctx), superseded(r, patch))
 	s.log.Info("resource patched", "resource_id", r.ID, "operation_id", op.ID, "cascaded", len(children))
 	return op, nil
 }
@@ -134,6 +135,9 @@ func (s *Service) patchOf(ctx context.Context, req PatchRequest, r *tre.Resource
 		return nil, err
 	}
 	if err := v.ValidateUpdate(req.Properties); err != nil {
+		return nil, err
+	}
+	if err := checkAddressSpaces(req.Properties); err != nil {
 		return nil, err
 	}
 	props := schema.DeepCopy(req.Properties)
@@ -192,12 +196,21 @@ func patchChanges(r *tre.Resource, children []*tre.Resource, patch *tre.Resource
 	return changes
 }
 
-// superseded are the secrets that new references replace: no longer used.
-func superseded(old, refs map[string]string) map[string]string {
+// superseded are the secrets of r a patch leaves without a reference:
+// values it replaced, and those under the properties it replaced.
+func superseded(r *tre.Resource, p *tre.ResourcePatch) map[string]string {
+	after := *r
+	after.Properties = schema.DeepCopy(r.Properties)
+	after.SecretRefs = maps.Clone(r.SecretRefs)
+	applyPatch(&after, p)
+	kept := map[string]bool{}
+	for _, name := range after.SecretRefs {
+		kept[name] = true
+	}
 	out := map[string]string{}
-	for p, name := range refs {
-		if prev, ok := old[p]; ok && prev != name {
-			out[p] = prev
+	for ptr, name := range r.SecretRefs {
+		if !kept[name] {
+			out[ptr] = name
 		}
 	}
 	return out
@@ -262,13 +275,20 @@ func (s *Service) upgradeTarget(ctx context.Context, k registry.Kind, r *tre.Res
 func (s *Service) checkIdle(ctx context.Context, r *tre.Resource) error {
 	busy, err := tre.QueryAs[tre.Operation](ctx, s.store, tre.Operations, tre.Query{Where: []tre.Cond{
 		tre.Eq("resourceId", r.ID), tre.In("status", tre.InProgressStatuses()...),
-	}, Limit: 1})
+	}})
 	if err != nil {
 		return fmt.Errorf("lifecycle: operations of %s: %w", r.ID, err)
 	}
-	if len(busy) > 0 {
+	for _, op := range busy {
+		// A pending operation whose change r does not carry yet may still
+		// be rolled back (its root write loses to another): naming it
+		// would name an operation that never existed. The etag of r, which
+		// the caller's own write is conditional on, settles the race.
+		if op.Pending && r.LastOperationID != op.ID {
+			continue
+		}
 		return tre.Errorf(tre.CodeConflict, "Operation %s (%s, %s) is in progress on this resource: wait for it to end",
-			busy[0].ID, busy[0].Action, busy[0].Status)
+			op.ID, op.Action, op.Status)
 	}
 	return nil
 }

@@ -36,13 +36,24 @@ func (s *Service) Watchdog(ctx context.Context) (int, error) {
 		if msg == "" {
 			continue
 		}
-		if err := s.failStep(ctx, op.ID, st.ID, msg); err != nil {
+		// The decision is taken again on the step as it is when the
+		// failure is written (conditionally on its etag): a step sent,
+		// started or being sent since this read is not failed.
+		fresh := st
+		outcome, err := s.failStepIf(ctx, op.ID, st.ID, msg, func(cur tre.OperationStep) bool {
+			fresh = cur
+			return cur.Attempt == st.Attempt && s.stuck(cur, now) != ""
+		})
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if st.DispatchedWhen != 0 && st.Kind == "" {
+		if outcome != Applied {
+			continue
+		}
+		if (fresh.DispatchedWhen != 0 || fresh.SendingWhen != 0) && fresh.Kind == "" {
 			// A processor that is alive after all must not go on with it.
-			_ = s.sendCancel(ctx, op.ID, st, tre.User{Name: "the watchdog"}, msg)
+			_ = s.sendCancel(ctx, op.ID, fresh, tre.User{Name: "the watchdog"}, msg)
 		}
 		s.log.Warn("watchdog failed a step", "operation_id", op.ID, "step_id", st.ID, "resource_id", st.ResourceID, "reason", msg)
 		failed++
@@ -62,7 +73,8 @@ func (s *Service) stuck(st tre.OperationStep, now time.Time) string {
 	case st.CancelRequested != nil && older(st.CancelRequested.When, s.cfg.CancelGrace):
 		return fmt.Sprintf("cancelled by %s (no Resource Processor confirmed the cancellation within %s of %s)",
 			st.CancelRequested.By, s.cfg.CancelGrace, at(st.CancelRequested.When))
-	case st.Status.Phase() == tre.PhaseAwaiting && st.DispatchedWhen == 0 && older(st.UpdatedWhen, s.cfg.DispatchLimit):
+	case st.Status.Phase() == tre.PhaseAwaiting && st.DispatchedWhen == 0 && older(st.UpdatedWhen, s.cfg.DispatchLimit) &&
+		(st.SendingWhen == 0 || older(st.SendingWhen, s.cfg.MutationTimeout)):
 		return fmt.Sprintf("The step could not be sent to the Resource Processor for %s (waiting since %s): the request queue was unreachable",
 			s.cfg.DispatchLimit, at(st.UpdatedWhen))
 	case st.Status.Phase() == tre.PhaseAwaiting && older(st.DispatchedWhen, s.cfg.PickupLimit):
@@ -110,11 +122,16 @@ func (s *Service) failDeadLettered(ctx context.Context) (int, error) {
 		if d.Description != "" {
 			msg += ": " + d.Description
 		}
-		if err := s.failStep(ctx, op.ID, st.ID, msg); err != nil {
+		outcome, err := s.failStepIf(ctx, op.ID, st.ID, msg, func(cur tre.OperationStep) bool {
+			return !cur.Status.Terminal() && (r.Attempt == 0 || cur.Attempt == r.Attempt)
+		})
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		failed++
+		if outcome == Applied {
+			failed++
+		}
 	}
 	return failed, errors.Join(errs...)
 }

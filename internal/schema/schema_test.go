@@ -173,3 +173,35 @@ func TestValidateUpdateKeepsTheConditionsRequired(t *testing.T) {
 	require.Equal(t, []string{"properties.client_secret"}, fieldsOf(t, v.ValidateUpdate(map[string]any{"client_secret": "s"})),
 		"without auth_type the if does not hold: the then's property is not evaluated, as in AzureTRE")
 }
+
+// Unknown members: refused at the top level (AzureTRE's
+// unevaluatedProperties: false); inside a nested object, exactly as that
+// object's schema says (additionalProperties or unevaluatedProperties
+// false refuse them; without either they are kept, as JSON Schema has it).
+func TestNestedUnknownMembersFollowTheSchema(t *testing.T) {
+	obj := func(extra map[string]any) map[string]any {
+		o := map[string]any{"type": "object", "properties": map[string]any{"host": map[string]any{"type": "string"}}}
+		for k, v := range extra {
+			o[k] = v
+		}
+		return o
+	}
+	tmpl := &tre.Template{Name: "t", Version: "1.0.0", ResourceType: tre.TypeWorkspace, Schema: map[string]any{
+		"title": "t", "description": "d", "type": "object", "properties": map[string]any{
+			"open":        obj(nil),
+			"closed":      obj(map[string]any{"additionalProperties": false}),
+			"unevaluated": obj(map[string]any{"unevaluatedProperties": false}),
+			"list":        map[string]any{"type": "array", "items": obj(map[string]any{"additionalProperties": false})},
+		}}}
+	v, err := schema.NewValidator(tmpl)
+	require.NoError(t, err)
+	base := func(k string, val any) map[string]any {
+		return map[string]any{"display_name": "a", "description": "b", k: val}
+	}
+	require.NoError(t, v.ValidateCreate(base("open", map[string]any{"host": "h", "extra": 1})))
+	require.Equal(t, []string{"properties.closed"}, fieldsOf(t, v.ValidateCreate(base("closed", map[string]any{"host": "h", "extra": 1}))))
+	require.Equal(t, []string{"properties.unevaluated.extra"}, fieldsOf(t, v.ValidateCreate(base("unevaluated", map[string]any{"host": "h", "extra": 1}))))
+	require.Equal(t, []string{"properties.list.0"}, fieldsOf(t, v.ValidateCreate(base("list", []any{map[string]any{"extra": 1}}))))
+	require.Equal(t, []string{"properties.colour"}, fieldsOf(t, v.ValidateCreate(base("colour", "red"))))
+	require.Contains(t, fieldsOf(t, v.ValidateUpdate(map[string]any{"closed": map[string]any{"extra": 1}})), "properties.closed")
+}

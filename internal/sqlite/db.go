@@ -81,6 +81,9 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
+	if err := ownerOnly(path); err != nil {
+		return nil, err
+	}
 	wdb, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -108,6 +111,28 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	r.SetMaxIdleConns(readers)
 	d.r = r
 	return d, nil
+}
+
+// ownerOnly creates the database file readable by its owner only (0600),
+// or makes an existing one so, with its WAL and shared-memory files
+// (SQLite gives those the database file's mode): it holds every resource's
+// properties, and the umask's 0644 would let every local user read them.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+			return fmt.Errorf("sqlite: make %s private: %w", p, err)
+		}
+	}
+	return nil
 }
 
 func dsn(path string, pragmas ...string) string {

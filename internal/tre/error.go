@@ -25,6 +25,7 @@ const (
 	CodeUnsupportedMedia     Code = "unsupported_media"     // 415: body is not JSON
 	CodeUnprocessable        Code = "unprocessable"         // 422: well-formed but semantically invalid (AzureTRE uses 422 here)
 	CodePreconditionRequired Code = "precondition_required" // 428: a conditional request was required
+	CodeTooManyRequests      Code = "too_many_requests"     // 429: the caller holds too many of a capped resource (event streams)
 	CodeUnavailable          Code = "unavailable"           // 503: a dependency is down
 	CodeNotImplemented       Code = "not_implemented"       // 501: a feature not built yet
 	CodeInternal             Code = "internal"              // 500: a bug

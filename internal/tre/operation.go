@@ -116,6 +116,11 @@ type OperationStep struct {
 	// until then. A step is marked dispatched only after the send
 	// succeeded, so an undispatched step is re-sent, never lost.
 	DispatchedWhen float64 `json:"dispatchedWhen,omitempty"`
+	// SendingWhen is when the latest send of the request began: written
+	// (conditionally, with the operation's etag) before the send, so that
+	// the watchdog, whose failure is conditional on the same etag, never
+	// fails a step while a send of it may be under way.
+	SendingWhen float64 `json:"sendingWhen,omitempty"`
 
 	// Attempt numbers the runs of the step (a retry runs it again); request
 	// and status messages carry it, and statuses of an older run are

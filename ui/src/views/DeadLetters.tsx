@@ -9,7 +9,7 @@ import { useAction, useGet, usePage } from "../hooks";
 // why; an admin replays one (its operation is retried) or discards it.
 export function DeadLetters() {
   const { client } = useApp();
-  const list = useGet<{ deadLetters: DeadLetter[] }>("/api/admin/dead-letters");
+  const list = useGet<{ deadLetters: DeadLetter[] }>("/api/admin/dead-letters?limit=1000");
   const action = useAction();
   const [done, setDone] = useState<string>();
   const [discarding, setDiscarding] = useState<DeadLetter>();
