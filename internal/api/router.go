@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/funchost"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -107,6 +108,12 @@ func (a *API) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 	}
 	if err := handle(w, r); err != nil {
 		a.logError(r, err)
+		if rt.Trigger {
+			// The host reads the protocol's answer, not problem details.
+			p := problemOf(err, r)
+			funchost.WriteResponse(w, p.Status, p.Detail)
+			return
+		}
 		writeProblem(w, r, err)
 	}
 }
