@@ -39,11 +39,13 @@ func (m *Main) openAdapters(ctx context.Context) error {
 		if !m.Config.CosmosVerifyTLS {
 			cc.Transport = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // opted in: local Cosmos-protocol server
 		}
-		store, err := cosmos.Open(ctx, cc)
+		// Not reached yet: connectInBackground connects it after the
+		// handler listens.
+		store, err := cosmos.New(cc)
 		if err != nil {
 			return err
 		}
-		m.store = store
+		m.store, m.cosmos = store, store
 		m.closers = append(m.closers, store.Close)
 
 		var q *servicebus.Queue
@@ -59,7 +61,7 @@ func (m *Main) openAdapters(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		m.queue = q
+		m.queue, m.serviceBus = q, q
 		m.closers = append(m.closers, q.Close)
 	} else {
 		db, err := sqlite.Open(ctx, m.Config.DataDir)

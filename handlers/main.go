@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -34,6 +35,7 @@ import (
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/cosmos"
 	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
@@ -42,6 +44,7 @@ import (
 	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/roster"
+	"github.com/tre-go/tre/internal/servicebus"
 	"github.com/tre-go/tre/internal/tre"
 	"github.com/tre-go/tre/internal/upgrade"
 )
@@ -151,6 +154,15 @@ type Main struct {
 	front     http.Handler // the web UI, the dev sign-in and the API
 	ln        net.Listener
 	server    *http.Server
+
+	// ConnectBackoff is the first wait between attempts to connect to
+	// Cosmos DB and Service Bus (1 s if 0); it doubles up to 30 s.
+	ConnectBackoff time.Duration
+	// ConnectTimeout bounds each attempt (30 s if 0).
+	ConnectTimeout time.Duration
+	cosmos         *cosmos.Store     // the store, when it is Cosmos DB
+	serviceBus     *servicebus.Queue // the queue, when it is Service Bus
+	conns          []*connection     // opened by Run, in the background
 }
 
 // Open builds the adapters and listens, so that a bind error is immediate
@@ -172,13 +184,14 @@ func (m *Main) open(ctx context.Context) error {
 		return err
 	}
 	reg := registry.New(m.store, nil)
-	if err := m.services(ctx, reg); err != nil {
+	if err := m.services(reg); err != nil {
 		return err
 	}
-	if m.Config.RegisterTemplates {
-		if err := m.registerTemplates(ctx, reg); err != nil {
-			return err
-		}
+	startup := func(ctx context.Context) error { return m.startupWrites(ctx, reg) }
+	if m.cosmos != nil {
+		m.connectInBackground(startup)
+	} else if err := startup(ctx); err != nil {
+		return err
 	}
 	if m.Config.LocalProcessor {
 		if m.agent, err = m.localAgent(reg); err != nil {
@@ -207,16 +220,53 @@ func (m *Main) open(ctx context.Context) error {
 	})
 	m.Log.Info("handler ready", "version", version, "url", m.URL(), "adapters", m.adapterNames(), "auth", mode,
 		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall,
-		"airlock_storage", m.Config.Airlock.Storage, "airlock_scanner", m.Config.Airlock.Scanner)
+		"airlock_storage", m.Config.Airlock.Storage, "airlock_scanner", m.Config.Airlock.Scanner, "connecting", m.connNames())
 	if mode == "dev" {
 		m.Log.Info("dev issuer in use: open " + m.URL() + "/ and sign in there, or get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
 	}
 	return nil
 }
 
+// startupWrites are the start-up's writes to the store: the firewall
+// shared service, and the templates when TRE_REGISTER_TEMPLATES is on.
+func (m *Main) startupWrites(ctx context.Context, reg *registry.Registry) error {
+	if err := m.firewall.EnsureFirewallService(ctx, reg, m.Config.TREID); err != nil {
+		return err
+	}
+	if m.Config.RegisterTemplates {
+		return m.registerTemplates(ctx, reg)
+	}
+	return nil
+}
+
+// connectInBackground sets up the connections Run opens after the handler
+// listens: Cosmos DB (then the start-up's writes), and Service Bus.
+func (m *Main) connectInBackground(startup func(ctx context.Context) error) {
+	m.conns = append(m.conns, &connection{name: "Cosmos DB", open: func(ctx context.Context) error {
+		if err := m.cosmos.Connect(ctx); err != nil {
+			return err
+		}
+		return startup(ctx)
+	}})
+	if m.serviceBus != nil {
+		m.conns = append(m.conns, &connection{name: "Service Bus", open: m.serviceBus.Ping})
+	}
+}
+
+// checkOf is the health check of a service: through its connection while
+// it is not connected, live otherwise.
+func (m *Main) checkOf(name string, live func(ctx context.Context) error) func(ctx context.Context) error {
+	for _, c := range m.conns {
+		if c.name == name {
+			return c.check(live)
+		}
+	}
+	return live
+}
+
 // services builds the control plane's services on the adapters. The
 // firewall service is woken by lifecycle through a signal, and Run runs it.
-func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
+func (m *Main) services(reg *registry.Registry) error {
 	backend, err := m.firewallAdapter()
 	if err != nil {
 		return err
@@ -243,9 +293,6 @@ func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 	if err != nil {
 		return err
 	}
-	if err := m.firewall.EnsureFirewallService(ctx, reg, m.Config.TREID); err != nil {
-		return err
-	}
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
 	m.roster = roster.New(m.store, nil)
 	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
@@ -269,8 +316,8 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		processorBackend = "in-process Resource Processor (local runner)"
 	}
 	health := []api.HealthCheck{
-		{Name: "Cosmos DB", Check: m.store.Ping, Backend: storeBackend},
-		{Name: "Service Bus", Check: m.queue.Ping, Backend: queueBackend},
+		{Name: "Cosmos DB", Check: m.checkOf("Cosmos DB", m.store.Ping), Backend: storeBackend},
+		{Name: "Service Bus", Check: m.checkOf("Service Bus", m.queue.Ping), Backend: queueBackend},
 		{Name: "Resource Processor", Check: func(ctx context.Context) error {
 			return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
 		}, Backend: processorBackend},
@@ -349,6 +396,21 @@ func (m *Main) validator() (*auth.Validator, string, error) {
 	return &auth.Validator{Issuer: issuer, Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute}, "entra", nil
 }
 
+func (m *Main) connectBackoff() time.Duration {
+	if m.ConnectBackoff <= 0 {
+		return time.Second
+	}
+	return m.ConnectBackoff
+}
+
+func (m *Main) connNames() []string {
+	var names []string
+	for _, c := range m.conns {
+		names = append(names, c.name)
+	}
+	return names
+}
+
 // URL is the base URL the handler listens on.
 func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
 
@@ -374,6 +436,15 @@ func (m *Main) Run(ctx context.Context) error {
 	upDone := make(chan struct{})
 	go func() { defer close(upDone); _ = m.upgrades.Run(fwCtx) }()
 	defer func() { stopFirewall(); <-upDone }()
+	var conns sync.WaitGroup
+	for _, c := range m.conns {
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			c.run(ctx, m.Log.With("component", "connect"), m.connectBackoff(), cmp.Or(m.ConnectTimeout, 30*time.Second))
+		}()
+	}
+	defer conns.Wait()
 	localCtx, stopLocal := context.WithCancel(ctx)
 	var local sync.WaitGroup
 	if m.agent != nil {

@@ -98,7 +98,7 @@ func unavailable(op string, err error) error {
 	if isCancel(err) {
 		return fmt.Errorf("servicebus: %s: %w", op, err)
 	}
-	return tre.WrapError(tre.CodeUnavailable, fmt.Errorf("servicebus: %s: %w", op, err), "The message queue is not responding")
+	return tre.WrapError(tre.CodeUnavailable, fmt.Errorf("servicebus: %s: %w", op, err), "The message queue (Service Bus) is not responding")
 }
 
 func isCancel(err error) bool {
