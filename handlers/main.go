@@ -342,6 +342,8 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Upgrades:     m.upgrades,
 		Airlock:      m.airlock,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
+		// Half the host's functionTimeout: the other half is the work's.
+		TriggerRetry: api.TriggerRetry{Budget: m.Config.FunctionTimeout / 2},
 		Health:       health,
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,

@@ -56,6 +56,9 @@ type API struct {
 	MaxBodyBytes int64
 	// EventPoll is how often an event stream looks for changes.
 	EventPoll time.Duration
+	// TriggerRetry is how Service Bus triggers retry, within an
+	// invocation, what failed on an unavailable dependency (none if zero).
+	TriggerRetry TriggerRetry
 }
 
 // Metadata is AzureTRE's /.metadata answer, plus how tokens are issued.

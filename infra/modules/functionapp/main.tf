@@ -23,6 +23,10 @@ locals {
     TRE_AGENT_HEARTBEAT  = var.settings.agent_heartbeat
     TRE_MAX_BODY_BYTES   = tostring(var.settings.max_body_bytes)
     TRE_SHUTDOWN_TIMEOUT = var.settings.shutdown_timeout
+    # host.json's functionTimeout (handlers' TestFunctionTimeoutMatchesHost
+    # holds the three equal): the triggers' retries and the firewall
+    # reconcile's work are bounded by it.
+    TRE_FUNCTION_TIMEOUT = "5m"
 
     # Azure adapters, all reached with the identity below.
     STATE_STORE_ENDPOINT                  = var.settings.cosmos_endpoint
