@@ -13,6 +13,7 @@ import (
 	"github.com/tre-go/tre/internal/cidr"
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/telemetry"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -43,6 +44,9 @@ var settings = []config.Setting{
 	{Name: "TRE_QUEUE_MAX_DELIVERY", Default: "10", Description: "Local mode: deliveries of a message before the embedded queue dead-letters it (Service Bus's default)."},
 	{Name: "TRE_MAX_BODY_BYTES", Default: "1048576", Description: "Largest request body accepted (bytes); larger bodies get 413."},
 	{Name: "TRE_SHUTDOWN_TIMEOUT", Default: "20s", Description: "How long SIGTERM waits for in-flight requests before closing."},
+	{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Default: "", Description: "OpenTelemetry: the OTLP/HTTP endpoint traces are exported to (http://collector:4318; they are posted to /v1/traces there): a span per request and invocation, with the invocation id and the TRE operation id, and a span per call to Cosmos DB, Service Bus, Key Vault and ARM. Empty: no traces (logs only). docs/monitoring.md says how to route them to Application Insights."},
+	{Name: "OTEL_EXPORTER_OTLP_HEADERS", Default: "", Description: "OpenTelemetry: headers sent with every export, key=value pairs separated by commas (an ingestion key, say).", Secret: true},
+	{Name: "OTEL_SERVICE_NAME", Default: "tre-handler", Description: "OpenTelemetry: the service name of the traces (cloud_RoleName in Application Insights)."},
 	{Name: "TRE_FUNCTION_TIMEOUT", Default: "5m", Description: "The Functions host's functionTimeout (host.json; keep them equal). A Service Bus trigger whose store or processor is unavailable retries within its invocation, with backoff, for half of it before failing (the host redelivers at once, and dead-letters after the queue's max delivery count); a firewall-reconcile invocation stops its work at half of it and the next one resumes."},
 	{Name: "STATE_STORE_ENDPOINT", Default: "", Description: "Cosmos DB account endpoint (https://<account>.documents.azure.com:443/). With SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE (or SERVICE_BUS_CONNECTION_STRING) it selects the Azure adapters; without both, the embedded SQLite store and queue are used."},
 	{Name: "STATE_STORE_KEY", Default: "", Description: "Cosmos DB account key. Empty: the managed identity (it needs the Cosmos DB Built-in Data Contributor role). A key is for tests against a local Cosmos-protocol server.", Secret: true},
@@ -99,6 +103,7 @@ type Config struct {
 	Port            int
 	DataDir         string
 	LogLevel        string
+	Telemetry       telemetry.Config
 	TREID           string
 	Location        string
 	MaxBodyBytes    int64
@@ -172,6 +177,7 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		ListenAddress:   e.String("TRE_LISTEN_ADDRESS"),
 		DataDir:         e.String("TRE_DATA_DIR"),
 		LogLevel:        e.OneOf("LOG_LEVEL", "debug", "info", "warn", "error"),
+		Telemetry:       telemetryConfig(e),
 		TREID:           e.String("TRE_ID"),
 		Location:        e.String("RESOURCE_LOCATION"),
 		MaxBodyBytes:    int64(e.Int("TRE_MAX_BODY_BYTES", 1024, 64<<20)),
@@ -488,4 +494,30 @@ func (c *Config) airlockSettings(e *config.Env) {
 	if a.Scanner == "defender" && a.Storage != "azure" {
 		e.Problemf("TRE_AIRLOCK_SCANNER: defender reads Defender for Storage's verdicts, which exist only with TRE_AIRLOCK_STORAGE=azure")
 	}
+}
+
+// telemetryConfig reads the OpenTelemetry settings (their standard names).
+func telemetryConfig(e *config.Env) telemetry.Config {
+	c := telemetry.Config{Endpoint: e.String("OTEL_EXPORTER_OTLP_ENDPOINT"), ServiceName: e.String("OTEL_SERVICE_NAME"),
+		Version: version, Headers: map[string]string{}}
+	if c.Endpoint != "" {
+		if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			e.Problemf("OTEL_EXPORTER_OTLP_ENDPOINT: %q is not an http(s) URL", c.Endpoint)
+		}
+	}
+	for _, pair := range strings.Split(e.String("OTEL_EXPORTER_OTLP_HEADERS"), ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		key, kerr := url.QueryUnescape(strings.TrimSpace(k))
+		val, verr := url.QueryUnescape(strings.TrimSpace(v))
+		if !ok || key == "" || kerr != nil || verr != nil {
+			// The value may be a key: only the header's name is shown.
+			e.Problemf("OTEL_EXPORTER_OTLP_HEADERS: each header must be name=value (URL-encoded), not %q=...", strings.TrimSpace(k))
+			continue
+		}
+		c.Headers[key] = val
+	}
+	return c
 }

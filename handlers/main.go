@@ -45,6 +45,7 @@ import (
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/roster"
 	"github.com/tre-go/tre/internal/servicebus"
+	"github.com/tre-go/tre/internal/telemetry"
 	"github.com/tre-go/tre/internal/tre"
 	"github.com/tre-go/tre/internal/upgrade"
 )
@@ -122,7 +123,10 @@ func serve(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", "tre-handler")
+	// telemetry.Handler: a line logged with a request's or invocation's
+	// context carries its ids (invocation_id, request_id, operation_id)
+	// and its trace.
+	return slog.New(telemetry.Handler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})}).With("service", "tre-handler")
 }
 
 // Main is the running handler: its adapters, API and listener. Tests run
@@ -163,6 +167,7 @@ type Main struct {
 	cosmos         *cosmos.Store     // the store, when it is Cosmos DB
 	serviceBus     *servicebus.Queue // the queue, when it is Service Bus
 	conns          []*connection     // opened by Run, in the background
+	telemetry      *telemetry.Telemetry
 }
 
 // Open builds the adapters and listens, so that a bind error is immediate
@@ -176,6 +181,19 @@ func (m *Main) Open(ctx context.Context) error {
 }
 
 func (m *Main) open(ctx context.Context) error {
+	tcfg := m.Config.Telemetry
+	tcfg.InstanceID = leaseHolder()
+	tel, err := telemetry.New(tcfg)
+	if err != nil {
+		return err
+	}
+	m.telemetry = tel
+	m.closers = append(m.closers, func() error {
+		// The spans not yet exported go now, or are lost after 5 s.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return tel.Shutdown(ctx)
+	})
 	if err := m.openAdapters(ctx); err != nil {
 		return err
 	}
@@ -219,7 +237,7 @@ func (m *Main) open(ctx context.Context) error {
 		return nil
 	})
 	m.Log.Info("handler ready", "version", version, "url", m.URL(), "adapters", m.adapterNames(), "auth", mode,
-		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall,
+		"traces", m.telemetry.Enabled(), "local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall,
 		"airlock_storage", m.Config.Airlock.Storage, "airlock_scanner", m.Config.Airlock.Scanner, "connecting", m.connNames())
 	if mode == "dev" {
 		m.Log.Info("dev issuer in use: open " + m.URL() + "/ and sign in there, or get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
@@ -342,6 +360,7 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Upgrades:     m.upgrades,
 		Airlock:      m.airlock,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
+		Tracer:       m.telemetry.Tracer("github.com/tre-go/tre/internal/api"),
 		// Half the host's functionTimeout: the other half is the work's.
 		TriggerRetry: api.TriggerRetry{Budget: m.Config.FunctionTimeout / 2},
 		Health:       health,

@@ -192,6 +192,8 @@ module "functionapp" {
     airlock_scan_limit         = var.airlock.scan_limit
     airlock_processing_limit   = var.airlock.processing_limit
     subscription_id            = var.subscription_id
+    otlp_endpoint              = var.traces.otlp_endpoint
+    otlp_headers               = var.traces.otlp_headers
   }
 
   # The host needs its storage roles before it starts (timer leases).

@@ -284,7 +284,8 @@ func (a *API) airlockStatusChanged(w http.ResponseWriter, r *http.Request) error
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return reject("the message is not a statusChanged event: "+err.Error(), body)
 	}
-	log = log.With("request_id", ev.Data.RequestID, "status", ev.Data.NewStatus)
+	annotate(r, "airlock_request_id", ev.Data.RequestID, "workspace_id", ev.Data.WorkspaceID)
+	log = log.With("status", ev.Data.NewStatus)
 	var out airlock.Outcome
 	err = a.retryUnavailable(r.Context(), log, func() (err error) {
 		out, err = a.Airlock.Process(r.Context(), ev.Data)

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -56,6 +58,9 @@ type API struct {
 	MaxBodyBytes int64
 	// EventPoll is how often an event stream looks for changes.
 	EventPoll time.Duration
+	// Tracer makes the server span of each request and invocation (none
+	// if nil).
+	Tracer trace.Tracer
 	// TriggerRetry is how Service Bus triggers retry, within an
 	// invocation, what failed on an unavailable dependency (none if zero).
 	TriggerRetry TriggerRetry

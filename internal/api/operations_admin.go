@@ -72,7 +72,7 @@ func (a *API) retryOperation(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusAccepted, op)
+		writeOperation(w, r, http.StatusAccepted, op)
 		return nil
 	}
 }
@@ -87,7 +87,7 @@ func (a *API) cancelOperation(f resourceFamily) func(http.ResponseWriter, *http.
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusAccepted, op)
+		writeOperation(w, r, http.StatusAccepted, op)
 		return nil
 	}
 }
@@ -106,7 +106,7 @@ func (a *API) failOperation(f resourceFamily) func(http.ResponseWriter, *http.Re
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusOK, op)
+		writeOperation(w, r, http.StatusOK, op)
 		return nil
 	}
 }

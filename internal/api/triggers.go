@@ -133,7 +133,8 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(body, &upd); err != nil {
 		return reject("the message is not a status update: "+err.Error(), "", body)
 	}
-	log = log.With("operation_id", upd.OperationID, "step_id", upd.StepID, "resource_id", upd.ID, "status", upd.Status)
+	annotate(r, "operation_id", upd.OperationID, "step_id", upd.StepID, "resource_id", upd.ID)
+	log = log.With("status", upd.Status)
 	var outcome lifecycle.Outcome
 	err = a.retryUnavailable(r.Context(), log, func() (err error) {
 		outcome, err = a.Triggers.ApplyStatus(r.Context(), upd)

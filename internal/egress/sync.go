@@ -42,11 +42,11 @@ func (s *Service) Sync(ctx context.Context) (*Report, error) {
 	}
 	s.record(ctx, rep)
 	if err != nil {
-		s.log.Warn("firewall reconcile failed", "error", err.Error())
+		s.log.WarnContext(ctx, "firewall reconcile failed", "error", err.Error())
 		return rep, tre.WrapError(tre.CodeUnavailable, err, "The firewall could not be updated: %s", res.Err)
 	}
 	if len(res.Written)+len(res.Deleted) > 0 || len(problems) > 0 {
-		s.log.Info("firewall reconciled", "written", res.Written, "deleted", res.Deleted, "problems", len(problems))
+		s.log.InfoContext(ctx, "firewall reconciled", "written", res.Written, "deleted", res.Deleted, "problems", len(problems))
 	}
 	return rep, nil
 }
@@ -76,7 +76,7 @@ func (s *Service) record(ctx context.Context, rep *Report) {
 		}
 	}
 	if err != nil {
-		s.log.Warn("firewall status not recorded", "error", err.Error())
+		s.log.WarnContext(ctx, "firewall status not recorded", "error", err.Error())
 	}
 }
 

@@ -66,6 +66,12 @@ locals {
     API_CLIENT_ID     = var.settings.api_client_id
     API_AUDIENCE      = var.settings.api_audience
 
+    # Traces over OTLP/HTTP (docs/monitoring.md): off when the endpoint is
+    # empty. Logs go to Application Insights through the host either way.
+    OTEL_EXPORTER_OTLP_ENDPOINT = var.settings.otlp_endpoint
+    OTEL_EXPORTER_OTLP_HEADERS  = var.settings.otlp_headers
+    OTEL_SERVICE_NAME           = "tre-handler"
+
     # Costs (/api/costs) from Azure Cost Management, cached as AzureTRE does.
     TRE_COSTS             = "azure"
     AZURE_SUBSCRIPTION_ID = var.settings.subscription_id
