@@ -363,6 +363,7 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Tracer:       m.telemetry.Tracer("github.com/tre-go/tre/internal/api"),
 		// Half the host's functionTimeout: the other half is the work's.
 		TriggerRetry: api.TriggerRetry{Budget: m.Config.FunctionTimeout / 2},
+		TimerBudget:  m.Config.FunctionTimeout / 2,
 		Health:       health,
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,

@@ -61,6 +61,9 @@ type API struct {
 	// Tracer makes the server span of each request and invocation (none
 	// if nil).
 	Tracer trace.Tracer
+	// TimerBudget bounds the work of one firewall-reconcile invocation
+	// (none if 0): the rest is left for the next run.
+	TimerBudget time.Duration
 	// TriggerRetry is how Service Bus triggers retry, within an
 	// invocation, what failed on an unavailable dependency (none if zero).
 	TriggerRetry TriggerRetry

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,4 +107,39 @@ func TestStatusTriggerRidesOutAShortOutage(t *testing.T) {
 	require.Equal(t, 4*time.Minute, clock.Now().Sub(t1), "the whole budget, and no more")
 	require.Contains(t, res.out.Logs[0], "retry: The configuration store (Cosmos DB) is not responding")
 	require.Contains(t, e.logs.String(), `"level":"ERROR","msg":"status ingestion failed; the host will deliver it again"`)
+}
+
+// blockingFirewall's steps take until the invocation's time is up.
+type blockingFirewall struct {
+	api.Firewall
+	deadline chan time.Time
+}
+
+func (b *blockingFirewall) Enabled() bool { return true }
+
+func (b *blockingFirewall) RunSteps(ctx context.Context) error {
+	d, _ := ctx.Deadline()
+	b.deadline <- d
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// The firewall-reconcile timer stops at its time budget and answers 200,
+// saying the next run resumes: the host does not count it failed, and it
+// never runs into the host's functionTimeout.
+func TestFirewallTimerStopsAtItsBudget(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	fw := &blockingFirewall{Firewall: e.api.Firewall, deadline: make(chan time.Time, 1)}
+	e.api.Firewall = fw
+	e.api.TimerBudget = time.Millisecond
+	timer, err := os.ReadFile("../funchost/testdata/timer.json")
+	require.NoError(t, err)
+	start := time.Now()
+	code, out := e.invoke("firewall-reconcile", timer)
+	require.Equal(t, http.StatusOK, code, "%v", out.Logs)
+	require.Contains(t, out.Logs[0], "the next run resumes")
+	d := <-fw.deadline
+	require.False(t, d.IsZero(), "the run had a deadline")
+	require.False(t, d.Before(start), "set by this invocation")
+	require.Contains(t, e.logs.String(), `"msg":"firewall reconcile stopped at its time budget; the next run resumes"`)
 }

@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"time"
 
 	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/tre"
@@ -66,8 +67,11 @@ func (s *Service) desired(ctx context.Context) ([]tre.RuleCollectionGroup, []Pro
 }
 
 // record keeps the report of a reconcile; a failure is logged (the next
-// reconcile writes it again).
+// reconcile writes it again). It is written even when ctx has ended (a
+// run stopped at its time budget): what it wrote is the progress made.
 func (s *Service) record(ctx context.Context, rep *Report) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	_, err := tre.ReplaceAs(ctx, s.store, tre.FirewallRules, rep.ID, "", rep)
 	if tre.IsCode(err, tre.CodeNotFound) {
 		_, err = tre.CreateAs(ctx, s.store, tre.FirewallRules, rep.ID, rep)
