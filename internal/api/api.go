@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -58,6 +59,9 @@ type API struct {
 	MaxBodyBytes int64
 	// EventPoll is how often an event stream looks for changes.
 	EventPoll time.Duration
+	// StreamLimit is how long one event stream lasts (DefaultStreamLimit
+	// if 0); it then sends a reconnect event and ends.
+	StreamLimit time.Duration
 	// Tracer makes the server span of each request and invocation (none
 	// if nil).
 	Tracer trace.Tracer
@@ -199,4 +203,25 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 func (a *API) metadata(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, a.Metadata)
 	return nil
+}
+
+// DefaultStreamLimit ends an event stream in time for the Functions host:
+// a proxied HTTP invocation is cut at 230 s by Azure's front end, and at the
+// host's functionTimeout. The client opens a new stream when told to
+// reconnect.
+const DefaultStreamLimit = 3 * time.Minute
+
+func (a *API) streamLimit() time.Duration {
+	if a.StreamLimit <= 0 {
+		return DefaultStreamLimit
+	}
+	return a.StreamLimit
+}
+
+// reconnect ends an event stream at its limit: the client opens a new one.
+func reconnect(w http.ResponseWriter, flusher http.Flusher) {
+	fmt.Fprint(w, "event: reconnect\ndata: {}\n\n")
+	if flusher != nil {
+		flusher.Flush()
+	}
 }

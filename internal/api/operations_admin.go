@@ -113,10 +113,11 @@ func (a *API) failOperation(f resourceFamily) func(http.ResponseWriter, *http.Re
 
 // operationEvents streams an operation as Server-Sent Events: one
 // "operation" event with the whole operation (steps, messages, output
-// tails) each time it changes, until it ends ("end" event) or the client
-// goes away. Behind a Functions host that only forwards (buffers) HTTP
-// responses, the stream arrives in one piece when the operation ends; with
-// enableProxyingHttpRequest it streams.
+// tails) each time it changes, until it ends ("end" event), the client
+// goes away, or StreamLimit passes ("reconnect" event: the client opens a
+// new stream). The Functions host streams it with
+// enableProxyingHttpRequest (host.json); a host or proxy that buffers
+// answers delivers it in one piece at its end, and the web UI polls then.
 func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		res, err := a.loadRecords(f, r)
@@ -144,6 +145,8 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 		defer keepAlive.Stop()
 		tick := time.NewTicker(poll)
 		defer tick.Stop()
+		limit := time.NewTimer(a.streamLimit())
+		defer limit.Stop()
 		last := ""
 		for {
 			if op.ETag != last {
@@ -169,6 +172,9 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 				if flusher != nil {
 					flusher.Flush()
 				}
+			case <-limit.C:
+				reconnect(w, flusher)
+				return nil
 			case <-tick.C:
 			}
 			next, err := a.Operations.Operation(r.Context(), res, opID)

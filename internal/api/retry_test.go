@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,4 +144,27 @@ func TestFirewallTimerStopsAtItsBudget(t *testing.T) {
 	require.False(t, d.IsZero(), "the run had a deadline")
 	require.False(t, d.Before(start), "set by this invocation")
 	require.Contains(t, e.logs.String(), `"msg":"firewall reconcile stopped at its time budget; the next run resumes"`)
+}
+
+// An event stream ends at its limit with a reconnect event (the client
+// opens a new one): the Functions host cuts a proxied invocation at
+// 230 s and at its functionTimeout.
+func TestEventStreamEndsAtItsLimit(t *testing.T) {
+	dir, w := buildWorld(t, worldRunning)
+	e := openEnv(t, copyDir(t, dir))
+	e.api.StreamLimit = time.Millisecond
+	op, err := tre.GetAs[tre.Operation](context.Background(), e.store, tre.Operations, w.wsAct)
+	require.NoError(t, err)
+	require.False(t, op.Status.Terminal(), "an operation in progress: its stream would go on")
+	req, err := http.NewRequest("GET", e.srv.URL+"/api"+op.ResourcePath+"/operations/"+op.ID+"/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+e.token("admin", "TREAdmin"))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(body), "event: operation\n")
+	require.True(t, strings.HasSuffix(string(body), "event: reconnect\ndata: {}\n\n"), "%s", body)
 }
