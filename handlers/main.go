@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	var err error
 	switch cmd {
 	case "", "serve":
-		err = serve(ctx, lookup, stdout)
+		err = serve(ctx, lookup, stdout, stderr)
 	case "token":
 		err = token(args, lookup, stdout)
 	case "user-id":
@@ -106,18 +106,51 @@ const usage = `usage:
   tre-handler version
 `
 
-func serve(ctx context.Context, lookup func(string) (string, bool), stdout io.Writer) error {
+func serve(ctx context.Context, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(lookup)
 	if err != nil {
 		return err
 	}
-	log := newLogger(stdout, cfg.LogLevel)
+	log := newSplitLogger(stdout, stderr, cfg.LogLevel)
 	m := &Main{Config: cfg, Log: log}
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
 	defer m.Close()
 	return m.Run(ctx)
+}
+
+// newSplitLogger logs warnings and errors on stderr, the rest on stdout.
+// The Functions host logs a custom handler's stdout lines at Information,
+// and its stderr lines at Warning when they contain "warn" (ours say
+// "level":"WARN"), at Error otherwise: so an error of the handler is an
+// error in Application Insights, not one more Information trace.
+func newSplitLogger(stdout, stderr io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	h := levelSplit{low: slog.NewJSONHandler(stdout, opts), high: slog.NewJSONHandler(stderr, opts)}
+	return slog.New(telemetry.Handler{Handler: h}).With("service", "tre-handler")
+}
+
+// levelSplit sends records of level Warn and above to high, others to low.
+type levelSplit struct{ low, high slog.Handler }
+
+func (s levelSplit) Enabled(ctx context.Context, l slog.Level) bool { return s.low.Enabled(ctx, l) }
+
+func (s levelSplit) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		return s.high.Handle(ctx, r)
+	}
+	return s.low.Handle(ctx, r)
+}
+
+func (s levelSplit) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelSplit{low: s.low.WithAttrs(a), high: s.high.WithAttrs(a)}
+}
+
+func (s levelSplit) WithGroup(n string) slog.Handler {
+	return levelSplit{low: s.low.WithGroup(n), high: s.high.WithGroup(n)}
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -558,3 +558,24 @@ func TestFunctionTimeoutMatchesHost(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, d, "infra's TRE_FUNCTION_TIMEOUT")
 }
+
+// Warnings and errors go to stderr, where the Functions host logs them at
+// their level; the rest to stdout (Information).
+func TestLogLevelsSplitByStream(t *testing.T) {
+	var out, errs bytes.Buffer
+	log := newSplitLogger(&out, &errs, "debug")
+	log.Debug("d")
+	log.Info("i")
+	log.Warn("w")
+	log.Error("e", "error", "boom")
+	require.Contains(t, out.String(), `"msg":"d"`)
+	require.Contains(t, out.String(), `"msg":"i"`)
+	require.NotContains(t, out.String(), `"msg":"w"`)
+	require.NotContains(t, out.String(), `"msg":"e"`)
+	lines := strings.Split(strings.TrimSpace(errs.String()), "\n")
+	require.Len(t, lines, 2)
+	require.Contains(t, lines[0], `"level":"WARN"`) // the host's Warning: the line contains "warn"
+	require.Contains(t, lines[1], `"level":"ERROR"`)
+	require.NotContains(t, strings.ToLower(lines[1]), "warn", "the host's Error: the line has no \"warn\"")
+	require.Contains(t, lines[1], `"service":"tre-handler"`)
+}
