@@ -224,6 +224,8 @@ module "processor" {
     key_vault_url         = module.keyvault.uri
     state_storage_account = module.storage.account_name
     state_container       = "tfstate"
+    aad_authority_url     = var.aad_authority_url
+    microsoft_graph_fqdn  = var.microsoft_graph_fqdn
   }
 
   # The agent starts receiving at first boot: its roles must be in place, its

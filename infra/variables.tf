@@ -460,3 +460,14 @@ variable "traces" {
     error_message = "traces.otlp_endpoint must be empty or an http(s) URL."
   }
 }
+
+variable "microsoft_graph_fqdn" {
+  description = "Microsoft Graph's host name, passed to bundles as microsoft_graph_fqdn (MICROSOFT_GRAPH_FQDN of the processor): graph.microsoft.com, or a sovereign cloud's (graph.microsoft.us, microsoftgraph.chinacloudapi.cn)."
+  type        = string
+  default     = "graph.microsoft.com"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.microsoft_graph_fqdn))
+    error_message = "microsoft_graph_fqdn must be a host name, such as graph.microsoft.com (no scheme, no path)."
+  }
+}
