@@ -7,6 +7,14 @@
 // body) with JsonConvert.SerializeObject, so they arrive as JSON strings
 // that contain JSON ("MessageId": "\"883052…\"", "DeliveryCount": "11");
 // the decoder here is tolerant of that and of the plain form.
+//
+// The protocol code is our own because no library speaks it: Microsoft
+// publishes SDKs for the languages the host runs in-process (.NET, Java,
+// JavaScript, Python, PowerShell), and a custom handler is, by design, any
+// HTTP server that reads this JSON (see "Azure Functions custom handlers"
+// in the Functions docs). The payload is small and documented; the tests
+// hold the decoder to the payloads of testdata/, shaped as the host sends
+// them.
 package funchost
 
 import (
