@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -39,13 +38,12 @@ type Receiver struct {
 	mu      sync.Mutex
 	spans   []Span
 	headers []http.Header
-	changed chan struct{}
 }
 
 // Start starts a receiver until the test ends.
 func Start(t testing.TB) *Receiver {
 	t.Helper()
-	r := &Receiver{changed: make(chan struct{})}
+	r := &Receiver{}
 	srv := httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(srv.Close)
 	r.URL = srv.URL
@@ -88,8 +86,6 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.spans = append(r.spans, spans...)
 	r.headers = append(r.headers, req.Header.Clone())
-	close(r.changed)
-	r.changed = make(chan struct{})
 	r.mu.Unlock()
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
@@ -128,27 +124,4 @@ func (r *Receiver) Headers() []http.Header {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]http.Header(nil), r.headers...)
-}
-
-// WaitFor waits until the spans received satisfy cond, and returns them;
-// it fails the test after a minute.
-func (r *Receiver) WaitFor(t testing.TB, cond func([]Span) bool) []Span {
-	t.Helper()
-	deadline := time.NewTimer(time.Minute)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		spans := append([]Span(nil), r.spans...)
-		changed := r.changed
-		r.mu.Unlock()
-		if cond(spans) {
-			return spans
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("otlptest: the spans received never met the condition; %d received:\n%v", len(spans), spans)
-			return nil
-		}
-	}
 }
