@@ -111,7 +111,6 @@ type Store struct {
 	connected  atomic.Bool
 	closed     atomic.Bool
 	connectMu  sync.Mutex // one Connect at a time
-	end        func()     // ends the requests in flight (lifeTransport)
 }
 
 var _ tre.Store = (*Store)(nil)
@@ -144,18 +143,13 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Database == "" {
 		cfg.Database = DefaultDatabase
 	}
-	if cfg.Transport == nil {
-		cfg.Transport = defaultTransport()
-	}
-	life, end := context.WithCancel(context.Background())
-	opts := &azcosmos.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: lifeTransport{next: cfg.Transport, life: life},
-		Retry: cfg.Retry, TracingProvider: cfg.TracingProvider}}
+	opts := &azcosmos.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: cfg.Transport, Retry: cfg.Retry,
+		TracingProvider: cfg.TracingProvider}}
 	var client *azcosmos.Client
 	var err error
 	if cfg.Key != "" {
 		cred, kerr := azcosmos.NewKeyCredential(cfg.Key)
 		if kerr != nil {
-			end()
 			return nil, tre.WrapError(tre.CodeInvalid, kerr, "cosmos: bad configuration: Key: not a valid account key")
 		}
 		client, err = azcosmos.NewClientWithKey(cfg.Endpoint, cred, opts)
@@ -163,16 +157,14 @@ func New(cfg Config) (*Store, error) {
 		client, err = azcosmos.NewClient(cfg.Endpoint, cfg.Credential, opts)
 	}
 	if err != nil {
-		end()
 		return nil, tre.WrapError(tre.CodeInvalid, err, "cosmos: bad configuration")
 	}
 	db, err := client.NewDatabase(cfg.Database)
 	if err != nil {
-		end()
 		client.Close()
 		return nil, tre.WrapError(tre.CodeInvalid, err, "cosmos: bad database name %q", cfg.Database)
 	}
-	return &Store{client: client, db: db, pageSize: int32(cfg.PageSize), end: end}, nil
+	return &Store{client: client, db: db, pageSize: int32(cfg.PageSize)}, nil
 }
 
 // Connect reads the database and the container of every collection in
@@ -183,8 +175,10 @@ func New(cfg Config) (*Store, error) {
 // nothing.
 //
 // It returns when ctx ends, though the SDK's first request of an account
-// (the fetch of its metadata) goes on detached from ctx: that attempt ends
-// on its own, or at Close, and connects the store if it succeeds.
+// (the fetch of its metadata) goes on detached from ctx, through all its
+// retries (about 10 s against an unreachable account): that attempt ends on
+// its own, and connects the store if it succeeds. So a caller bounds its
+// wait, and a program stopping does not wait for the SDK.
 // Returns CodeUnavailable (the account is unreachable), or an error
 // without a code for a container partitioned otherwise.
 func (s *Store) Connect(ctx context.Context) error {
@@ -464,7 +458,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // later calls fail with CodeUnavailable. It may be called more than once.
 func (s *Store) Close() error {
 	if !s.closed.Swap(true) {
-		s.end()
 		s.client.Close()
 	}
 	return nil
