@@ -9,7 +9,7 @@ PORT    ?= 8080
 AZURITE_PORT ?= 10000
 export TRE_DATA_DIR ?= .tre
 
-.PHONY: build run test test-deps test-integration stress lint vet clean ui ui-if-node
+.PHONY: build run test test-deps test-integration stress lint vet clean ui ui-if-node bench
 
 ## ui: the web UI (ui/, TypeScript) built into internal/webui/dist/app, which the handler embeds (Node.js 20.19+, npm)
 ui:
@@ -70,7 +70,14 @@ stress:
 	@echo "loading $$(nproc) cores while the tests run"
 	@pids=(); for _ in $$(seq "$$(nproc)"); do (while :; do :; done) & pids+=($$!); done; \
 	trap 'kill "$${pids[@]}" 2>/dev/null' EXIT; \
-	$(GO) test -race -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
+	$(GO) test -race -timeout 45m -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
+
+## bench: the figures of docs/PERFORMANCE.md, each beside its floor measured in the same run, with the ratios (about 15 min; needs strace)
+BENCH_FLAGS ?=
+bench: build
+	$(GO) build -o $(BIN)/bare ./cmd/treperf/bare
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./handlers ./internal/lifecycle ./internal/auth ./internal/registry
+	$(GO) run ./cmd/treperf $(BENCH_FLAGS) all
 
 ## lint: staticcheck, deadcode, complexity (gocyclo: over 19 fails) and length (funclen: over 79 lines fails) of production functions; prints the top 5 of both
 lint:

@@ -76,6 +76,7 @@ func (m *Main) openAdapters(ctx context.Context) error {
 		m.store = sqlite.NewStore(db)
 		q := sqlite.NewQueue(db, sqlite.QueueOptions{LockDuration: m.Config.LockDuration, MaxDeliveryCount: m.Config.MaxDelivery})
 		m.queue = q
+		m.atomic = q // the store and the queue share transactions
 		m.closers = append(m.closers, q.Close)
 	}
 

@@ -172,6 +172,8 @@ type Main struct {
 	cred      azcore.TokenCredential
 	store     tre.Store
 	queue     tre.Queue
+	atomic    tre.Atomic // the store and queue's shared transactions, if they have them
+	devKeys   *auth.PendingDevKeys
 	secrets   tre.Secrets
 	lifecycle *lifecycle.Service
 	firewall  *egress.Service
@@ -324,8 +326,8 @@ func (m *Main) services(reg *registry.Registry) error {
 	}
 	m.catalog = catalog.New(m.store, catalog.Options{Log: m.Log.With("component", "catalog")})
 	m.audit = audit.New(m.store, audit.Options{Log: m.Log.With("component", "audit")})
-	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Catalog: m.catalog,
-		Outcomes: m.outcomes()}
+	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Atomic: m.atomic,
+		Catalog: m.catalog, Outcomes: m.outcomes()}
 	var signal *egress.Signal
 	if backend != nil {
 		signal = egress.NewSignal()
@@ -432,15 +434,18 @@ func rootScope(c Config) string {
 
 func (m *Main) validator() (*auth.Validator, string, error) {
 	if m.Config.DevAuth() {
-		keys, err := auth.LoadDevKeys(m.Config.DataDir)
-		if err != nil {
-			return nil, "", err
-		}
+		// Generating the key (first start) is not start-up's to wait for.
+		keys := auth.LoadDevKeysInBackground(m.Config.DataDir)
+		m.devKeys = keys
+		m.closers = append(m.closers, func() error {
+			_, err := keys.Wait(context.Background())
+			return err
+		})
 		aud := m.Config.APIAudience
 		if aud == "" {
 			aud = auth.DevAudience
 		}
-		return &auth.Validator{Issuer: auth.DevIssuer, Audience: aud, Keys: keys, Leeway: time.Minute}, "dev", nil
+		return &auth.Validator{Issuer: auth.DevIssuer, Audience: aud, Keys: keys, Leeway: time.Minute, Cache: &auth.TokenCache{}}, "dev", nil
 	}
 	issuer := auth.EntraIssuer(m.Config.AuthorityURL, m.Config.TenantID)
 	keys := auth.NewOIDCKeys(issuer, auth.OIDCOptions{
@@ -448,7 +453,7 @@ func (m *Main) validator() (*auth.Validator, string, error) {
 		Log:    m.Log.With("component", "auth"),
 	})
 	m.closers = append(m.closers, keys.Close)
-	return &auth.Validator{Issuer: issuer, Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute}, "entra", nil
+	return &auth.Validator{Issuer: issuer, Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute, Cache: &auth.TokenCache{}}, "entra", nil
 }
 
 func (m *Main) connectBackoff() time.Duration {

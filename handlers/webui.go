@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/webui"
@@ -43,11 +45,17 @@ func (m *Main) webFront(mode string) (http.Handler, error) {
 	}
 	f := &front{ui: ui, api: m.api.Handler()}
 	if mode == "dev" {
-		keys, err := auth.LoadDevKeys(m.Config.DataDir)
-		if err != nil {
-			return nil, err
+		// The key may still be being generated (first start): signing in
+		// waits for it, start-up does not.
+		keys := m.devKeys
+		mint := func(name string, roles []string, ttl time.Duration, now time.Time) (string, error) {
+			k, err := keys.Wait(context.Background())
+			if err != nil {
+				return "", err
+			}
+			return k.Mint(name, roles, ttl, now)
 		}
-		f.dev = &webui.DevSignIn{Mint: keys.Mint, UserID: auth.DevUserID, Log: m.Log.With("component", "dev-sign-in")}
+		f.dev = &webui.DevSignIn{Mint: mint, UserID: auth.DevUserID, Log: m.Log.With("component", "dev-sign-in")}
 	}
 	if !webui.Built() {
 		m.Log.Info("the web UI is not built into this binary: / serves a page saying how (make ui, with Node.js 20+)")

@@ -39,7 +39,7 @@ import (
 
 // env is the API over one data directory.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	db     *sqlite.DB
 	queue  *sqlite.Queue
@@ -63,7 +63,7 @@ type env struct {
 	logs   *strings.Builder
 }
 
-func openEnv(t *testing.T, dir string) *env {
+func openEnv(t testing.TB, dir string) *env {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), dir)
 	require.NoError(t, err)

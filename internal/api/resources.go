@@ -1,8 +1,11 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tre-go/tre/internal/assignment"
@@ -54,7 +57,9 @@ func (a *API) resourceRoutes() []Route {
 	for _, f := range resourceFamilies {
 		one := f.base + "/{" + f.idParam + "}"
 		routes = append(routes,
-			Route{Method: "GET", Pattern: f.base, Access: f.list, Status: 200, Summary: "List " + f.noun + "s", Handle: a.listResources(f)},
+			Route{Method: "GET", Pattern: f.base, Access: f.list, Status: 200,
+				Summary: "List " + f.noun + "s (all, streamed; or a page: ?pageSize=, then ?continuation= from the answer; filters ?templateName=, ?deploymentStatus=)",
+				Handle:  a.listResources(f)},
 			Route{Method: "POST", Pattern: f.base, Access: f.create, Status: 202, Summary: "Create a " + f.noun, Request: createBody{}, Handle: a.createResource(f)},
 			Route{Method: "GET", Pattern: one, Access: f.get, Status: 200, Summary: "Get a " + f.noun, Handle: a.getResource(f)},
 			Route{Method: "PATCH", Pattern: one, Access: f.mutate, Status: 202, Request: patchBody{},
@@ -157,21 +162,6 @@ func (a *API) loadResource(f resourceFamily, r *http.Request, deleted bool) (*tr
 	return res, checkOwnership(f, r, res)
 }
 
-func (a *API) view(f resourceFamily, r *http.Request, res *tre.Resource) (any, error) {
-	ups, err := a.Resources.AvailableUpgrades(r.Context(), res)
-	if err != nil {
-		return nil, err
-	}
-	if f.restrict && !userOf(r.Context()).HasRole(tre.RoleTREAdmin) {
-		return restrictedOf(res, ups), nil
-	}
-	out := resourceOf(res, ups)
-	if res.ResourceType == tre.TypeWorkspace {
-		out.Properties = a.withScopeID(out.Properties)
-	}
-	return out, nil
-}
-
 // withScopeID gives a workspace's properties AzureTRE's scope_id when they
 // have none (workspaces created before lifecycle stored it): AzureTRE's
 // clients (the tre CLI, the e2e tests) read it to ask for a token of the
@@ -189,13 +179,41 @@ func (a *API) withScopeID(props map[string]any) map[string]any {
 	return out
 }
 
+// scopedProperties is withScopeID for a listed workspace's stored
+// properties: nil (the stored ones answer as they are) unless it is a
+// workspace whose properties have no scope_id, then the properties with it.
+func (a *API) scopedProperties(l *lifecycle.Listed) (json.RawMessage, error) {
+	if l.ResourceType != tre.TypeWorkspace {
+		return nil, nil
+	}
+	raw := l.Member("properties")
+	if raw != nil && lifecycle.HasMember(raw, "scope_id") {
+		return nil, nil
+	}
+	var props map[string]any
+	if raw != nil {
+		if err := json.Unmarshal(raw, &props); err != nil {
+			return nil, fmt.Errorf("api: properties of %s: %w", l.ID, err)
+		}
+	}
+	return json.Marshal(a.withScopeID(props))
+}
+
+// listResources answers a list. Without pageSize it is AzureTRE's answer,
+// {"<plural>": [every resource]}, which its CLI and UI read: it is
+// streamed a page of the store at a time, never held whole. With pageSize
+// (1 to lifecycle.MaxPageSize) it is one page, and "continuation" names
+// the next (absent after the last): pass it back as ?continuation=. A page
+// may hold fewer than pageSize (resources the caller may not see are left
+// out) and still have a next. templateName and deploymentStatus filter.
+// Resources come in the store's order (creation order on SQLite).
 func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ref, err := refOf(f, r, false)
 		if err != nil {
 			return err
 		}
-		list, err := a.Resources.List(r.Context(), ref)
+		opts, paged, err := listOptions(r)
 		if err != nil {
 			return err
 		}
@@ -206,23 +224,91 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 				return err
 			}
 		}
-		out := make([]any, 0, len(list))
-		for _, res := range list {
-			if visible != nil && !visible[res.ID] {
-				continue
-			}
-			if f.owned && checkOwnership(f, r, res) != nil {
-				continue
-			}
-			v, err := a.view(f, r, res)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
+		if !paged {
+			opts.PageSize = streamPageSize
 		}
-		writeJSON(w, http.StatusOK, map[string]any{f.plural: out})
+		page, err := a.Resources.ListPage(r.Context(), ref, opts)
+		if err != nil {
+			return err
+		}
+		// Once an item is written the answer is 200: a later error can
+		// only cut it short (stream.fail).
+		out := newStream(w, f.plural)
+		out.upgrades = map[upgradesKey][]tre.AvailableUpgrade{}
+		for {
+			for _, l := range page.Resources {
+				if visible != nil && !visible[l.ID] {
+					continue
+				}
+				if f.owned && checkOwnership(f, r, l.Header()) != nil {
+					continue
+				}
+				if err := a.listItem(f, r, l, out); err != nil {
+					return out.fail(r, a, err)
+				}
+			}
+			if paged || page.Continuation == "" {
+				break
+			}
+			opts.Continuation = page.Continuation
+			if page, err = a.Resources.ListPage(r.Context(), ref, opts); err != nil {
+				return out.fail(r, a, err)
+			}
+		}
+		if paged {
+			out.end(page.Continuation)
+		} else {
+			out.end("")
+		}
 		return nil
 	}
+}
+
+// listItem adds a resource to a list answer: resourceOf's answer, made
+// from the stored members (appendResource), or the restricted view.
+func (a *API) listItem(f resourceFamily, r *http.Request, l *lifecycle.Listed, out *stream) error {
+	ups, err := out.availableUpgrades(r.Context(), a.Resources, l)
+	if err != nil {
+		return err
+	}
+	if f.restrict && !userOf(r.Context()).HasRole(tre.RoleTREAdmin) {
+		res, err := l.Resource()
+		if err != nil {
+			return err
+		}
+		out.item(restrictedOf(res, ups))
+		return nil
+	}
+	props, err := a.scopedProperties(l)
+	if err != nil {
+		return err
+	}
+	out.raw(appendResource(out.scratch[:0], l, ups, props))
+	return nil
+}
+
+// streamPageSize is the store page an unpaged list is streamed by.
+const streamPageSize = 500
+
+// listOptions reads the paging and filters of a list request; paged says
+// the caller asked for a page.
+func listOptions(r *http.Request) (lifecycle.ListOptions, bool, error) {
+	q := r.URL.Query()
+	opts := lifecycle.ListOptions{Continuation: q.Get("continuation"), TemplateName: q.Get("templateName"),
+		DeploymentStatus: tre.Status(q.Get("deploymentStatus"))}
+	size := q.Get("pageSize")
+	if size == "" {
+		if opts.Continuation != "" {
+			return opts, false, tre.FieldErrorf(tre.CodeInvalid, "continuation", "continuation goes with pageSize")
+		}
+		return opts, false, nil
+	}
+	n, err := strconv.Atoi(size)
+	if err != nil || n < 1 || n > lifecycle.MaxPageSize {
+		return opts, false, tre.FieldErrorf(tre.CodeInvalid, "pageSize", "pageSize must be a number from 1 to %d, not %q", lifecycle.MaxPageSize, size)
+	}
+	opts.PageSize = n
+	return opts, true, nil
 }
 
 func (a *API) createResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
@@ -255,17 +341,27 @@ func writeOperation(w http.ResponseWriter, r *http.Request, status int, op *tre.
 	writeJSON(w, status, map[string]any{"operation": operationOf(op)})
 }
 
+// getResource answers one resource as a list answers each: copied from
+// its stored form (appendResource), or restricted.
 func (a *API) getResource(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		res, err := a.load(f, r)
+		ref, err := refOf(f, r, true)
 		if err != nil {
 			return err
 		}
-		v, err := a.view(f, r, res)
+		l, err := a.Resources.Find(r.Context(), ref)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{f.single: v})
+		if err := checkOwnership(f, r, l.Header()); err != nil {
+			return err
+		}
+		out := newStream(w, f.single)
+		out.object = true
+		if err := a.listItem(f, r, l, out); err != nil {
+			return err
+		}
+		out.end("")
 		return nil
 	}
 }

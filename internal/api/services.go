@@ -44,10 +44,14 @@ type Templates interface {
 type Resources interface {
 	// Get loads an active resource. Returns CodeNotFound.
 	Get(ctx context.Context, ref lifecycle.Ref) (*tre.Resource, error)
+	// Find is Get that returns the resource as stored, for an answer to
+	// copy. Returns CodeNotFound.
+	Find(ctx context.Context, ref lifecycle.Ref) (*lifecycle.Listed, error)
 	// GetForRecords is Get that also finds deleted resources.
 	GetForRecords(ctx context.Context, ref lifecycle.Ref) (*tre.Resource, error)
-	// List returns the active resources of a type under a parent.
-	List(ctx context.Context, ref lifecycle.Ref) ([]*tre.Resource, error)
+	// ListPage returns a page of the active resources of a type under a
+	// parent. Returns CodeNotFound (parents), CodeInvalid (paging).
+	ListPage(ctx context.Context, ref lifecycle.Ref, opts lifecycle.ListOptions) (lifecycle.ResourcePage, error)
 	// AvailableUpgrades lists the template versions a resource may move
 	// to.
 	AvailableUpgrades(ctx context.Context, r *tre.Resource) ([]tre.AvailableUpgrade, error)

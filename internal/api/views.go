@@ -2,11 +2,15 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/tre-go/tre/internal/assignment"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
 	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -361,6 +365,120 @@ type ManualRuleSet struct {
 
 func manualRuleSetOf(m *egress.ManualRules) ManualRuleSet {
 	return ManualRuleSet{Name: m.Name, Rules: m.Rules, UpdatedWhen: m.UpdatedWhen, UpdatedBy: m.UpdatedBy, ETag: m.ETag}
+}
+
+// appendResource appends resourceOf's answer for a listed resource, made
+// from its stored members: each answer field whose stored field has the
+// same name is copied as stored (a member the answer does not have, such
+// as secretRefs, is never copied), _etag and availableUpgrades are added,
+// and the fields resourceOf sets by type are set alike (typedFields);
+// props, if not nil, are the properties in place of the stored ones.
+// The fields come in Resource's order, a missing member gives the field's
+// zero value, and an omitempty field with an empty value is left out, as
+// encoding/json does. TestListedAnswerIsResourceOf holds it equal to
+// resourceOf's answer.
+func appendResource(b []byte, l *lifecycle.Listed, ups []tre.AvailableUpgrade, props json.RawMessage) []byte {
+	b = append(b, '{')
+	first := true
+	for _, f := range resourceFields {
+		v, ok := listedField(f, l, ups, props)
+		if !ok {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, f.key...)
+		b = append(b, v...)
+	}
+	return append(b, '}')
+}
+
+// listedField is the encoded value of answer field f for a listed
+// resource, and whether the answer has the field at all.
+func listedField(f answerField, l *lifecycle.Listed, ups []tre.AvailableUpgrade, props json.RawMessage) ([]byte, bool) {
+	switch f.name {
+	case "_etag":
+		v, _ := json.Marshal(l.ETag)
+		return v, !emptyJSON(v)
+	case "availableUpgrades":
+		v, _ := json.Marshal(upgradesOf(ups))
+		return v, true
+	case "properties":
+		if props != nil {
+			return props, true
+		}
+	}
+	if set, ok := typedFields[f.name]; ok {
+		// resourceOf sets these for some types only, even when empty.
+		if !slices.Contains(set.types, l.ResourceType) {
+			return nil, false
+		}
+		if set.value != nil {
+			return set.value, true
+		}
+		if v := l.Member(f.name); v != nil {
+			return v, true
+		}
+		return []byte(`""`), true
+	}
+	v := l.Member(f.name)
+	if v == nil {
+		v = f.zero
+	}
+	return v, !(f.omitEmpty && emptyJSON(v))
+}
+
+// typedFields are the answer fields resourceOf sets by resource type:
+// for those types a fixed value, or the stored one ("" when none); absent
+// for the others.
+var typedFields = map[string]struct {
+	types []tre.ResourceType
+	value json.RawMessage
+}{
+	"workspaceURL":             {types: []tre.ResourceType{tre.TypeWorkspace}, value: json.RawMessage(`""`)},
+	"workspaceId":              {types: []tre.ResourceType{tre.TypeWorkspaceService, tre.TypeUserResource}},
+	"parentWorkspaceServiceId": {types: []tre.ResourceType{tre.TypeUserResource}},
+	"ownerId":                  {types: []tre.ResourceType{tre.TypeUserResource}},
+	"azureStatus":              {types: []tre.ResourceType{tre.TypeUserResource}, value: json.RawMessage(`{}`)},
+}
+
+// answerField is a field of an answer type as encoding/json writes it.
+type answerField struct {
+	name      string
+	key       []byte // "name":
+	omitEmpty bool
+	zero      json.RawMessage // the encoding of its zero value
+}
+
+var resourceFields = fieldsOf(reflect.TypeFor[Resource]())
+
+func fieldsOf(t reflect.Type) []answerField {
+	var out []answerField
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if !sf.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		key, _ := json.Marshal(name)
+		zero, _ := json.Marshal(reflect.Zero(sf.Type).Interface())
+		out = append(out, answerField{name: name, key: append(key, ':'), omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty"), zero: zero})
+	}
+	return out
+}
+
+// emptyJSON reports whether an encoded value is one omitempty leaves out.
+func emptyJSON(v []byte) bool {
+	switch string(v) {
+	case `""`, `0`, `false`, `null`, `[]`, `{}`:
+		return true
+	}
+	return false
 }
 
 // AirlockRequest is an airlock request (AzureTRE's shape): the stored

@@ -35,7 +35,7 @@ var (
 )
 
 // keys returns three RSA keys and an EC key, made once for the package.
-func keys(t *testing.T) (k1, k2, k3 *rsa.PrivateKey, ec *ecdsa.PrivateKey) {
+func keys(t testing.TB) (k1, k2, k3 *rsa.PrivateKey, ec *ecdsa.PrivateKey) {
 	t.Helper()
 	keyOnce.Do(func() {
 		var err error

@@ -18,6 +18,8 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"github.com/tre-go/tre/internal/tre"
 )
 
 // Dev issuer identity: tokens it mints carry these, and only a handler
@@ -138,6 +140,52 @@ func createKey(dir, path string) (*rsa.PrivateKey, error) {
 
 // KeyfuncCtx implements KeySource.
 func (d *DevKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc { return d.keys.KeyfuncCtx(ctx) }
+
+// PendingDevKeys is the dev issuer's key being loaded in the background:
+// on the first start in a data directory it is generated, an RSA key
+// whose generation takes tens to hundreds of milliseconds, and the handler
+// need not wait for it to serve what needs no token. A token checked
+// before the key is ready waits for it (bounded by its context).
+type PendingDevKeys struct {
+	done chan struct{}
+	keys *DevKeys
+	err  error
+}
+
+var _ KeySource = (*PendingDevKeys)(nil)
+
+// LoadDevKeysInBackground starts LoadDevKeys(dir) and returns at once.
+// The goroutine it starts ends by itself; Wait waits for it.
+func LoadDevKeysInBackground(dir string) *PendingDevKeys {
+	p := &PendingDevKeys{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.keys, p.err = LoadDevKeys(dir)
+	}()
+	return p
+}
+
+// Wait waits for the key and returns it, or why it could not be loaded.
+func (p *PendingDevKeys) Wait(ctx context.Context) (*DevKeys, error) {
+	select {
+	case <-p.done:
+		return p.keys, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// KeyfuncCtx implements KeySource: the keys once loaded; CodeUnavailable
+// if they could not be.
+func (p *PendingDevKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		keys, err := p.Wait(ctx)
+		if err != nil {
+			return nil, tre.WrapError(tre.CodeUnavailable, err, "The dev issuer's key is not available")
+		}
+		return keys.KeyfuncCtx(ctx)(t)
+	}
+}
 
 // DevUserID is the stable object id the dev issuer gives a user name, so the
 // same name is the same user across tokens and restarts.

@@ -72,6 +72,9 @@ type Validator struct {
 	Keys     KeySource
 	Leeway   time.Duration
 	Now      func() time.Time // time.Now when nil
+	// Cache, if set, keeps verified tokens until they expire (see
+	// TokenCache).
+	Cache *TokenCache
 }
 
 // Claims are the token claims the control plane reads. Validate is called
@@ -108,6 +111,11 @@ func (v *Validator) Validate(ctx context.Context, raw string) (tre.User, error) 
 	if v.Now != nil {
 		now = v.Now
 	}
+	if v.Cache != nil {
+		if u, ok := v.Cache.get(raw, now()); ok {
+			return u, nil
+		}
+	}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods(algorithms),
 		jwt.WithIssuer(v.Issuer),
@@ -141,7 +149,11 @@ func (v *Validator) Validate(ctx context.Context, raw string) (tre.User, error) 
 	if roles == nil {
 		roles = []string{}
 	}
-	return tre.User{ID: c.ObjectID, Name: c.Name, Email: email, Roles: roles}, nil
+	u := tre.User{ID: c.ObjectID, Name: c.Name, Email: email, Roles: roles}
+	if v.Cache != nil && c.ExpiresAt != nil {
+		v.Cache.put(raw, u, c.ExpiresAt.Add(v.Leeway), now())
+	}
+	return u, nil
 }
 
 // refusal maps golang-jwt's verdict to AzureTRE's messages. tok is what the

@@ -10,6 +10,7 @@ package cosmos
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -411,6 +412,49 @@ func (s *Store) Query(ctx context.Context, c tre.Collection, q tre.Query) ([]tre
 		}
 	}
 	return out, nil
+}
+
+// QueryPage implements tre.Store with Cosmos DB's own paging: one query
+// page per call, the next page named by the service's continuation token
+// (wrapped, URL-safe, in ours).
+func (s *Store) QueryPage(ctx context.Context, c tre.Collection, q tre.Query, size int, token string) (tre.Page, error) {
+	container, err := s.container(c, false)
+	if err != nil {
+		return tre.Page{}, err
+	}
+	if size <= 0 || size > math.MaxInt32 {
+		return tre.Page{}, tre.Errorf(tre.CodeInvalid, "page size must be 1 to %d, not %d", math.MaxInt32, size)
+	}
+	q.Limit = 0
+	sql, params, err := buildQuery(q)
+	if err != nil {
+		return tre.Page{}, err
+	}
+	opts := &azcosmos.QueryOptions{QueryParameters: params, PageSizeHint: int32(size)}
+	if token != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(token)
+		if err != nil || len(raw) == 0 {
+			return tre.Page{}, tre.FieldErrorf(tre.CodeInvalid, "continuation", "%q is not a continuation token of this list", token)
+		}
+		t := string(raw)
+		opts.ContinuationToken = &t
+	}
+	resp, err := container.NewQueryItemsPager(sql, azcosmos.NewPartitionKey(), opts).NextPage(ctx)
+	if err != nil {
+		return tre.Page{}, storeError(fmt.Errorf("cosmos: query page of %s: %w", c, err))
+	}
+	page := tre.Page{Documents: make([]tre.Document, 0, len(resp.Items))}
+	for _, item := range resp.Items {
+		doc, err := readDocument(item)
+		if err != nil {
+			return tre.Page{}, fmt.Errorf("cosmos: query page of %s: %w", c, err)
+		}
+		page.Documents = append(page.Documents, doc)
+	}
+	if resp.ContinuationToken != nil && *resp.ContinuationToken != "" {
+		page.Next = base64.RawURLEncoding.EncodeToString([]byte(*resp.ContinuationToken))
+	}
+	return page, nil
 }
 
 // readDocument turns a stored item into a Document: the etag from _etag,

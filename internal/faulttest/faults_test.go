@@ -225,7 +225,7 @@ func TestEventStream(t *testing.T) {
 	w.waitStatus(loc, "deploying", 10*time.Second)
 	select {
 	case <-wrote:
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience * 10 * time.Second):
 		t.Fatal("the bundle wrote nothing")
 	}
 	w.advance(200*time.Millisecond, 200*time.Millisecond) // a heartbeat with the output
@@ -233,7 +233,7 @@ func TestEventStream(t *testing.T) {
 	close(release)
 	select {
 	case <-read:
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience * 10 * time.Second):
 		t.Fatal("the event stream did not end")
 	}
 	streamed := stream.String()
@@ -269,7 +269,7 @@ func (s *streamBuffer) String() string {
 // waitFor waits until the stream contains want.
 func (s *streamBuffer) waitFor(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(patience * 10 * time.Second)
 	for {
 		s.mu.Lock()
 		got, changed := s.b.String(), s.changed

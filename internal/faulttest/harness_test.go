@@ -79,7 +79,9 @@ type world struct {
 func newWorld(t *testing.T, o options, script func(context.Context, tre.Job, int) (tre.JobResult, error)) *world {
 	t.Helper()
 	if o.lockDuration == 0 {
-		o.lockDuration = 2 * time.Second
+		// Long enough that no lock expires by accident on a loaded
+		// machine; the tests of expiry set their own.
+		o.lockDuration = 30 * time.Second
 	}
 	if o.maxDelivery == 0 {
 		o.maxDelivery = 10
@@ -299,13 +301,18 @@ func (w *world) operation(loc string) map[string]any {
 	return body["operation"].(map[string]any)
 }
 
+// patience multiplies the waits for a state: they only detect a state that
+// never comes, so they are generous, and a test goes on the moment the
+// state is reached (make stress runs these with both cores busy).
+const patience = 6
+
 func (w *world) waitStatus(loc string, want string, within time.Duration) map[string]any {
 	w.t.Helper()
 	var op map[string]any
 	require.Eventually(w.t, func() bool {
 		op = w.operation(loc)
 		return op["status"] == want
-	}, within, 20*time.Millisecond, "operation never became %s", want)
+	}, patience*within, 20*time.Millisecond, "operation never became %s within %s", want, patience*within)
 	return op
 }
 

@@ -30,7 +30,20 @@ func (s *Service) Retry(ctx context.Context, r *tre.Resource, opID string, user 
 		return nil, tre.Errorf(tre.CodeConflict, "Only the latest operation of a resource can be retried; operation %s (%s) came after this one", latest.ID, latest.Action)
 	}
 	var after tre.Operation
-	err = s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
+	err = s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+		return tx.retry(ctx, op.ID, user, &after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "operation retried", "operation_id", op.ID, "resource_id", r.ID, "attempt", len(after.Attempts), "by", user.ID)
+	return &after, nil
+}
+
+// retry resets an operation's steps from the failed one, and sends it
+// again.
+func (s *Service) retry(ctx context.Context, opID string, user tre.User, after *tre.Operation) error {
+	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
 		if o.Status.Phase() != tre.PhaseFailed {
 			return tre.Errorf(tre.CodeConflict, "Operation %s is %s: only a failed operation can be retried", o.ID, o.Status)
 		}
@@ -50,14 +63,13 @@ func (s *Service) Retry(ctx context.Context, r *tre.Resource, opID string, user 
 		o.Attempts = append(o.Attempts, tre.OperationAttempt{Number: len(o.Attempts) + 1, StartedWhen: now, StartedBy: user, FromStep: from})
 		recompute(o)
 		return nil
-	}, &after)
+	}, after)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.setStatus(ctx, after.ResourceID, tre.StatusesFor(after.Action).Awaiting)
-	s.log.InfoContext(ctx, "operation retried", "operation_id", op.ID, "resource_id", r.ID, "attempt", len(after.Attempts), "by", user.ID)
-	s.dispatchSoon(ctx, op.ID)
-	return &after, nil
+	s.dispatchSoon(ctx, opID)
+	return nil
 }
 
 // setStatus sets a resource's deployment status (retrying on etag races).
@@ -98,16 +110,19 @@ func (s *Service) Cancel(ctx context.Context, r *tre.Resource, opID string, user
 		}
 	} else {
 		now := s.ts()
-		err := s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
-			if st := o.Step(step.ID); st != nil && !st.Status.Terminal() && st.CancelRequested == nil {
-				st.CancelRequested = &tre.CancelRequest{OperationID: o.ID, StepID: st.ID, Attempt: st.Attempt, By: who(user), When: now}
+		err := s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+			err := tx.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
+				if st := o.Step(step.ID); st != nil && !st.Status.Terminal() && st.CancelRequested == nil {
+					st.CancelRequested = &tre.CancelRequest{OperationID: o.ID, StepID: st.ID, Attempt: st.Attempt, By: who(user), When: now}
+				}
+				return nil
+			}, nil)
+			if err != nil {
+				return err
 			}
-			return nil
-		}, nil)
+			return tx.sendCancel(ctx, op.ID, step, user, "")
+		})
 		if err != nil {
-			return nil, err
-		}
-		if err := s.sendCancel(ctx, op.ID, step, user, ""); err != nil {
 			return nil, err
 		}
 	}

@@ -71,30 +71,44 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 			u()
 		}
 	}()
-	if err := s.place(ctx, r, req, p, v, props, &undo); err != nil {
-		return nil, nil, err
-	}
-	props["tre_id"] = s.cfg.TREID
-	props["azure_location"] = s.cfg.Location
-	refs, err := s.storeSecrets(ctx, id, v, props)
+	var op *tre.Operation
+	err = s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+		op, err = tx.install(ctx, r, req, p, v, props, &undo)
+		return err
+	})
 	if err != nil {
-		return nil, nil, err
-	}
-	undo = append(undo, func() { s.deleteSecrets(context.WithoutCancel(ctx), refs) })
-	r.Properties, r.SecretRefs = props, refs
-
-	steps, err := s.buildSteps(ctx, tre.ActionInstall, []*tre.Resource{r})
-	if err != nil {
-		return nil, nil, err
-	}
-	op := s.newOperation(r, tre.ActionInstall, steps, req.User)
-	if err := s.commit(ctx, op, []tre.ResourceChange{{ResourceID: id, Create: r}}); err != nil {
 		return nil, nil, err
 	}
 	undo = nil
 	s.log.InfoContext(ctx, "resource created", "resource_id", id, "resource_type", req.Type, "template_name", tmpl.Name,
 		"template_version", tmpl.Version, "operation_id", op.ID)
 	return r, op, nil
+}
+
+// install gives a new resource its place and its secrets, and commits its
+// install operation. What it takes outside a transaction it adds to undo.
+func (s *Service) install(ctx context.Context, r *tre.Resource, req CreateRequest, p parents, v *schema.Validator, props map[string]any, undo *[]func()) (*tre.Operation, error) {
+	if err := s.place(ctx, r, req, p, v, props, undo); err != nil {
+		return nil, err
+	}
+	props["tre_id"] = s.cfg.TREID
+	props["azure_location"] = s.cfg.Location
+	refs, err := s.storeSecrets(ctx, r.ID, v, props)
+	if err != nil {
+		return nil, err
+	}
+	*undo = append(*undo, func() { s.deleteSecrets(context.WithoutCancel(ctx), refs) })
+	r.Properties, r.SecretRefs = props, refs
+
+	steps, err := s.buildSteps(ctx, tre.ActionInstall, []*tre.Resource{r})
+	if err != nil {
+		return nil, err
+	}
+	op := s.newOperation(r, tre.ActionInstall, steps, req.User)
+	if err := s.commit(ctx, op, []tre.ResourceChange{{ResourceID: r.ID, Create: r}}); err != nil {
+		return nil, err
+	}
+	return op, nil
 }
 
 // parents are the workspace and workspace service a new resource goes
@@ -189,7 +203,9 @@ func (s *Service) place(ctx context.Context, r *tre.Resource, req CreateRequest,
 		if err := s.claimSharedService(ctx, r.TemplateName, r.ID); err != nil {
 			return err
 		}
-		*undo = append(*undo, func() { s.releaseSharedService(context.WithoutCancel(ctx), r.TemplateName, r.ID) })
+		if !s.inTx { // a transaction's writes are undone with it
+			*undo = append(*undo, func() { s.releaseSharedService(context.WithoutCancel(ctx), r.TemplateName, r.ID) })
+		}
 		props["shared_service_id"] = r.ID[len(r.ID)-4:]
 		return nil
 	}
@@ -220,7 +236,9 @@ func (s *Service) allocateFor(ctx context.Context, id, size, custom string, undo
 	if err != nil {
 		return space, err
 	}
-	*undo = append(*undo, func() { _ = s.releaseAddresses(context.WithoutCancel(ctx), id) })
+	if !s.inTx { // a transaction's writes are undone with it
+		*undo = append(*undo, func() { _ = s.releaseSpace(context.WithoutCancel(ctx), id, space) })
+	}
 	return space, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,6 +72,61 @@ type fixture struct {
 	dir     string
 	clock   *clock
 	signal  *signal
+	atomic  *recordingAtomic // nil: no shared transactions
+}
+
+// recordingAtomic runs the SQLite queue's transactions, recording their
+// sends once they commit; a send fails as the recorder is told to.
+type recordingAtomic struct {
+	q   *sqlite.Queue
+	rec *recorder
+
+	mu      sync.Mutex
+	commits int
+}
+
+func (a *recordingAtomic) Atomically(ctx context.Context, fn func(ctx context.Context, st tre.Store, snd tre.Sender) error) error {
+	var sent []tre.Message
+	err := a.q.Atomically(ctx, func(ctx context.Context, st tre.Store, snd tre.Sender) error {
+		sent = nil
+		return fn(ctx, st, senderFunc(func(ctx context.Context, queue string, msgs ...tre.Message) error {
+			a.rec.mu.Lock()
+			fail := a.rec.fail
+			a.rec.mu.Unlock()
+			if fail != nil {
+				return fail
+			}
+			if queue != tre.QueueRequests {
+				return tre.Errorf(tre.CodeInvalid, "unexpected queue %s", queue)
+			}
+			if err := snd.Send(ctx, queue, msgs...); err != nil {
+				return err
+			}
+			sent = append(sent, msgs...)
+			return nil
+		}))
+	})
+	if err == nil {
+		a.mu.Lock()
+		a.commits++
+		a.mu.Unlock()
+		a.rec.mu.Lock()
+		a.rec.msgs = append(a.rec.msgs, sent...)
+		a.rec.mu.Unlock()
+	}
+	return err
+}
+
+func (a *recordingAtomic) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.commits
+}
+
+type senderFunc func(ctx context.Context, queue string, msgs ...tre.Message) error
+
+func (f senderFunc) Send(ctx context.Context, queue string, msgs ...tre.Message) error {
+	return f(ctx, queue, msgs...)
 }
 
 // signal counts what lifecycle signals to the firewall service.
@@ -120,23 +176,38 @@ var (
 	owner = tre.User{ID: "owner-1", Name: "owner", Roles: []string{"TREUser"}}
 )
 
+// newFixture returns a service on a SQLite store with a recording sender.
+// Under TestInOneTransaction (atomic_test.go) the service has the store
+// and queue's shared transactions (Options.Atomic), whose sends are
+// recorded when they commit.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := sqlite.OpenStore(context.Background(), dir)
+	db, err := sqlite.Open(context.Background(), dir)
 	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := sqlite.NewStore(db)
+	queue := sqlite.NewQueue(db, sqlite.QueueOptions{})
+	t.Cleanup(func() {
+		queue.Close()
+		db.Close()
+	})
 	sec, err := secretfile.Open(dir)
 	require.NoError(t, err)
 	c := &clock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
 	reg := registry.New(st, c.now)
 	rec := &recorder{}
 	sig := &signal{}
+	opts := Options{Now: c.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Firewall: sig}
+	var atomic *recordingAtomic
+	if strings.HasPrefix(t.Name(), "TestInOneTransaction/") {
+		atomic = &recordingAtomic{q: queue, rec: rec}
+		opts.Atomic = atomic
+	}
 	svc := New(st, reg, sec, rec, Config{
 		TREID: "tre1", Location: "westeurope",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22"),
-	}, Options{Now: c.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Firewall: sig})
-	f := &fixture{t: t, svc: svc, store: st, reg: reg, secrets: sec, sent: rec, dir: dir, clock: c, signal: sig}
+	}, opts)
+	f := &fixture{t: t, svc: svc, store: st, reg: reg, secrets: sec, sent: rec, dir: dir, clock: c, signal: sig, atomic: atomic}
 	f.registerTemplates()
 	return f
 }
@@ -240,6 +311,20 @@ func (f *fixture) deployedWorkspace() *tre.Resource {
 	r, op := f.createWorkspace(nil)
 	require.Equal(f.t, tre.StatusDeployed, f.complete(op).Status)
 	return f.resource(r.ID)
+}
+
+// allocations lists every address-space allocation, by resource.
+func (f *fixture) allocations() map[string][]string {
+	f.t.Helper()
+	blocks, err := tre.QueryAs[addressBlock](context.Background(), f.store, tre.Allocations, tre.Query{Where: []tre.Cond{tre.Eq("kind", blockKind)}})
+	require.NoError(f.t, err)
+	out := map[string][]string{}
+	for _, b := range blocks {
+		for _, e := range b.Entries {
+			out[e.ResourceID] = append(out[e.ResourceID], e.CIDR)
+		}
+	}
+	return out
 }
 
 // count returns how many documents a collection holds.

@@ -28,10 +28,23 @@ const (
 // the step's resource and the next step is dispatched; on failure the
 // operation fails with the step's own message.
 //
+// With tre.Atomic, everything a report changes (the step, the operation,
+// the resource, the next step's message) is one transaction.
+//
 // Returns CodeInvalid for a malformed message and CodeNotFound for an
 // unknown operation or step: retrying those cannot help, so callers record
 // them instead. Any other error is transient: retry.
 func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcome, error) {
+	var outcome Outcome
+	err := s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+		var err error
+		outcome, err = tx.applyStatus(ctx, upd)
+		return err
+	})
+	return outcome, err
+}
+
+func (s *Service) applyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcome, error) {
 	op, step, err := s.stepOf(ctx, upd)
 	if err != nil {
 		return "", err
@@ -317,12 +330,15 @@ func (s *Service) markRootFailed(ctx context.Context, op *tre.Operation) {
 // cleanUp releases what a deleted resource held: its secrets and its
 // address space. Failures are logged: the resource is deleted either way.
 func (s *Service) cleanUp(ctx context.Context, r *tre.Resource) {
-	for _, name := range r.SecretRefs {
-		if err := s.secrets.Delete(ctx, name); err != nil {
-			s.log.WarnContext(ctx, "could not delete a secret of a deleted resource", "resource_id", r.ID, "error", err.Error())
+	// The secrets go once the deletion is recorded.
+	s.afterCommit(func() {
+		for _, name := range r.SecretRefs {
+			if err := s.secrets.Delete(ctx, name); err != nil {
+				s.log.WarnContext(ctx, "could not delete a secret of a deleted resource", "resource_id", r.ID, "error", err.Error())
+			}
 		}
-	}
-	if err := s.releaseAddresses(ctx, r.ID); err != nil {
+	})
+	if err := s.releaseAddresses(ctx, r); err != nil {
 		s.log.WarnContext(ctx, "could not release the address space of a deleted resource", "resource_id", r.ID, "error", err.Error())
 	}
 }

@@ -204,7 +204,16 @@ func snapshot(opID string, r *tre.Resource) tre.ResourceHistoryItem {
 // deletes it: the caller never got an answer), or one whose root change
 // happened (recovery applies the remaining changes and dispatches it). See
 // recoverPending.
+//
+// With tre.Atomic, all of it (the operation, the changes, the first step's
+// message and its dispatch mark) is one transaction instead, and nothing
+// is ever pending: see commitInTx.
 func (s *Service) commit(ctx context.Context, op *tre.Operation, changes []tre.ResourceChange) error {
+	if s.atomic != nil {
+		return s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+			return tx.commitInTx(ctx, op, changes)
+		})
+	}
 	op.Pending, op.Changes = true, changes
 	etag, err := tre.CreateAs(ctx, s.store, tre.Operations, op.ID, op)
 	if err != nil {
@@ -222,6 +231,27 @@ func (s *Service) commit(ctx context.Context, op *tre.Operation, changes []tre.R
 	if err := s.finishCommit(ctx, op); err != nil {
 		return err
 	}
+	s.dispatchSoon(ctx, op.ID)
+	return nil
+}
+
+// commitInTx writes an operation and its changes, and dispatches its first
+// step, in the transaction s is bound to: they become visible together, so
+// the operation is written final (not pending, without its changes). The
+// root's change is conditional on its etag: a stale one (or any error)
+// undoes everything. A step that cannot be sent does not undo the
+// operation: it stays undispatched, for the redelivery timer.
+func (s *Service) commitInTx(ctx context.Context, op *tre.Operation, changes []tre.ResourceChange) error {
+	op.Changes = changes
+	if err := s.applyChanges(ctx, op, false); err != nil {
+		return err
+	}
+	op.Pending, op.Changes = false, nil
+	etag, err := tre.CreateAs(ctx, s.store, tre.Operations, op.ID, op)
+	if err != nil {
+		return fmt.Errorf("lifecycle: save operation %s: %w", op.ID, err)
+	}
+	op.ETag = etag
 	s.dispatchSoon(ctx, op.ID)
 	return nil
 }

@@ -67,6 +67,16 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	newID    func() string
+	// atomic, when the store and the queue share one database, runs an
+	// operation's writes and its first send in one transaction
+	// (atomically).
+	atomic tre.Atomic
+	// inTx marks a copy of the service bound to one transaction: its
+	// store and sender are the transaction's, and after collects what
+	// must wait for the commit (signals).
+	inTx  bool
+	after *[]func()
+	addr  *addressBook
 }
 
 // Options are the optional parts of New.
@@ -80,6 +90,12 @@ type Options struct {
 	// Firewall is the firewall service's signal: with it, operations of
 	// resources that declare egress get firewall steps.
 	Firewall FirewallSignal
+	// Atomic is the capability of the store and the sender to commit
+	// together (the embedded SQLite store and queue): with it, a mutation
+	// and its first message, or a status report and everything it
+	// changes, are one durable commit. The store and sender given to New
+	// must be the ones it commits.
+	Atomic tre.Atomic
 	// Catalog is the workspaces' catalogues of allowed templates, checked
 	// on creation and upgrade in a workspace.
 	Catalog TemplatePolicy
@@ -92,6 +108,7 @@ type Options struct {
 func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tre.Sender, cfg Config, opt Options) *Service {
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
 		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters, firewall: opt.Firewall,
+		atomic: opt.Atomic, addr: newAddressBook(cfg.AddressSpace, cfg.CoreAddressSpace),
 		catalog: opt.Catalog, outcomes: opt.Outcomes}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -183,29 +200,48 @@ func (s *Service) GetForRecords(ctx context.Context, ref Ref) (*tre.Resource, er
 }
 
 func (s *Service) get(ctx context.Context, ref Ref, deleted bool) (*tre.Resource, error) {
+	l, err := s.find(ctx, ref, deleted)
+	if err != nil {
+		return nil, err
+	}
+	return l.Resource()
+}
+
+// Find is Get that returns the resource as stored (Listed), for an answer
+// that copies it rather than decoding and encoding it again.
+func (s *Service) Find(ctx context.Context, ref Ref) (*Listed, error) {
+	return s.find(ctx, ref, false)
+}
+
+// find reads the resource ref names, checked as get says.
+func (s *Service) find(ctx context.Context, ref Ref, deleted bool) (*Listed, error) {
 	if ref.WorkspaceID != "" && ref.Type != tre.TypeWorkspace {
-		if _, err := s.get(ctx, WorkspaceRef(ref.WorkspaceID), deleted); err != nil {
+		if _, err := s.find(ctx, WorkspaceRef(ref.WorkspaceID), deleted); err != nil {
 			return nil, err
 		}
 	}
 	if ref.ServiceID != "" {
-		if _, err := s.get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}, deleted); err != nil {
+		if _, err := s.find(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}, deleted); err != nil {
 			return nil, err
 		}
 	}
-	r, err := s.getResource(ctx, ref.ID)
+	d, err := s.store.Get(ctx, tre.Resources, ref.ID)
 	if tre.IsCode(err, tre.CodeNotFound) {
 		return nil, notFound(ref.Type)
 	}
 	if err != nil {
+		return nil, fmt.Errorf("lifecycle: get resource %s: %w", ref.ID, err)
+	}
+	l, err := listedOf(d)
+	if err != nil {
 		return nil, err
 	}
-	if r.ResourceType != ref.Type || (!r.Active() && !deleted) ||
-		(ref.Type != tre.TypeWorkspace && r.WorkspaceID != ref.WorkspaceID) ||
-		(ref.Type == tre.TypeUserResource && r.ParentWorkspaceServiceID != ref.ServiceID) {
+	if l.ResourceType != ref.Type || (l.DeploymentStatus == tre.StatusDeleted && !deleted) ||
+		(ref.Type != tre.TypeWorkspace && l.WorkspaceID != ref.WorkspaceID) ||
+		(ref.Type == tre.TypeUserResource && l.ParentWorkspaceServiceID != ref.ServiceID) {
 		return nil, notFound(ref.Type)
 	}
-	return r, nil
+	return l, nil
 }
 
 func (s *Service) getResource(ctx context.Context, id string) (*tre.Resource, error) {
@@ -219,29 +255,109 @@ func (s *Service) getResource(ctx context.Context, id string) (*tre.Resource, er
 	return r, nil
 }
 
-// List returns the active resources of a type under a parent: workspaces
-// (no parent), the services of a workspace, the user resources of a
-// service, or shared services. Parents are checked (CodeNotFound).
-func (s *Service) List(ctx context.Context, ref Ref) ([]*tre.Resource, error) {
+// ListOptions narrows and pages a list of resources.
+type ListOptions struct {
+	// PageSize caps a page (0: DefaultPageSize).
+	PageSize int
+	// Continuation is the token of the page to read, from the previous
+	// page ("" for the first).
+	Continuation string
+	// TemplateName and DeploymentStatus, when set, keep only the
+	// resources that have them.
+	TemplateName     string
+	DeploymentStatus tre.Status
+}
+
+// DefaultPageSize is a page's size when the caller names none.
+const DefaultPageSize = 100
+
+// MaxPageSize is the largest page a caller may ask for.
+const MaxPageSize = 1000
+
+// ResourcePage is one page of a list of resources.
+type ResourcePage struct {
+	Resources []*Listed
+	// Continuation is the token of the next page; "" after the last.
+	Continuation string
+}
+
+// ListPage returns a page of the active resources of a type under a
+// parent (workspaces, the services of a workspace, the user resources of a
+// service, or shared services), in the store's order (creation order on
+// SQLite): walking every page from the first reads each resource that
+// stays active meanwhile once, in memory one page at a time. Parents are
+// checked (CodeNotFound); CodeInvalid for a page size out of 1 to
+// MaxPageSize or a token the store did not issue.
+func (s *Service) ListPage(ctx context.Context, ref Ref, opts ListOptions) (ResourcePage, error) {
 	where := []tre.Cond{tre.Eq("resourceType", string(ref.Type)), tre.Ne("deploymentStatus", string(tre.StatusDeleted))}
 	switch ref.Type {
 	case tre.TypeWorkspaceService:
 		if _, err := s.Get(ctx, WorkspaceRef(ref.WorkspaceID)); err != nil {
-			return nil, err
+			return ResourcePage{}, err
 		}
 		where = append(where, tre.Eq("workspaceId", ref.WorkspaceID))
 	case tre.TypeUserResource:
 		if _, err := s.Get(ctx, Ref{Type: tre.TypeWorkspaceService, WorkspaceID: ref.WorkspaceID, ID: ref.ServiceID}); err != nil {
-			return nil, err
+			return ResourcePage{}, err
 		}
 		where = append(where, tre.Eq("workspaceId", ref.WorkspaceID), tre.Eq("parentWorkspaceServiceId", ref.ServiceID))
 	}
-	list, err := tre.QueryAs[tre.Resource](ctx, s.store, tre.Resources, tre.Query{Where: where})
-	if err != nil {
-		return nil, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
+	if opts.TemplateName != "" {
+		where = append(where, tre.Eq("templateName", opts.TemplateName))
 	}
-	sortResources(list)
-	return list, nil
+	if opts.DeploymentStatus != "" {
+		where = append(where, tre.Eq("deploymentStatus", string(opts.DeploymentStatus)))
+	}
+	size := opts.PageSize
+	if size == 0 {
+		size = DefaultPageSize
+	}
+	if size < 0 || size > MaxPageSize {
+		return ResourcePage{}, tre.FieldErrorf(tre.CodeInvalid, "pageSize", "pageSize must be 1 to %d, not %d", MaxPageSize, size)
+	}
+	page, err := s.store.QueryPage(ctx, tre.Resources, tre.Query{Where: where}, size, opts.Continuation)
+	if err != nil {
+		if tre.IsCode(err, tre.CodeInvalid) {
+			return ResourcePage{}, err
+		}
+		return ResourcePage{}, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
+	}
+	out := ResourcePage{Resources: make([]*Listed, 0, len(page.Documents)), Continuation: page.Next}
+	for _, d := range page.Documents {
+		l, err := listedOf(d)
+		if err != nil {
+			return ResourcePage{}, err
+		}
+		out.Resources = append(out.Resources, l)
+	}
+	return out, nil
+}
+
+// List returns every active resource of a type under a parent, decoded
+// and sorted as sortResources does (what a service over all of them
+// needs, costs' reports): it reads ListPage's pages, MaxPageSize at a time.
+func (s *Service) List(ctx context.Context, ref Ref) ([]*tre.Resource, error) {
+	var out []*tre.Resource
+	opts := ListOptions{PageSize: MaxPageSize}
+	for {
+		page, err := s.ListPage(ctx, ref, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range page.Resources {
+			r, err := l.Resource()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		if page.Continuation == "" {
+			break
+		}
+		opts.Continuation = page.Continuation
+	}
+	sortResources(out)
+	return out, nil
 }
 
 // descendants returns the active resources under a resource path, deepest
@@ -262,3 +378,56 @@ func (s *Service) descendants(ctx context.Context, r *tre.Resource) ([]*tre.Reso
 }
 
 func (s *Service) ts() float64 { return tre.Timestamp(s.now()) }
+
+// atomically runs fn with a copy of the service bound to one transaction
+// of the store and sender (Options.Atomic): everything fn writes and sends
+// commits together, and what it defers with afterCommit runs once it has.
+// Without the capability, or already in a transaction, fn gets s itself:
+// the intent record of commit keeps its writes consistent instead.
+func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context, tx *Service) error) error {
+	if s.atomic == nil || s.inTx {
+		return fn(ctx, s)
+	}
+	var after []func()
+	err := s.atomic.Atomically(ctx, func(ctx context.Context, store tre.Store, sender tre.Sender) error {
+		after = after[:0]
+		tx := *s
+		tx.store, tx.sender, tx.inTx, tx.after = store, sender, true, &after
+		if s.firewall != nil {
+			tx.firewall = deferredSignal{s.firewall, &after}
+		}
+		return fn(ctx, &tx)
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range after {
+		f()
+	}
+	return nil
+}
+
+// afterCommit runs f once the transaction s is bound to has committed
+// (at once outside one).
+func (s *Service) afterCommit(f func()) {
+	if s.inTx {
+		*s.after = append(*s.after, f)
+		return
+	}
+	f()
+}
+
+// deferredSignal raises the firewall service's signals after the commit:
+// raised before, the service could look before the work is visible.
+type deferredSignal struct {
+	FirewallSignal
+	after *[]func()
+}
+
+func (d deferredSignal) StepsDue() {
+	*d.after = append(*d.after, d.FirewallSignal.StepsDue)
+}
+
+func (d deferredSignal) EgressChanged() {
+	*d.after = append(*d.after, d.FirewallSignal.EgressChanged)
+}

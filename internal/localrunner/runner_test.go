@@ -506,12 +506,18 @@ func TestConcurrentRunsUseSeparateCopies(t *testing.T) {
 	names := []string{"first", "second"}
 	results := make([]tre.JobResult, len(names))
 	errs := make([]error, len(names))
+	// A run that fails stops the other, which would wait for it forever.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = r.Run(context.Background(), job("test-barrier", tre.ActionInstall, name, map[string]any{"barrier": barrier}))
+			results[i], errs[i] = r.Run(ctx, job("test-barrier", tre.ActionInstall, name, map[string]any{"barrier": barrier}))
+			if errs[i] != nil {
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()

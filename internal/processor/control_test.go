@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,7 +62,14 @@ func TestCancelRunningBundle(t *testing.T) {
 }
 
 func TestCancelBeforeStart(t *testing.T) {
+	for _, sentReceiver := range []bool{false, true} {
+		t.Run(fmt.Sprintf("SentReceiver=%v", sentReceiver), func(t *testing.T) { testCancelBeforeStart(t, sentReceiver) })
+	}
+}
+
+func testCancelBeforeStart(t *testing.T, sentReceiver bool) {
 	r := newRig(t, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) { return tre.JobResult{}, nil })
+	r.seen.sentReceiver = sentReceiver
 	r.send(request("op3", "s3", "res3", "install", nil))
 	r.sendCancel(tre.CancelRequest{OperationID: "op3", StepID: "s3", By: "bob"}, "res3")
 	r.start()
@@ -75,8 +83,15 @@ func TestCancelBeforeStart(t *testing.T) {
 // queue that hands out one message at a time, the cancel behind another
 // request still stops the bundle before it starts.
 func TestCancelBehindAnotherRequestWins(t *testing.T) {
+	for _, sentReceiver := range []bool{false, true} {
+		t.Run(fmt.Sprintf("SentReceiver=%v", sentReceiver), func(t *testing.T) { testCancelBehindAnotherRequestWins(t, sentReceiver) })
+	}
+}
+
+func testCancelBehindAnotherRequestWins(t *testing.T, sentReceiver bool) {
 	r := newRig(t, Config{}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) { return tre.JobResult{}, nil })
 	r.seen.oneByOne = true
+	r.seen.sentReceiver = sentReceiver
 	r.send(request("opA", "a", "res", "install", nil))
 	r.send(request("opB", "b", "res", "upgrade", nil))
 	r.sendCancel(tre.CancelRequest{OperationID: "opA", StepID: "a", By: "bob"}, "res")

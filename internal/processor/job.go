@@ -43,6 +43,10 @@ type job struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 
+	// runEnded, if set, is called when the bundle has ended, before the
+	// job settles.
+	runEnded func()
+
 	req      *tre.ResourceRequest
 	statuses tre.ActionStatuses
 	tail     *tail
@@ -103,9 +107,9 @@ type runs struct {
 // handle runs one request to its end and reports whether the worker may
 // go on with the session (false: the session was lost or the agent is
 // stopping).
-func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre.Received, log *slog.Logger) bool {
+func (a *Agent) handle(ctx context.Context, worker int, st *sessionState, m *tre.Received, log *slog.Logger, runEnded func()) bool {
 	j := &job{a: a, worker: worker, st: st, m: m, log: log, agentCtx: ctx, settleCtx: context.WithoutCancel(ctx),
-		tail: newTail(a.cfg.TailBytes), redact: func(s string) string { return s }, done: make(chan struct{})}
+		tail: newTail(a.cfg.TailBytes), redact: func(s string) string { return s }, done: make(chan struct{}), runEnded: runEnded}
 	// The bundle keeps running when the agent is told to stop, for up to
 	// the drain timeout (drain).
 	j.ctx, j.cancel = context.WithCancel(j.settleCtx)
@@ -149,6 +153,9 @@ func (j *job) run() outcome {
 	if err == nil {
 		r = j.attempt(params)
 	}
+	if j.runEnded != nil {
+		j.runEnded() // the worker looks for its next session while this one settles
+	}
 	j.wait()
 	return j.decide(r)
 }
@@ -166,7 +173,19 @@ func (j *job) run() outcome {
 // (only the start report comes between), so "sent before the bundle
 // starts" means sent before the marker. No wait duration is involved, only
 // the session's order. It costs one message per request.
+//
+// A queue that can say at once which messages were sent to the session
+// before now (tre.SentReceiver, the embedded queue) needs no marker: one
+// call receives them.
 func (j *job) lookAhead() error {
+	if sr, ok := j.st.sess.(tre.SentReceiver); ok {
+		msgs, err := sr.ReceiveSent(j.ctx)
+		if err != nil {
+			return fmt.Errorf("receive what was sent to the session: %w", err)
+		}
+		j.st.keep(msgs...)
+		return nil
+	}
 	id := "marker:" + uuid.NewString()
 	err := j.a.queue.Send(j.ctx, tre.QueueRequests, tre.Message{MessageID: id, SessionID: j.st.sess.ID(),
 		Subject: subjectMarker, Body: []byte(`{"marker":"the Resource Processor looking ahead in the session"}`)})

@@ -226,15 +226,23 @@ func (a *Agent) heartbeats(ctx context.Context) {
 	}
 }
 
-// work is one worker: take the next session, serve it, release it.
+// work is one worker: take the next session, serve it, release it. The
+// next session is looked for while a bundle ends (prefetch), so that the
+// worker does not wait for it once the job has settled.
 func (a *Agent) work(ctx context.Context, worker int) {
 	log := a.log.With("worker", worker)
 	backoff := time.Second
+	var next *prefetch
+	defer func() { next.drop() }()
 	for ctx.Err() == nil {
 		a.beat(worker)
-		actx, cancel := context.WithTimeout(ctx, a.cfg.AcceptWait)
-		sess, err := a.queue.AcceptNextSession(actx, tre.QueueRequests)
-		cancel()
+		sess, err := next.take()
+		next = nil
+		if sess == nil && err == nil {
+			actx, cancel := context.WithTimeout(ctx, a.cfg.AcceptWait)
+			sess, err = a.queue.AcceptNextSession(actx, tre.QueueRequests)
+			cancel()
+		}
 		switch {
 		case errors.Is(err, tre.ErrNoSession) || ctx.Err() != nil:
 			continue
@@ -245,7 +253,7 @@ func (a *Agent) work(ctx context.Context, worker int) {
 			continue
 		}
 		backoff = time.Second
-		a.serveSession(ctx, worker, sess, log.With("session_id", sess.ID()))
+		next = a.serveSession(ctx, worker, sess, log.With("session_id", sess.ID()))
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		if err := sess.Close(cctx); err != nil && !errors.Is(err, tre.ErrSessionLost) {
 			log.Warn("cannot release session", "session_id", sess.ID(), "error", err.Error())
@@ -255,20 +263,29 @@ func (a *Agent) work(ctx context.Context, worker int) {
 }
 
 // serveSession handles the session's messages in order until it is idle,
-// lost, or the agent stops.
-func (a *Agent) serveSession(ctx context.Context, worker int, sess tre.Session, log *slog.Logger) {
+// lost, or the agent stops. It returns the next session looked for while
+// its last bundle ended, if any.
+func (a *Agent) serveSession(ctx context.Context, worker int, sess tre.Session, log *slog.Logger) *prefetch {
 	st := &sessionState{sess: sess}
+	var next *prefetch
+	idle := a.cfg.SessionIdle
 	for ctx.Err() == nil {
 		a.beat(worker)
-		m, err := st.next(ctx, a.cfg.SessionIdle)
+		m, err := st.next(ctx, idle)
 		if err != nil {
 			if !errors.Is(err, tre.ErrSessionLost) && ctx.Err() == nil {
 				log.Warn("receive failed", "error", err.Error())
 			}
-			return
+			return next
 		}
 		if m == nil {
-			return
+			return next
+		}
+		if next != nil {
+			// More of this session: the next session goes back to the
+			// queue, for a worker that is free.
+			next.drop()
+			next = nil
 		}
 		if m.Subject == tre.SubjectCancel || m.Subject == subjectMarker {
 			// Nothing of this session runs: the step a cancel request
@@ -276,9 +293,63 @@ func (a *Agent) serveSession(ctx context.Context, worker int, sess tre.Session, 
 			_ = sess.Complete(context.WithoutCancel(ctx), m)
 			continue
 		}
-		if !a.handle(ctx, worker, st, m, log) {
-			return
+		ok := a.handle(ctx, worker, st, m, log, func() {
+			if next == nil && ctx.Err() == nil {
+				next = a.prefetch(ctx)
+			}
+		})
+		if !ok {
+			return next
 		}
+		// After a job, only what the session already holds is served
+		// here; the rest of the queue comes first.
+		idle = 0
+	}
+	return next
+}
+
+// prefetch is a session being accepted in the background.
+type prefetch struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	sess   tre.Session
+	err    error
+}
+
+// prefetch starts accepting the next session (within AcceptWait).
+func (a *Agent) prefetch(ctx context.Context) *prefetch {
+	actx, cancel := context.WithTimeout(ctx, a.cfg.AcceptWait)
+	p := &prefetch{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(p.done)
+		p.sess, p.err = a.queue.AcceptNextSession(actx, tre.QueueRequests)
+	}()
+	return p
+}
+
+// take waits for the prefetched session: nil and no error when there is
+// no prefetch, ErrNoSession when none came.
+func (p *prefetch) take() (tre.Session, error) {
+	if p == nil {
+		return nil, nil
+	}
+	<-p.done
+	p.cancel()
+	return p.sess, p.err
+}
+
+// drop stops the prefetch and releases a session it got (its messages are
+// offered again at once, uncounted).
+func (p *prefetch) drop() {
+	if p == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+	if p.sess != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = p.sess.Close(ctx)
 	}
 }
 
@@ -293,15 +364,20 @@ type sessionState struct {
 }
 
 // next returns the next message, waiting up to idle; nil when none came.
+// With idle 0 it returns only a message the session already holds (at
+// once with a tre.SentReceiver, else within a short receive).
 func (s *sessionState) next(ctx context.Context, idle time.Duration) (*tre.Received, error) {
-	s.mu.Lock()
-	if len(s.buffered) > 0 {
-		m := s.buffered[0]
-		s.buffered = s.buffered[1:]
-		s.mu.Unlock()
+	if m := s.take(); m != nil {
 		return m, nil
 	}
-	s.mu.Unlock()
+	if idle == 0 {
+		if sr, ok := s.sess.(tre.SentReceiver); ok {
+			msgs, err := sr.ReceiveSent(ctx)
+			s.keep(msgs...)
+			return s.take(), err
+		}
+		idle = heldWait
+	}
 	rctx, cancel := context.WithTimeout(ctx, idle)
 	defer cancel()
 	msgs, err := s.sess.Receive(rctx, 1)
@@ -309,6 +385,23 @@ func (s *sessionState) next(ctx context.Context, idle time.Duration) (*tre.Recei
 		return nil, err
 	}
 	return msgs[0], nil
+}
+
+// heldWait is how long a receive looks for a message a session already
+// holds, on a queue that cannot say so at once (a round trip to Service
+// Bus).
+const heldWait = 50 * time.Millisecond
+
+// take removes and returns the first buffered message, nil if none.
+func (s *sessionState) take() *tre.Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.buffered) == 0 {
+		return nil
+	}
+	m := s.buffered[0]
+	s.buffered = s.buffered[1:]
+	return m
 }
 
 // receive waits for messages of the session (until ctx ends) and keeps

@@ -146,7 +146,10 @@ type observedQueue struct {
 	renewals  int
 	failRenew error // when set, renewals fail with it
 	oneByOne  bool  // when set, each receive returns one message at most
-	changed   chan struct{}
+	// sentReceiver passes on the sessions' tre.SentReceiver, which the
+	// agent then uses instead of markers.
+	sentReceiver bool
+	changed      chan struct{}
 }
 
 func (o *observedQueue) note(f func()) {
@@ -187,7 +190,18 @@ func (o *observedQueue) AcceptNextSession(ctx context.Context, queue string) (tr
 	if err != nil {
 		return nil, err
 	}
+	o.mu.Lock()
+	passOn := o.sentReceiver
+	o.mu.Unlock()
+	if sr, ok := s.(tre.SentReceiver); ok && passOn {
+		return &sentReceivingSession{observedSession{Session: s, q: o}, sr}, nil
+	}
 	return &observedSession{Session: s, q: o}, nil
+}
+
+type sentReceivingSession struct {
+	observedSession
+	tre.SentReceiver
 }
 
 type observedSession struct {
@@ -574,4 +588,37 @@ func drainAgentSession(t *testing.T, sess tre.Session) {
 		}
 	}
 	require.NoError(t, sess.Close(context.Background()))
+}
+
+// TestNextSessionWhileABundleEnds: a worker that ends a job does not wait
+// on its session for more (SessionIdle is for a session just taken): the
+// next request of another resource starts at once, the session having
+// been looked for while the bundle ended. Requests run in the order sent.
+func TestNextSessionWhileABundleEnds(t *testing.T) {
+	for _, sentReceiver := range []bool{false, true} {
+		t.Run(fmt.Sprintf("SentReceiver=%v", sentReceiver), func(t *testing.T) {
+			var mu sync.Mutex
+			var order []string
+			r := newRig(t, Config{Workers: 1, SessionIdle: 5 * time.Second}, func(ctx context.Context, job tre.Job) (tre.JobResult, error) {
+				mu.Lock()
+				order = append(order, job.Installation)
+				mu.Unlock()
+				return tre.JobResult{}, nil
+			})
+			r.seen.sentReceiver = sentReceiver
+			for _, id := range []string{"res-a", "res-b", "res-c"} {
+				r.send(request("op-"+id, "step-"+id, id, "install", nil))
+			}
+			start := time.Now()
+			r.start()
+			for _, id := range []string{"res-a", "res-b", "res-c"} {
+				got := r.statuses("op-"+id, 10*time.Second)
+				require.Equal(t, tre.StatusDeployed, got[len(got)-1].Status)
+			}
+			require.Less(t, time.Since(start), 4*time.Second, "no SessionIdle wait between the jobs")
+			mu.Lock()
+			defer mu.Unlock()
+			require.Equal(t, []string{"res-a", "res-b", "res-c"}, order, "in the order sent")
+		})
+	}
 }

@@ -103,6 +103,7 @@ func run(t *testing.T, backend Backend, controlled bool) {
 		{"Discard", nil, testDiscard},
 		{"DuplicateDetection", func(o *Options) { o.DuplicateWindow = 2 * time.Second }, testDuplicateDetection},
 		{"QueuesSeparate", nil, testQueuesSeparate},
+		{"ReceiveSent", nil, testReceiveSent},
 		{"ReopenPersists", nil, testReopen},
 	}
 	for _, tc := range tests {
@@ -298,6 +299,39 @@ func expire(opts Options, lockedUntil time.Time) {
 	if d := lockedUntil.Sub(opts.Clock.Now()) + 50*time.Millisecond; d > 0 {
 		opts.Clock.Advance(d)
 	}
+}
+
+// testReceiveSent: a session that can say which messages were sent to it
+// (tre.SentReceiver) returns at once every one sent before the call, in
+// order, locked as Receive locks them, and nothing when none is waiting.
+// Adapters without the capability skip it.
+func testReceiveSent(t *testing.T, _ Options, open func() tre.Queue) {
+	q := openQueue(t, open)
+	send(t, q, tre.QueueRequests, msg("r1", "a", "1"))
+	s := accept(t, q, tre.QueueRequests)
+	sr, ok := s.(tre.SentReceiver)
+	if !ok {
+		t.Skip("the adapter's sessions are not tre.SentReceiver: the processor uses a marker round trip")
+	}
+	first := receiveN(t, s, 1)
+	require.Equal(t, []string{"a"}, ids(first))
+	got, err := sr.ReceiveSent(timeout(t, 5*time.Second))
+	require.NoError(t, err)
+	require.Empty(t, got, "nothing sent since")
+	var batch []tre.Message
+	for i := range 150 {
+		batch = append(batch, msg("r1", "m"+strconv.Itoa(i), strconv.Itoa(i)))
+	}
+	send(t, q, tre.QueueRequests, batch...)
+	got, err = sr.ReceiveSent(timeout(t, 5*time.Second))
+	require.NoError(t, err)
+	require.Len(t, got, 150, "every message sent before the call, past any batch size")
+	for i, m := range got {
+		require.Equal(t, "m"+strconv.Itoa(i), m.MessageID)
+		require.Equal(t, 1, m.DeliveryCount)
+	}
+	complete(t, s, got[0])
+	complete(t, s, first[0])
 }
 
 func testSendReceiveComplete(t *testing.T, opts Options, open func() tre.Queue) {

@@ -22,10 +22,12 @@ import (
 	"github.com/tre-go/tre/internal/tre"
 )
 
-// Registry registers and reads templates in a tre.Store.
+// Registry registers and reads templates in a tre.Store. Its reads of a
+// template name are served from memory for up to CacheTTL.
 type Registry struct {
 	store tre.Store
 	now   func() time.Time
+	cache templateCache
 }
 
 // New returns a registry on store; now is the clock (time.Now if nil).
@@ -237,6 +239,7 @@ func (r *Registry) Register(ctx context.Context, k Kind, reg Registration, by tr
 		RegisteredBy:           by,
 	}
 	etag, err := tre.CreateAs(ctx, r.store, tre.ResourceTemplates, t.ID, t)
+	r.invalidate(k, reg.Name)
 	if tre.IsCode(err, tre.CodeConflict) {
 		return nil, tre.Errorf(tre.CodeConflict, msgVersionExists)
 	}
@@ -305,14 +308,19 @@ func checkRegistration(k Kind, reg Registration) error {
 
 // Get returns one version of a template. Returns CodeNotFound.
 func (r *Registry) Get(ctx context.Context, k Kind, name, version string) (*tre.Template, error) {
-	t, err := tre.GetAs[tre.Template](ctx, r.store, tre.ResourceTemplates, templateID(k, name, version))
-	if tre.IsCode(err, tre.CodeNotFound) {
-		return nil, tre.Errorf(tre.CodeNotFound, msgTemplateNotFound)
-	}
+	s, err := r.snapshotOf(ctx, k, name)
 	if err != nil {
-		return nil, fmt.Errorf("registry: get %s %s: %w", name, version, err)
+		return nil, err
 	}
-	return r.withCurrent(ctx, k, t)
+	if t := s.version(version); t != nil {
+		return s.view(t), nil
+	}
+	// Registered since the snapshot, by another instance, or not at all.
+	t, err := r.getUncached(ctx, k, name, version)
+	if err == nil {
+		r.invalidate(k, name)
+	}
+	return t, err
 }
 
 // Declaration returns the bundle declaration registered with name and
@@ -337,32 +345,31 @@ func (r *Registry) Declaration(ctx context.Context, name, version string) (*tre.
 // Current returns the current version of a template name, deprecated or
 // not. Returns CodeNotFound.
 func (r *Registry) Current(ctx context.Context, k Kind, name string) (*tre.Template, error) {
-	version, err := r.currentVersion(ctx, k, name, nil)
+	s, err := r.snapshotOf(ctx, k, name)
 	if err != nil {
 		return nil, err
 	}
-	return r.Get(ctx, k, name, version)
+	if t := s.version(s.current); t != nil {
+		return s.view(t), nil
+	}
+	return nil, tre.Errorf(tre.CodeNotFound, msgTemplateNotFound)
 }
 
 // Versions returns every registered version of a name, lowest first.
 // Returns CodeNotFound when there is none.
 func (r *Registry) Versions(ctx context.Context, k Kind, name string) ([]*tre.Template, error) {
-	all, err := r.versions(ctx, k, name)
+	s, err := r.snapshotOf(ctx, k, name)
 	if err != nil {
 		return nil, err
 	}
-	if len(all) == 0 {
+	if len(s.versions) == 0 {
 		return nil, tre.Errorf(tre.CodeNotFound, msgTemplateNotFound)
 	}
-	current, err := r.currentVersion(ctx, k, name, all)
-	if err != nil {
-		return nil, err
+	out := make([]*tre.Template, len(s.versions))
+	for i, t := range s.versions {
+		out[i] = s.view(t)
 	}
-	for _, t := range all {
-		t.Current = t.Version == current
-	}
-	sort.Slice(all, func(i, j int) bool { return tre.CompareVersions(all[i].Version, all[j].Version) < 0 })
-	return all, nil
+	return out, nil
 }
 
 func (r *Registry) versions(ctx context.Context, k Kind, name string) ([]*tre.Template, error) {
@@ -440,6 +447,7 @@ func (r *Registry) UpdateVersion(ctx context.Context, k Kind, name, version stri
 			return nil, err
 		}
 	}
+	r.invalidate(k, name)
 	return r.Get(ctx, k, name, version)
 }
 
@@ -490,6 +498,7 @@ func (r *Registry) updateDeprecation(ctx context.Context, k Kind, name, version 
 			t.Deprecated, t.DeprecatedWhen, t.DeprecatedBy, t.DeprecationReason = false, 0, nil, ""
 		}
 		_, err = tre.ReplaceAs(ctx, r.store, tre.ResourceTemplates, t.ID, t.ETag, t)
+		r.invalidate(k, name)
 		if tre.IsCode(err, tre.CodePreconditionFailed) && attempt < 10 {
 			continue
 		}
@@ -513,6 +522,7 @@ func (r *Registry) setCurrent(ctx context.Context, k Kind, name, version string,
 			return fmt.Errorf("registry: set current %s: %w", name, err)
 		}
 		p.CurrentVersion, p.UpdatedWhen, p.UpdatedBy = version, tre.Timestamp(r.now()), by
+		r.invalidate(k, name)
 		if p.ETag == "" {
 			_, err = tre.CreateAs(ctx, r.store, tre.TemplateNames, id, p)
 			if tre.IsCode(err, tre.CodeConflict) {

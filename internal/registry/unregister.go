@@ -62,6 +62,8 @@ func (r *Registry) Unregister(ctx context.Context, k Kind, name, version string)
 	if t.Current && len(all) > 1 {
 		return tre.Errorf(tre.CodeConflict, "Version %s is the current version of template %s: make another version current first", version, name)
 	}
+	// Whatever the deletes do, the cache reads the name again.
+	defer r.invalidate(k, name)
 	if err := r.store.Delete(ctx, tre.ResourceTemplates, t.ID, ""); err != nil && !tre.IsCode(err, tre.CodeNotFound) {
 		return fmt.Errorf("registry: unregister %s %s: %w", name, version, err)
 	}

@@ -1,29 +1,77 @@
 // Package sqlite implements the embedded adapters on one SQLite file (pure
-// Go, no cgo: modernc.org/sqlite): the configuration store, and (later) the
-// queue. It is the default when no Azure settings are given.
+// Go, no cgo: modernc.org/sqlite): the configuration store and the queue.
+// They are the default when no Azure settings are given.
 //
-// The file uses WAL with synchronous=FULL, so a committed write survives a
-// crash of the process and of the machine.
+// The file uses WAL. Writes go through one connection, so the etag checks
+// are trivially serializable; reads go through a small pool of others and
+// never wait for a write (WAL readers see the last committed state).
+// Statements are prepared once per connection and kept.
+//
+// Two durabilities of commit:
+//
+//   - Durable (synchronous=FULL, fsynced): every store write, every send,
+//     and the transactions of Queue.Atomically. A durable commit survives
+//     a crash of the process and of the machine.
+//   - Lock bookkeeping (synchronous=NORMAL, not fsynced): accepting and
+//     closing a session, receiving (locking) a message, renewing a lock,
+//     and settling a message (complete, abandon, dead-letter). These
+//     survive a crash of the process, as every commit does; a crash of the
+//     machine may undo the last of them (those after the last durable
+//     commit, whose fsync covers every earlier write of the file). Undone,
+//     a lock is simply gone (as if it had expired; the machine's receivers
+//     died with it) and a settled message comes back: delivered at least
+//     once, as after a crash between handling and settling, which the
+//     control plane already tolerates (ingestion is idempotent, bundle
+//     actions are).
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/tre-go/tre/internal/tre"
 )
 
 // FileName is the database file's name inside the data directory.
 const FileName = "tre.db"
 
+// readers is the size of the read pool: reads of API requests, of the
+// queue's pollers and of the sweeps run beside the one writer.
+const readers = 4
+
 // DB is an open SQLite database file shared by the adapters.
 type DB struct {
-	sql  *sql.DB
-	path string
+	w      *writer
+	r      *sql.DB // the readers
+	rstmts stmtCache
+	path   string
+
+	closing  sync.Once
+	closed   chan struct{}
+	closeErr error
+}
+
+// writer is the one writing connection, held by one transaction at a
+// time. Transactions are run by hand (BEGIN IMMEDIATE ... COMMIT) on the
+// pinned connection, so that its prepared statements serve every
+// transaction (database/sql re-prepares a pool's statement in each of its
+// transactions).
+type writer struct {
+	db    *sql.DB
+	conn  *sql.Conn
+	turn  chan struct{} // one token: the connection's holder has it
+	stmts map[string]*sql.Stmt
+	// durable is the connection's synchronous setting: FULL (true) or
+	// NORMAL.
+	durable bool
 }
 
 // Open opens (creating if needed) the database file in dir and brings its
@@ -33,31 +81,269 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	wdb, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	// One connection: every statement is short, and a single writer makes
-	// the etag checks trivially serializable.
-	db.SetMaxOpenConns(1)
-	d := &DB{sql: db, path: path}
+	conn, err := wdb.Conn(ctx)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	d := &DB{path: path, closed: make(chan struct{}), w: &writer{db: wdb, conn: conn, turn: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, durable: true}}
+	d.w.turn <- struct{}{}
 	if err := d.migrate(ctx); err != nil {
-		db.Close()
+		d.w.close()
 		return nil, err
 	}
+	// The readers open after the writer made the file WAL.
+	// A reader's page cache is 1 MB (SQLite's default is 2 MB): four of
+	// them are resident memory, and the OS caches the file anyway.
+	r, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)", "cache_size(-1024)"))
+	if err != nil {
+		d.w.close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	d.r = r
 	return d, nil
+}
+
+func dsn(path string, pragmas ...string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	return "file:" + path + "?" + q.Encode()
 }
 
 // Path is the database file's path.
 func (d *DB) Path() string { return d.path }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.sql.Close() }
+// Close closes the database, after the transaction in progress if any.
+// Writes after it fail; closing again does nothing.
+func (d *DB) Close() error {
+	d.closing.Do(func() {
+		<-d.w.turn
+		close(d.closed)
+		d.rstmts.close()
+		if d.r != nil {
+			d.closeErr = d.r.Close()
+		}
+		d.closeErr = errors.Join(d.closeErr, d.w.close())
+	})
+	return d.closeErr
+}
+
+func (w *writer) close() error {
+	for _, s := range w.stmts {
+		s.Close()
+	}
+	w.stmts = nil
+	return errors.Join(w.conn.Close(), w.db.Close())
+}
+
+var errClosed = errors.New("sqlite: the database is closed")
+
+// txKey marks a context inside a write transaction of a DB: a write
+// through another path of the same DB would wait for the one writing
+// connection forever, so it fails instead (a bug, named).
+type txKey struct{}
+
+func (d *DB) checkNotInTx(ctx context.Context) error {
+	if ctx.Value(txKey{}) == d {
+		return tre.Errorf(tre.CodeInternal, "sqlite: a write outside the open transaction of the same database would deadlock")
+	}
+	return nil
+}
+
+// write runs fn in one write transaction and commits it, durably
+// (fsynced) or not (see the package doc). fn's statements run on the
+// writing connection through the runner it gets, whatever their context
+// says: a transaction is never cut in the middle. ctx bounds the wait for
+// the connection, and fn gets it marked as inside the transaction.
+func (d *DB) write(ctx context.Context, durable bool, fn func(ctx context.Context, x runner) error) error {
+	if err := d.checkNotInTx(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-d.w.turn:
+	case <-d.closed:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { d.w.turn <- struct{}{} }()
+	w := d.w
+	bg := context.WithoutCancel(ctx)
+	if w.durable != durable {
+		level := "NORMAL"
+		if durable {
+			level = "FULL"
+		}
+		if _, err := w.conn.ExecContext(bg, "PRAGMA synchronous="+level); err != nil {
+			return err
+		}
+		w.durable = durable
+	}
+	if _, err := w.exec(bg, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	if err := fn(context.WithValue(ctx, txKey{}, d), runner{d: d, tx: true}); err != nil {
+		_, _ = w.exec(bg, "ROLLBACK")
+		return err
+	}
+	if _, err := w.exec(bg, "COMMIT"); err != nil {
+		_, _ = w.exec(bg, "ROLLBACK")
+		return err
+	}
+	return nil
+}
+
+// stmt is the writing connection's prepared statement of query (the
+// caller holds the connection).
+func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s := w.stmts[query]; s != nil {
+		return s, nil
+	}
+	if len(w.stmts) >= maxStatements {
+		return nil, nil
+	}
+	s, err := w.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = s
+	return s, nil
+}
+
+func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := w.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return w.conn.ExecContext(ctx, query, args...)
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+// stmtCache keeps the reading statements prepared on the readers' pool:
+// database/sql prepares each on a connection when it first runs there and
+// keeps it. Statements built from query conditions are many but of few
+// shapes; past maxStatements shapes the others run unprepared.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxStatements = 512
+
+// stmt returns the prepared statement of query on db, or nil when the
+// cache is full.
+func (c *stmtCache) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	s, full := c.m[query], len(c.m) >= maxStatements
+	c.mu.Unlock()
+	if s != nil || full {
+		return s, nil
+	}
+	s, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev := c.m[query]; prev != nil || len(c.m) >= maxStatements {
+		s.Close()
+		return prev, nil
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[query] = s
+	return s, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.m {
+		s.Close()
+	}
+	c.m = nil
+}
+
+// runner runs statements, prepared once: inside a write transaction
+// (tx), everything on the writing connection; outside, reads on the
+// readers (writes need a transaction).
+type runner struct {
+	d  *DB
+	tx bool
+}
+
+// prepared returns the statement of query, or nil and the connection to
+// run it on unprepared.
+func (x runner) prepared(ctx context.Context, query string) (*sql.Stmt, conn, error) {
+	if x.tx {
+		s, err := x.d.w.stmt(ctx, query)
+		return s, x.d.w.conn, err
+	}
+	s, err := x.d.rstmts.stmt(ctx, x.d.r, query)
+	return s, x.d.r, err
+}
+
+// conn is what an unprepared statement runs on.
+type conn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ctx is the context of a statement: inside a transaction, never
+// cancelled (an interrupted statement would roll back the whole
+// transaction under its caller).
+func (x runner) ctx(ctx context.Context) context.Context {
+	if x.tx {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
+func (x runner) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if !x.tx {
+		return nil, tre.Errorf(tre.CodeInternal, "sqlite: a write outside a transaction")
+	}
+	return x.d.w.exec(x.ctx(ctx), query, args...)
+}
+
+func (x runner) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = x.ctx(ctx)
+	s, c, err := x.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return c.QueryContext(ctx, query, args...)
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+// scan runs a query of one row and scans it; sql.ErrNoRows when there is
+// none. It is not cancelled with ctx: a point read takes microseconds, and
+// database/sql watches a cancellable context with a goroutine per query.
+func (x runner) scan(ctx context.Context, query string, args []any, dest ...any) error {
+	ctx = context.WithoutCancel(ctx)
+	s, c, err := x.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return c.QueryRowContext(ctx, query, args...).Scan(dest...)
+	}
+	return s.QueryRowContext(ctx, args...).Scan(dest...)
+}
 
 var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS documents (
@@ -123,11 +409,42 @@ var migrations = []string{
 	)`,
 }
 
+// migrate brings the schema up to date in one transaction, and records
+// how many migrations the file has had (user_version): an up-to-date file
+// costs one read at open, a fresh one one commit.
 func (d *DB) migrate(ctx context.Context) error {
-	for _, m := range migrations {
-		if _, err := d.sql.ExecContext(ctx, m); err != nil {
-			return fmt.Errorf("sqlite: migrate: %w", err)
+	var version int
+	if err := d.w.conn.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if version >= len(migrations) {
+		return nil
+	}
+	err := d.write(ctx, true, func(ctx context.Context, x runner) error {
+		for _, m := range migrations {
+			if _, err := d.w.conn.ExecContext(ctx, m); err != nil {
+				return err
+			}
 		}
+		_, err := d.w.conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations)))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	return nil
+}
+
+// row is a query of one row, run when scanned (sql.Row's shape).
+type row struct {
+	ctx   context.Context
+	x     runner
+	query string
+	args  []any
+}
+
+func (r row) Scan(dest ...any) error { return r.x.scan(r.ctx, r.query, r.args, dest...) }
+
+func (x runner) queryRow(ctx context.Context, query string, args ...any) row {
+	return row{ctx: ctx, x: x, query: query, args: args}
 }

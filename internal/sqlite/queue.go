@@ -193,80 +193,31 @@ func queueUnavailable(err error) error {
 	return tre.WrapError(tre.CodeUnavailable, err, "The message queue is not responding")
 }
 
-// tx runs fn in one write transaction. Errors that are already the port's
-// (a *tre.Error, ErrSessionLost) pass through; others are unavailable.
-func (q *Queue) tx(ctx context.Context, what string, fn func(tx *sql.Tx, now int64) error) error {
-	tx, err := q.db.sql.BeginTx(ctx, nil)
+// tx runs fn in one write transaction, durable or not (see the package
+// doc). Errors that are already the port's (a *tre.Error, ErrSessionLost)
+// pass through; others are unavailable.
+func (q *Queue) tx(ctx context.Context, what string, durable bool, fn func(tx runner, now int64) error) error {
+	err := q.db.write(ctx, durable, func(_ context.Context, x runner) error {
+		return fn(x, q.opts.Now().UnixMilli())
+	})
 	if err != nil {
-		return queueUnavailable(fmt.Errorf("sqlite: %s: %w", what, err))
-	}
-	defer tx.Rollback()
-	if err := fn(tx, q.opts.Now().UnixMilli()); err != nil {
 		var te *tre.Error
 		if errors.As(err, &te) || errors.Is(err, tre.ErrSessionLost) {
 			return err
 		}
 		return queueUnavailable(fmt.Errorf("sqlite: %s: %w", what, err))
 	}
-	if err := tx.Commit(); err != nil {
-		return queueUnavailable(fmt.Errorf("sqlite: %s: commit: %w", what, err))
-	}
 	return nil
 }
 
 // Send implements tre.Queue.
 func (q *Queue) Send(ctx context.Context, queue string, msgs ...tre.Message) error {
-	if err := checkQueue(queue); err != nil {
+	props, err := q.checkSend(queue, msgs)
+	if err != nil || len(msgs) == 0 {
 		return err
 	}
-	if err := q.checkOpen(); err != nil {
-		return err
-	}
-	props := make([]string, len(msgs))
-	for i, m := range msgs {
-		if m.SessionID == "" {
-			return tre.FieldErrorf(tre.CodeInvalid, "sessionId", "message %d (%q) has no session id", i, m.MessageID)
-		}
-		if m.MessageID == "" {
-			return tre.FieldErrorf(tre.CodeInvalid, "messageId", "message %d of session %q has no message id", i, m.SessionID)
-		}
-		p, _ := json.Marshal(m.Properties) // a map of strings always marshals
-		props[i] = string(p)
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	err := q.tx(ctx, "send to "+queue, func(tx *sql.Tx, now int64) error {
-		window := now - q.opts.DuplicateWindow.Milliseconds()
-		if _, err := tx.ExecContext(ctx, `DELETE FROM queue_seen_ids WHERE queue = ? AND seen_at <= ?`, queue, window); err != nil {
-			return err
-		}
-		for i, m := range msgs {
-			var seenAt int64
-			err := tx.QueryRowContext(ctx, `SELECT seen_at FROM queue_seen_ids WHERE queue = ? AND message_id = ?`,
-				queue, m.MessageID).Scan(&seenAt)
-			if err == nil && seenAt > window {
-				continue // a duplicate within the window is dropped, as Service Bus does
-			}
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_seen_ids (queue, message_id, seen_at) VALUES (?, ?, ?)
-				ON CONFLICT (queue, message_id) DO UPDATE SET seen_at = excluded.seen_at`, queue, m.MessageID, now); err != nil {
-				return err
-			}
-			seq, err := nextSeq(ctx, tx, queue)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages
-				(queue, seq, session_id, message_id, correlation_id, subject, body, properties, enqueued_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				queue, seq, m.SessionID, m.MessageID, m.CorrelationID, m.Subject, m.Body, props[i], now); err != nil {
-				return err
-			}
-		}
-		return nil
+	err = q.tx(ctx, "send to "+queue, true, func(tx runner, now int64) error {
+		return q.send(ctx, tx, queue, msgs, props, now)
 	})
 	if err != nil {
 		return err
@@ -275,11 +226,118 @@ func (q *Queue) Send(ctx context.Context, queue string, msgs ...tre.Message) err
 	return nil
 }
 
+// checkSend validates messages to send and returns their properties as
+// stored.
+func (q *Queue) checkSend(queue string, msgs []tre.Message) ([]string, error) {
+	if err := checkQueue(queue); err != nil {
+		return nil, err
+	}
+	if err := q.checkOpen(); err != nil {
+		return nil, err
+	}
+	props := make([]string, len(msgs))
+	for i, m := range msgs {
+		if m.SessionID == "" {
+			return nil, tre.FieldErrorf(tre.CodeInvalid, "sessionId", "message %d (%q) has no session id", i, m.MessageID)
+		}
+		if m.MessageID == "" {
+			return nil, tre.FieldErrorf(tre.CodeInvalid, "messageId", "message %d of session %q has no message id", i, m.SessionID)
+		}
+		p, _ := json.Marshal(m.Properties) // a map of strings always marshals
+		props[i] = string(p)
+	}
+	return props, nil
+}
+
+// send enqueues checked messages in a write transaction.
+func (q *Queue) send(ctx context.Context, tx runner, queue string, msgs []tre.Message, props []string, now int64) error {
+	window := now - q.opts.DuplicateWindow.Milliseconds()
+	if _, err := tx.exec(ctx, `DELETE FROM queue_seen_ids WHERE queue = ? AND seen_at <= ?`, queue, window); err != nil {
+		return err
+	}
+	for i, m := range msgs {
+		var seenAt int64
+		err := tx.queryRow(ctx, `SELECT seen_at FROM queue_seen_ids WHERE queue = ? AND message_id = ?`,
+			queue, m.MessageID).Scan(&seenAt)
+		if err == nil && seenAt > window {
+			continue // a duplicate within the window is dropped, as Service Bus does
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO queue_seen_ids (queue, message_id, seen_at) VALUES (?, ?, ?)
+			ON CONFLICT (queue, message_id) DO UPDATE SET seen_at = excluded.seen_at`, queue, m.MessageID, now); err != nil {
+			return err
+		}
+		seq, err := nextSeq(ctx, tx, queue)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO queue_messages
+			(queue, seq, session_id, message_id, correlation_id, subject, body, properties, enqueued_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			queue, seq, m.SessionID, m.MessageID, m.CorrelationID, m.Subject, m.Body, props[i], now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Atomically implements tre.Atomic for this queue and the store on the
+// same database (NewStore on the DB the queue was opened with): one
+// durable commit for everything fn writes and sends.
+func (q *Queue) Atomically(ctx context.Context, fn func(ctx context.Context, store tre.Store, sender tre.Sender) error) error {
+	if err := q.checkOpen(); err != nil {
+		return err
+	}
+	var fnErr error
+	sent := false
+	err := q.db.write(ctx, true, func(ctx context.Context, x runner) error {
+		fnErr = fn(ctx, txStore{docs{x}}, &txSender{q: q, x: x, sent: &sent})
+		return fnErr
+	})
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case err != nil:
+		var te *tre.Error
+		if errors.As(err, &te) {
+			return err
+		}
+		return unavailable(fmt.Errorf("sqlite: transaction: %w", err))
+	}
+	if sent {
+		q.wake.notify()
+	}
+	return nil
+}
+
+var _ tre.Atomic = (*Queue)(nil)
+
+// txSender sends inside a transaction of Atomically.
+type txSender struct {
+	q    *Queue
+	x    runner
+	sent *bool
+}
+
+func (s *txSender) Send(ctx context.Context, queue string, msgs ...tre.Message) error {
+	props, err := s.q.checkSend(queue, msgs)
+	if err != nil || len(msgs) == 0 {
+		return err
+	}
+	if err := s.q.send(ctx, s.x, queue, msgs, props, s.q.opts.Now().UnixMilli()); err != nil {
+		return queueUnavailable(fmt.Errorf("sqlite: send to %s: %w", queue, err))
+	}
+	*s.sent = true
+	return nil
+}
+
 // nextSeq hands out the queue's next sequence number. A counter, not
 // max(seq)+1, so numbers of deleted messages are never reused.
-func nextSeq(ctx context.Context, tx *sql.Tx, queue string) (int64, error) {
+func nextSeq(ctx context.Context, tx runner, queue string) (int64, error) {
 	var seq int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO queue_sequences (queue, last) VALUES (?, 1)
+	err := tx.queryRow(ctx, `INSERT INTO queue_sequences (queue, last) VALUES (?, 1)
 		ON CONFLICT (queue) DO UPDATE SET last = last + 1 RETURNING last`, queue).Scan(&seq)
 	return seq, err
 }
@@ -287,7 +345,7 @@ func nextSeq(ctx context.Context, tx *sql.Tx, queue string) (int64, error) {
 // reclaim frees the sessions of queue whose lock has expired: their
 // unsettled messages come back (or are dead-lettered if they have had all
 // their deliveries).
-func (q *Queue) reclaim(ctx context.Context, tx *sql.Tx, queue string, now int64) error {
+func (q *Queue) reclaim(ctx context.Context, tx runner, queue string, now int64) error {
 	expired, err := column[string](ctx, tx, `SELECT session_id FROM queue_sessions WHERE queue = ? AND locked_until <= ?`, queue, now)
 	if err != nil {
 		return err
@@ -301,8 +359,8 @@ func (q *Queue) reclaim(ctx context.Context, tx *sql.Tx, queue string, now int64
 }
 
 // column runs a query of one column and returns its values.
-func column[T any](ctx context.Context, tx *sql.Tx, query string, args ...any) ([]T, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
+func column[T any](ctx context.Context, tx runner, query string, args ...any) ([]T, error) {
+	rows, err := tx.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -322,13 +380,13 @@ func column[T any](ctx context.Context, tx *sql.Tx, query string, args ...any) (
 // says the lock ran out, which counts as a delivery (and may dead-letter);
 // a receiver that closes its session gives them back uncounted, as Service
 // Bus does when a session link detaches.
-func (q *Queue) release(ctx context.Context, tx *sql.Tx, queue, sessionID string, expired bool, now int64) error {
+func (q *Queue) release(ctx context.Context, tx runner, queue, sessionID string, expired bool, now int64) error {
 	if !expired {
-		if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET lock_token = NULL, delivery_count = delivery_count - 1
+		if _, err := tx.exec(ctx, `UPDATE queue_messages SET lock_token = NULL, delivery_count = delivery_count - 1
 			WHERE queue = ? AND session_id = ? AND lock_token IS NOT NULL`, queue, sessionID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM queue_sessions WHERE queue = ? AND session_id = ?`, queue, sessionID)
+		_, err := tx.exec(ctx, `DELETE FROM queue_sessions WHERE queue = ? AND session_id = ?`, queue, sessionID)
 		return err
 	}
 	spent, err := column[int64](ctx, tx, `SELECT seq FROM queue_messages
@@ -342,11 +400,11 @@ func (q *Queue) release(ctx context.Context, tx *sql.Tx, queue, sessionID string
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET lock_token = NULL
+	if _, err := tx.exec(ctx, `UPDATE queue_messages SET lock_token = NULL
 		WHERE queue = ? AND session_id = ? AND lock_token IS NOT NULL`, queue, sessionID); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM queue_sessions WHERE queue = ? AND session_id = ?`, queue, sessionID)
+	_, err = tx.exec(ctx, `DELETE FROM queue_sessions WHERE queue = ? AND session_id = ?`, queue, sessionID)
 	return err
 }
 
@@ -356,8 +414,8 @@ func (q *Queue) maxDeliveryDescription() string {
 
 // deadLetter moves a message to the dead-letter table, keeping its sequence
 // number.
-func (q *Queue) deadLetter(ctx context.Context, tx *sql.Tx, queue string, seq int64, reason, description string, now int64) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO queue_dead_letters
+func (q *Queue) deadLetter(ctx context.Context, tx runner, queue string, seq int64, reason, description string, now int64) error {
+	if _, err := tx.exec(ctx, `INSERT INTO queue_dead_letters
 		(queue, seq, session_id, message_id, correlation_id, subject, body, properties, enqueued_at, delivery_count,
 		 reason, description, dead_lettered_at)
 		SELECT queue, seq, session_id, message_id, correlation_id, subject, body, properties, enqueued_at, delivery_count,
@@ -365,7 +423,7 @@ func (q *Queue) deadLetter(ctx context.Context, tx *sql.Tx, queue string, seq in
 		FROM queue_messages WHERE queue = ? AND seq = ?`, reason, description, now, queue, seq); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE queue = ? AND seq = ?`, queue, seq)
+	_, err := tx.exec(ctx, `DELETE FROM queue_messages WHERE queue = ? AND seq = ?`, queue, seq)
 	return err
 }
 
@@ -404,20 +462,28 @@ func (q *Queue) AcceptNextSession(ctx context.Context, queue string) (tre.Sessio
 }
 
 func (q *Queue) tryAccept(ctx context.Context, queue string) (*session, time.Time, error) {
+	// Most looks find nothing: they look on the readers first, and take
+	// the writer only when there is a session to lock or a lock to reclaim.
+	if idle, nextExpiry, err := q.nothingToAccept(ctx, queue); err != nil || idle {
+		if err != nil {
+			err = queueUnavailable(fmt.Errorf("sqlite: accept session of %s: %w", queue, err))
+		}
+		return nil, nextExpiry, err
+	}
 	var s *session
 	var nextExpiry time.Time
-	err := q.tx(ctx, "accept session of "+queue, func(tx *sql.Tx, now int64) error {
+	err := q.tx(ctx, "accept session of "+queue, false, func(tx runner, now int64) error {
 		if err := q.reclaim(ctx, tx, queue, now); err != nil {
 			return err
 		}
 		var id string
-		err := tx.QueryRowContext(ctx, `SELECT m.session_id FROM queue_messages m
+		err := tx.queryRow(ctx, `SELECT m.session_id FROM queue_messages m
 			WHERE m.queue = ? AND m.lock_token IS NULL
 			  AND NOT EXISTS (SELECT 1 FROM queue_sessions s WHERE s.queue = m.queue AND s.session_id = m.session_id)
 			ORDER BY m.seq LIMIT 1`, queue).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			var first sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT min(locked_until) FROM queue_sessions WHERE queue = ?`, queue).Scan(&first); err != nil {
+			if err := tx.queryRow(ctx, `SELECT min(locked_until) FROM queue_sessions WHERE queue = ?`, queue).Scan(&first); err != nil {
 				return err
 			}
 			if first.Valid {
@@ -430,7 +496,7 @@ func (q *Queue) tryAccept(ctx context.Context, queue string) (*session, time.Tim
 		}
 		holder := uuid.NewString()
 		until := now + q.opts.LockDuration.Milliseconds()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO queue_sessions (queue, session_id, holder, locked_until) VALUES (?, ?, ?, ?)`,
+		if _, err := tx.exec(ctx, `INSERT INTO queue_sessions (queue, session_id, holder, locked_until) VALUES (?, ?, ?, ?)`,
 			queue, id, holder, until); err != nil {
 			return err
 		}
@@ -446,6 +512,33 @@ func (q *Queue) tryAccept(ctx context.Context, queue string) (*session, time.Tim
 	return s, time.Time{}, nil
 }
 
+// nothingToAccept reports, from the readers, that queue has no free
+// session with messages and no expired lock, and when the first lock
+// expires.
+func (q *Queue) nothingToAccept(ctx context.Context, queue string) (bool, time.Time, error) {
+	x := runner{d: q.db}
+	var first sql.NullInt64
+	if err := x.scan(ctx, `SELECT min(locked_until) FROM queue_sessions WHERE queue = ?`, []any{queue}, &first); err != nil {
+		return false, time.Time{}, err
+	}
+	var nextExpiry time.Time
+	if first.Valid {
+		if first.Int64 <= q.opts.Now().UnixMilli() {
+			return false, time.Time{}, nil
+		}
+		nextExpiry = time.UnixMilli(first.Int64)
+	}
+	var id string
+	err := x.scan(ctx, `SELECT m.session_id FROM queue_messages m
+		WHERE m.queue = ? AND m.lock_token IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM queue_sessions s WHERE s.queue = m.queue AND s.session_id = m.session_id)
+		ORDER BY m.seq LIMIT 1`, []any{queue}, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nextExpiry, nil
+	}
+	return false, time.Time{}, err
+}
+
 // DeadLetters implements tre.Queue. Oldest first means in sequence-number
 // (send) order, as Service Bus peeks its dead-letter queue.
 func (q *Queue) DeadLetters(ctx context.Context, queue string) ([]tre.DeadLetter, error) {
@@ -456,13 +549,13 @@ func (q *Queue) DeadLetters(ctx context.Context, queue string) ([]tre.DeadLetter
 		return nil, err
 	}
 	var out []tre.DeadLetter
-	err := q.tx(ctx, "dead letters of "+queue, func(tx *sql.Tx, now int64) error {
+	err := q.tx(ctx, "dead letters of "+queue, false, func(tx runner, now int64) error {
 		// Expired locks first, so a message that just ran out of deliveries
 		// is listed without waiting for a receiver to come by.
 		if err := q.reclaim(ctx, tx, queue, now); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT seq, session_id, message_id, correlation_id, subject, body, properties,
+		rows, err := tx.query(ctx, `SELECT seq, session_id, message_id, correlation_id, subject, body, properties,
 			enqueued_at, delivery_count, reason, description, dead_lettered_at
 			FROM queue_dead_letters WHERE queue = ? ORDER BY seq`, queue)
 		if err != nil {
@@ -499,9 +592,9 @@ func (q *Queue) Replay(ctx context.Context, queue string, sequence int64) error 
 	if err := q.checkOpen(); err != nil {
 		return err
 	}
-	err := q.tx(ctx, fmt.Sprintf("replay %s/%d", queue, sequence), func(tx *sql.Tx, now int64) error {
+	err := q.tx(ctx, fmt.Sprintf("replay %s/%d", queue, sequence), true, func(tx runner, now int64) error {
 		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM queue_dead_letters WHERE queue = ? AND seq = ?`, queue, sequence).Scan(&one)
+		err := tx.queryRow(ctx, `SELECT 1 FROM queue_dead_letters WHERE queue = ? AND seq = ?`, queue, sequence).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return tre.Errorf(tre.CodeNotFound, "no dead-lettered message %d in %s", sequence, queue)
 		}
@@ -512,13 +605,13 @@ func (q *Queue) Replay(ctx context.Context, queue string, sequence int64) error 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages
+		if _, err := tx.exec(ctx, `INSERT INTO queue_messages
 			(queue, seq, session_id, message_id, correlation_id, subject, body, properties, enqueued_at)
 			SELECT queue, ?, session_id, message_id, correlation_id, subject, body, properties, ?
 			FROM queue_dead_letters WHERE queue = ? AND seq = ?`, seq, now, queue, sequence); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM queue_dead_letters WHERE queue = ? AND seq = ?`, queue, sequence)
+		_, err = tx.exec(ctx, `DELETE FROM queue_dead_letters WHERE queue = ? AND seq = ?`, queue, sequence)
 		return err
 	})
 	if err != nil {
@@ -536,8 +629,8 @@ func (q *Queue) Discard(ctx context.Context, queue string, sequence int64) error
 	if err := q.checkOpen(); err != nil {
 		return err
 	}
-	return q.tx(ctx, fmt.Sprintf("discard %s/%d", queue, sequence), func(tx *sql.Tx, _ int64) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM queue_dead_letters WHERE queue = ? AND seq = ?`, queue, sequence)
+	return q.tx(ctx, fmt.Sprintf("discard %s/%d", queue, sequence), true, func(tx runner, _ int64) error {
+		res, err := tx.exec(ctx, `DELETE FROM queue_dead_letters WHERE queue = ? AND seq = ?`, queue, sequence)
 		if err != nil {
 			return err
 		}
@@ -554,7 +647,7 @@ func (q *Queue) Ping(ctx context.Context) error {
 		return err
 	}
 	var n int
-	if err := q.db.sql.QueryRowContext(ctx, `SELECT count(*) FROM queue_sequences WHERE 0`).Scan(&n); err != nil {
+	if err := (runner{d: q.db}).scan(ctx, `SELECT count(*) FROM queue_sequences WHERE 0`, nil, &n); err != nil {
 		return queueUnavailable(fmt.Errorf("sqlite: queue ping: %w", err))
 	}
 	return nil
@@ -628,7 +721,7 @@ func (s *session) lostErr(op string) error {
 }
 
 // hold checks, inside a transaction, that this handle still holds the lock.
-func (s *session) hold(ctx context.Context, tx *sql.Tx, op string, now int64) error {
+func (s *session) hold(ctx context.Context, tx runner, op string, now int64) error {
 	s.mu.Lock()
 	lost := s.lost
 	s.mu.Unlock()
@@ -637,7 +730,7 @@ func (s *session) hold(ctx context.Context, tx *sql.Tx, op string, now int64) er
 	}
 	var holder string
 	var until int64
-	err := tx.QueryRowContext(ctx, `SELECT holder, locked_until FROM queue_sessions WHERE queue = ? AND session_id = ?`,
+	err := tx.queryRow(ctx, `SELECT holder, locked_until FROM queue_sessions WHERE queue = ? AND session_id = ?`,
 		s.queue, s.id).Scan(&holder, &until)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && (holder != s.holder || until <= now)) {
 		s.mu.Lock()
@@ -678,12 +771,16 @@ func (s *session) Receive(ctx context.Context, max int) ([]*tre.Received, error)
 }
 
 func (s *session) tryReceive(ctx context.Context, max int) ([]*tre.Received, error) {
+	// As in tryAccept: a look on the readers first.
+	if empty, err := s.nothingToReceive(ctx); err != nil || empty {
+		return nil, err
+	}
 	var out []*tre.Received
-	err := s.q.tx(ctx, "receive from "+s.queue, func(tx *sql.Tx, now int64) error {
+	err := s.q.tx(ctx, "receive from "+s.queue, false, func(tx runner, now int64) error {
 		if err := s.hold(ctx, tx, "receive", now); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT seq, message_id, correlation_id, subject, body, properties, enqueued_at, delivery_count
+		rows, err := tx.query(ctx, `SELECT seq, message_id, correlation_id, subject, body, properties, enqueued_at, delivery_count
 			FROM queue_messages WHERE queue = ? AND session_id = ? AND lock_token IS NULL ORDER BY seq LIMIT ?`,
 			s.queue, s.id, max)
 		if err != nil {
@@ -712,7 +809,7 @@ func (s *session) tryReceive(ctx context.Context, max int) ([]*tre.Received, err
 			return err
 		}
 		for _, m := range out {
-			if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET lock_token = ?, delivery_count = ? WHERE queue = ? AND seq = ?`,
+			if _, err := tx.exec(ctx, `UPDATE queue_messages SET lock_token = ?, delivery_count = ? WHERE queue = ? AND seq = ?`,
 				m.LockToken, m.DeliveryCount, s.queue, m.SequenceNumber); err != nil {
 				return err
 			}
@@ -725,14 +822,50 @@ func (s *session) tryReceive(ctx context.Context, max int) ([]*tre.Received, err
 	return out, nil
 }
 
+// nothingToReceive reports, from the readers, that the session has no
+// message to receive; ErrSessionLost if its lock is gone.
+func (s *session) nothingToReceive(ctx context.Context) (bool, error) {
+	x := runner{d: s.q.db}
+	if err := s.hold(ctx, x, "receive", s.q.opts.Now().UnixMilli()); err != nil {
+		if errors.Is(err, tre.ErrSessionLost) {
+			return false, err
+		}
+		return false, queueUnavailable(fmt.Errorf("sqlite: receive from %s: %w", s.queue, err))
+	}
+	var one int
+	err := x.scan(ctx, `SELECT 1 FROM queue_messages WHERE queue = ? AND session_id = ? AND lock_token IS NULL LIMIT 1`,
+		[]any{s.queue, s.id}, &one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, queueUnavailable(fmt.Errorf("sqlite: receive from %s: %w", s.queue, err))
+	}
+	return false, nil
+}
+
+// ReceiveSent implements tre.SentReceiver: a receive reads the messages in
+// one transaction, which sees every send committed before it began.
+func (s *session) ReceiveSent(ctx context.Context) ([]*tre.Received, error) {
+	const batch = 100
+	var out []*tre.Received
+	for {
+		got, err := s.tryReceive(ctx, batch)
+		out = append(out, got...)
+		if err != nil || len(got) < batch {
+			return out, err
+		}
+	}
+}
+
 func (s *session) RenewLock(ctx context.Context) (time.Time, error) {
 	var until int64
-	err := s.q.tx(ctx, "renew session lock in "+s.queue, func(tx *sql.Tx, now int64) error {
+	err := s.q.tx(ctx, "renew session lock in "+s.queue, false, func(tx runner, now int64) error {
 		if err := s.hold(ctx, tx, "renew lock", now); err != nil {
 			return err
 		}
 		until = now + s.q.opts.LockDuration.Milliseconds()
-		_, err := tx.ExecContext(ctx, `UPDATE queue_sessions SET locked_until = ? WHERE queue = ? AND session_id = ? AND holder = ?`,
+		_, err := tx.exec(ctx, `UPDATE queue_sessions SET locked_until = ? WHERE queue = ? AND session_id = ? AND holder = ?`,
 			until, s.queue, s.id, s.holder)
 		return err
 	})
@@ -748,13 +881,13 @@ func (s *session) RenewLock(ctx context.Context) (time.Time, error) {
 
 // settle runs one settlement of m under the session lock; fn gets the
 // message's delivery count.
-func (s *session) settle(ctx context.Context, op string, m *tre.Received, fn func(tx *sql.Tx, now int64, deliveries int) error) error {
-	return s.q.tx(ctx, fmt.Sprintf("%s %s/%d", op, s.queue, m.SequenceNumber), func(tx *sql.Tx, now int64) error {
+func (s *session) settle(ctx context.Context, op string, m *tre.Received, fn func(tx runner, now int64, deliveries int) error) error {
+	return s.q.tx(ctx, fmt.Sprintf("%s %s/%d", op, s.queue, m.SequenceNumber), false, func(tx runner, now int64) error {
 		if err := s.hold(ctx, tx, op, now); err != nil {
 			return err
 		}
 		var deliveries int
-		err := tx.QueryRowContext(ctx, `SELECT delivery_count FROM queue_messages
+		err := tx.queryRow(ctx, `SELECT delivery_count FROM queue_messages
 			WHERE queue = ? AND seq = ? AND session_id = ? AND lock_token = ?`,
 			s.queue, m.SequenceNumber, s.id, m.LockToken).Scan(&deliveries)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -768,18 +901,18 @@ func (s *session) settle(ctx context.Context, op string, m *tre.Received, fn fun
 }
 
 func (s *session) Complete(ctx context.Context, m *tre.Received) error {
-	return s.settle(ctx, "complete", m, func(tx *sql.Tx, _ int64, _ int) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE queue = ? AND seq = ?`, s.queue, m.SequenceNumber)
+	return s.settle(ctx, "complete", m, func(tx runner, _ int64, _ int) error {
+		_, err := tx.exec(ctx, `DELETE FROM queue_messages WHERE queue = ? AND seq = ?`, s.queue, m.SequenceNumber)
 		return err
 	})
 }
 
 func (s *session) Abandon(ctx context.Context, m *tre.Received) error {
-	err := s.settle(ctx, "abandon", m, func(tx *sql.Tx, now int64, deliveries int) error {
+	err := s.settle(ctx, "abandon", m, func(tx runner, now int64, deliveries int) error {
 		if deliveries >= s.q.opts.MaxDeliveryCount {
 			return s.q.deadLetter(ctx, tx, s.queue, m.SequenceNumber, tre.ReasonMaxDeliveryCount, s.q.maxDeliveryDescription(), now)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET lock_token = NULL WHERE queue = ? AND seq = ?`, s.queue, m.SequenceNumber)
+		_, err := tx.exec(ctx, `UPDATE queue_messages SET lock_token = NULL WHERE queue = ? AND seq = ?`, s.queue, m.SequenceNumber)
 		return err
 	})
 	if err == nil {
@@ -789,7 +922,7 @@ func (s *session) Abandon(ctx context.Context, m *tre.Received) error {
 }
 
 func (s *session) DeadLetter(ctx context.Context, m *tre.Received, reason, description string) error {
-	return s.settle(ctx, "dead-letter", m, func(tx *sql.Tx, now int64, _ int) error {
+	return s.settle(ctx, "dead-letter", m, func(tx runner, now int64, _ int) error {
 		return s.q.deadLetter(ctx, tx, s.queue, m.SequenceNumber, reason, description, now)
 	})
 }
@@ -809,10 +942,10 @@ func (s *session) Close(ctx context.Context) error {
 	if lost {
 		return nil
 	}
-	err := s.q.tx(ctx, "close session in "+s.queue, func(tx *sql.Tx, now int64) error {
+	err := s.q.tx(ctx, "close session in "+s.queue, false, func(tx runner, now int64) error {
 		var holder string
 		var until int64
-		err := tx.QueryRowContext(ctx, `SELECT holder, locked_until FROM queue_sessions WHERE queue = ? AND session_id = ?`,
+		err := tx.queryRow(ctx, `SELECT holder, locked_until FROM queue_sessions WHERE queue = ? AND session_id = ?`,
 			s.queue, s.id).Scan(&holder, &until)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && holder != s.holder) {
 			return nil // expired and already taken over or reclaimed

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -36,14 +37,75 @@ func OpenStore(ctx context.Context, dir string) (*Store, error) {
 func newETag() string { return uuid.NewString() }
 
 // Create implements tre.Store.
-func (s *Store) Create(ctx context.Context, c tre.Collection, doc tre.Document) (tre.Document, error) {
+func (s *Store) Create(ctx context.Context, c tre.Collection, doc tre.Document) (out tre.Document, err error) {
+	err = s.write(ctx, "create "+string(c), func(x runner) error {
+		out, err = docs{x}.create(ctx, c, doc)
+		return err
+	})
+	return out, err
+}
+
+// Get implements tre.Store.
+func (s *Store) Get(ctx context.Context, c tre.Collection, id string) (tre.Document, error) {
+	return docs{runner{d: s.db}}.get(ctx, c, id)
+}
+
+// Replace implements tre.Store.
+func (s *Store) Replace(ctx context.Context, c tre.Collection, doc tre.Document) (out tre.Document, err error) {
+	err = s.write(ctx, "replace in "+string(c), func(x runner) error {
+		out, err = docs{x}.replace(ctx, c, doc)
+		return err
+	})
+	return out, err
+}
+
+// Delete implements tre.Store.
+func (s *Store) Delete(ctx context.Context, c tre.Collection, id, etag string) error {
+	return s.write(ctx, "delete from "+string(c), func(x runner) error {
+		return docs{x}.delete(ctx, c, id, etag)
+	})
+}
+
+// write runs one write in its own durable transaction. fn's errors are
+// returned as they are; the transaction's own are unavailable.
+func (s *Store) write(ctx context.Context, what string, fn func(x runner) error) error {
+	var fnErr error
+	err := s.db.write(ctx, true, func(_ context.Context, x runner) error {
+		fnErr = fn(x)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	var te *tre.Error
+	if err != nil && !errors.As(err, &te) {
+		return unavailable(fmt.Errorf("sqlite: %s: %w", what, err))
+	}
+	return err
+}
+
+// Query implements tre.Store.
+func (s *Store) Query(ctx context.Context, c tre.Collection, q tre.Query) ([]tre.Document, error) {
+	return docs{runner{d: s.db}}.query(ctx, c, q)
+}
+
+// QueryPage implements tre.Store. Pages follow the rowid, the order of
+// creation; the token is the last rowid of the page.
+func (s *Store) QueryPage(ctx context.Context, c tre.Collection, q tre.Query, size int, token string) (tre.Page, error) {
+	return docs{runner{d: s.db}}.queryPage(ctx, c, q, size, token)
+}
+
+// docs implements the store's methods on a runner: the pools, or one
+// transaction (txStore).
+type docs struct{ x runner }
+
+func (s docs) create(ctx context.Context, c tre.Collection, doc tre.Document) (tre.Document, error) {
 	data, _, err := tre.CheckDocument(c, doc)
 	if err != nil {
 		return tre.Document{}, err
 	}
 	etag := newETag()
-	_, err = s.db.sql.ExecContext(ctx,
-		`INSERT INTO documents (collection, id, etag, data) VALUES (?, ?, ?, ?)`,
+	_, err = s.x.exec(ctx, `INSERT INTO documents (collection, id, etag, data) VALUES (?, ?, ?, ?)`,
 		string(c), doc.ID, etag, string(data))
 	if err != nil {
 		if isUniqueViolation(err) {
@@ -54,25 +116,23 @@ func (s *Store) Create(ctx context.Context, c tre.Collection, doc tre.Document) 
 	return tre.Document{ID: doc.ID, ETag: etag, Data: data}, nil
 }
 
-// Get implements tre.Store.
-func (s *Store) Get(ctx context.Context, c tre.Collection, id string) (tre.Document, error) {
+func (s docs) get(ctx context.Context, c tre.Collection, id string) (tre.Document, error) {
 	if err := tre.CheckCollection(c, true); err != nil {
 		return tre.Document{}, err
 	}
-	var etag, data string
-	err := s.db.sql.QueryRowContext(ctx,
-		`SELECT etag, data FROM documents WHERE collection = ? AND id = ?`, string(c), id).Scan(&etag, &data)
+	var etag string
+	var data []byte
+	err := s.x.scan(ctx, `SELECT etag, data FROM documents WHERE collection = ? AND id = ?`, []any{string(c), id}, &etag, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tre.Document{}, tre.Errorf(tre.CodeNotFound, "%s %s not found", c, id)
 	}
 	if err != nil {
 		return tre.Document{}, unavailable(fmt.Errorf("sqlite: get %s/%s: %w", c, id, err))
 	}
-	return tre.Document{ID: id, ETag: etag, Data: []byte(data)}, nil
+	return tre.Document{ID: id, ETag: etag, Data: data}, nil
 }
 
-// Replace implements tre.Store.
-func (s *Store) Replace(ctx context.Context, c tre.Collection, doc tre.Document) (tre.Document, error) {
+func (s docs) replace(ctx context.Context, c tre.Collection, doc tre.Document) (tre.Document, error) {
 	if err := tre.CheckCollection(c, true); err != nil {
 		return tre.Document{}, err
 	}
@@ -90,8 +150,7 @@ func (s *Store) Replace(ctx context.Context, c tre.Collection, doc tre.Document)
 	return tre.Document{ID: doc.ID, ETag: etag, Data: data}, nil
 }
 
-// Delete implements tre.Store.
-func (s *Store) Delete(ctx context.Context, c tre.Collection, id, etag string) error {
+func (s docs) delete(ctx context.Context, c tre.Collection, id, etag string) error {
 	if err := tre.CheckCollection(c, true); err != nil {
 		return err
 	}
@@ -100,80 +159,130 @@ func (s *Store) Delete(ctx context.Context, c tre.Collection, id, etag string) e
 		string(c), id, etag, etag)
 }
 
-// conditional runs a write guarded by an etag in one transaction, and tells
-// a missing document from a stale etag when nothing was written.
-func (s *Store) conditional(ctx context.Context, c tre.Collection, id, etag, verb, stmt string, args ...any) error {
-	tx, err := s.db.sql.BeginTx(ctx, nil)
+// conditional runs a write guarded by an etag, and tells a missing
+// document from a stale etag when nothing was written.
+func (s docs) conditional(ctx context.Context, c tre.Collection, id, etag, verb, stmt string, args ...any) error {
+	res, err := s.x.exec(ctx, stmt, args...)
 	if err != nil {
 		return unavailable(fmt.Errorf("sqlite: %s %s/%s: %w", verb, c, id, err))
 	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, stmt, args...)
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	var one int
+	err = s.x.scan(ctx, `SELECT 1 FROM documents WHERE collection = ? AND id = ?`, []any{string(c), id}, &one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tre.Errorf(tre.CodeNotFound, "%s %s not found", c, id)
+	}
 	if err != nil {
 		return unavailable(fmt.Errorf("sqlite: %s %s/%s: %w", verb, c, id, err))
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM documents WHERE collection = ? AND id = ?`, string(c), id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return tre.Errorf(tre.CodeNotFound, "%s %s not found", c, id)
-		}
-		if err != nil {
-			return unavailable(fmt.Errorf("sqlite: %s %s/%s: %w", verb, c, id, err))
-		}
-		return tre.Errorf(tre.CodePreconditionFailed, "%s %s has changed since etag %s was read", c, id, etag)
-	}
-	if err := tx.Commit(); err != nil {
-		return unavailable(fmt.Errorf("sqlite: %s %s/%s: commit: %w", verb, c, id, err))
-	}
-	return nil
+	return tre.Errorf(tre.CodePreconditionFailed, "%s %s has changed since etag %s was read", c, id, etag)
 }
 
-// Query implements tre.Store.
-func (s *Store) Query(ctx context.Context, c tre.Collection, q tre.Query) ([]tre.Document, error) {
+// where builds the statement of a query: the conditions, then the page
+// position.
+func where(c tre.Collection, q tre.Query, after int64) (string, []any, error) {
 	if err := tre.CheckCollection(c, false); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	var sb strings.Builder
 	args := []any{string(c)}
-	sb.WriteString(`SELECT id, etag, data FROM documents WHERE collection = ?`)
+	sb.WriteString(`SELECT rowid, id, etag, data FROM documents WHERE collection = ?`)
 	for _, cond := range q.Where {
 		if err := cond.Validate(); err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		clause, cargs := condSQL(cond)
 		sb.WriteString(" AND ")
 		sb.WriteString(clause)
 		args = append(args, cargs...)
 	}
+	if after > 0 {
+		sb.WriteString(` AND rowid > ?`)
+		args = append(args, after)
+	}
 	sb.WriteString(` ORDER BY rowid`)
+	return sb.String(), args, nil
+}
+
+func (s docs) query(ctx context.Context, c tre.Collection, q tre.Query) ([]tre.Document, error) {
+	stmt, args, err := where(c, q, 0)
+	if err != nil {
+		return nil, err
+	}
 	if q.Limit > 0 {
-		sb.WriteString(` LIMIT ?`)
+		stmt += ` LIMIT ?`
 		args = append(args, q.Limit)
 	}
-	rows, err := s.db.sql.QueryContext(ctx, sb.String(), args...)
+	out, _, err := s.rows(ctx, c, stmt, args)
+	return out, err
+}
+
+func (s docs) queryPage(ctx context.Context, c tre.Collection, q tre.Query, size int, token string) (tre.Page, error) {
+	if size <= 0 {
+		return tre.Page{}, tre.Errorf(tre.CodeInvalid, "page size must be positive, not %d", size)
+	}
+	var after int64
+	if token != "" {
+		n, err := strconv.ParseInt(strings.TrimPrefix(token, "r"), 10, 64)
+		if err != nil || n <= 0 || !strings.HasPrefix(token, "r") {
+			return tre.Page{}, tre.FieldErrorf(tre.CodeInvalid, "continuation", "%q is not a continuation token of this list", token)
+		}
+		after = n
+	}
+	stmt, args, err := where(c, q, after)
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
+		return tre.Page{}, err
+	}
+	// One more than asked says whether another page follows.
+	stmt += ` LIMIT ?`
+	args = append(args, size+1)
+	out, last, err := s.rows(ctx, c, stmt, args)
+	if err != nil {
+		return tre.Page{}, err
+	}
+	page := tre.Page{Documents: out}
+	if len(out) > size {
+		page.Documents = out[:size]
+		page.Next = "r" + strconv.FormatInt(last[size-1], 10)
+	}
+	return page, nil
+}
+
+// rows runs a query of documents and returns them with their rowids.
+func (s docs) rows(ctx context.Context, c tre.Collection, stmt string, args []any) ([]tre.Document, []int64, error) {
+	rows, err := s.x.query(ctx, stmt, args...)
+	if err != nil {
+		return nil, nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
 	}
 	defer rows.Close()
 	var out []tre.Document
+	var rowids []int64
 	for rows.Next() {
-		var id, etag, data string
-		if err := rows.Scan(&id, &etag, &data); err != nil {
-			return nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
+		var rowid int64
+		var id, etag string
+		var data []byte
+		if err := rows.Scan(&rowid, &id, &etag, &data); err != nil {
+			return nil, nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
 		}
-		out = append(out, tre.Document{ID: id, ETag: etag, Data: []byte(data)})
+		out = append(out, tre.Document{ID: id, ETag: etag, Data: data})
+		rowids = append(rowids, rowid)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
+		return nil, nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
 	}
-	return out, nil
+	return out, rowids, nil
 }
 
 // condSQL turns a validated condition into a WHERE clause. Equality is typed
 // as in Cosmos DB: the string "1", the number 1 and true are all different.
+// The path is spliced into the statement (Validate allows identifiers
+// only): an index on json_extract(data, '$.field') serves a condition only
+// when its expression is the index's, literal path included.
 func condSQL(c tre.Cond) (string, []any) {
-	path := "$." + c.Path
+	path := "'$." + c.Path + "'"
+	extract, typ := "json_extract(data, "+path+")", "json_type(data, "+path+")"
 	eq := func(v any) (string, []any) {
 		switch v := v.(type) {
 		case bool:
@@ -181,11 +290,19 @@ func condSQL(c tre.Cond) (string, []any) {
 			if v {
 				want = "true"
 			}
-			return `json_type(data, ?) = ?`, []any{path, want}
+			return typ + ` = ?`, []any{want}
 		case string:
-			return `(json_type(data, ?) = 'text' AND json_extract(data, ?) = ?)`, []any{path, path, v}
+			if t := strings.TrimLeft(v, " \t\r\n"); !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+				// json_extract gives a string's text, numbers and
+				// booleans as numbers, objects and arrays as their JSON
+				// text: only the latter could equal a string, and this
+				// one is not such a text. So no json_type, and an index
+				// on the expression serves the condition.
+				return extract + ` = ?`, []any{v}
+			}
+			return `(` + typ + ` = 'text' AND ` + extract + ` = ?)`, []any{v}
 		default: // numbers
-			return `(json_type(data, ?) IN ('integer', 'real') AND json_extract(data, ?) = ?)`, []any{path, path, v}
+			return `(` + typ + ` IN ('integer', 'real') AND ` + extract + ` = ?)`, []any{v}
 		}
 	}
 	anyOf := func(vs []any) (string, []any) {
@@ -203,6 +320,14 @@ func condSQL(c tre.Cond) (string, []any) {
 		return eq(c.Value)
 	case tre.OpNe:
 		p, a := eq(c.Value)
+		if v, ok := c.Value.(string); ok && v != "" && !strings.ContainsAny(v, `"\`) && !hasControl(v) {
+			// A document whose text has neither v nor a backslash
+			// cannot hold the string v anywhere (JSON can only spell
+			// it otherwise with an escape): it passes without being
+			// parsed. A list of active resources (deploymentStatus
+			// not "deleted") parsed every document for this.
+			return "((instr(data, ?) = 0 AND instr(data, '\\') = 0) OR NOT COALESCE(" + p + ", 0))", append([]any{v}, a...)
+		}
 		return "NOT COALESCE(" + p + ", 0)", a
 	case tre.OpIn:
 		return anyOf(c.Values)
@@ -215,21 +340,23 @@ func condSQL(c tre.Cond) (string, []any) {
 			cmp = "<"
 		}
 		if _, ok := c.Value.(string); ok {
-			return `(json_type(data, ?) = 'text' AND json_extract(data, ?) ` + cmp + ` ?)`, []any{path, path, c.Value}
+			return `(` + typ + ` = 'text' AND ` + extract + ` ` + cmp + ` ?)`, []any{c.Value}
 		}
-		return `(json_type(data, ?) IN ('integer', 'real') AND json_extract(data, ?) ` + cmp + ` ?)`, []any{path, path, c.Value}
+		return `(` + typ + ` IN ('integer', 'real') AND ` + extract + ` ` + cmp + ` ?)`, []any{c.Value}
 	default: // OpPrefix
-		return `(json_type(data, ?) = 'text' AND instr(json_extract(data, ?), ?) = 1)`, []any{path, path, c.Value}
+		return `(` + typ + ` = 'text' AND instr(` + extract + `, ?) = 1)`, []any{c.Value}
 	}
+}
+
+// hasControl reports whether s has a character JSON must escape.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 })
 }
 
 // Ping implements tre.Store.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.sql.PingContext(ctx); err != nil {
-		return unavailable(fmt.Errorf("sqlite: ping: %w", err))
-	}
 	var n int
-	if err := s.db.sql.QueryRowContext(ctx, `SELECT count(*) FROM documents WHERE 0`).Scan(&n); err != nil {
+	if err := (runner{d: s.db}).scan(ctx, `SELECT count(*) FROM documents WHERE 0`, nil, &n); err != nil {
 		return unavailable(fmt.Errorf("sqlite: ping: %w", err))
 	}
 	return nil
@@ -251,3 +378,37 @@ func isUniqueViolation(err error) bool {
 func unavailable(err error) error {
 	return tre.WrapError(tre.CodeUnavailable, err, "The configuration store is not responding")
 }
+
+// txStore is the store inside one transaction of Queue.Atomically.
+type txStore struct{ docs }
+
+var _ tre.Store = txStore{}
+
+func (s txStore) Create(ctx context.Context, c tre.Collection, doc tre.Document) (tre.Document, error) {
+	return s.create(ctx, c, doc)
+}
+
+func (s txStore) Get(ctx context.Context, c tre.Collection, id string) (tre.Document, error) {
+	return s.get(ctx, c, id)
+}
+
+func (s txStore) Replace(ctx context.Context, c tre.Collection, doc tre.Document) (tre.Document, error) {
+	return s.replace(ctx, c, doc)
+}
+
+func (s txStore) Delete(ctx context.Context, c tre.Collection, id, etag string) error {
+	return s.delete(ctx, c, id, etag)
+}
+
+func (s txStore) Query(ctx context.Context, c tre.Collection, q tre.Query) ([]tre.Document, error) {
+	return s.query(ctx, c, q)
+}
+
+func (s txStore) QueryPage(ctx context.Context, c tre.Collection, q tre.Query, size int, token string) (tre.Page, error) {
+	return s.queryPage(ctx, c, q, size, token)
+}
+
+func (s txStore) Ping(context.Context) error { return nil }
+
+// Close does nothing: the transaction ends with Atomically.
+func (s txStore) Close() error { return nil }

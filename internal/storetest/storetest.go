@@ -34,6 +34,9 @@ func Run(t *testing.T, backend Backend) {
 		{"Delete", testDelete},
 		{"Query", testQuery},
 		{"QueryTypedEquality", testQueryTypedEquality},
+		{"QueryPage", testQueryPage},
+		{"QueryPageEmpty", testQueryPageEmpty},
+		{"QueryEach", testQueryEach},
 		{"SoftDelete", testSoftDelete},
 		{"PartitionedCollection", testPartitioned},
 		{"ConcurrentSameETag", testConcurrentSameETag},
@@ -294,6 +297,133 @@ func testQueryTypedEquality(t *testing.T, open func() tre.Store) {
 	require.Equal(t, []string{"num"}, q(tre.Eq("v", 1)))
 	require.Equal(t, []string{"bool"}, q(tre.Eq("v", true)))
 	require.Equal(t, []string{"bool", "null", "num"}, q(tre.Ne("v", "1")))
+
+	// A string that reads as JSON is not the object or array it spells.
+	seed(t, s, tre.Resources,
+		doc(t, "obj", map[string]any{"w": map[string]any{"a": 1}}),
+		doc(t, "objtext", map[string]any{"w": `{"a":1}`}),
+		doc(t, "arr", map[string]any{"w": []any{1}}),
+		doc(t, "arrtext", map[string]any{"w": `[1]`}),
+	)
+	require.Equal(t, []string{"objtext"}, q(tre.Eq("w", `{"a":1}`)))
+	require.Equal(t, []string{"arrtext"}, q(tre.Eq("w", `[1]`)))
+	require.Equal(t, []string{"arrtext"}, q(tre.In("w", `[1]`, "x")))
+	require.NotContains(t, q(tre.Ne("w", `{"a":1}`)), "objtext")
+	require.Contains(t, q(tre.Ne("w", `{"a":1}`)), "obj")
+
+	// A value spelled with escapes is the value: Ne leaves it out.
+	seed(t, s, tre.Resources,
+		tre.Document{ID: "escaped", Data: []byte(`{"id":"escaped","x":"d\u0065leted"}`)},
+		tre.Document{ID: "plain", Data: []byte(`{"id":"plain","x":"deleted"}`)},
+		tre.Document{ID: "other", Data: []byte(`{"id":"other","x":"kept","note":"deleted elsewhere"}`)},
+	)
+	require.Equal(t, []string{"escaped", "plain"}, q(tre.Eq("x", "deleted")))
+	ne := q(tre.Ne("x", "deleted"))
+	require.Contains(t, ne, "other")
+	require.NotContains(t, ne, "escaped")
+	require.NotContains(t, ne, "plain")
+}
+
+// testQueryPage: paging returns every matching document exactly once, in
+// pages of at most the size asked, whatever is written between pages to
+// the documents already seen; tokens are checked.
+func testQueryPage(t *testing.T, open func() tre.Store) {
+	ctx := context.Background()
+	s := openStore(t, open)
+	var want []string
+	for i := range 23 {
+		kind := "b"
+		if i%2 == 0 {
+			kind = "a"
+		}
+		id := fmt.Sprintf("doc-%02d", i)
+		seed(t, s, tre.Resources, doc(t, id, map[string]any{"kind": kind, "n": i}))
+		if kind == "a" {
+			want = append(want, id)
+		}
+	}
+	q := tre.Query{Where: []tre.Cond{tre.Eq("kind", "a")}}
+	var got, order []string
+	token, pages := "", 0
+	for {
+		page, err := s.QueryPage(ctx, tre.Resources, q, 5, token)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page.Documents), 5)
+		for _, d := range page.Documents {
+			require.Equal(t, "a", fields(t, d)["kind"])
+			require.NotEmpty(t, d.ETag)
+			got = append(got, d.ID)
+			// A write to a document already returned does not bring it
+			// back on a later page.
+			_, err := s.Replace(ctx, tre.Resources, doc(t, d.ID, map[string]any{"kind": "a", "n": 100}))
+			require.NoError(t, err)
+		}
+		pages++
+		require.Less(t, pages, 20, "paging does not end")
+		if page.Next == "" {
+			break
+		}
+		token = page.Next
+	}
+	order = append(order, got...)
+	sort.Strings(got)
+	require.Equal(t, want, got, "every matching document exactly once")
+	require.GreaterOrEqual(t, pages, 3, "12 documents in pages of 5")
+
+	// The order is kept: paging again gives the same sequence.
+	var again []string
+	require.NoError(t, tre.QueryEach(ctx, s, tre.Resources, q, 4, func(m *map[string]any) (bool, error) {
+		again = append(again, (*m)["id"].(string))
+		return true, nil
+	}))
+	require.Equal(t, order, again)
+
+	_, err := s.QueryPage(ctx, tre.Resources, q, 0, "")
+	requireCode(t, err, tre.CodeInvalid)
+	_, err = s.QueryPage(ctx, tre.Resources, q, 5, "not a token")
+	requireCode(t, err, tre.CodeInvalid)
+	_, err = s.QueryPage(ctx, tre.Resources, tre.Query{Where: []tre.Cond{{Path: "bad path!", Op: tre.OpEq, Value: "x"}}}, 5, "")
+	requireCode(t, err, tre.CodeInvalid)
+
+	// A collection partitioned otherwise than by id pages too.
+	for i := range 7 {
+		seed(t, s, tre.ResourceHistory, doc(t, fmt.Sprintf("h-%d", i), map[string]any{"resourceId": fmt.Sprintf("r-%d", i%3)}))
+	}
+	var hist []string
+	require.NoError(t, tre.QueryEach(ctx, s, tre.ResourceHistory, tre.Query{}, 2, func(m *map[string]any) (bool, error) {
+		hist = append(hist, (*m)["id"].(string))
+		return true, nil
+	}))
+	sort.Strings(hist)
+	require.Equal(t, []string{"h-0", "h-1", "h-2", "h-3", "h-4", "h-5", "h-6"}, hist)
+}
+
+// testQueryPageEmpty: nothing matches: one empty last page.
+func testQueryPageEmpty(t *testing.T, open func() tre.Store) {
+	s := openStore(t, open)
+	page, err := s.QueryPage(context.Background(), tre.Operations, tre.Query{Where: []tre.Cond{tre.Eq("x", "y")}}, 10, "")
+	require.NoError(t, err)
+	require.Empty(t, page.Documents)
+	require.Empty(t, page.Next)
+}
+
+// testQueryEach: the callback can stop the iteration, and its error ends
+// it.
+func testQueryEach(t *testing.T, open func() tre.Store) {
+	ctx := context.Background()
+	s := openStore(t, open)
+	for i := range 9 {
+		seed(t, s, tre.Operations, doc(t, fmt.Sprintf("op-%d", i), map[string]any{"n": i}))
+	}
+	n := 0
+	require.NoError(t, tre.QueryEach(ctx, s, tre.Operations, tre.Query{}, 2, func(*map[string]any) (bool, error) {
+		n++
+		return n < 5, nil
+	}))
+	require.Equal(t, 5, n)
+	boom := tre.Errorf(tre.CodeConflict, "boom")
+	err := tre.QueryEach(ctx, s, tre.Operations, tre.Query{}, 2, func(*map[string]any) (bool, error) { return true, boom })
+	require.ErrorIs(t, err, boom)
 }
 
 // testSoftDelete: resources are never removed, they are marked deleted and

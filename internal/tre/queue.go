@@ -83,6 +83,18 @@ type Session interface {
 	Close(ctx context.Context) error
 }
 
+// SentReceiver is an optional capability of a Session: its queue can tell
+// in one call which messages were sent to the session before the call (the
+// embedded SQLite queue reads them in one transaction). The Resource
+// Processor uses it, where it exists, instead of the marker round trip by
+// which it otherwise learns that it has received them all.
+type SentReceiver interface {
+	// ReceiveSent receives, without waiting, every message sent to the
+	// session before the call and not received yet (possibly none).
+	// Returns ErrSessionLost.
+	ReceiveSent(ctx context.Context) ([]*Received, error)
+}
+
 // Message is what a sender enqueues.
 type Message struct {
 	// MessageID identifies the message for duplicate detection.

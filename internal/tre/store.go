@@ -32,10 +32,38 @@ type Store interface {
 	// Query returns the documents of a collection that satisfy every
 	// condition, in no particular order.
 	Query(ctx context.Context, c Collection, q Query) ([]Document, error)
+	// QueryPage is Query one page at a time: up to size (> 0) documents
+	// after the position of token ("" for the first page), in an order the
+	// store keeps across pages, and the token of the next page ("" after
+	// the last; a page may be short or empty with more to come). q.Limit
+	// is ignored. A document that matches from the first page to the last
+	// is returned exactly once; one written meanwhile may or may not be.
+	// Tokens are opaque (URL-safe). Returns CodeInvalid for size <= 0 or a
+	// malformed token.
+	QueryPage(ctx context.Context, c Collection, q Query, size int, token string) (Page, error)
 	// Ping checks that the store answers. Returns CodeUnavailable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Page is one page of a QueryPage.
+type Page struct {
+	Documents []Document
+	// Next is the token of the next page; "" after the last.
+	Next string
+}
+
+// Atomic is an optional capability of a store and a queue kept in one
+// database (the embedded SQLite adapter; Cosmos DB and Service Bus cannot
+// share a transaction): the store writes and sends that fn makes through
+// the store and sender it is given commit together, durably, or none of
+// them does. Reads through that store see fn's own writes. fn must not
+// use another handle of the same database meanwhile (the adapter fails
+// such a write rather than wait for itself), and must not keep the store
+// or sender past its return. fn's error is returned as is.
+type Atomic interface {
+	Atomically(ctx context.Context, fn func(ctx context.Context, store Store, sender Sender) error) error
 }
 
 // Collection names a set of documents: a Cosmos container, a SQLite table
@@ -386,6 +414,36 @@ func GetAs[T any](ctx context.Context, s Store, c Collection, id string) (*T, er
 		return nil, err
 	}
 	return v, nil
+}
+
+// QueryEach runs q on collection c a page of size at a time (size <= 0:
+// 100) and calls fn with each result decoded into a T, until fn returns
+// false or an error. Memory holds one page.
+func QueryEach[T any](ctx context.Context, s Store, c Collection, q Query, size int, fn func(*T) (bool, error)) error {
+	if size <= 0 {
+		size = 100
+	}
+	token := ""
+	for {
+		page, err := s.QueryPage(ctx, c, q, size, token)
+		if err != nil {
+			return err
+		}
+		for _, d := range page.Documents {
+			v := new(T)
+			if err := Decode(d, v); err != nil {
+				return err
+			}
+			more, err := fn(v)
+			if err != nil || !more {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		token = page.Next
+	}
 }
 
 // QueryAs runs q on collection c and decodes every result into a T.

@@ -1,0 +1,296 @@
+package lifecycle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tre-go/tre/internal/tre"
+)
+
+// Listed is a resource of a list as the store keeps it: the fields a list
+// filters on and completes its answer with, decoded, and every stored
+// member encoded as stored. Decoding each resource of a long list whole,
+// properties and all, only for the answer to encode them again was most of
+// the list's cost: an answer copies the members it shows instead (a field
+// the store keeps for itself is simply not copied).
+type Listed struct {
+	ID                       string
+	ETag                     string
+	ResourceType             tre.ResourceType
+	DeploymentStatus         tre.Status
+	TemplateName             string
+	TemplateVersion          string
+	WorkspaceID              string
+	ParentWorkspaceServiceID string
+	OwnerID                  string
+	// Members are the stored document's top-level members, in order.
+	Members []Member
+
+	doc tre.Document
+}
+
+// Member is one top-level member of a stored document.
+type Member struct {
+	Name  string
+	Value json.RawMessage
+}
+
+// Member returns the encoded value of the stored member name, nil when the
+// document has none.
+func (l *Listed) Member(name string) json.RawMessage {
+	for _, m := range l.Members {
+		if m.Name == name {
+			return m.Value
+		}
+	}
+	return nil
+}
+
+// Resource decodes the whole resource.
+func (l *Listed) Resource() (*tre.Resource, error) {
+	r := new(tre.Resource)
+	if err := tre.Decode(l.doc, r); err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	return r, nil
+}
+
+// Header is the resource without its properties and bookkeeping: what
+// deciding on a list entry needs (type, status, template, parents, owner).
+func (l *Listed) Header() *tre.Resource {
+	return &tre.Resource{ID: l.ID, ETag: l.ETag, ResourceType: l.ResourceType, DeploymentStatus: l.DeploymentStatus, TemplateName: l.TemplateName,
+		TemplateVersion: l.TemplateVersion, WorkspaceID: l.WorkspaceID, ParentWorkspaceServiceID: l.ParentWorkspaceServiceID,
+		OwnerID: l.OwnerID}
+}
+
+// listedOf splits a stored resource into its members.
+func listedOf(d tre.Document) (*Listed, error) {
+	l := &Listed{ETag: d.ETag, doc: d, Members: make([]Member, 0, 16)}
+	err := eachMember(d.Data, func(name string, value []byte) error {
+		l.Members = append(l.Members, Member{Name: name, Value: value})
+		var dst *string
+		switch name {
+		case "id":
+			dst = &l.ID
+		case "resourceType":
+			dst = (*string)(&l.ResourceType)
+		case "deploymentStatus":
+			dst = (*string)(&l.DeploymentStatus)
+		case "templateName":
+			dst = &l.TemplateName
+		case "templateVersion":
+			dst = &l.TemplateVersion
+		case "workspaceId":
+			dst = &l.WorkspaceID
+		case "parentWorkspaceServiceId":
+			dst = &l.ParentWorkspaceServiceID
+		case "ownerId":
+			dst = &l.OwnerID
+		default:
+			return nil
+		}
+		return decodeString(value, dst)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: resource %s: %w", d.ID, err)
+	}
+	return l, nil
+}
+
+// decodeString decodes a JSON string (null leaves dst empty), without
+// encoding/json when it has no escape.
+func decodeString(v []byte, dst *string) error {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		plain := true
+		for _, c := range v[1 : len(v)-1] {
+			if c == '\\' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			*dst = string(v[1 : len(v)-1])
+			return nil
+		}
+	}
+	if string(v) == "null" {
+		return nil
+	}
+	return json.Unmarshal(v, dst)
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+// eachMember calls fn with the name and the encoded value of each
+// top-level member of a JSON object, in order. It checks the object's
+// structure, not its values' contents (a stored document is encoding/json's
+// output).
+// HasMember reports whether the encoded object obj has a top-level member
+// name (false for what is not an object).
+func HasMember(obj []byte, name string) bool {
+	return eachMember(obj, func(n string, _ []byte) error {
+		if n == name {
+			return errFound
+		}
+		return nil
+	}) == errFound
+}
+
+var errFound = errors.New("lifecycle: member found")
+
+func eachMember(doc []byte, fn func(name string, value []byte) error) error {
+	i := skipSpace(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
+		return errNotObject
+	}
+	i = skipSpace(doc, i+1)
+	if i < len(doc) && doc[i] == '}' {
+		return nil
+	}
+	for {
+		if i >= len(doc) || doc[i] != '"' {
+			return errNotObject
+		}
+		end, err := skipValue(doc, i)
+		if err != nil {
+			return err
+		}
+		name, err := memberName(doc[i:end])
+		if err != nil {
+			return err
+		}
+		i = skipSpace(doc, end)
+		if i >= len(doc) || doc[i] != ':' {
+			return errNotObject
+		}
+		start := skipSpace(doc, i+1)
+		end, err = skipValue(doc, start)
+		if err != nil {
+			return err
+		}
+		if err := fn(name, doc[start:end]); err != nil {
+			return err
+		}
+		i = skipSpace(doc, end)
+		switch {
+		case i < len(doc) && doc[i] == ',':
+			i = skipSpace(doc, i+1)
+		case i < len(doc) && doc[i] == '}':
+			return nil
+		default:
+			return errNotObject
+		}
+	}
+}
+
+// memberName decodes a member's name; the names of stored resources are
+// not allocated again for each document.
+func memberName(quoted []byte) (string, error) {
+	switch string(quoted) {
+	case `"id"`:
+		return "id", nil
+	case `"templateName"`:
+		return "templateName", nil
+	case `"templateVersion"`:
+		return "templateVersion", nil
+	case `"properties"`:
+		return "properties", nil
+	case `"isEnabled"`:
+		return "isEnabled", nil
+	case `"resourceType"`:
+		return "resourceType", nil
+	case `"deploymentStatus"`:
+		return "deploymentStatus", nil
+	case `"resourcePath"`:
+		return "resourcePath", nil
+	case `"resourceVersion"`:
+		return "resourceVersion", nil
+	case `"user"`:
+		return "user", nil
+	case `"updatedWhen"`:
+		return "updatedWhen", nil
+	case `"workspaceId"`:
+		return "workspaceId", nil
+	case `"parentWorkspaceServiceId"`:
+		return "parentWorkspaceServiceId", nil
+	case `"ownerId"`:
+		return "ownerId", nil
+	}
+	var name string
+	err := decodeString(quoted, &name)
+	return name, err
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value that starts at i.
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errNotObject
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		return skipNested(b, i)
+	}
+	// A number, true, false or null.
+	j := i
+	for j < len(b) && !delimiter(b[j]) {
+		j++
+	}
+	if j == i {
+		return 0, errNotObject
+	}
+	return j, nil
+}
+
+func delimiter(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\n', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// skipString returns the end of the string that starts at i.
+func skipString(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, errNotObject
+}
+
+// skipNested returns the end of the object or array that starts at i.
+func skipNested(b []byte, i int) (int, error) {
+	depth := 0
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			end, err := skipString(b, j)
+			if err != nil {
+				return 0, err
+			}
+			j = end - 1
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return j + 1, nil
+			}
+		}
+	}
+	return 0, errNotObject
+}
