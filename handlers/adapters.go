@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/tre-go/tre/internal/armfirewall"
@@ -28,7 +30,8 @@ func (m *Main) openAdapters(ctx context.Context) error {
 	credential := m.credential
 
 	if m.Config.Azure() {
-		cc := cosmos.Config{Endpoint: m.Config.CosmosEndpoint, Database: m.Config.CosmosDatabase, Key: m.Config.CosmosKey}
+		cc := cosmos.Config{Endpoint: m.Config.CosmosEndpoint, Database: m.Config.CosmosDatabase, Key: m.Config.CosmosKey,
+			TracingProvider: m.telemetry.Azure()}
 		if cc.Key == "" {
 			c, err := credential()
 			if err != nil {
@@ -39,11 +42,13 @@ func (m *Main) openAdapters(ctx context.Context) error {
 		if !m.Config.CosmosVerifyTLS {
 			cc.Transport = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // opted in: local Cosmos-protocol server
 		}
-		store, err := cosmos.Open(ctx, cc)
+		// Not reached yet: connectInBackground connects it after the
+		// handler listens.
+		store, err := cosmos.New(cc)
 		if err != nil {
 			return err
 		}
-		m.store = store
+		m.store, m.cosmos = store, store
 		m.closers = append(m.closers, store.Close)
 
 		var q *servicebus.Queue
@@ -59,7 +64,8 @@ func (m *Main) openAdapters(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		m.queue = q
+		q.SetTracing(m.telemetry.Provider())
+		m.queue, m.serviceBus = q, q
 		m.closers = append(m.closers, q.Close)
 	} else {
 		db, err := sqlite.Open(ctx, m.Config.DataDir)
@@ -79,7 +85,7 @@ func (m *Main) openAdapters(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		kv, err := keyvault.New(m.Config.KeyVaultURL, c, nil)
+		kv, err := keyvault.New(m.Config.KeyVaultURL, c, &policy.ClientOptions{TracingProvider: m.telemetry.Azure()})
 		if err != nil {
 			return err
 		}
@@ -116,7 +122,7 @@ func (m *Main) firewallAdapter() (tre.Firewall, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := armfirewall.New(m.Config.FirewallPolicy, cred, nil)
+		b, err := armfirewall.New(m.Config.FirewallPolicy, cred, m.armOptions())
 		if err != nil {
 			return nil, err // not a nil *Backend in a non-nil interface
 		}
@@ -125,6 +131,12 @@ func (m *Main) firewallAdapter() (tre.Firewall, error) {
 		return &firewallfile.Backend{Path: m.Config.FirewallFile}, nil
 	}
 	return nil, nil
+}
+
+// armOptions are the options of the ARM clients (the firewall policy,
+// Cost Management): their spans.
+func (m *Main) armOptions() *arm.ClientOptions {
+	return &arm.ClientOptions{ClientOptions: policy.ClientOptions{TracingProvider: m.telemetry.Azure()}}
 }
 
 // leaseHolder names this instance in the firewall's lease document.

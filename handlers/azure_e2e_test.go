@@ -15,6 +15,7 @@ import (
 	"github.com/tre-go/tre/internal/azblobstore/azuritetest"
 	"github.com/tre-go/tre/internal/cosmos/cosmostest"
 	"github.com/tre-go/tre/internal/servicebus/sbtest"
+	"github.com/tre-go/tre/internal/telemetry/otlptest"
 )
 
 // The end-to-end walk on the Azure adapters: the handler on the local
@@ -31,6 +32,7 @@ func TestAzureAdaptersEndToEnd(t *testing.T) {
 	templates, err := filepath.Abs("../templates")
 	require.NoError(t, err)
 
+	traces := otlptest.Start(t)
 	proc := startProcessor(t, dir, map[string]string{
 		"SERVICE_BUS_CONNECTION_STRING": conn, "RP_RUNNER": "local", "TRE_TEMPLATES_DIR": templates,
 		"TRE_PROCESSOR_ID": "e2e-vm", "RP_HEALTH_ADDRESS": "127.0.0.1:0", "NUMBER_PROCESSES": "2",
@@ -46,6 +48,8 @@ func TestAzureAdaptersEndToEnd(t *testing.T) {
 		// The airlock on Azurite, its messages on the broker.
 		"TRE_AIRLOCK_STORAGE": "endpoint", "TRE_AIRLOCK_BLOB_ENDPOINT": azurite.Endpoint, "TRE_AIRLOCK_BLOB_KEY": azurite.Key,
 		"TRE_AIRLOCK_SCANNER": "stand-in",
+		// Traces, with the dependency spans of Cosmos DB and Service Bus.
+		"OTEL_EXPORTER_OTLP_ENDPOINT": traces.URL,
 	})
 	admin := h.token("TREAdmin", "alice")
 	owner := h.token("TREUser", "olivia")
@@ -61,6 +65,7 @@ func TestAzureAdaptersEndToEnd(t *testing.T) {
 
 	loc := h.mutate("POST", "/api/workspaces", admin, map[string]any{"templateName": "tre-workspace-sandbox",
 		"properties": map[string]any{"display_name": "On Azure adapters", "description": "d", "address_space_size": "small"}})
+	wsLoc := loc
 	op := h.waitOp(loc, admin)
 	require.Equal(t, "deployed", op["status"], "%v\nprocessor log:\n%s", op, proc.String())
 	require.Equal(t, "e2e-vm", op["steps"].([]any)[0].(map[string]any)["agent"], "the separate processor ran it")
@@ -97,6 +102,53 @@ func TestAzureAdaptersEndToEnd(t *testing.T) {
 	require.Equal(t, "deleted", h.waitOp(loc, admin)["status"])
 	h.assertAllEnded(admin)
 	require.NotContains(t, proc.String(), "Sup3r-Secret-Pw!", "the processor never logs a secret")
+	h.stop() // flushes the spans not yet exported
+	assertDependencySpans(t, traces.Spans(), idFrom(wsLoc, 5))
+}
+
+// assertDependencySpans checks the traces of a workspace's install: its
+// request and each invocation of deployment-status about it are server
+// spans with the TRE operation id (and, for invocations, the Functions
+// invocation id), and their traces hold the calls to Cosmos DB and, for
+// the request, the step sent to Service Bus.
+func assertDependencySpans(t *testing.T, spans []otlptest.Span, opID string) {
+	t.Helper()
+	byTrace := map[string][]otlptest.Span{}
+	for _, s := range spans {
+		byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
+	}
+	has := func(trace []otlptest.Span, cond func(otlptest.Span) bool) bool {
+		for _, s := range trace {
+			if cond(s) {
+				return true
+			}
+		}
+		return false
+	}
+	cosmos := func(s otlptest.Span) bool { return s.Attrs["db.system"] == "cosmosdb" && s.Kind == "SPAN_KIND_CLIENT" }
+	var request *otlptest.Span
+	for _, s := range spansNamed(spans, "POST /api/workspaces") {
+		if s.Attrs["tre.operation_id"] == opID {
+			request = &s
+		}
+	}
+	require.NotNil(t, request, "the install's request span, with its operation id")
+	trace := byTrace[request.TraceID]
+	require.True(t, has(trace, cosmos), "Cosmos DB spans in the request's trace: %v", trace)
+	require.True(t, has(trace, func(s otlptest.Span) bool {
+		return s.Name == "send workspacequeue" && s.Attrs["messaging.system"] == "servicebus" && s.Kind == "SPAN_KIND_PRODUCER"
+	}), "the step sent to Service Bus in the request's trace: %v", trace)
+
+	invocations := 0
+	for _, s := range spansNamed(spans, "POST /deployment-status") {
+		if s.Attrs["tre.operation_id"] != opID {
+			continue
+		}
+		invocations++
+		require.NotEmpty(t, s.Attrs["faas.invocation_id"])
+		require.True(t, has(byTrace[s.TraceID], cosmos), "Cosmos DB spans in the invocation's trace: %v", byTrace[s.TraceID])
+	}
+	require.NotZero(t, invocations, "the install's statuses came in as invocations, each a span")
 }
 
 // startProcessor builds and runs tre-processor with env until the test

@@ -65,7 +65,9 @@ func TestBrowserThroughHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := httptest.NewServer(&funchost.Front{Routes: routes, HandlerURL: h.url})
+	// A host that forwards (enableForwardingHttpRequest, or any buffering
+	// proxy) rather than proxies: the page must fall back to polling.
+	host := httptest.NewServer(&funchost.Front{Routes: routes, HandlerURL: h.url, Proxying: false})
 	defer host.Close()
 	walk.run(t, h, host.URL, "--through-host", h.token("TREAdmin", "alice"))
 }

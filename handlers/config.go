@@ -13,6 +13,7 @@ import (
 	"github.com/tre-go/tre/internal/cidr"
 	"github.com/tre-go/tre/internal/config"
 	"github.com/tre-go/tre/internal/firewall"
+	"github.com/tre-go/tre/internal/telemetry"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -44,6 +45,10 @@ var settings = []config.Setting{
 	{Name: "TRE_QUEUE_MAX_DELIVERY", Default: "10", Description: "Local mode: deliveries of a message before the embedded queue dead-letters it (Service Bus's default)."},
 	{Name: "TRE_MAX_BODY_BYTES", Default: "1048576", Description: "Largest request body accepted (bytes); larger bodies get 413."},
 	{Name: "TRE_SHUTDOWN_TIMEOUT", Default: "20s", Description: "How long SIGTERM waits for in-flight requests before closing."},
+	{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Default: "", Description: "OpenTelemetry: the OTLP/HTTP endpoint traces are exported to (http://collector:4318; they are posted to /v1/traces there): a span per request and invocation, with the invocation id and the TRE operation id, and a span per call to Cosmos DB, Service Bus, Key Vault and ARM. Empty: no traces (logs only). docs/monitoring.md says how to route them to Application Insights."},
+	{Name: "OTEL_EXPORTER_OTLP_HEADERS", Default: "", Description: "OpenTelemetry: headers sent with every export, key=value pairs separated by commas (an ingestion key, say).", Secret: true},
+	{Name: "OTEL_SERVICE_NAME", Default: "tre-handler", Description: "OpenTelemetry: the service name of the traces (cloud_RoleName in Application Insights)."},
+	{Name: "TRE_FUNCTION_TIMEOUT", Default: "5m", Description: "The Functions host's functionTimeout (host.json; keep them equal). A Service Bus trigger whose store or processor is unavailable retries within its invocation, with backoff, for half of it before failing (the host redelivers at once, and dead-letters after the queue's max delivery count); a firewall-reconcile invocation stops its work at half of it and the next one resumes."},
 	{Name: "STATE_STORE_ENDPOINT", Default: "", Description: "Cosmos DB account endpoint (https://<account>.documents.azure.com:443/). With SERVICE_BUS_FULLY_QUALIFIED_NAMESPACE (or SERVICE_BUS_CONNECTION_STRING) it selects the Azure adapters; without both, the embedded SQLite store and queue are used."},
 	{Name: "STATE_STORE_KEY", Default: "", Description: "Cosmos DB account key. Empty: the managed identity (it needs the Cosmos DB Built-in Data Contributor role). A key is for tests against a local Cosmos-protocol server.", Secret: true},
 	{Name: "STATE_STORE_DATABASE", Default: "AzureTRE", Description: "Cosmos DB database; it and its containers are created at start if absent."},
@@ -60,7 +65,7 @@ var settings = []config.Setting{
 	{Name: "TRE_FIREWALL_POLICY_ID", Default: "", Description: "ARM id of the Azure Firewall Policy (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/firewallPolicies/<name>); the identity must read the policy and write its rule collection groups (infra/ grants a custom role for exactly that)."},
 	{Name: "TRE_FIREWALL_FILE", Default: "", Description: "TRE_FIREWALL=file: the JSON file of rule collection groups. Default: firewall.json in TRE_DATA_DIR."},
 	{Name: "TRE_FIREWALL_GROUP_PREFIX", Default: "rcg-tre-", Description: "The firewall service manages only the rule collection groups whose names start with this; others (core infrastructure, an admin's own) are never touched."},
-	{Name: "TRE_FIREWALL_PRIORITIES", Default: "200,210,500,510", Description: "Priorities of the four rule collection groups: admins' network, admins' application, TRE's network, TRE's application. Admins' must be below TRE's (evaluated first); keep them clear of your own groups' priorities."},
+	{Name: "TRE_FIREWALL_PRIORITIES", Default: "300,310,400,410", Description: "Priorities of the four rule collection groups: admins' network, admins' application, TRE's network, TRE's application. Admins' must be below TRE's (evaluated first); keep them clear of your own groups' priorities and of AzureTRE's (100 rcg-core, 500 to 599: its core 500, airlock notifier 501, firewall shared service 510 rcg-dynamic-network and 520). infra/ passes the same default."},
 	{Name: "TRE_FIREWALL_INTERVAL", Default: "60s", Description: "Local mode: how often the firewall-reconcile timer runs (pending firewall steps, drift). In Azure its function.json schedule decides."},
 	{Name: "TRE_AIRLOCK_STORAGE", Default: "", Description: "Where the airlock keeps files: azure (a storage account per stage, AzureTRE's names, https://<account>.blob.STORAGE_ENDPOINT_SUFFIX/, reached with the managed identity), endpoint (one account, TRE_AIRLOCK_BLOB_ENDPOINT with its key: Azurite, which make run starts; each stage is a container name prefix) or off (the airlock's routes answer 503 saying so). Default: azure with the Azure adapters, endpoint when TRE_AIRLOCK_BLOB_ENDPOINT is set, else off."},
 	{Name: "STORAGE_ENDPOINT_SUFFIX", Default: "core.windows.net", Description: "TRE_AIRLOCK_STORAGE=azure: the blob endpoint suffix of the airlock's accounts (sovereign clouds differ; AzureTRE's setting)."},
@@ -101,10 +106,12 @@ type Config struct {
 	Port            int
 	DataDir         string
 	LogLevel        string
+	Telemetry       telemetry.Config
 	TREID           string
 	Location        string
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	FunctionTimeout time.Duration
 	AddressSpace    netip.Prefix
 	CoreSpace       netip.Prefix
 	SweepInterval   time.Duration
@@ -173,10 +180,12 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		ListenAddress:   e.String("TRE_LISTEN_ADDRESS"),
 		DataDir:         e.String("TRE_DATA_DIR"),
 		LogLevel:        e.OneOf("LOG_LEVEL", "debug", "info", "warn", "error"),
+		Telemetry:       telemetryConfig(e),
 		TREID:           e.String("TRE_ID"),
 		Location:        e.String("RESOURCE_LOCATION"),
 		MaxBodyBytes:    int64(e.Int("TRE_MAX_BODY_BYTES", 1024, 64<<20)),
 		ShutdownTimeout: e.Duration("TRE_SHUTDOWN_TIMEOUT", 0, 10*time.Minute),
+		FunctionTimeout: e.Duration("TRE_FUNCTION_TIMEOUT", 10*time.Second, 24*time.Hour),
 		SweepInterval:   e.Duration("TRE_SWEEP_INTERVAL", time.Second, time.Hour),
 
 		WatchdogInterval: e.Duration("TRE_WATCHDOG_INTERVAL", time.Second, time.Hour),
@@ -509,4 +518,30 @@ func (c *Config) airlockSettings(e *config.Env) {
 	if a.Scanner == "defender" && a.Storage != "azure" {
 		e.Problemf("TRE_AIRLOCK_SCANNER: defender reads Defender for Storage's verdicts, which exist only with TRE_AIRLOCK_STORAGE=azure")
 	}
+}
+
+// telemetryConfig reads the OpenTelemetry settings (their standard names).
+func telemetryConfig(e *config.Env) telemetry.Config {
+	c := telemetry.Config{Endpoint: e.String("OTEL_EXPORTER_OTLP_ENDPOINT"), ServiceName: e.String("OTEL_SERVICE_NAME"),
+		Version: version, Headers: map[string]string{}}
+	if c.Endpoint != "" {
+		if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			e.Problemf("OTEL_EXPORTER_OTLP_ENDPOINT: %q is not an http(s) URL", c.Endpoint)
+		}
+	}
+	for _, pair := range strings.Split(e.String("OTEL_EXPORTER_OTLP_HEADERS"), ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		key, kerr := url.QueryUnescape(strings.TrimSpace(k))
+		val, verr := url.QueryUnescape(strings.TrimSpace(v))
+		if !ok || key == "" || kerr != nil || verr != nil {
+			// The value may be a key: only the header's name is shown.
+			e.Problemf("OTEL_EXPORTER_OTLP_HEADERS: each header must be name=value (URL-encoded), not %q=...", strings.TrimSpace(k))
+			continue
+		}
+		c.Headers[key] = val
+	}
+	return c
 }

@@ -48,7 +48,7 @@ func (m *Main) costService() (*costs.Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		src, err := costmanagement.New(cred, m.Config.SubscriptionID, nil, m.Log.With("component", "costs"))
+		src, err := costmanagement.New(cred, m.Config.SubscriptionID, m.armOptions(), m.Log.With("component", "costs"))
 		if err != nil {
 			return nil, err
 		}

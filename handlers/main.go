@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -34,6 +35,7 @@ import (
 	"github.com/tre-go/tre/internal/auth"
 	"github.com/tre-go/tre/internal/catalog"
 	"github.com/tre-go/tre/internal/config"
+	"github.com/tre-go/tre/internal/cosmos"
 	"github.com/tre-go/tre/internal/costs"
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/egress"
@@ -42,6 +44,8 @@ import (
 	"github.com/tre-go/tre/internal/processor"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/roster"
+	"github.com/tre-go/tre/internal/servicebus"
+	"github.com/tre-go/tre/internal/telemetry"
 	"github.com/tre-go/tre/internal/tre"
 	"github.com/tre-go/tre/internal/upgrade"
 )
@@ -69,7 +73,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	var err error
 	switch cmd {
 	case "", "serve":
-		err = serve(ctx, lookup, stdout)
+		err = serve(ctx, lookup, stdout, stderr)
 	case "token":
 		err = token(args, lookup, stdout)
 	case "user-id":
@@ -102,12 +106,12 @@ const usage = `usage:
   tre-handler version
 `
 
-func serve(ctx context.Context, lookup func(string) (string, bool), stdout io.Writer) error {
+func serve(ctx context.Context, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(lookup)
 	if err != nil {
 		return err
 	}
-	log := newLogger(stdout, cfg.LogLevel)
+	log := newSplitLogger(stdout, stderr, cfg.LogLevel)
 	m := &Main{Config: cfg, Log: log}
 	if err := m.Open(ctx); err != nil {
 		return err
@@ -116,10 +120,46 @@ func serve(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 	return m.Run(ctx)
 }
 
+// newSplitLogger logs warnings and errors on stderr, the rest on stdout.
+// The Functions host logs a custom handler's stdout lines at Information,
+// and its stderr lines at Warning when they contain "warn" (ours say
+// "level":"WARN"), at Error otherwise: so an error of the handler is an
+// error in Application Insights, not one more Information trace.
+func newSplitLogger(stdout, stderr io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	h := levelSplit{low: slog.NewJSONHandler(stdout, opts), high: slog.NewJSONHandler(stderr, opts)}
+	return slog.New(telemetry.Handler{Handler: h}).With("service", "tre-handler")
+}
+
+// levelSplit sends records of level Warn and above to high, others to low.
+type levelSplit struct{ low, high slog.Handler }
+
+func (s levelSplit) Enabled(ctx context.Context, l slog.Level) bool { return s.low.Enabled(ctx, l) }
+
+func (s levelSplit) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		return s.high.Handle(ctx, r)
+	}
+	return s.low.Handle(ctx, r)
+}
+
+func (s levelSplit) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelSplit{low: s.low.WithAttrs(a), high: s.high.WithAttrs(a)}
+}
+
+func (s levelSplit) WithGroup(n string) slog.Handler {
+	return levelSplit{low: s.low.WithGroup(n), high: s.high.WithGroup(n)}
+}
+
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", "tre-handler")
+	// telemetry.Handler: a line logged with a request's or invocation's
+	// context carries its ids (invocation_id, request_id, operation_id)
+	// and its trace.
+	return slog.New(telemetry.Handler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})}).With("service", "tre-handler")
 }
 
 // Main is the running handler: its adapters, API and listener. Tests run
@@ -154,6 +194,16 @@ type Main struct {
 	trigger   string       // the key the trigger routes require (triggerKey)
 	ln        net.Listener
 	server    *http.Server
+
+	// ConnectBackoff is the first wait between attempts to connect to
+	// Cosmos DB and Service Bus (1 s if 0); it doubles up to 30 s.
+	ConnectBackoff time.Duration
+	// ConnectTimeout bounds each attempt (30 s if 0).
+	ConnectTimeout time.Duration
+	cosmos         *cosmos.Store     // the store, when it is Cosmos DB
+	serviceBus     *servicebus.Queue // the queue, when it is Service Bus
+	conns          []*connection     // opened by Run, in the background
+	telemetry      *telemetry.Telemetry
 }
 
 // Open builds the adapters and listens, so that a bind error is immediate
@@ -167,6 +217,19 @@ func (m *Main) Open(ctx context.Context) error {
 }
 
 func (m *Main) open(ctx context.Context) error {
+	tcfg := m.Config.Telemetry
+	tcfg.InstanceID = leaseHolder()
+	tel, err := telemetry.New(tcfg)
+	if err != nil {
+		return err
+	}
+	m.telemetry = tel
+	m.closers = append(m.closers, func() error {
+		// The spans not yet exported go now, or are lost after 5 s.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return tel.Shutdown(ctx)
+	})
 	if err := m.openAdapters(ctx); err != nil {
 		return err
 	}
@@ -175,13 +238,14 @@ func (m *Main) open(ctx context.Context) error {
 		return err
 	}
 	reg := registry.New(m.store, nil)
-	if err := m.services(ctx, reg); err != nil {
+	if err := m.services(reg); err != nil {
 		return err
 	}
-	if m.Config.RegisterTemplates {
-		if err := m.registerTemplates(ctx, reg); err != nil {
-			return err
-		}
+	startup := func(ctx context.Context) error { return m.startupWrites(ctx, reg) }
+	if m.cosmos != nil {
+		m.connectInBackground(startup)
+	} else if err := startup(ctx); err != nil {
+		return err
 	}
 	if m.Config.LocalProcessor {
 		if m.agent, err = m.localAgent(reg); err != nil {
@@ -210,17 +274,54 @@ func (m *Main) open(ctx context.Context) error {
 		return nil
 	})
 	m.Log.Info("handler ready", "version", version, "url", m.URL(), "adapters", m.adapterNames(), "auth", mode,
-		"local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall,
-		"airlock_storage", m.Config.Airlock.Storage, "airlock_scanner", m.Config.Airlock.Scanner)
+		"traces", m.telemetry.Enabled(), "local_processor", m.agent != nil, "local_host", m.host != nil, "firewall", m.Config.Firewall,
+		"airlock_storage", m.Config.Airlock.Storage, "airlock_scanner", m.Config.Airlock.Scanner, "connecting", m.connNames())
 	if mode == "dev" {
 		m.Log.Info("dev issuer in use: open " + m.URL() + "/ and sign in there, or get a token with `tre-handler token --roles TREAdmin` (same TRE_DATA_DIR)")
 	}
 	return nil
 }
 
+// startupWrites are the start-up's writes to the store: the firewall
+// shared service, and the templates when TRE_REGISTER_TEMPLATES is on.
+func (m *Main) startupWrites(ctx context.Context, reg *registry.Registry) error {
+	if err := m.firewall.EnsureFirewallService(ctx, reg, m.Config.TREID); err != nil {
+		return err
+	}
+	if m.Config.RegisterTemplates {
+		return m.registerTemplates(ctx, reg)
+	}
+	return nil
+}
+
+// connectInBackground sets up the connections Run opens after the handler
+// listens: Cosmos DB (then the start-up's writes), and Service Bus.
+func (m *Main) connectInBackground(startup func(ctx context.Context) error) {
+	m.conns = append(m.conns, &connection{name: "Cosmos DB", open: func(ctx context.Context) error {
+		if err := m.cosmos.Connect(ctx); err != nil {
+			return err
+		}
+		return startup(ctx)
+	}})
+	if m.serviceBus != nil {
+		m.conns = append(m.conns, &connection{name: "Service Bus", open: m.serviceBus.Ping})
+	}
+}
+
+// checkOf is the health check of a service: through its connection while
+// it is not connected, live otherwise.
+func (m *Main) checkOf(name string, live func(ctx context.Context) error) func(ctx context.Context) error {
+	for _, c := range m.conns {
+		if c.name == name {
+			return c.check(live)
+		}
+	}
+	return live
+}
+
 // services builds the control plane's services on the adapters. The
 // firewall service is woken by lifecycle through a signal, and Run runs it.
-func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
+func (m *Main) services(reg *registry.Registry) error {
 	backend, err := m.firewallAdapter()
 	if err != nil {
 		return err
@@ -247,9 +348,6 @@ func (m *Main) services(ctx context.Context, reg *registry.Registry) error {
 	if err != nil {
 		return err
 	}
-	if err := m.firewall.EnsureFirewallService(ctx, reg, m.Config.TREID); err != nil {
-		return err
-	}
 	m.roles = assignment.New(m.store, m.lifecycle, assignment.Options{Log: m.Log.With("component", "assignment")})
 	m.roster = roster.New(m.store, nil)
 	m.dead = deadletter.New(m.store, m.queue, m.lifecycle, deadletter.Options{Log: m.Log.With("component", "deadletter")})
@@ -273,8 +371,8 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		processorBackend = "in-process Resource Processor (local runner)"
 	}
 	health := []api.HealthCheck{
-		{Name: "Cosmos DB", Check: m.store.Ping, Backend: storeBackend},
-		{Name: "Service Bus", Check: m.queue.Ping, Backend: queueBackend},
+		{Name: "Cosmos DB", Check: m.checkOf("Cosmos DB", m.store.Ping), Backend: storeBackend},
+		{Name: "Service Bus", Check: m.checkOf("Service Bus", m.queue.Ping), Backend: queueBackend},
 		{Name: "Resource Processor", Check: func(ctx context.Context) error {
 			return m.roster.Health(ctx, 3*m.Config.AgentHeartbeat+5*time.Second)
 		}, Backend: processorBackend},
@@ -300,6 +398,10 @@ func (m *Main) newAPI(auth tre.Authenticator, mode string, reg *registry.Registr
 		Airlock:      m.airlock,
 		MaxBodyBytes: m.Config.MaxBodyBytes,
 		TriggerKey:   m.trigger,
+		Tracer:       m.telemetry.Tracer("github.com/tre-go/tre/internal/api"),
+		// Half the host's functionTimeout: the other half is the work's.
+		TriggerRetry: api.TriggerRetry{Budget: m.Config.FunctionTimeout / 2},
+		TimerBudget:  m.Config.FunctionTimeout / 2,
 		Health:       health,
 		Metadata: api.Metadata{
 			APIVersion: version, APIClientID: m.Config.APIClientID, AADTenantID: m.Config.TenantID, AuthMode: mode,
@@ -357,6 +459,21 @@ func (m *Main) validator() (*auth.Validator, string, error) {
 	return &auth.Validator{Issuer: issuer, Audience: m.Config.APIAudience, Keys: keys, Leeway: time.Minute, Cache: &auth.TokenCache{}}, "entra", nil
 }
 
+func (m *Main) connectBackoff() time.Duration {
+	if m.ConnectBackoff <= 0 {
+		return time.Second
+	}
+	return m.ConnectBackoff
+}
+
+func (m *Main) connNames() []string {
+	var names []string
+	for _, c := range m.conns {
+		names = append(names, c.name)
+	}
+	return names
+}
+
 // URL is the base URL the handler listens on.
 func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
 
@@ -378,6 +495,15 @@ func (m *Main) Run(ctx context.Context) error {
 	upDone := make(chan struct{})
 	go func() { defer close(upDone); _ = m.upgrades.Run(fwCtx) }()
 	defer func() { stopFirewall(); <-upDone }()
+	var conns sync.WaitGroup
+	for _, c := range m.conns {
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			c.run(ctx, m.Log.With("component", "connect"), m.connectBackoff(), cmp.Or(m.ConnectTimeout, 30*time.Second))
+		}()
+	}
+	defer conns.Wait()
 	localCtx, stopLocal := context.WithCancel(ctx)
 	var local sync.WaitGroup
 	if m.agent != nil {

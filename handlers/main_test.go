@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -423,7 +425,7 @@ func TestFirewallSettings(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "file", cfg.Firewall, "locally the firewall is a file")
 	require.Equal(t, filepath.Join(dir, "firewall.json"), cfg.FirewallFile)
-	require.Equal(t, [4]int32{200, 210, 500, 510}, cfg.FirewallPriorities)
+	require.Equal(t, [4]int32{300, 310, 400, 410}, cfg.FirewallPriorities)
 
 	cfg, err = loadConfig(envOf(dir, map[string]string{"TRE_FIREWALL_POLICY_ID": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/fp",
 		"TRE_FIREWALL_PRIORITIES": "300, 310, 400, 410", "TRE_DEV_ISSUER": "true"}))
@@ -529,4 +531,51 @@ func TestDevIssuerRefusedBesideAzureSettings(t *testing.T) {
 	code = run(context.Background(), nil, envOf(dir, map[string]string{"MANAGED_IDENTITY_CLIENT_ID": "id"}), &out, &errb)
 	require.Equal(t, 1, code)
 	require.Contains(t, errb.String(), "Azure adapter settings MANAGED_IDENTITY_CLIENT_ID")
+}
+
+// TRE_FUNCTION_TIMEOUT's default, what infra/ sets and host.json's
+// functionTimeout are the same duration: the handler bounds its work by it.
+func TestFunctionTimeoutMatchesHost(t *testing.T) {
+	data, err := os.ReadFile("../host.json")
+	require.NoError(t, err)
+	var host struct {
+		FunctionTimeout string `json:"functionTimeout"`
+	}
+	require.NoError(t, json.Unmarshal(data, &host))
+	var h, m, s int
+	_, err = fmt.Sscanf(host.FunctionTimeout, "%d:%d:%d", &h, &m, &s)
+	require.NoError(t, err, "host.json functionTimeout %q", host.FunctionTimeout)
+	want := time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second
+
+	cfg, err := loadConfig(envOf(t.TempDir(), nil))
+	require.NoError(t, err)
+	require.Equal(t, want, cfg.FunctionTimeout, "TRE_FUNCTION_TIMEOUT's default")
+	tf, err := os.ReadFile("../infra/modules/functionapp/main.tf")
+	require.NoError(t, err)
+	got := regexp.MustCompile(`TRE_FUNCTION_TIMEOUT\s*=\s*"([^"]+)"`).FindSubmatch(tf)
+	require.NotNil(t, got, "infra/modules/functionapp sets TRE_FUNCTION_TIMEOUT")
+	d, err := time.ParseDuration(string(got[1]))
+	require.NoError(t, err)
+	require.Equal(t, want, d, "infra's TRE_FUNCTION_TIMEOUT")
+}
+
+// Warnings and errors go to stderr, where the Functions host logs them at
+// their level; the rest to stdout (Information).
+func TestLogLevelsSplitByStream(t *testing.T) {
+	var out, errs bytes.Buffer
+	log := newSplitLogger(&out, &errs, "debug")
+	log.Debug("d")
+	log.Info("i")
+	log.Warn("w")
+	log.Error("e", "error", "boom")
+	require.Contains(t, out.String(), `"msg":"d"`)
+	require.Contains(t, out.String(), `"msg":"i"`)
+	require.NotContains(t, out.String(), `"msg":"w"`)
+	require.NotContains(t, out.String(), `"msg":"e"`)
+	lines := strings.Split(strings.TrimSpace(errs.String()), "\n")
+	require.Len(t, lines, 2)
+	require.Contains(t, lines[0], `"level":"WARN"`) // the host's Warning: the line contains "warn"
+	require.Contains(t, lines[1], `"level":"ERROR"`)
+	require.NotContains(t, strings.ToLower(lines[1]), "warn", "the host's Error: the line has no \"warn\"")
+	require.Contains(t, lines[1], `"service":"tre-handler"`)
 }

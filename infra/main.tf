@@ -192,6 +192,8 @@ module "functionapp" {
     airlock_scan_limit         = var.airlock.scan_limit
     airlock_processing_limit   = var.airlock.processing_limit
     subscription_id            = var.subscription_id
+    otlp_endpoint              = var.traces.otlp_endpoint
+    otlp_headers               = var.traces.otlp_headers
   }
 
   # The host needs its storage roles before it starts (timer leases).
@@ -222,6 +224,8 @@ module "processor" {
     key_vault_url         = module.keyvault.uri
     state_storage_account = module.storage.account_name
     state_container       = "tfstate"
+    aad_authority_url     = var.aad_authority_url
+    microsoft_graph_fqdn  = var.microsoft_graph_fqdn
   }
 
   # The agent starts receiving at first boot: its roles must be in place, its

@@ -445,3 +445,29 @@ variable "tags" {
     error_message = "tags: at most 49, names of 1 to 128 characters without < > % & \\ ? or /, values of at most 256 characters."
   }
 }
+
+variable "traces" {
+  description = "Where the handler exports its OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS): an OTLP/HTTP endpoint, such as an OpenTelemetry Collector that forwards to Application Insights (docs/monitoring.md), and the headers it wants (key=value,...; an ingestion key, say: it is an app setting of the Function App). Empty endpoint: no traces; the logs reach Application Insights through the Functions host either way."
+  type = object({
+    otlp_endpoint = optional(string, "")
+    otlp_headers  = optional(string, "")
+  })
+  default   = {}
+  sensitive = true
+
+  validation {
+    condition     = var.traces.otlp_endpoint == "" || can(regex("^https?://[^/]+(/.*)?$", var.traces.otlp_endpoint))
+    error_message = "traces.otlp_endpoint must be empty or an http(s) URL."
+  }
+}
+
+variable "microsoft_graph_fqdn" {
+  description = "Microsoft Graph's host name, passed to bundles as microsoft_graph_fqdn (MICROSOFT_GRAPH_FQDN of the processor): graph.microsoft.com, or a sovereign cloud's (graph.microsoft.us, microsoftgraph.chinacloudapi.cn)."
+  type        = string
+  default     = "graph.microsoft.com"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.microsoft_graph_fqdn))
+    error_message = "microsoft_graph_fqdn must be a host name, such as graph.microsoft.com (no scheme, no path)."
+  }
+}

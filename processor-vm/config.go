@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,8 @@ var settings = []config.Setting{
 	{Name: "VMSS_MSI_ID", Default: "", Description: "Client id of the VM's user-assigned identity: the agent reaches Service Bus and Key Vault with it, and `az login --identity` runs with it before each bundle."},
 	{Name: "AZURE_ENVIRONMENT", Default: "AzureCloud", Description: "Porter runner: Azure cloud for `az cloud set`, passed to bundles as azure_environment."},
 	{Name: "ARM_ENVIRONMENT", Default: "public", Description: "Porter runner: Terraform's cloud name, passed to bundles as arm_environment."},
+	{Name: "AAD_AUTHORITY_URL", Default: "https://login.microsoftonline.com", Description: "Porter runner: Entra ID's authority (sovereign clouds differ), passed to bundles as aad_authority_url (AzureTRE's setting)."},
+	{Name: "MICROSOFT_GRAPH_FQDN", Default: "graph.microsoft.com", Description: "Porter runner: Microsoft Graph's host name (sovereign clouds differ; a URL is taken for its host), passed to bundles as microsoft_graph_fqdn (AzureTRE's setting)."},
 	{Name: "ARM_USE_MSI", Default: "true", Description: "Porter runner: bundles authenticate to Azure with the VM's managed identity. Must be true: the arm_auth credential set gives porter an empty client secret (AzureTRE's service-principal mode is for its local debugging only)."},
 	{Name: "ARM_CLIENT_ID", Default: "", Description: "Porter runner: the identity bundles use (the VM identity's client id under MSI)."},
 	{Name: "AZURE_SUBSCRIPTION_ID", Default: "", Description: "Porter runner: subscription bundles deploy into (ARM_SUBSCRIPTION_ID for porter)."},
@@ -69,6 +72,8 @@ type Config struct {
 	MSIClientID      string
 	AzureEnvironment string
 	ARMEnvironment   string
+	AADAuthorityURL  string
+	GraphFQDN        string
 	ARMUseMSI        bool
 	ARMClientID      string
 	SubscriptionID   string
@@ -108,6 +113,8 @@ func loadConfig(lookup func(string) (string, bool), environ []string) (Config, e
 		MSIClientID:      e.String("VMSS_MSI_ID"),
 		AzureEnvironment: e.String("AZURE_ENVIRONMENT"),
 		ARMEnvironment:   e.String("ARM_ENVIRONMENT"),
+		AADAuthorityURL:  strings.TrimRight(e.String("AAD_AUTHORITY_URL"), "/"),
+		GraphFQDN:        hostOf(e.String("MICROSOFT_GRAPH_FQDN")),
 		ARMUseMSI:        e.Bool("ARM_USE_MSI"),
 		ARMClientID:      e.String("ARM_CLIENT_ID"),
 		SubscriptionID:   e.String("AZURE_SUBSCRIPTION_ID"),
@@ -163,4 +170,13 @@ func boolString(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// hostOf is the host of a URL, or s itself when it is a bare host name:
+// AzureTRE passes bundles the host of MICROSOFT_GRAPH_FQDN.
+func hostOf(s string) string {
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		return u.Hostname()
+	}
+	return strings.TrimSuffix(s, "/")
 }

@@ -93,3 +93,26 @@ func TestEmbeddedQueueLockIsASetting(t *testing.T) {
 	_, err = loadConfig(env(map[string]string{"TRE_QUEUE_LOCK_DURATION": "10s"}), nil)
 	require.ErrorContains(t, err, "RP_LOCK_RENEW_INTERVAL: 20s must be under TRE_QUEUE_LOCK_DURATION 10s")
 }
+
+// Sovereign clouds: the authority and Graph's host reach bundles as
+// AzureTRE's processor passes them (Graph's as a host name, also when
+// given as a URL); the public cloud's by default.
+func TestCloudEndpointsForBundles(t *testing.T) {
+	for _, tc := range []struct {
+		env                map[string]string
+		authority, graphFQ string
+	}{
+		{map[string]string{}, "https://login.microsoftonline.com", "graph.microsoft.com"},
+		{map[string]string{"AAD_AUTHORITY_URL": "https://login.microsoftonline.us/", "MICROSOFT_GRAPH_FQDN": "https://graph.microsoft.us/"},
+			"https://login.microsoftonline.us", "graph.microsoft.us"},
+		{map[string]string{"MICROSOFT_GRAPH_FQDN": "microsoftgraph.chinacloudapi.cn"}, "https://login.microsoftonline.com", "microsoftgraph.chinacloudapi.cn"},
+	} {
+		cfg, err := loadConfig(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }, nil)
+		require.NoError(t, err)
+		require.Equal(t, tc.authority, cfg.AADAuthorityURL)
+		require.Equal(t, tc.graphFQ, cfg.GraphFQDN)
+		params := agentParameters(cfg)
+		require.Equal(t, tc.authority, params["aad_authority_url"])
+		require.Equal(t, tc.graphFQ, params["microsoft_graph_fqdn"])
+	}
+}

@@ -53,19 +53,7 @@ func newPorterRunner(ctx context.Context, cfg Config, log *slog.Logger) (*porter
 	prelude = append(prelude, setup.ApplyCommands(cfg.Porter)...)
 	r, err := porter.New(porter.Config{
 		Porter: cfg.Porter, Registry: cfg.Registry, Env: cfg.PorterEnv,
-		AgentParameters: map[string]string{
-			"tfstate_container_name":       cfg.StateContainer,
-			"tfstate_resource_group_name":  cfg.StateRG,
-			"tfstate_storage_account_name": cfg.StateAccount,
-			"arm_use_msi":                  boolString(cfg.ARMUseMSI),
-			"arm_environment":              cfg.ARMEnvironment,
-			"azure_environment":            cfg.AzureEnvironment,
-			"key_vault_url":                cfg.KeyVaultURL,
-			"arm_subscription_id":          cfg.SubscriptionID,
-			"arm_client_id":                cfg.ARMClientID,
-			"arm_tenant_id":                cfg.TenantID,
-			"vmss_msi_id":                  cfg.MSIClientID,
-		},
+		AgentParameters:  agentParameters(cfg),
 		BundleParameters: cfg.BundleParameters,
 		Prelude:          prelude,
 		Logger:           log.With("component", "porter"),
@@ -112,4 +100,24 @@ func (c Config) porterEnv(lookup func(string) (string, bool)) []string {
 func acrName(registry string) string {
 	name, _, _ := strings.Cut(registry, ".")
 	return name
+}
+
+// agentParameters are the bundle parameters the processor's own settings
+// give (bundle.FromAgent), as AzureTRE's processor gives them.
+func agentParameters(cfg Config) map[string]string {
+	return map[string]string{
+		"tfstate_container_name":       cfg.StateContainer,
+		"tfstate_resource_group_name":  cfg.StateRG,
+		"tfstate_storage_account_name": cfg.StateAccount,
+		"arm_use_msi":                  boolString(cfg.ARMUseMSI),
+		"arm_environment":              cfg.ARMEnvironment,
+		"azure_environment":            cfg.AzureEnvironment,
+		"aad_authority_url":            cfg.AADAuthorityURL,
+		"microsoft_graph_fqdn":         cfg.GraphFQDN,
+		"key_vault_url":                cfg.KeyVaultURL,
+		"arm_subscription_id":          cfg.SubscriptionID,
+		"arm_client_id":                cfg.ARMClientID,
+		"arm_tenant_id":                cfg.TenantID,
+		"vmss_msi_id":                  cfg.MSIClientID,
+	}
 }

@@ -47,7 +47,7 @@ func (s *Service) record(ctx context.Context, r *tre.AirlockRequest, action stri
 		ResourcePath: "/workspaces/" + r.WorkspaceID + "/requests/" + r.ID, WorkspaceID: r.WorkspaceID,
 		OperationStatus: string(r.Status)}
 	if err := s.audit.Write(context.WithoutCancel(ctx), rec); err != nil {
-		s.log.Error("audit record of an airlock decision not stored", "request_id", r.ID, "action", action, "error", err.Error())
+		s.log.ErrorContext(ctx, "audit record of an airlock decision not stored", "airlock_request_id", r.ID, "action", action, "error", err.Error())
 	}
 }
 

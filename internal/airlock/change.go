@@ -73,7 +73,7 @@ func (s *Service) flush(ctx context.Context, r *tre.AirlockRequest) *tre.Airlock
 	var sent []int
 	for _, ch := range r.Unsent {
 		if err := s.send(ctx, r, ch); err != nil {
-			s.log.Warn("airlock messages not sent; the sweep will send them", "request_id", r.ID, "version", ch.Version,
+			s.log.WarnContext(ctx, "airlock messages not sent; the sweep will send them", "airlock_request_id", r.ID, "version", ch.Version,
 				"status", ch.Status, "error", err.Error())
 			break // in order: a later change's messages wait for this one's
 		}
@@ -96,8 +96,8 @@ func (s *Service) flush(ctx context.Context, r *tre.AirlockRequest) *tre.Airlock
 		return nil
 	})
 	if err != nil {
-		s.log.Warn("airlock messages sent but not marked; the sweep will send them again (duplicates are dropped)",
-			"request_id", r.ID, "error", err.Error())
+		s.log.WarnContext(ctx, "airlock messages sent but not marked; the sweep will send them again (duplicates are dropped)",
+			"airlock_request_id", r.ID, "error", err.Error())
 		return r
 	}
 	return after

@@ -203,7 +203,7 @@ func (s *Service) finish(ctx context.Context, r *tre.AirlockRequest, to tre.Airl
 	if err != nil {
 		return "", err
 	}
-	s.log.Info("airlock request moved on", "request_id", after.ID, "from", status, "to", to, "message", message)
+	s.log.InfoContext(ctx, "airlock request moved on", "airlock_request_id", after.ID, "from", status, "to", to, "message", message)
 	s.record(ctx, after, "airlock-"+string(to), processorUser)
 	s.flush(ctx, after)
 	return Outcome(string(status) + " -> " + string(to)), nil

@@ -161,7 +161,7 @@ func (s *Service) Create(ctx context.Context, workspaceID string, in NewRequest,
 		return nil, fmt.Errorf("airlock: create request: %w", err)
 	}
 	r.ETag = etag
-	s.log.Info("airlock request created", "request_id", r.ID, "workspace_id", ws.ID, "type", r.Type, "by", by.ID)
+	s.log.InfoContext(ctx, "airlock request created", "airlock_request_id", r.ID, "workspace_id", ws.ID, "type", r.Type, "by", by.ID)
 	s.record(ctx, r, AuditCreate, whoOf(by))
 	return s.flush(ctx, r), nil
 }
@@ -363,7 +363,7 @@ func (s *Service) userChange(ctx context.Context, workspaceID, id string, by tre
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("airlock request changed", "request_id", r.ID, "workspace_id", r.WorkspaceID, "status", r.Status,
+	s.log.InfoContext(ctx, "airlock request changed", "airlock_request_id", r.ID, "workspace_id", r.WorkspaceID, "status", r.Status,
 		"version", r.ResourceVersion, "by", by.ID)
 	s.record(ctx, r, action, whoOf(by))
 	return s.flush(ctx, r), nil

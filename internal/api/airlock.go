@@ -263,9 +263,11 @@ func (a *API) airlockStatusChanged(w http.ResponseWriter, r *http.Request) error
 	log := loggerOf(r.Context(), a.log()).With("message_id", inv.String("MessageId"), "session_id", inv.String("SessionId"),
 		"delivery_count", inv.Int("DeliveryCount"))
 	reject := func(reason string, body []byte) error {
-		if err := a.DeadLetters.Reject(r.Context(), deadletter.RejectedMessage{Queue: tre.QueueAirlockStatus,
-			MessageID: inv.String("MessageId"), SessionID: inv.String("SessionId"), DeliveryCount: inv.Int("DeliveryCount"),
-			Reason: reason, Body: string(body)}); err != nil {
+		if err := a.retryUnavailable(r.Context(), log, func() error {
+			return a.DeadLetters.Reject(r.Context(), deadletter.RejectedMessage{Queue: tre.QueueAirlockStatus,
+				MessageID: inv.String("MessageId"), SessionID: inv.String("SessionId"), DeliveryCount: inv.Int("DeliveryCount"),
+				Reason: reason, Body: string(body)})
+		}); err != nil {
 			return err
 		}
 		funchost.WriteResponse(w, http.StatusOK, "rejected: "+reason)
@@ -282,8 +284,13 @@ func (a *API) airlockStatusChanged(w http.ResponseWriter, r *http.Request) error
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return reject("the message is not a statusChanged event: "+err.Error(), body)
 	}
-	log = log.With("request_id", ev.Data.RequestID, "status", ev.Data.NewStatus)
-	out, err := a.Airlock.Process(r.Context(), ev.Data)
+	annotate(r, "airlock_request_id", ev.Data.RequestID, "workspace_id", ev.Data.WorkspaceID)
+	log = log.With("status", ev.Data.NewStatus)
+	var out airlock.Outcome
+	err = a.retryUnavailable(r.Context(), log, func() (err error) {
+		out, err = a.Airlock.Process(r.Context(), ev.Data)
+		return err
+	})
 	switch tre.ErrorCode(err) {
 	case "":
 		log.Info("airlock status change processed", "outcome", out)
@@ -292,7 +299,7 @@ func (a *API) airlockStatusChanged(w http.ResponseWriter, r *http.Request) error
 	case tre.CodeInvalid:
 		return reject(tre.ErrorMessage(err), body)
 	default:
-		log.Warn("airlock processing failed; the host will retry", "error", err.Error())
+		log.Error("airlock processing failed; the host will deliver it again", "error", err.Error())
 		funchost.WriteResponse(w, http.StatusInternalServerError, "retry: "+tre.ErrorMessage(err))
 		return nil
 	}

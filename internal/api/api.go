@@ -7,9 +7,12 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -64,6 +67,18 @@ type API struct {
 	streams           streams
 	// EventPoll is how often an event stream looks for changes.
 	EventPoll time.Duration
+	// StreamLimit is how long one event stream lasts (DefaultStreamLimit
+	// if 0); it then sends a reconnect event and ends.
+	StreamLimit time.Duration
+	// Tracer makes the server span of each request and invocation (none
+	// if nil).
+	Tracer trace.Tracer
+	// TimerBudget bounds the work of one firewall-reconcile invocation
+	// (none if 0): the rest is left for the next run.
+	TimerBudget time.Duration
+	// TriggerRetry is how Service Bus triggers retry, within an
+	// invocation, what failed on an unavailable dependency (none if zero).
+	TriggerRetry TriggerRetry
 }
 
 // Metadata is AzureTRE's /.metadata answer, plus how tokens are issued.
@@ -196,4 +211,25 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 func (a *API) metadata(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, a.Metadata)
 	return nil
+}
+
+// DefaultStreamLimit ends an event stream in time for the Functions host:
+// a proxied HTTP invocation is cut at 230 s by Azure's front end, and at the
+// host's functionTimeout. The client opens a new stream when told to
+// reconnect.
+const DefaultStreamLimit = 3 * time.Minute
+
+func (a *API) streamLimit() time.Duration {
+	if a.StreamLimit <= 0 {
+		return DefaultStreamLimit
+	}
+	return a.StreamLimit
+}
+
+// reconnect ends an event stream at its limit: the client opens a new one.
+func reconnect(w http.ResponseWriter, flusher http.Flusher) {
+	fmt.Fprint(w, "event: reconnect\ndata: {}\n\n")
+	if flusher != nil {
+		flusher.Flush()
+	}
 }

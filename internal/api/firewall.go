@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/tre-go/tre/internal/egress"
@@ -107,20 +108,39 @@ func (a *API) firewallReconcile(w http.ResponseWriter, r *http.Request) error {
 		funchost.WriteResponse(w, http.StatusOK, "the firewall service is off")
 		return nil
 	}
+	// Azure Firewall takes minutes per policy update: the run stops
+	// within its share of the host's functionTimeout, keeping what it
+	// wrote, and the next run resumes from what the firewall has.
 	ctx := r.Context()
-	if err := a.Firewall.RunSteps(ctx); err != nil {
-		return a.timerFailed(ctx, w, "firewall steps", err)
+	if a.TimerBudget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, a.TimerBudget, errTimeUp)
+		defer cancel()
 	}
-	st, err := a.Firewall.Sync(ctx)
-	if err != nil {
-		return a.timerFailed(ctx, w, "firewall reconcile", err)
+	err := a.Firewall.RunSteps(ctx)
+	if err == nil {
+		var st *egress.Report
+		if st, err = a.Firewall.Sync(ctx); err == nil {
+			funchost.WriteResponse(w, http.StatusOK, firewallSummary(st))
+			return nil
+		}
 	}
-	funchost.WriteResponse(w, http.StatusOK, firewallSummary(st))
-	return nil
+	if errors.Is(context.Cause(ctx), errTimeUp) && r.Context().Err() == nil {
+		loggerOf(ctx, a.log()).Warn("firewall reconcile stopped at its time budget; the next run resumes",
+			"budget", a.TimerBudget.String(), "error", err.Error())
+		funchost.WriteResponse(w, http.StatusOK, "firewall reconcile: the time budget ("+a.TimerBudget.String()+
+			") ran out; the next run resumes")
+		return nil
+	}
+	return a.timerFailed(ctx, w, "firewall reconcile", err)
 }
 
+// errTimeUp is the cause of a timer invocation's context ending at its
+// time budget.
+var errTimeUp = errors.New("the invocation's time budget ran out")
+
 func (a *API) timerFailed(ctx context.Context, w http.ResponseWriter, what string, err error) error {
-	loggerOf(ctx, a.log()).Warn(what+" incomplete", "error", err.Error())
+	loggerOf(ctx, a.log()).Error(what+" incomplete", "error", err.Error())
 	funchost.WriteResponse(w, http.StatusInternalServerError, what+" incomplete: "+tre.ErrorMessage(err))
 	return nil
 }

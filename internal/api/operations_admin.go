@@ -72,7 +72,7 @@ func (a *API) retryOperation(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusAccepted, op)
+		writeOperation(w, r, http.StatusAccepted, op)
 		return nil
 	}
 }
@@ -87,7 +87,7 @@ func (a *API) cancelOperation(f resourceFamily) func(http.ResponseWriter, *http.
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusAccepted, op)
+		writeOperation(w, r, http.StatusAccepted, op)
 		return nil
 	}
 }
@@ -106,17 +106,18 @@ func (a *API) failOperation(f resourceFamily) func(http.ResponseWriter, *http.Re
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusOK, op)
+		writeOperation(w, r, http.StatusOK, op)
 		return nil
 	}
 }
 
 // operationEvents streams an operation as Server-Sent Events: one
 // "operation" event with the whole operation (steps, messages, output
-// tails) each time it changes, until it ends ("end" event) or the client
-// goes away. Behind a Functions host that only forwards (buffers) HTTP
-// responses, the stream arrives in one piece when the operation ends; with
-// enableProxyingHttpRequest it streams.
+// tails) each time it changes, until it ends ("end" event), the client
+// goes away, or StreamLimit passes ("reconnect" event: the client opens a
+// new stream). The Functions host streams it with
+// enableProxyingHttpRequest (host.json); a host or proxy that buffers
+// answers delivers it in one piece at its end, and the web UI polls then.
 func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		res, err := a.loadRecords(f, r)
@@ -150,6 +151,8 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 		defer keepAlive.Stop()
 		tick := time.NewTicker(poll)
 		defer tick.Stop()
+		limit := time.NewTimer(a.streamLimit())
+		defer limit.Stop()
 		last := ""
 		for {
 			if op.ETag != last {
@@ -175,6 +178,9 @@ func (a *API) operationEvents(f resourceFamily) func(http.ResponseWriter, *http.
 				if flusher != nil {
 					flusher.Flush()
 				}
+			case <-limit.C:
+				reconnect(w, flusher)
+				return nil
 			case <-tick.C:
 			}
 			next, err := a.Operations.Operation(r.Context(), res, opID)

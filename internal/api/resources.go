@@ -328,14 +328,15 @@ func (a *API) createResource(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusAccepted, op)
+		writeOperation(w, r, http.StatusAccepted, op)
 		return nil
 	}
 }
 
 // writeOperation answers with {"operation": …} and the Location of the
 // operation, as AzureTRE does for every asynchronous mutation.
-func writeOperation(w http.ResponseWriter, status int, op *tre.Operation) {
+func writeOperation(w http.ResponseWriter, r *http.Request, status int, op *tre.Operation) {
+	annotate(r, "operation_id", op.ID, "resource_id", op.ResourceID)
 	w.Header().Set("Location", "/api"+op.ResourcePath+"/operations/"+op.ID)
 	writeJSON(w, status, map[string]any{"operation": operationOf(op)})
 }
@@ -394,7 +395,7 @@ func (a *API) patchResource(f resourceFamily) func(http.ResponseWriter, *http.Re
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusAccepted, op)
+		writeOperation(w, r, http.StatusAccepted, op)
 		return nil
 	}
 }
@@ -409,7 +410,7 @@ func (a *API) deleteResource(f resourceFamily) func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusOK, op)
+		writeOperation(w, r, http.StatusOK, op)
 		return nil
 	}
 }
@@ -428,7 +429,7 @@ func (a *API) invokeAction(f resourceFamily) func(http.ResponseWriter, *http.Req
 		if err != nil {
 			return err
 		}
-		writeOperation(w, http.StatusAccepted, op)
+		writeOperation(w, r, http.StatusAccepted, op)
 		return nil
 	}
 }

@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/funchost"
+	"github.com/tre-go/tre/internal/telemetry"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -116,12 +119,22 @@ func (a *API) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 		st.user = user
 		st.log = loggerOf(r.Context(), a.log()).With("user_id", user.ID)
 	}
+	trace.SpanFromContext(r.Context()).SetName(rt.Method + " " + rt.Pattern)
+	if id := r.PathValue("operation_id"); id != "" {
+		annotate(r, "operation_id", id)
+	}
 	handle := rt.Handle
 	if a.Audit != nil && audited(rt) {
 		handle = func(w http.ResponseWriter, r *http.Request) error { return a.serveAudited(w, r, rt) }
 	}
 	if err := handle(w, r); err != nil {
 		a.logError(r, err)
+		if rt.Trigger {
+			// The host reads the protocol's answer, not problem details.
+			p := problemOf(err, r)
+			funchost.WriteResponse(w, p.Status, p.Detail)
+			return
+		}
 		writeProblem(w, r, err)
 	}
 }
@@ -216,11 +229,10 @@ func (a *API) middleware(next http.Handler) http.Handler {
 			id = uuid.NewString()
 		}
 		w.Header().Set("X-Request-Id", id)
-		log := a.log().With("request_id", id)
-		if inv := r.Header.Get("X-Azure-Functions-InvocationId"); inv != "" {
-			log = log.With("invocation_id", inv)
-		}
-		r = r.WithContext(withState(r.Context(), &requestState{id: id, log: log}))
+		ctx, span := a.startSpan(r, id)
+		defer span.End()
+		log := telemetry.Logger(ctx, a.log())
+		r = r.WithContext(withState(ctx, &requestState{id: id, log: log}))
 		rec := &statusRecorder{ResponseWriter: w}
 		if err := canonicalPath(r); err != nil {
 			writeProblem(rec, r, err)
@@ -241,6 +253,7 @@ func (a *API) middleware(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
+			endSpan(span, status)
 			level := slog.LevelInfo
 			if status >= 500 {
 				level = slog.LevelError

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tre-go/tre/internal/deadletter"
 	"github.com/tre-go/tre/internal/funchost"
+	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/tre"
 )
 
@@ -91,9 +92,11 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 	log := loggerOf(r.Context(), a.log()).With("message_id", inv.String("MessageId"), "session_id", inv.String("SessionId"),
 		"delivery_count", inv.Int("DeliveryCount"))
 	reject := func(reason, opID string, body []byte) error {
-		err := a.DeadLetters.Reject(r.Context(), deadletter.RejectedMessage{
-			Queue: tre.QueueStatus, MessageID: inv.String("MessageId"), SessionID: inv.String("SessionId"),
-			DeliveryCount: inv.Int("DeliveryCount"), Reason: reason, OperationID: opID, Body: string(body),
+		err := a.retryUnavailable(r.Context(), log, func() error {
+			return a.DeadLetters.Reject(r.Context(), deadletter.RejectedMessage{
+				Queue: tre.QueueStatus, MessageID: inv.String("MessageId"), SessionID: inv.String("SessionId"),
+				DeliveryCount: inv.Int("DeliveryCount"), Reason: reason, OperationID: opID, Body: string(body),
+			})
 		})
 		if err != nil {
 			return err
@@ -115,10 +118,11 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 		if err := json.Unmarshal(body, &hb); err != nil {
 			return reject("the message is not an agent heartbeat: "+err.Error(), "", body)
 		}
-		if err := a.Agents.Record(r.Context(), hb); err != nil {
+		if err := a.retryUnavailable(r.Context(), log, func() error { return a.Agents.Record(r.Context(), hb) }); err != nil {
 			if tre.IsCode(err, tre.CodeInvalid) {
 				return reject(tre.ErrorMessage(err), "", body)
 			}
+			log.Error("heartbeat not recorded; the host will deliver it again", "error", err.Error())
 			funchost.WriteResponse(w, http.StatusInternalServerError, "retry: "+tre.ErrorMessage(err))
 			return nil
 		}
@@ -129,8 +133,13 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(body, &upd); err != nil {
 		return reject("the message is not a status update: "+err.Error(), "", body)
 	}
-	log = log.With("operation_id", upd.OperationID, "step_id", upd.StepID, "resource_id", upd.ID, "status", upd.Status)
-	outcome, err := a.Triggers.ApplyStatus(r.Context(), upd)
+	annotate(r, "operation_id", upd.OperationID, "step_id", upd.StepID, "resource_id", upd.ID)
+	log = log.With("status", upd.Status)
+	var outcome lifecycle.Outcome
+	err = a.retryUnavailable(r.Context(), log, func() (err error) {
+		outcome, err = a.Triggers.ApplyStatus(r.Context(), upd)
+		return err
+	})
 	switch tre.ErrorCode(err) {
 	case "":
 		log.Debug("status ingested", "outcome", outcome)
@@ -139,7 +148,7 @@ func (a *API) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 	case tre.CodeInvalid, tre.CodeNotFound:
 		return reject(tre.ErrorMessage(err), upd.OperationID, body)
 	default:
-		log.Warn("status ingestion failed; the host will retry", "error", err.Error())
+		log.Error("status ingestion failed; the host will deliver it again", "error", err.Error())
 		funchost.WriteResponse(w, http.StatusInternalServerError, "retry: "+tre.ErrorMessage(err))
 		return nil
 	}

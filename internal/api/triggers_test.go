@@ -81,6 +81,13 @@ func TestTriggerGoldenPayloads(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, out.Logs[0], "rejected: the message body is not JSON")
 
+	// A payload that is not the host's: 400, still in the protocol's shape.
+	code, out = e.invoke("deployment-status", []byte(`not an invocation`))
+	require.Equal(t, http.StatusBadRequest, code)
+	require.NotEmpty(t, out.Logs)
+	require.Equal(t, out.Logs[len(out.Logs)-1], out.ReturnValue)
+	require.NotNil(t, out.Outputs)
+
 	// Timers.
 	timer, err := os.ReadFile("../funchost/testdata/timer.json")
 	require.NoError(t, err)

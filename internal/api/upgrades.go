@@ -191,6 +191,8 @@ func (a *API) upgradeEvents(w http.ResponseWriter, r *http.Request) error {
 	defer tick.Stop()
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
+	limit := time.NewTimer(a.streamLimit())
+	defer limit.Stop()
 	last := ""
 	for {
 		if b.ETag != last {
@@ -210,6 +212,9 @@ func (a *API) upgradeEvents(w http.ResponseWriter, r *http.Request) error {
 		case <-keepAlive.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
 			flush()
+		case <-limit.C:
+			reconnect(w, flusher)
+			return nil
 		case <-tick.C:
 		}
 		if b, err = a.Upgrades.Get(r.Context(), id); err != nil {

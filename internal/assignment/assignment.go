@@ -241,7 +241,7 @@ func (s *Service) Assign(ctx context.Context, workspaceID, roleID string, userID
 		if _, err := tre.CreateAs(ctx, s.store, tre.WorkspaceUsers, a.ID, &a); err != nil && !tre.IsCode(err, tre.CodeConflict) {
 			return fmt.Errorf("assignment: assign %s: %w", u, err)
 		}
-		s.log.Info("workspace role assigned", "workspace_id", workspaceID, "assignee_id", u, "role", role, "by", by.ID)
+		s.log.InfoContext(ctx, "workspace role assigned", "workspace_id", workspaceID, "assignee_id", u, "role", role, "by", by.ID)
 	}
 	return nil
 }
@@ -272,6 +272,6 @@ func (s *Service) Unassign(ctx context.Context, workspaceID, userID, roleID stri
 	if err != nil {
 		return fmt.Errorf("assignment: unassign %s: %w", userID, err)
 	}
-	s.log.Info("workspace role unassigned", "workspace_id", workspaceID, "assignee_id", userID, "role", role, "by", by.ID)
+	s.log.InfoContext(ctx, "workspace role unassigned", "workspace_id", workspaceID, "assignee_id", userID, "role", role, "by", by.ID)
 	return nil
 }

@@ -121,7 +121,7 @@ func (s *Service) Write(ctx context.Context, rec Record) error {
 	rec.ID, rec.When, rec.Time = idOf(t), tre.Timestamp(t), t.Format(time.RFC3339Nano)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrsOf(rec)...)
 	if _, err := tre.CreateAs(ctx, s.store, tre.AuditRecords, rec.ID, rec); err != nil {
-		s.log.Error("audit record not stored", "audit_id", rec.ID, "error", err.Error())
+		s.log.ErrorContext(ctx, "audit record not stored", "audit_id", rec.ID, "error", err.Error())
 		return fmt.Errorf("audit: write: %w", err)
 	}
 	return nil

@@ -109,7 +109,7 @@ func (s *Service) Put(ctx context.Context, workspaceID string, entries []Entry, 
 		if err != nil {
 			return nil, fmt.Errorf("catalog: put %s: %w", workspaceID, err)
 		}
-		s.log.Info("workspace catalogue set", "workspace_id", workspaceID, "templates", len(entries), "by", by.ID)
+		s.log.InfoContext(ctx, "workspace catalogue set", "workspace_id", workspaceID, "templates", len(entries), "by", by.ID)
 		return c, nil
 	}
 }
@@ -124,7 +124,7 @@ func (s *Service) Delete(ctx context.Context, workspaceID string, by tre.User) e
 	if err != nil {
 		return fmt.Errorf("catalog: delete %s: %w", workspaceID, err)
 	}
-	s.log.Info("workspace catalogue removed", "workspace_id", workspaceID, "by", by.ID)
+	s.log.InfoContext(ctx, "workspace catalogue removed", "workspace_id", workspaceID, "by", by.ID)
 	return nil
 }
 

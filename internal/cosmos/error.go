@@ -10,7 +10,10 @@ import (
 )
 
 // unavailableMessage is what the client sees when Cosmos cannot serve.
-const unavailableMessage = "The configuration store is not responding"
+const (
+	unavailableMessage  = "The configuration store (Cosmos DB) is not responding"
+	notConnectedMessage = "The configuration store (Cosmos DB) is not connected yet: the handler keeps trying"
+)
 
 // statusCode returns the HTTP status of a Cosmos error, 0 if err is not a
 // response from Cosmos (a transport error, a cancelled context).

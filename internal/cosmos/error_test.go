@@ -66,7 +66,7 @@ func TestTransportErrorsAreUnavailable(t *testing.T) {
 	} {
 		err := itemError(fmt.Errorf("cosmos: get Resources/x: %w", cause), tre.Resources, "x", "")
 		require.Equal(t, tre.CodeUnavailable, tre.ErrorCode(err))
-		require.Equal(t, "The configuration store is not responding", tre.ErrorMessage(err))
+		require.Equal(t, "The configuration store (Cosmos DB) is not responding", tre.ErrorMessage(err))
 		require.ErrorIs(t, err, cause, "callers can still tell a cancelled context")
 	}
 }

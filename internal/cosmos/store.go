@@ -19,10 +19,12 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 
 	"github.com/tre-go/tre/internal/tre"
@@ -62,6 +64,9 @@ type Config struct {
 	// PageSize is the number of items asked for per query page; the
 	// server's default if 0.
 	PageSize int
+	// TracingProvider makes the SDK's spans (one per operation, with
+	// db.* attributes, and one per HTTP request); none if zero.
+	TracingProvider tracing.Provider
 }
 
 // LogValue implements slog.LogValuer so that the key is never logged.
@@ -99,29 +104,48 @@ func (c Config) validate() error {
 // Store is the configuration store on Cosmos DB. It is safe for concurrent
 // use.
 type Store struct {
-	client     *azcosmos.Client
-	db         *azcosmos.DatabaseClient
+	client *azcosmos.Client
+	db     *azcosmos.DatabaseClient
+	// containers is set once, by Connect, before connected turns true.
 	containers map[tre.Collection]*azcosmos.ContainerClient
 	pageSize   int32
+	connected  atomic.Bool
 	closed     atomic.Bool
+	connectMu  sync.Mutex // one Connect at a time
 }
 
 var _ tre.Store = (*Store)(nil)
 
 // Open connects to the account and creates the database and the container
-// of every collection in tre.Collections if they are absent. Existing ones
-// are only read (with a managed identity, data-plane RBAC cannot create
-// them: they come from the deployment), and a container partitioned
-// otherwise than tre.Collections says is an error.
+// of every collection in tre.Collections if they are absent: New, then
+// Connect.
 // Returns CodeInvalid for a bad configuration, CodeUnavailable.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Connect(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns a store on the account without reaching it: every method
+// fails with CodeUnavailable ("not connected yet") until Connect succeeds,
+// so that a program can serve (its health, its other routes) while Cosmos
+// DB is unreachable and keep connecting in the background.
+// Returns CodeInvalid for a bad configuration.
+func New(cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Database == "" {
 		cfg.Database = DefaultDatabase
 	}
-	opts := &azcosmos.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: cfg.Transport, Retry: cfg.Retry}}
+	opts := &azcosmos.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: cfg.Transport, Retry: cfg.Retry,
+		TracingProvider: cfg.TracingProvider}}
 	var client *azcosmos.Client
 	var err error
 	if cfg.Key != "" {
@@ -141,22 +165,59 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		client.Close()
 		return nil, tre.WrapError(tre.CodeInvalid, err, "cosmos: bad database name %q", cfg.Database)
 	}
-	s := &Store{client: client, db: db, containers: make(map[tre.Collection]*azcosmos.ContainerClient), pageSize: int32(cfg.PageSize)}
-	if err := s.ensureDatabase(ctx); err != nil {
-		client.Close()
-		return nil, err
+	return &Store{client: client, db: db, pageSize: int32(cfg.PageSize)}, nil
+}
+
+// Connect reads the database and the container of every collection in
+// tre.Collections, creating those that are absent. Existing ones are only
+// read (with a managed identity, data-plane RBAC cannot create them: they
+// come from the deployment), and a container partitioned otherwise than
+// tre.Collections says is an error. Once it has succeeded, later calls do
+// nothing.
+//
+// It returns when ctx ends, though the SDK's first request of an account
+// (the fetch of its metadata) goes on detached from ctx, through all its
+// retries (about 10 s against an unreachable account): that attempt ends on
+// its own, and connects the store if it succeeds. So a caller bounds its
+// wait, and a program stopping does not wait for the SDK.
+// Returns CodeUnavailable (the account is unreachable), or an error
+// without a code for a container partitioned otherwise.
+func (s *Store) Connect(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.connect(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return tre.WrapError(tre.CodeUnavailable, fmt.Errorf("cosmos: connect: %w", ctx.Err()), unavailableMessage)
 	}
-	// Sorted, so that the first missing container of a failed Open is
+}
+
+func (s *Store) connect(ctx context.Context) error {
+	s.connectMu.Lock()
+	defer s.connectMu.Unlock()
+	if s.connected.Load() {
+		return nil
+	}
+	if s.closed.Load() {
+		return tre.WrapError(tre.CodeUnavailable, errClosed, unavailableMessage)
+	}
+	if err := s.ensureDatabase(ctx); err != nil {
+		return err
+	}
+	containers := make(map[tre.Collection]*azcosmos.ContainerClient)
+	// Sorted, so that the first missing container of a failed Connect is
 	// always the same one.
 	for _, c := range slices.Sorted(maps.Keys(tre.Collections)) {
 		container, err := s.ensureContainer(ctx, c, tre.Collections[c])
 		if err != nil {
-			client.Close()
-			return nil, err
+			return err
 		}
-		s.containers[c] = container
+		containers[c] = container
 	}
-	return s, nil
+	s.containers = containers
+	s.connected.Store(true)
+	return nil
 }
 
 func (s *Store) ensureDatabase(ctx context.Context) error {
@@ -203,13 +264,19 @@ func (s *Store) container(c tre.Collection, point bool) (*azcosmos.ContainerClie
 	if s.closed.Load() {
 		return nil, tre.WrapError(tre.CodeUnavailable, errClosed, unavailableMessage)
 	}
+	if !s.connected.Load() {
+		return nil, tre.WrapError(tre.CodeUnavailable, errNotConnected, notConnectedMessage)
+	}
 	if err := tre.CheckCollection(c, point); err != nil {
 		return nil, err
 	}
 	return s.containers[c], nil
 }
 
-var errClosed = errors.New("cosmos: store is closed")
+var (
+	errClosed       = errors.New("cosmos: store is closed")
+	errNotConnected = errors.New("cosmos: not connected yet")
+)
 
 // Create implements tre.Store. The partition key is the document's value at
 // the collection's partition key path.
@@ -420,6 +487,9 @@ func readDocument(item []byte) (tre.Document, error) {
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return tre.WrapError(tre.CodeUnavailable, errClosed, unavailableMessage)
+	}
+	if !s.connected.Load() {
+		return tre.WrapError(tre.CodeUnavailable, errNotConnected, notConnectedMessage)
 	}
 	if _, err := s.db.Read(ctx, nil); err != nil {
 		return tre.WrapError(tre.CodeUnavailable, fmt.Errorf("cosmos: ping: %w", err), unavailableMessage)

@@ -422,7 +422,7 @@ func TestUnreachable(t *testing.T) {
 	_, err = Open(context.Background(), Config{Endpoint: endpoint, Key: cosmostest.Key, Transport: cosmostest.NewClient(),
 		Retry: policy.RetryOptions{MaxRetries: -1}})
 	require.Equal(t, tre.CodeUnavailable, tre.ErrorCode(err), "error: %v", err)
-	require.Equal(t, "The configuration store is not responding", tre.ErrorMessage(err))
+	require.Equal(t, "The configuration store (Cosmos DB) is not responding", tre.ErrorMessage(err))
 	require.ErrorContains(t, err, "connection refused")
 }
 

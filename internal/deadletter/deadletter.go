@@ -170,7 +170,7 @@ func (s *Service) Discard(ctx context.Context, queue, id string, user tre.User) 
 	if _, err := s.findDeadLetter(ctx, queue, id); err != nil {
 		return err
 	}
-	s.log.Info("dead letter discarded", "queue", queue, "id", id, "by", user.ID)
+	s.log.InfoContext(ctx, "dead letter discarded", "queue", queue, "id", id, "by", user.ID)
 	if queue == QueueRejected {
 		return s.store.Delete(ctx, tre.RejectedMessages, id, "")
 	}

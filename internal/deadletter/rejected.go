@@ -55,7 +55,7 @@ func (s *Service) Reject(ctx context.Context, m RejectedMessage) error {
 	if err != nil && !tre.IsCode(err, tre.CodeConflict) {
 		return fmt.Errorf("deadletter: record rejected message %s: %w", m.MessageID, err)
 	}
-	s.log.Warn("message rejected", "queue", m.Queue, "message_id", m.MessageID, "session_id", m.SessionID,
+	s.log.WarnContext(ctx, "message rejected", "queue", m.Queue, "message_id", m.MessageID, "session_id", m.SessionID,
 		"operation_id", m.OperationID, "reason", m.Reason)
 	return nil
 }

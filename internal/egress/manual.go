@@ -78,7 +78,7 @@ func (s *Service) PutManualRules(ctx context.Context, name string, rules firewal
 	} else if err != nil {
 		return nil, err
 	}
-	s.log.Info("manual firewall rules saved", "name", name, "by", by.ID)
+	s.log.InfoContext(ctx, "manual firewall rules saved", "name", name, "by", by.ID)
 	s.changed()
 	return m, nil
 }
@@ -100,7 +100,7 @@ func (s *Service) DeleteManualRules(ctx context.Context, name string, by tre.Use
 	if err != nil {
 		return err
 	}
-	s.log.Info("manual firewall rules deleted", "name", name, "by", by.ID)
+	s.log.InfoContext(ctx, "manual firewall rules deleted", "name", name, "by", by.ID)
 	s.changed()
 	return nil
 }

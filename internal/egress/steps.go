@@ -44,6 +44,9 @@ func (s *Service) RunSteps(ctx context.Context) error {
 	stop := s.beat(ctx, steps)
 	report, syncErr := s.Sync(ctx)
 	stop()
+	if ctx.Err() != nil {
+		return s.timeUp(ctx, steps, report)
+	}
 	var errs []error
 	for _, d := range steps {
 		if _, err := s.ops.ApplyStatus(ctx, outcome(d, report, syncErr)); err != nil {
@@ -51,6 +54,27 @@ func (s *Service) RunSteps(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// timeUp ends a run whose context ended mid-reconcile (a timer
+// invocation's time is bounded by the host's functionTimeout): the groups
+// written so far stay written, the steps stay running, and the next run
+// reconciles from what the firewall then has (groups that match are
+// skipped), so the work resumes rather than starts over or fails.
+func (s *Service) timeUp(ctx context.Context, steps []due, report *Report) error {
+	msg := "Updating the firewall: this run's time ran out; the next firewall-reconcile run resumes"
+	if report != nil && len(report.Result.Written) > 0 {
+		msg += " (written so far: " + strings.Join(report.Result.Written, ", ") + ")"
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	running := tre.StatusesFor(tre.StepFirewall).Running
+	for _, d := range steps {
+		if _, err := s.ops.ApplyStatus(rctx, d.update(running, msg)); err != nil {
+			s.log.WarnContext(ctx, "firewall step not updated", "operation_id", d.op, "error", err.Error())
+		}
+	}
+	return fmt.Errorf("egress: firewall steps: %w", context.Cause(ctx))
 }
 
 // dueSteps finds the firewall steps that were marked sent and have not

@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"time"
 
 	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/tre"
@@ -42,11 +43,11 @@ func (s *Service) Sync(ctx context.Context) (*Report, error) {
 	}
 	s.record(ctx, rep)
 	if err != nil {
-		s.log.Warn("firewall reconcile failed", "error", err.Error())
+		s.log.WarnContext(ctx, "firewall reconcile failed", "error", err.Error())
 		return rep, tre.WrapError(tre.CodeUnavailable, err, "The firewall could not be updated: %s", res.Err)
 	}
 	if len(res.Written)+len(res.Deleted) > 0 || len(problems) > 0 {
-		s.log.Info("firewall reconciled", "written", res.Written, "deleted", res.Deleted, "problems", len(problems))
+		s.log.InfoContext(ctx, "firewall reconciled", "written", res.Written, "deleted", res.Deleted, "problems", len(problems))
 	}
 	return rep, nil
 }
@@ -66,8 +67,11 @@ func (s *Service) desired(ctx context.Context) ([]tre.RuleCollectionGroup, []Pro
 }
 
 // record keeps the report of a reconcile; a failure is logged (the next
-// reconcile writes it again).
+// reconcile writes it again). It is written even when ctx has ended (a
+// run stopped at its time budget): what it wrote is the progress made.
 func (s *Service) record(ctx context.Context, rep *Report) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	_, err := tre.ReplaceAs(ctx, s.store, tre.FirewallRules, rep.ID, "", rep)
 	if tre.IsCode(err, tre.CodeNotFound) {
 		_, err = tre.CreateAs(ctx, s.store, tre.FirewallRules, rep.ID, rep)
@@ -76,7 +80,7 @@ func (s *Service) record(ctx context.Context, rep *Report) {
 		}
 	}
 	if err != nil {
-		s.log.Warn("firewall status not recorded", "error", err.Error())
+		s.log.WarnContext(ctx, "firewall status not recorded", "error", err.Error())
 	}
 }
 

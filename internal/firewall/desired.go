@@ -23,8 +23,10 @@ type Config struct {
 	// Priorities of the four groups. The manual (admin) groups come before
 	// TRE's so that an admin's rules take precedence (AzureTRE #882, #2920).
 	// Azure evaluates every network rule before any application rule, so
-	// the order that matters is within each kind. Defaults 200, 210, 500,
-	// 510.
+	// the order that matters is within each kind. Defaults 300, 310, 400,
+	// 410, what infra/ passes: clear of 100 (the core's rcg-core) and of
+	// 500 to 599 (AzureTRE's own groups, among them 510, the firewall
+	// shared service's rcg-dynamic-network).
 	ManualNetworkPriority     int32
 	ManualApplicationPriority int32
 	TRENetworkPriority        int32
@@ -44,10 +46,10 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		GroupPrefix:               "rcg-tre-",
-		ManualNetworkPriority:     200,
-		ManualApplicationPriority: 210,
-		TRENetworkPriority:        500,
-		TREApplicationPriority:    510,
+		ManualNetworkPriority:     300,
+		ManualApplicationPriority: 310,
+		TRENetworkPriority:        400,
+		TREApplicationPriority:    410,
 		CollectionPriorityBase:    1000,
 		CollectionPriorityStep:    10,
 	}

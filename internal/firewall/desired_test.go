@@ -69,8 +69,8 @@ func TestDesiredOrderAndPriorities(t *testing.T) {
 	groups, errs := Desired(in, Config{})
 	require.Empty(t, errs)
 	require.Equal(t, []string{
-		"rcg-tre-manual-network@200", "rcg-tre-manual-application@210",
-		"rcg-tre-network@500", "rcg-tre-application@510",
+		"rcg-tre-manual-network@300", "rcg-tre-manual-application@310",
+		"rcg-tre-network@400", "rcg-tre-application@410",
 	}, groupNames(groups))
 
 	require.Equal(t, []collectionView{
@@ -207,7 +207,7 @@ func TestDesiredExcludesAndReportsBadOwners(t *testing.T) {
 	require.Equal(t, `rule_collections[0] "arc_bad".rules[0] "allow-arc_bad"`, te.Fields[0].Field)
 	require.Contains(t, errs[2].Error(), `firewall: resource "ws-bad": invalid firewall rules:`)
 
-	require.Equal(t, []string{"rcg-tre-network@500", "rcg-tre-application@510"}, groupNames(groups))
+	require.Equal(t, []string{"rcg-tre-network@400", "rcg-tre-application@410"}, groupNames(groups))
 	require.Equal(t, []collectionView{{"ws-good1.nrc_g", 1000, "ws-good1", "nrc_g"}}, view(groups[0]))
 	require.Equal(t, []collectionView{
 		{"ws-good1.arc_g", 1000, "ws-good1", "arc_g"},
@@ -297,7 +297,7 @@ func TestDesiredFullGroup(t *testing.T) {
 	require.Len(t, errs, 1)
 	require.Equal(t, "b", errs[0].Owner.ID)
 	require.Contains(t, errs[0].Error(), "group rcg-tre-network is full: 3 collections fit")
-	require.Equal(t, []string{"rcg-tre-network@500", "rcg-tre-application@510"}, groupNames(groups))
+	require.Equal(t, []string{"rcg-tre-network@400", "rcg-tre-application@410"}, groupNames(groups))
 	require.Equal(t, []collectionView{
 		{"a.n1", 64990, "a", "n1"}, {"a.n2", 64995, "a", "n2"}, {"c.n1", 65000, "c", "n1"},
 	}, view(groups[0]))
@@ -324,9 +324,9 @@ func TestConfigValidate(t *testing.T) {
 		{"prefix too long", Config{GroupPrefix: strings.Repeat("p", 63)}, "GroupPrefix"},
 		{"priority below range", Config{ManualNetworkPriority: 99}, "ManualNetworkPriority"},
 		{"priority above range", Config{TREApplicationPriority: 65001}, "TREApplicationPriority"},
-		{"duplicate priorities", Config{ManualApplicationPriority: 200}, "ManualApplicationPriority"},
-		{"manual after TRE", Config{ManualNetworkPriority: 600}, "ManualNetworkPriority"},
-		{"manual application after TRE", Config{ManualApplicationPriority: 520}, "ManualApplicationPriority"},
+		{"duplicate priorities", Config{ManualApplicationPriority: 300}, "ManualApplicationPriority"},
+		{"manual after TRE", Config{ManualNetworkPriority: 500}, "ManualNetworkPriority"},
+		{"manual application after TRE", Config{ManualApplicationPriority: 420}, "ManualApplicationPriority"},
 		{"negative step", Config{CollectionPriorityStep: -1}, "CollectionPriorityStep"},
 		{"base out of range", Config{CollectionPriorityBase: 70000}, "CollectionPriorityBase"},
 	}

@@ -17,18 +17,41 @@ import (
 
 // Front stands in for the HTTP side of the Functions host, for tests: it
 // routes each request by the app's HTTP functions (host.json's route
-// prefix, each function.json's route template and methods) and forwards a
-// match to the custom handler as the host does with
-// enableForwardingHttpRequest: same method, path, query and headers (plus
-// the invocation id), the body only when Content-Length is positive, the
-// handler's answer back whole (buffered: a Server-Sent Events stream
-// arrives in one piece when it ends). A request no function matches gets
-// the host's 404, so only what the function.json files route ever reaches
-// the handler from outside.
+// prefix, each function.json's route template and methods) and passes a
+// match to the custom handler with the same method, path, query and
+// headers (plus the invocation id). A request no function matches gets the
+// host's 404, so only what the function.json files route ever reaches the
+// handler from outside.
+//
+// With Proxying, as the host with enableProxyingHttpRequest (a reverse
+// proxy), the body goes as it is and the answer comes back as it is
+// written: a Server-Sent Events stream streams. Without, as the host with
+// the legacy enableForwardingHttpRequest, the body goes only when
+// Content-Length is positive and the answer comes back whole (a stream
+// arrives in one piece when it ends).
 type Front struct {
 	Routes     []HTTPRoute
 	HandlerURL string
 	Client     *http.Client
+	Proxying   bool
+}
+
+// Proxying reports whether an app's host.json sets
+// customHandler.enableProxyingHttpRequest.
+func Proxying(dir string) (bool, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "host.json"))
+	if err != nil {
+		return false, err
+	}
+	var host struct {
+		CustomHandler struct {
+			EnableProxyingHTTPRequest bool `json:"enableProxyingHttpRequest"`
+		} `json:"customHandler"`
+	}
+	if err := json.Unmarshal(data, &host); err != nil {
+		return false, fmt.Errorf("funchost: %s: %w", filepath.Join(dir, "host.json"), err)
+	}
+	return host.CustomHandler.EnableProxyingHTTPRequest, nil
 }
 
 // HTTPRoute is one HTTP-triggered function: the route template with the
@@ -224,7 +247,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body io.Reader
-	if r.ContentLength > 0 {
+	if r.ContentLength > 0 || (f.Proxying && r.ContentLength != 0) {
 		body = r.Body
 	}
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, f.HandlerURL+r.URL.EscapedPath(), body)
@@ -237,6 +260,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Header[k] = v
 	}
 	req.ContentLength = max(r.ContentLength, 0)
+	if f.Proxying {
+		req.ContentLength = r.ContentLength
+	}
 	req.Header.Set("X-Azure-Functions-InvocationId", uuid.NewString())
 	req.Header.Set("X-Azure-Functions-HostVersion", "4.0.0-stand-in")
 	client := f.Client
@@ -249,6 +275,10 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if f.Proxying {
+		proxyAnswer(w, resp)
+		return
+	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
@@ -260,4 +290,28 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, bytes.NewReader(data))
+}
+
+// proxyAnswer copies an answer as it comes, flushing each piece.
+func proxyAnswer(w http.ResponseWriter, resp *http.Response) {
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	flusher, _ := w.(http.Flusher)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }

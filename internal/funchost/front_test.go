@@ -1,6 +1,7 @@
 package funchost
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -156,4 +158,50 @@ func mustRoute(t *testing.T, fn, template string, methods ...string) HTTPRoute {
 	r, err := newHTTPRoute(fn, template, methods)
 	require.NoError(t, err)
 	return r
+}
+
+// TestFrontProxies: as the host with enableProxyingHttpRequest, an event
+// stream comes through as it is written (the first event arrives while
+// the handler still holds the stream open), and a chunked body goes too.
+func TestFrontProxies(t *testing.T) {
+	release := make(chan struct{})
+	bodies := make(chan string, 1)
+	handler := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- string(b)
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "event: a\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		_, _ = io.WriteString(w, "event: end\n\n")
+	}))
+	defer handler.Close()
+	routes := []HTTPRoute{mustRoute(t, "api", "api/{*path}", "get", "post")}
+	front := httptest.NewServer(&Front{Routes: routes, HandlerURL: handler.URL, Proxying: true})
+	defer front.Close()
+
+	pr, pw := io.Pipe()
+	go func() { _, _ = io.WriteString(pw, `{"chunked":true}`); pw.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", front.URL+"/api/events", pr)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err, "the answer's headers came while the stream was open")
+	defer resp.Body.Close()
+	require.Equal(t, `{"chunked":true}`, <-bodies)
+	first := make([]byte, len("event: a\n\n"))
+	_, err = io.ReadFull(resp.Body, first)
+	require.NoError(t, err, "the first event came while the stream was open")
+	require.Equal(t, "event: a\n\n", string(first))
+	close(release)
+	rest, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, "event: end\n\n", string(rest))
+
+	proxying, err := Proxying("../..")
+	require.NoError(t, err)
+	require.True(t, proxying, "the app's host.json proxies")
 }

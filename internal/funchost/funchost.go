@@ -34,21 +34,31 @@ type Invocation struct {
 
 // Response is the answer to an invocation. Logs go to the invocation log
 // in the portal. A non-2xx HTTP status makes the host fail the invocation
-// (a Service Bus message is then abandoned and retried).
+// (a Service Bus message is then abandoned and retried); the body keeps its
+// Logs even then, though the host reports only the status, so what went
+// wrong is also on the handler's own log. Outputs and ReturnValue are
+// always set: our functions have no output bindings, and the host takes
+// ReturnValue for a "$return" binding, so it carries the invocation's
+// summary (the last log line) rather than null.
 type Response struct {
 	Outputs     map[string]any `json:"Outputs"`
 	Logs        []string       `json:"Logs"`
 	ReturnValue any            `json:"ReturnValue"`
 }
 
-// WriteResponse answers an invocation.
+// WriteResponse answers an invocation: logs are its Logs, the last one its
+// ReturnValue.
 func WriteResponse(w http.ResponseWriter, status int, logs ...string) {
 	if logs == nil {
 		logs = []string{}
 	}
+	summary := ""
+	if len(logs) > 0 {
+		summary = logs[len(logs)-1]
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(Response{Outputs: map[string]any{}, Logs: logs})
+	_ = json.NewEncoder(w).Encode(Response{Outputs: map[string]any{}, Logs: logs, ReturnValue: summary})
 }
 
 // unwrap peels the host's string encoding: a JSON string whose content is

@@ -180,6 +180,16 @@ var constraintCases = map[string][]constraintCase{
 		{`"300,310,400,65001"`, false, "Azure takes 100 to 65000"},
 		{`"400,410,300,310"`, false, "admins' groups are evaluated first"},
 	},
+	"microsoft_graph_fqdn": {
+		{`"graph.microsoft.com"`, true, "the public cloud's Graph"},
+		{`"microsoftgraph.chinacloudapi.cn"`, true, "a sovereign cloud's"},
+		{`"https://graph.microsoft.com"`, false, "bundles get a host name, not a URL"},
+	},
+	"traces": {
+		{`{}`, true, "no traces: the handler exports none"},
+		{`{otlp_endpoint = "https://otel.example.org:4318", otlp_headers = "x-key=abc"}`, true, "a collector over HTTPS"},
+		{`{otlp_endpoint = "otel.example.org:4318"}`, false, "the exporter needs a URL with its scheme"},
+	},
 	"tags": {
 		{`{"cost-centre" = "4242", owner = "research-it"}`, true, "ordinary tags"},
 		{`{"a/b" = "x"}`, false, "tag names cannot contain /"},

@@ -514,7 +514,7 @@ func (s *Service) migrateLedger(ctx context.Context) error {
 			!tre.IsCode(err, tre.CodeNotFound) && !tre.IsCode(err, tre.CodePreconditionFailed) {
 			return fmt.Errorf("lifecycle: address ledger: %w", err)
 		}
-		s.log.Info("address-space ledger folded into blocks", "allocations", len(l.Allocations))
+		s.log.InfoContext(ctx, "address-space ledger folded into blocks", "allocations", len(l.Allocations))
 	}
 	if !s.inTx {
 		book.mu.Lock()

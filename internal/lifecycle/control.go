@@ -36,7 +36,7 @@ func (s *Service) Retry(ctx context.Context, r *tre.Resource, opID string, user 
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("operation retried", "operation_id", op.ID, "resource_id", r.ID, "attempt", len(after.Attempts), "by", user.ID)
+	s.log.InfoContext(ctx, "operation retried", "operation_id", op.ID, "resource_id", r.ID, "attempt", len(after.Attempts), "by", user.ID)
 	return &after, nil
 }
 
@@ -126,7 +126,7 @@ func (s *Service) Cancel(ctx context.Context, r *tre.Resource, opID string, user
 			return nil, err
 		}
 	}
-	s.log.Info("operation cancel requested", "operation_id", op.ID, "step_id", step.ID, "by", user.ID)
+	s.log.InfoContext(ctx, "operation cancel requested", "operation_id", op.ID, "step_id", step.ID, "by", user.ID)
 	return tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, op.ID)
 }
 
@@ -181,9 +181,9 @@ func (s *Service) ForceFail(ctx context.Context, r *tre.Resource, opID, reason s
 	}
 	if step.DispatchedWhen != 0 {
 		if err := s.sendCancel(ctx, op.ID, step, user, reason); err != nil {
-			s.log.Warn("could not ask the processor to stop a force-failed step", "operation_id", op.ID, "error", err.Error())
+			s.log.WarnContext(ctx, "could not ask the processor to stop a force-failed step", "operation_id", op.ID, "error", err.Error())
 		}
 	}
-	s.log.Warn("operation failed by an admin", "operation_id", op.ID, "resource_id", r.ID, "by", user.ID, "reason", reason)
+	s.log.WarnContext(ctx, "operation failed by an admin", "operation_id", op.ID, "resource_id", r.ID, "by", user.ID, "reason", reason)
 	return tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, op.ID)
 }

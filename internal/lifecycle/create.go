@@ -80,7 +80,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tre.Resource,
 		return nil, nil, err
 	}
 	undo = nil
-	s.log.Info("resource created", "resource_id", id, "resource_type", req.Type, "template_name", tmpl.Name,
+	s.log.InfoContext(ctx, "resource created", "resource_id", id, "resource_type", req.Type, "template_name", tmpl.Name,
 		"template_version", tmpl.Version, "operation_id", op.ID)
 	return r, op, nil
 }

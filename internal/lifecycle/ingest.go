@@ -172,7 +172,7 @@ func (s *Service) recordStep(ctx context.Context, opID string, upd tre.StatusUpd
 // its root resource, a success sends the next step, and rules a bundle
 // reported are signalled to the firewall service.
 func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.OperationStep, upd tre.StatusUpdate) {
-	s.log.Info("step status", "operation_id", after.ID, "step_id", upd.StepID, "resource_id", upd.ID,
+	s.log.InfoContext(ctx, "step status", "operation_id", after.ID, "step_id", upd.StepID, "resource_id", upd.ID,
 		"status", upd.Status, "operation_status", after.Status)
 	if upd.Status.Phase() == tre.PhaseFailed && step.TemplateStepID != tre.MainStepID && len(after.Steps) > 1 {
 		s.markRootFailed(ctx, after)
@@ -331,7 +331,7 @@ func (s *Service) markRootFailed(ctx context.Context, op *tre.Operation) {
 		_, err = tre.ReplaceAs(ctx, s.store, tre.Resources, r.ID, r.ETag, r)
 		if !tre.IsCode(err, tre.CodePreconditionFailed) {
 			if err != nil {
-				s.log.Warn("could not mark the root resource failed", "operation_id", op.ID, "resource_id", r.ID, "error", err.Error())
+				s.log.WarnContext(ctx, "could not mark the root resource failed", "operation_id", op.ID, "resource_id", r.ID, "error", err.Error())
 			}
 			return
 		}
@@ -345,12 +345,12 @@ func (s *Service) cleanUp(ctx context.Context, r *tre.Resource) {
 	s.afterCommit(func() {
 		for _, name := range r.SecretRefs {
 			if err := s.secrets.Delete(ctx, name); err != nil {
-				s.log.Warn("could not delete a secret of a deleted resource", "resource_id", r.ID, "error", err.Error())
+				s.log.WarnContext(ctx, "could not delete a secret of a deleted resource", "resource_id", r.ID, "error", err.Error())
 			}
 		}
 	})
 	if err := s.releaseAddresses(ctx, r); err != nil {
-		s.log.Warn("could not release the address space of a deleted resource", "resource_id", r.ID, "error", err.Error())
+		s.log.WarnContext(ctx, "could not release the address space of a deleted resource", "resource_id", r.ID, "error", err.Error())
 	}
 }
 

@@ -225,7 +225,7 @@ func (s *Service) commit(ctx context.Context, op *tre.Operation, changes []tre.R
 	if err := s.applyChanges(ctx, op, false); err != nil {
 		if errors.Is(err, errRootNotApplied) || tre.IsCode(err, tre.CodePreconditionFailed) {
 			if derr := s.store.Delete(ctx, tre.Operations, op.ID, ""); derr != nil && !tre.IsCode(derr, tre.CodeNotFound) {
-				s.log.Warn("pending operation left for recovery", "operation_id", op.ID, "error", derr.Error())
+				s.log.WarnContext(ctx, "pending operation left for recovery", "operation_id", op.ID, "error", derr.Error())
 			}
 		}
 		return err
@@ -479,7 +479,7 @@ func (s *Service) recoverPending(ctx context.Context) (completed, dropped int, e
 				errs = append(errs, derr)
 				continue
 			}
-			s.log.Warn("dropped an operation whose change was never saved", "operation_id", op.ID, "resource_id", op.ResourceID)
+			s.log.WarnContext(ctx, "dropped an operation whose change was never saved", "operation_id", op.ID, "resource_id", op.ResourceID)
 			dropped++
 			continue
 		}
@@ -491,7 +491,7 @@ func (s *Service) recoverPending(ctx context.Context) (completed, dropped int, e
 			errs = append(errs, ferr)
 			continue
 		}
-		s.log.Warn("completed an operation interrupted by a crash", "operation_id", op.ID, "resource_id", op.ResourceID)
+		s.log.WarnContext(ctx, "completed an operation interrupted by a crash", "operation_id", op.ID, "resource_id", op.ResourceID)
 		completed++
 		s.dispatchSoon(ctx, op.ID)
 	}
@@ -502,7 +502,7 @@ func (s *Service) recoverPending(ctx context.Context) (completed, dropped int, e
 // and left to the redelivery job (the step stays undispatched).
 func (s *Service) dispatchSoon(ctx context.Context, opID string) {
 	if err := s.dispatch(ctx, opID); err != nil {
-		s.log.Warn("dispatch deferred to redelivery", "operation_id", opID, "error", err.Error())
+		s.log.WarnContext(ctx, "dispatch deferred to redelivery", "operation_id", opID, "error", err.Error())
 	}
 }
 
@@ -557,7 +557,7 @@ func (s *Service) send(ctx context.Context, op *tre.Operation, step tre.Operatio
 	if err != nil {
 		return fmt.Errorf("lifecycle: send step %s: %w", step.ID, err)
 	}
-	s.log.Info("step dispatched", "operation_id", op.ID, "step_id", step.ID, "resource_id", step.ResourceID,
+	s.log.InfoContext(ctx, "step dispatched", "operation_id", op.ID, "step_id", step.ID, "resource_id", step.ResourceID,
 		"action", step.ResourceAction, "attempt", step.Attempt)
 	withdrawn := false
 	err = s.updateOperation(ctx, op.ID, func(o *tre.Operation) error {
@@ -903,7 +903,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 	orphans, errOrphans := s.releaseOrphanAddresses(ctx)
 	sent, errSend := s.redeliverDue(ctx)
 	if completed+dropped+orphans+sent > 0 {
-		s.log.Info("sweep", "recovered", completed, "dropped", dropped, "released_address_spaces", orphans, "redelivered", sent)
+		s.log.InfoContext(ctx, "sweep", "recovered", completed, "dropped", dropped, "released_address_spaces", orphans, "redelivered", sent)
 	}
 	return errors.Join(errRecover, errOrphans, errSend)
 }

@@ -98,7 +98,7 @@ func (s *Service) Patch(ctx context.Context, req PatchRequest) (*tre.Operation, 
 		return nil, err
 	}
 	s.deleteSecrets(context.WithoutCancel(ctx), superseded(r, patch))
-	s.log.Info("resource patched", "resource_id", r.ID, "operation_id", op.ID, "cascaded", len(children))
+	s.log.InfoContext(ctx, "resource patched", "resource_id", r.ID, "operation_id", op.ID, "cascaded", len(children))
 	return op, nil
 }
 
@@ -349,7 +349,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref, user tre.User) (*tre.Oper
 		}
 		return nil, err
 	}
-	s.log.Info("resource deletion started", "resource_id", r.ID, "operation_id", op.ID, "cascaded", len(children))
+	s.log.InfoContext(ctx, "resource deletion started", "resource_id", r.ID, "operation_id", op.ID, "cascaded", len(children))
 	return op, nil
 }
 
@@ -397,6 +397,6 @@ func (s *Service) InvokeAction(ctx context.Context, ref Ref, action string, user
 		}
 		return nil, err
 	}
-	s.log.Info("custom action started", "resource_id", r.ID, "operation_id", op.ID, "action", action)
+	s.log.InfoContext(ctx, "custom action started", "resource_id", r.ID, "operation_id", op.ID, "action", action)
 	return op, nil
 }

@@ -68,6 +68,6 @@ func (s *Service) releaseSharedService(ctx context.Context, templateName, resour
 		return
 	}
 	if err := s.store.Delete(ctx, tre.Allocations, c.ID, c.ETag); err != nil && !tre.IsCode(err, tre.CodeNotFound) {
-		s.log.Warn("could not release a shared service claim", "template_name", templateName, "error", err.Error())
+		s.log.WarnContext(ctx, "could not release a shared service claim", "template_name", templateName, "error", err.Error())
 	}
 }

@@ -55,7 +55,7 @@ func (s *Service) Watchdog(ctx context.Context) (int, error) {
 			// A processor that is alive after all must not go on with it.
 			_ = s.sendCancel(ctx, op.ID, fresh, tre.User{Name: "the watchdog"}, msg)
 		}
-		s.log.Warn("watchdog failed a step", "operation_id", op.ID, "step_id", st.ID, "resource_id", st.ResourceID, "reason", msg)
+		s.log.WarnContext(ctx, "watchdog failed a step", "operation_id", op.ID, "step_id", st.ID, "resource_id", st.ResourceID, "reason", msg)
 		failed++
 	}
 	dead, err := s.failDeadLettered(ctx)

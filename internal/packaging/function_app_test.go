@@ -99,6 +99,7 @@ func TestHostJSON(t *testing.T) {
 				DefaultExecutablePath string `json:"defaultExecutablePath"`
 			} `json:"description"`
 			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
+			EnableProxyingHTTPRequest   bool `json:"enableProxyingHttpRequest"`
 		} `json:"customHandler"`
 		Extensions struct {
 			HTTP struct {
@@ -110,7 +111,9 @@ func TestHostJSON(t *testing.T) {
 	require.Equal(t, "2.0", host.Version)
 	require.Equal(t, "tre-handler", host.CustomHandler.Description.DefaultExecutablePath, "the binary the zip holds")
 	require.Contains(t, files, host.CustomHandler.Description.DefaultExecutablePath)
-	require.True(t, host.CustomHandler.EnableForwardingHTTPRequest, "the HTTP functions are forwarded to the handler's mux")
+	require.True(t, host.CustomHandler.EnableProxyingHTTPRequest,
+		"the HTTP functions are proxied to the handler's mux, answers streamed (Server-Sent Events)")
+	require.False(t, host.CustomHandler.EnableForwardingHTTPRequest, "the legacy forwarding, which buffers answers, is off")
 	require.NotNil(t, host.Extensions.HTTP.RoutePrefix)
 	require.Equal(t, "", *host.Extensions.HTTP.RoutePrefix,
 		"the web UI is at the root: each HTTP function's route says its prefix (api/ for AzureTRE's routes)")

@@ -46,7 +46,9 @@ func TestPackagedAppThroughHost(t *testing.T) {
 
 	routes, err := funchost.LoadHTTPRoutes(app)
 	require.NoError(t, err)
-	host := httptest.NewServer(&funchost.Front{Routes: routes, HandlerURL: handlerURL})
+	proxying, err := funchost.Proxying(app)
+	require.NoError(t, err)
+	host := httptest.NewServer(&funchost.Front{Routes: routes, HandlerURL: handlerURL, Proxying: proxying})
 	defer host.Close()
 
 	// The page, with AzureTRE's title (its e2e test_ui), and its assets.

@@ -20,6 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +29,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/Azure/go-amqp"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -47,6 +51,8 @@ const (
 // use.
 type Queue struct {
 	client *azservicebus.Client
+	host   string       // the namespace's host name, for the spans
+	tracer trace.Tracer // nil: no spans (SetTracing)
 
 	mu       sync.Mutex
 	senders  map[string]*azservicebus.Sender
@@ -67,7 +73,21 @@ func NewFromConnectionString(connectionString string, opts *azservicebus.ClientO
 		return nil, tre.WrapError(tre.CodeInvalid, fmt.Errorf("servicebus: parse connection string: %w", err),
 			"servicebus: the connection string is not valid")
 	}
-	return newQueue(c), nil
+	q := newQueue(c)
+	q.host = connectionHost(connectionString)
+	return q, nil
+}
+
+// connectionHost is the host of a connection string's Endpoint.
+func connectionHost(cs string) string {
+	for _, part := range strings.Split(cs, ";") {
+		if v, ok := strings.CutPrefix(part, "Endpoint="); ok {
+			if u, err := url.Parse(v); err == nil {
+				return u.Hostname()
+			}
+		}
+	}
+	return ""
 }
 
 // New returns a queue on a namespace ("<name>.servicebus.windows.net")
@@ -79,7 +99,9 @@ func New(namespace string, cred azcore.TokenCredential, opts *azservicebus.Clien
 		return nil, tre.WrapError(tre.CodeInvalid, fmt.Errorf("servicebus: new client: %w", err),
 			"servicebus: namespace %q and credential are not usable", namespace)
 	}
-	return newQueue(c), nil
+	q := newQueue(c)
+	q.host = namespace
+	return q, nil
 }
 
 func newQueue(c *azservicebus.Client) *Queue {
@@ -98,7 +120,7 @@ func unavailable(op string, err error) error {
 	if isCancel(err) {
 		return fmt.Errorf("servicebus: %s: %w", op, err)
 	}
-	return tre.WrapError(tre.CodeUnavailable, fmt.Errorf("servicebus: %s: %w", op, err), "The message queue is not responding")
+	return tre.WrapError(tre.CodeUnavailable, fmt.Errorf("servicebus: %s: %w", op, err), "The message queue (Service Bus) is not responding")
 }
 
 func isCancel(err error) bool {
@@ -239,7 +261,11 @@ func (q *Queue) Send(ctx context.Context, queue string, msgs ...tre.Message) err
 		return err
 	}
 	for _, m := range msgs {
-		if err := s.SendMessage(ctx, toSB(m), nil); err != nil {
+		_, end := q.span(ctx, "send", queue, trace.SpanKindProducer,
+			attribute.String("messaging.message.id", m.MessageID), attribute.String("messaging.message.conversation_id", m.SessionID))
+		err := s.SendMessage(ctx, toSB(m), nil)
+		end(err)
+		if err != nil {
 			return unavailable(fmt.Sprintf("send %s to %s", m.MessageID, queue), err)
 		}
 	}
@@ -298,7 +324,9 @@ func closeReceiver(r interface{ Close(context.Context) error }) {
 
 // Ping implements tre.Queue: it peeks one message of the status queue's
 // dead-letter queue, a round trip that locks nothing.
-func (q *Queue) Ping(ctx context.Context) error {
+func (q *Queue) Ping(ctx context.Context) (err error) {
+	ctx, end := q.span(ctx, "peek", tre.QueueStatus+"/$deadletterqueue", trace.SpanKindClient)
+	defer func() { end(err) }()
 	r, err := q.deadLetterReceiver(tre.QueueStatus)
 	if err != nil {
 		return err
@@ -312,10 +340,12 @@ func (q *Queue) Ping(ctx context.Context) error {
 
 // DeadLetters implements tre.Queue. It peeks (no locks), in sequence-number
 // order. DeadLetteredAt stays zero: Service Bus does not say when.
-func (q *Queue) DeadLetters(ctx context.Context, queue string) ([]tre.DeadLetter, error) {
+func (q *Queue) DeadLetters(ctx context.Context, queue string) (_ []tre.DeadLetter, err error) {
 	if err := checkQueue(queue); err != nil {
 		return nil, err
 	}
+	ctx, end := q.span(ctx, "peek", queue+"/$deadletterqueue", trace.SpanKindClient)
+	defer func() { end(err) }()
 	r, err := q.deadLetterReceiver(queue)
 	if err != nil {
 		return nil, err

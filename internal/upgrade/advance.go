@@ -161,10 +161,10 @@ func (s *Service) start(ctx context.Context, b *Batch, i int) {
 	})
 	if err != nil {
 		// The item stays "starting": the next round adopts its operation.
-		s.log.Warn("bulk upgrade item not recorded", "upgrade_id", b.ID, "resource_id", it.ResourceID, "error", err.Error())
+		s.log.WarnContext(ctx, "bulk upgrade item not recorded", "upgrade_id", b.ID, "resource_id", it.ResourceID, "error", err.Error())
 		return
 	}
-	s.log.Info("bulk upgrade item started", "upgrade_id", b.ID, "resource_id", it.ResourceID, "operation_id", opID,
+	s.log.InfoContext(ctx, "bulk upgrade item started", "upgrade_id", b.ID, "resource_id", it.ResourceID, "operation_id", opID,
 		"error", errText(startErr))
 }
 

@@ -31,7 +31,7 @@ func (s *Service) Apply(ctx context.Context, req Request, by tre.User) (*Batch, 
 	if b.ETag, err = tre.CreateAs(ctx, s.store, tre.UpgradeBatches, b.ID, b); err != nil {
 		return nil, fmt.Errorf("upgrade: store batch: %w", err)
 	}
-	s.log.Info("bulk upgrade applied", "upgrade_id", b.ID, "template_name", req.TemplateName, "to_version", req.ToVersion,
+	s.log.InfoContext(ctx, "bulk upgrade applied", "upgrade_id", b.ID, "template_name", req.TemplateName, "to_version", req.ToVersion,
 		"upgrade", plan.Summary.Upgrade, "skip", plan.Summary.Skip, "by", by.ID)
 	s.poke()
 	return b, nil
@@ -111,7 +111,7 @@ func (s *Service) control(ctx context.Context, id string, fn func(*Batch) error)
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("bulk upgrade changed", "upgrade_id", id, "status", b.Status, "message", b.StatusMessage)
+	s.log.InfoContext(ctx, "bulk upgrade changed", "upgrade_id", id, "status", b.Status, "message", b.StatusMessage)
 	s.poke()
 	return b, nil
 }

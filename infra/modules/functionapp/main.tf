@@ -23,6 +23,10 @@ locals {
     TRE_AGENT_HEARTBEAT  = var.settings.agent_heartbeat
     TRE_MAX_BODY_BYTES   = tostring(var.settings.max_body_bytes)
     TRE_SHUTDOWN_TIMEOUT = var.settings.shutdown_timeout
+    # host.json's functionTimeout (handlers' TestFunctionTimeoutMatchesHost
+    # holds the three equal): the triggers' retries and the firewall
+    # reconcile's work are bounded by it.
+    TRE_FUNCTION_TIMEOUT = "5m"
 
     # Azure adapters, all reached with the identity below.
     STATE_STORE_ENDPOINT                  = var.settings.cosmos_endpoint
@@ -61,6 +65,12 @@ locals {
     AAD_AUTHORITY_URL = var.settings.aad_authority_url
     API_CLIENT_ID     = var.settings.api_client_id
     API_AUDIENCE      = var.settings.api_audience
+
+    # Traces over OTLP/HTTP (docs/monitoring.md): off when the endpoint is
+    # empty. Logs go to Application Insights through the host either way.
+    OTEL_EXPORTER_OTLP_ENDPOINT = var.settings.otlp_endpoint
+    OTEL_EXPORTER_OTLP_HEADERS  = var.settings.otlp_headers
+    OTEL_SERVICE_NAME           = "tre-handler"
 
     # Costs (/api/costs) from Azure Cost Management, cached as AzureTRE does.
     TRE_COSTS             = "azure"

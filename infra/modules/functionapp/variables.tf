@@ -81,6 +81,8 @@ variable "settings" {
     airlock_scan_limit         = string
     airlock_processing_limit   = string
     subscription_id            = string
+    otlp_endpoint              = string
+    otlp_headers               = string
   })
 }
 

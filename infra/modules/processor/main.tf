@@ -38,8 +38,11 @@ locals {
     PORTER_PATH = "/usr/local/bin/porter"
 
     # Bundles deploy with the VM's identity.
-    AZURE_ENVIRONMENT     = "AzureCloud"
-    ARM_ENVIRONMENT       = "public"
+    AZURE_ENVIRONMENT = "AzureCloud"
+    ARM_ENVIRONMENT   = "public"
+    # Entra ID and Graph, as AzureTRE's processor passes them to bundles.
+    AAD_AUTHORITY_URL     = var.settings.aad_authority_url
+    MICROSOFT_GRAPH_FQDN  = var.settings.microsoft_graph_fqdn
     ARM_USE_MSI           = "true"
     ARM_CLIENT_ID         = var.identity_client_id
     AZURE_SUBSCRIPTION_ID = var.settings.subscription_id

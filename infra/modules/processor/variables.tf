@@ -56,6 +56,8 @@ variable "settings" {
     key_vault_url         = string
     state_storage_account = string
     state_container       = string
+    aad_authority_url     = string
+    microsoft_graph_fqdn  = string
   })
 }
 

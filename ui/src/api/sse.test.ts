@@ -52,6 +52,27 @@ describe("watchOperation", () => {
     expect((init.headers as Record<string, string>).Authorization).toBe("Bearer tok");
   });
 
+  it("opens a new stream when the API ends one at its limit (reconnect)", async () => {
+    const answers = [
+      stream([event(op("deploying")), "event: reconnect\ndata: {}\n\n"]),
+      stream([event(op("deployed")), 'event: end\ndata: {"status":"deployed"}\n\n']),
+    ];
+    const fetcher = vi.fn(async () => answers.shift()!);
+    const seen: string[] = [];
+    const modes: string[] = [];
+    await watchOperation({
+      client: new Client(() => "tok", undefined, fetcher as unknown as typeof fetch),
+      operation: "/api/workspaces/w1/operations/op1",
+      onUpdate: (o) => seen.push(o.status),
+      onMode: (m) => modes.push(m),
+      signal: new AbortController().signal,
+      fetcher: fetcher as unknown as typeof fetch,
+    });
+    expect(seen).toEqual(["deploying", "deployed"]);
+    expect(modes).toEqual(["stream", "stream"]);
+    expect(fetcher).toHaveBeenCalledTimes(2);
+  });
+
   it("polls when the stream is silent (a host that buffers it), until the operation ends", async () => {
     let polls = 0;
     const fetcher = vi.fn(async (url: string) => {

@@ -63,21 +63,27 @@ export interface WatchOptions {
 // watchOperation follows an operation until it ends or signal aborts: one
 // Server-Sent Events stream (the API's /events route), or polling every
 // pollEvery where the stream cannot come through.
+// A stream ends at the API's limit (the Functions host cuts an HTTP
+// invocation after a few minutes) with a reconnect event: a new stream
+// follows on.
 export async function watchOperation(o: WatchOptions): Promise<void> {
-  const streamed = await stream(o).catch((e: unknown) => {
-    if (o.signal.aborted) return "ended" as const;
-    if (e instanceof ApiError && e.status !== 0 && e.status < 500) {
-      o.onError?.(e);
-      return "ended" as const;
-    }
-    return "fallback" as const;
-  });
+  let streamed: "ended" | "fallback" | "reconnect" = "reconnect";
+  while (streamed === "reconnect" && !o.signal.aborted) {
+    streamed = await stream(o).catch((e: unknown) => {
+      if (o.signal.aborted) return "ended" as const;
+      if (e instanceof ApiError && e.status !== 0 && e.status < 500) {
+        o.onError?.(e);
+        return "ended" as const;
+      }
+      return "fallback" as const;
+    });
+  }
   if (streamed === "ended" || o.signal.aborted) return;
   o.onMode?.("poll");
   await poll(o);
 }
 
-async function stream(o: WatchOptions): Promise<"ended" | "fallback"> {
+async function stream(o: WatchOptions): Promise<"ended" | "fallback" | "reconnect"> {
   const fetcher = o.fetcher ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
   const ctl = new AbortController();
   let reader: ReadableStreamDefaultReader<string> | undefined;
@@ -121,6 +127,7 @@ async function stream(o: WatchOptions): Promise<"ended" | "fallback"> {
         clearTimeout(silent);
         if (ev.event === "operation") o.onUpdate(JSON.parse(ev.data) as Operation);
         else if (ev.event === "end") return "ended";
+        else if (ev.event === "reconnect") return "reconnect";
         else if (ev.event === "error") return "fallback";
       }
     }
