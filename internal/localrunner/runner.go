@@ -782,12 +782,13 @@ func (rc *runContext) start(s execStep, name, bin string, argv []string, dir str
 	}
 	// The process gets the write ends as files, so Wait returns when it
 	// exits rather than when every process holding the pipes does.
-	cmd := &exec.Cmd{
-		Path: bin, Args: append([]string{name}, argv...), Dir: dir, Env: env,
-		Stdout: stdoutW, Stderr: stderrW,
-		SysProcAttr: procgroup.Attr(),
-	}
-	startErr := cmd.Start()
+	cmd, startErr := startBusyTolerant(func() *exec.Cmd {
+		return &exec.Cmd{
+			Path: bin, Args: append([]string{name}, argv...), Dir: dir, Env: env,
+			Stdout: stdoutW, Stderr: stderrW,
+			SysProcAttr: procgroup.Attr(),
+		}
+	})
 	stdoutW.Close()
 	stderrW.Close()
 	if startErr != nil {
@@ -904,4 +905,24 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// startBusyTolerant starts the command newCmd makes, again while exec
+// answers ETXTBSY ("text file busy"). The bundle's scripts are copied into
+// the run's directory just before they run; a process forked meanwhile by
+// any goroutine of this program (another run, say) holds the copy's
+// descriptor open for writing until its own exec closes it, and exec of a
+// file open for writing fails. The window is that fork's, so it passes
+// quickly; cmd/go retries its test binaries the same way.
+func startBusyTolerant(newCmd func() *exec.Cmd) (*exec.Cmd, error) {
+	wait := time.Millisecond
+	for try := 1; ; try++ {
+		cmd := newCmd()
+		err := cmd.Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || try == 20 {
+			return cmd, err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
