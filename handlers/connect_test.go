@@ -158,21 +158,25 @@ func mintDevToken(t *testing.T, dir, roles string) string {
 	return tok
 }
 
-// waitLog waits until a JSON log line satisfies match, or fails after a
-// minute.
+// waitLog waits until a JSON log line satisfies match, looking again at
+// each write, or fails after a minute.
 func waitLog(t *testing.T, logs *syncBuffer, match func(map[string]any) bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
+	deadline := time.After(time.Minute)
+	for {
+		changed := logs.changed() // before reading: no write is missed
 		for _, l := range strings.Split(logs.String(), "\n") {
 			var line map[string]any
 			if json.Unmarshal([]byte(l), &line) == nil && match(line) {
 				return
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatal(errors.New("no such log line; logs:\n" + logs.String()))
+		}
 	}
-	t.Fatal(errors.New("no such log line; logs:\n" + logs.String()))
 }
 
 // A connection is retried with a growing wait until it opens; until then
