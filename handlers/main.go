@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,7 +58,17 @@ var version = "dev"
 // dev issuer's.
 var _ tre.Authenticator = (*auth.Validator)(nil)
 
+// gcPercent is the handler's GOGC unless the environment sets one. Its
+// live heap is a few MB, and Go's default (collect when the heap has grown
+// by 100%, at least 4 MB) collected about ten times per list of 10,000
+// resources; at 200 a list takes a third less time for 2 to 4 MB more
+// resident memory (docs/PERFORMANCE.md).
+const gcPercent = 200
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	stop()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tre-go/tre/internal/lifecycle"
@@ -34,10 +35,10 @@ func statusChangedEvent(r *tre.AirlockRequest, ch tre.AirlockChange) ([]byte, er
 }
 
 // roleKey is AzureTRE's snake_case name of a role in a notification.
-var camel = regexp.MustCompile(`([a-z])([A-Z])`)
+var camel = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([a-z])([A-Z])`) })
 
 func roleKey(r tre.Role) string {
-	return strings.ToLower(camel.ReplaceAllString(string(r), "${1}_${2}"))
+	return strings.ToLower(camel().ReplaceAllString(string(r), "${1}_${2}"))
 }
 
 // notificationEvent describes a change for notifiers: the request as it

@@ -55,6 +55,9 @@ type API struct {
 	Health []HealthCheck
 	// Metadata is served at /api/.metadata.
 	Metadata Metadata
+	// ListStreamPage is the store page an unpaged list is streamed by
+	// (DefaultListStreamPage if 0).
+	ListStreamPage int
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
 	// TriggerKey, when set, must be sent in the X-TRE-Trigger-Key header

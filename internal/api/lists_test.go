@@ -3,12 +3,15 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tre-go/tre/internal/api"
 	"github.com/tre-go/tre/internal/lifecycle"
 	"github.com/tre-go/tre/internal/registry"
 	"github.com/tre-go/tre/internal/tre"
@@ -122,4 +125,71 @@ func TestListsPageAndStream(t *testing.T) {
 		query = "?pageSize=1&continuation=" + url.QueryEscape(*page.Continuation)
 	}
 	require.Equal(t, []string{ids[2]}, minePaged, "pages leave out what the caller may not see")
+}
+
+// failingPages fails ListPage from the failAt-th call on.
+type failingPages struct {
+	api.Resources
+	calls, failAt int
+}
+
+func (f *failingPages) ListPage(ctx context.Context, ref lifecycle.Ref, opts lifecycle.ListOptions) (lifecycle.ResourcePage, error) {
+	f.calls++
+	if f.calls >= f.failAt {
+		return lifecycle.ResourcePage{}, tre.Errorf(tre.CodeUnavailable, "the store went away")
+	}
+	return f.Resources.ListPage(ctx, ref, opts)
+}
+
+// An unpaged list is read a page ahead of what is written: every resource
+// once, in order; a page that fails after the answer began cuts the
+// connection, so that the client cannot take a short list for a whole one.
+func TestUnpagedListReadsAheadAndIsCutShortOnFailure(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	ctx := context.Background()
+	_, err := e.reg.Register(ctx, registry.Kind{Type: tre.TypeWorkspace}, registry.Registration{Name: "ws", Version: "1.0.0", Current: true, JSONSchema: minimal("ws")}, adminUser)
+	require.NoError(t, err)
+	var ids []string
+	for range 8 {
+		r, op, err := e.svc.Create(ctx, lifecycle.CreateRequest{Type: tre.TypeWorkspace, TemplateName: "ws", User: adminUser,
+			Properties: map[string]any{"display_name": "x", "description": "y"}})
+		require.NoError(t, err)
+		e.complete(op)
+		ids = append(ids, r.ID)
+	}
+	admin := e.token("admin", "TREAdmin")
+	for _, page := range []int{1, 3, 8, 100} {
+		fake := &failingPages{Resources: e.svc, failAt: 1 << 30}
+		a := &api.API{Log: e.api.Log, Auth: e.api.Auth, Resources: fake, Registry: e.reg, ListStreamPage: page, Metadata: e.api.Metadata}
+		srv := httptest.NewServer(a.Handler())
+		req, _ := http.NewRequest("GET", srv.URL+"/api/workspaces", nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var got struct {
+			Workspaces []struct{ ID string } `json:"workspaces"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+		resp.Body.Close()
+		var gotIDs []string
+		for _, w := range got.Workspaces {
+			gotIDs = append(gotIDs, w.ID)
+		}
+		require.Equal(t, ids, gotIDs, "pages of %d", page)
+		require.Equal(t, (8+page-1)/page, fake.calls, "pages of %d: each read once (the store tells the last)", page)
+		srv.Close()
+	}
+
+	fake := &failingPages{Resources: e.svc, failAt: 2}
+	a := &api.API{Log: e.api.Log, Auth: e.api.Auth, Resources: fake, Registry: e.reg, ListStreamPage: 3, Metadata: e.api.Metadata}
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/api/workspaces", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the first page was written")
+	_, err = io.ReadAll(resp.Body)
+	require.Error(t, err, "the answer is cut, not ended as if whole")
 }

@@ -7,9 +7,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-var pathParam = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}`)
+var pathParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}`) })
 
 // OpenAPI builds the OpenAPI 3 document of the API from the route table:
 // every route, its path parameters, who may call it, its request body and
@@ -47,7 +48,7 @@ func (a *API) OpenAPI() map[string]any {
 // openAPIPath turns a net/http pattern into an OpenAPI path.
 func openAPIPath(pattern string) string {
 	p := strings.ReplaceAll(pattern, "{$}", "")
-	return pathParam.ReplaceAllString(p, "{$1}")
+	return pathParam().ReplaceAllString(p, "{$1}")
 }
 
 func operationDoc(rt Route) map[string]any {
@@ -57,7 +58,7 @@ func operationDoc(rt Route) map[string]any {
 		"responses":   responsesDoc(rt),
 	}
 	var params []any
-	for _, m := range pathParam.FindAllStringSubmatch(rt.Pattern, -1) {
+	for _, m := range pathParam().FindAllStringSubmatch(rt.Pattern, -1) {
 		schema := map[string]any{"type": "string"}
 		if strings.HasSuffix(m[1], "_id") {
 			schema["format"] = "uuid"

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -225,35 +227,37 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 			}
 		}
 		if !paged {
-			opts.PageSize = streamPageSize
+			opts.PageSize = cmp.Or(a.ListStreamPage, DefaultListStreamPage)
 		}
 		page, err := a.Resources.ListPage(r.Context(), ref, opts)
 		if err != nil {
 			return err
 		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
 		// Once an item is written the answer is 200: a later error can
 		// only cut it short (stream.fail).
 		out := newStream(w, f.plural)
-		out.upgrades = map[upgradesKey][]tre.AvailableUpgrade{}
 		for {
-			for _, l := range page.Resources {
-				if visible != nil && !visible[l.ID] {
-					continue
-				}
-				if f.owned && checkOwnership(f, r, l.Header()) != nil {
-					continue
-				}
-				if err := a.listItem(f, r, l, out); err != nil {
-					return out.fail(r, a, err)
-				}
+			// The store reads the next page while this one is written:
+			// on two cores the list takes the longer of the two, not
+			// their sum.
+			var next <-chan listedPage
+			if !paged && page.Continuation != "" {
+				opts.Continuation = page.Continuation
+				next = a.prefetch(ctx, ref, opts)
 			}
-			if paged || page.Continuation == "" {
-				break
-			}
-			opts.Continuation = page.Continuation
-			if page, err = a.Resources.ListPage(r.Context(), ref, opts); err != nil {
+			if err := a.listItems(f, r, page.Resources, visible, out); err != nil {
 				return out.fail(r, a, err)
 			}
+			if next == nil {
+				break
+			}
+			got := <-next
+			if got.err != nil {
+				return out.fail(r, a, got.err)
+			}
+			page = got.page
 		}
 		if paged {
 			out.end(page.Continuation)
@@ -262,6 +266,40 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 		}
 		return nil
 	}
+}
+
+// listItems adds the resources of a page the caller may see to a list
+// answer (visible, if not nil, names the workspaces they may see).
+func (a *API) listItems(f resourceFamily, r *http.Request, page []*lifecycle.Listed, visible map[string]bool, out *stream) error {
+	for _, l := range page {
+		if visible != nil && !visible[l.ID] {
+			continue
+		}
+		if f.owned && checkOwnership(f, r, l.Header()) != nil {
+			continue
+		}
+		if err := a.listItem(f, r, l, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listedPage is a page of a list read ahead, or why it could not be.
+type listedPage struct {
+	page lifecycle.ResourcePage
+	err  error
+}
+
+// prefetch reads a page of a list in the background; the channel gets
+// it. Cancelling ctx ends the read.
+func (a *API) prefetch(ctx context.Context, ref lifecycle.Ref, opts lifecycle.ListOptions) <-chan listedPage {
+	ch := make(chan listedPage, 1)
+	go func() {
+		page, err := a.Resources.ListPage(ctx, ref, opts)
+		ch <- listedPage{page, err}
+	}()
+	return ch
 }
 
 // listItem adds a resource to a list answer: resourceOf's answer, made
@@ -276,19 +314,20 @@ func (a *API) listItem(f resourceFamily, r *http.Request, l *lifecycle.Listed, o
 		if err != nil {
 			return err
 		}
-		out.item(restrictedOf(res, ups))
+		out.item(restrictedOf(res, ups.list))
 		return nil
 	}
 	props, err := a.scopedProperties(l)
 	if err != nil {
 		return err
 	}
-	out.raw(appendResource(out.scratch[:0], l, ups, props))
+	out.raw(appendResource(out.scratch[:0], l, ups.encoded, props))
 	return nil
 }
 
-// streamPageSize is the store page an unpaged list is streamed by.
-const streamPageSize = 500
+// DefaultListStreamPage is the store page an unpaged list is streamed by:
+// two are in memory at once (the one written, the next read).
+const DefaultListStreamPage = 250
 
 // listOptions reads the paging and filters of a list request; paged says
 // the caller asked for a page.

@@ -25,9 +25,9 @@ type stream struct {
 	// scratch is a buffer an item can be built in before raw.
 	scratch []byte
 	// upgrades remembers, for one answer, the available upgrades of each
-	// template version (with its parent service's, for user resources):
-	// the resources of a list share a few.
-	upgrades map[upgradesKey][]tre.AvailableUpgrade
+	// template version (with its parent service's, for user resources),
+	// and their encoding: the resources of a list share a few.
+	upgrades map[upgradesKey]knownUpgrades
 }
 
 type upgradesKey struct {
@@ -35,9 +35,14 @@ type upgradesKey struct {
 	name, version, parentSvc string
 }
 
-// availableUpgrades is Resources.AvailableUpgrades of a listed resource,
-// once per template version of the answer.
-func (s *stream) availableUpgrades(ctx context.Context, res Resources, l *lifecycle.Listed) ([]tre.AvailableUpgrade, error) {
+type knownUpgrades struct {
+	list    []tre.AvailableUpgrade
+	encoded json.RawMessage
+}
+
+// availableUpgrades is Resources.AvailableUpgrades of a listed resource
+// and its answer's encoding, once per template version of the answer.
+func (s *stream) availableUpgrades(ctx context.Context, res Resources, l *lifecycle.Listed) (knownUpgrades, error) {
 	key := upgradesKey{l.ResourceType, l.TemplateName, l.TemplateVersion, ""}
 	if l.ResourceType == tre.TypeUserResource {
 		key.parentSvc = l.ParentWorkspaceServiceID
@@ -45,11 +50,20 @@ func (s *stream) availableUpgrades(ctx context.Context, res Resources, l *lifecy
 	if ups, ok := s.upgrades[key]; ok {
 		return ups, nil
 	}
-	ups, err := res.AvailableUpgrades(ctx, l.Header())
-	if err == nil && s.upgrades != nil {
-		s.upgrades[key] = ups
+	list, err := res.AvailableUpgrades(ctx, l.Header())
+	if err != nil {
+		return knownUpgrades{}, err
 	}
-	return ups, err
+	enc, err := json.Marshal(upgradesOf(list))
+	if err != nil {
+		return knownUpgrades{}, err
+	}
+	ups := knownUpgrades{list: list, encoded: enc}
+	if s.upgrades == nil {
+		s.upgrades = map[upgradesKey]knownUpgrades{}
+	}
+	s.upgrades[key] = ups
+	return ups, nil
 }
 
 func newStream(w http.ResponseWriter, key string) *stream {

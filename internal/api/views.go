@@ -377,11 +377,18 @@ func manualRuleSetOf(m *egress.ManualRules) ManualRuleSet {
 // zero value, and an omitempty field with an empty value is left out, as
 // encoding/json does. TestListedAnswerIsResourceOf holds it equal to
 // resourceOf's answer.
-func appendResource(b []byte, l *lifecycle.Listed, ups []tre.AvailableUpgrade, props json.RawMessage) []byte {
+func appendResource(b []byte, l *lifecycle.Listed, ups, props json.RawMessage) []byte {
+	// The stored value of each answer field, found in one pass.
+	var stored [maxResourceFields]json.RawMessage
+	for _, m := range l.Members {
+		if i, ok := resourceFieldIndex[m.Name]; ok {
+			stored[i] = m.Value
+		}
+	}
 	b = append(b, '{')
 	first := true
-	for _, f := range resourceFields {
-		v, ok := listedField(f, l, ups, props)
+	for i, f := range resourceFields {
+		v, ok := listedField(f, l, stored[i], ups, props)
 		if !ok {
 			continue
 		}
@@ -396,21 +403,23 @@ func appendResource(b []byte, l *lifecycle.Listed, ups []tre.AvailableUpgrade, p
 }
 
 // listedField is the encoded value of answer field f for a listed
-// resource, and whether the answer has the field at all.
-func listedField(f answerField, l *lifecycle.Listed, ups []tre.AvailableUpgrade, props json.RawMessage) ([]byte, bool) {
+// resource whose stored value of it is stored (nil: none), and whether
+// the answer has the field at all.
+func listedField(f answerField, l *lifecycle.Listed, stored, ups, props json.RawMessage) ([]byte, bool) {
 	switch f.name {
 	case "_etag":
-		v, _ := json.Marshal(l.ETag)
-		return v, !emptyJSON(v)
+		return quoteJSON(l.ETag), l.ETag != ""
 	case "availableUpgrades":
-		v, _ := json.Marshal(upgradesOf(ups))
-		return v, true
+		if ups == nil {
+			return []byte(`[]`), true
+		}
+		return ups, true
 	case "properties":
 		if props != nil {
 			return props, true
 		}
 	}
-	if set, ok := typedFields[f.name]; ok {
+	if set := f.typed; set != nil {
 		// resourceOf sets these for some types only, even when empty.
 		if !slices.Contains(set.types, l.ResourceType) {
 			return nil, false
@@ -418,30 +427,31 @@ func listedField(f answerField, l *lifecycle.Listed, ups []tre.AvailableUpgrade,
 		if set.value != nil {
 			return set.value, true
 		}
-		if v := l.Member(f.name); v != nil {
-			return v, true
+		if stored != nil {
+			return stored, true
 		}
 		return []byte(`""`), true
 	}
-	v := l.Member(f.name)
-	if v == nil {
-		v = f.zero
+	if stored == nil {
+		stored = f.zero
 	}
-	return v, !(f.omitEmpty && emptyJSON(v))
+	return stored, !(f.omitEmpty && emptyJSON(stored))
 }
 
 // typedFields are the answer fields resourceOf sets by resource type:
 // for those types a fixed value, or the stored one ("" when none); absent
 // for the others.
-var typedFields = map[string]struct {
-	types []tre.ResourceType
-	value json.RawMessage
-}{
+var typedFields = map[string]*typedField{
 	"workspaceURL":             {types: []tre.ResourceType{tre.TypeWorkspace}, value: json.RawMessage(`""`)},
 	"workspaceId":              {types: []tre.ResourceType{tre.TypeWorkspaceService, tre.TypeUserResource}},
 	"parentWorkspaceServiceId": {types: []tre.ResourceType{tre.TypeUserResource}},
 	"ownerId":                  {types: []tre.ResourceType{tre.TypeUserResource}},
 	"azureStatus":              {types: []tre.ResourceType{tre.TypeUserResource}, value: json.RawMessage(`{}`)},
+}
+
+type typedField struct {
+	types []tre.ResourceType
+	value json.RawMessage
 }
 
 // answerField is a field of an answer type as encoding/json writes it.
@@ -450,12 +460,19 @@ type answerField struct {
 	key       []byte // "name":
 	omitEmpty bool
 	zero      json.RawMessage // the encoding of its zero value
+	typed     *typedField     // typedFields' entry, if any
 }
 
-var resourceFields = fieldsOf(reflect.TypeFor[Resource]())
+// resourceFields are Resource's fields; resourceFieldIndex gives the
+// index of each by name.
+var resourceFields, resourceFieldIndex = fieldsOf(reflect.TypeFor[Resource]())
 
-func fieldsOf(t reflect.Type) []answerField {
+// maxResourceFields bounds len(resourceFields) (a test checks it).
+const maxResourceFields = 32
+
+func fieldsOf(t reflect.Type) ([]answerField, map[string]int) {
 	var out []answerField
+	index := map[string]int{}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
@@ -467,9 +484,26 @@ func fieldsOf(t reflect.Type) []answerField {
 		}
 		key, _ := json.Marshal(name)
 		zero, _ := json.Marshal(reflect.Zero(sf.Type).Interface())
-		out = append(out, answerField{name: name, key: append(key, ':'), omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty"), zero: zero})
+		index[name] = len(out)
+		out = append(out, answerField{name: name, key: append(key, ':'), omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty"),
+			zero: zero, typed: typedFields[name]})
 	}
-	return out
+	return out, index
+}
+
+// quoteJSON is json.Marshal of a string, without reflection for the
+// plain ones (an etag is a UUID).
+func quoteJSON(s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			v, _ := json.Marshal(s)
+			return v
+		}
+	}
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // emptyJSON reports whether an encoded value is one omitempty leaves out.

@@ -61,7 +61,9 @@ func TestListedAnswerIsResourceOf(t *testing.T) {
 			for _, ups := range [][]tre.AvailableUpgrade{nil, {{Version: "1.1.0"}, {Version: "2.0.0", ForceUpdateRequired: true}}} {
 				want, err := json.Marshal(resourceOf(full, ups))
 				require.NoError(t, err)
-				got := appendResource(nil, l, ups, nil)
+				encoded, err := json.Marshal(upgradesOf(ups))
+				require.NoError(t, err)
+				got := appendResource(nil, l, encoded, nil)
 				require.True(t, json.Valid(got), "%s", got)
 				require.JSONEq(t, string(want), string(got), l.ID)
 				require.Equal(t, string(want), string(got), "%s: the same bytes, as encoding/json writes them", l.ID)
@@ -82,4 +84,18 @@ func TestListedAnswerIsResourceOf(t *testing.T) {
 		}
 	}
 	require.Equal(t, len(resources), seen, "every kind of resource was compared")
+}
+
+// appendResource keeps the stored value of each answer field in an array
+// of maxResourceFields.
+func TestResourceFieldsFitTheirArray(t *testing.T) {
+	require.LessOrEqual(t, len(resourceFields), maxResourceFields)
+	for name, i := range resourceFieldIndex {
+		require.Equal(t, name, resourceFields[i].name)
+	}
+	for name := range typedFields {
+		i, ok := resourceFieldIndex[name]
+		require.True(t, ok, "typed field %s is no field of Resource", name)
+		require.Same(t, typedFields[name], resourceFields[i].typed)
+	}
 }

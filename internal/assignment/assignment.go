@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -107,7 +108,7 @@ type WorkspaceUser struct {
 	Roles             []RoleInfo
 }
 
-var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
+var userIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`) })
 
 // RolesOf returns a user's roles in a workspace. Returns CodeInvalid for a
 // malformed workspace id, CodeNotFound if the workspace does not exist.
@@ -228,7 +229,7 @@ func (s *Service) Assign(ctx context.Context, workspaceID, roleID string, userID
 		return tre.FieldErrorf(tre.CodeInvalid, "user_ids", "user_ids lists %d users, more than %d at once: assign them in several requests", len(userIDs), MaxAssign)
 	}
 	for i, u := range userIDs {
-		if !userIDPattern.MatchString(u) {
+		if !userIDPattern().MatchString(u) {
 			return tre.FieldErrorf(tre.CodeInvalid, fmt.Sprintf("user_ids[%d]", i), "%q is not a user id (the oid of the user)", u)
 		}
 	}
@@ -253,7 +254,7 @@ func (s *Service) Unassign(ctx context.Context, workspaceID, userID, roleID stri
 	if err != nil {
 		return err
 	}
-	if !userIDPattern.MatchString(userID) {
+	if !userIDPattern().MatchString(userID) {
 		return tre.FieldErrorf(tre.CodeInvalid, "user_id", "%q is not a user id", userID)
 	}
 	ws, err := s.workspaces.Get(ctx, lifecycle.WorkspaceRef(workspaceID))

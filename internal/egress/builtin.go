@@ -40,6 +40,10 @@ func (s *Service) EnsureFirewallService(ctx context.Context, templates Templates
 	if s.firewall == nil {
 		return nil
 	}
+	id := FirewallServiceID(treID)
+	if _, err := s.store.Get(ctx, tre.Resources, id); err == nil {
+		return nil // every start after the first: one read
+	}
 	k := registry.Kind{Type: tre.TypeSharedService}
 	t, err := templates.Current(ctx, k, tre.FirewallTemplateName)
 	if tre.IsCode(err, tre.CodeNotFound) {
@@ -51,7 +55,6 @@ func (s *Service) EnsureFirewallService(ctx context.Context, templates Templates
 	if err != nil {
 		return fmt.Errorf("egress: firewall template: %w", err)
 	}
-	id := FirewallServiceID(treID)
 	r := &tre.Resource{
 		ID: id, TemplateName: tre.FirewallTemplateName, TemplateVersion: t.Version, IsEnabled: true,
 		ResourceType: tre.TypeSharedService, DeploymentStatus: tre.StatusDeployed,

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/tre"
@@ -25,7 +26,7 @@ type ManualRules struct {
 // SetETag records the document's version.
 func (m *ManualRules) SetETag(e string) { m.ETag = e }
 
-var manualName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$`)
+var manualName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$`) })
 
 // ManualRuleSets lists the admins' rule sets by name.
 func (s *Service) ManualRuleSets(ctx context.Context) ([]*ManualRules, error) {
@@ -39,7 +40,7 @@ func (s *Service) ManualRuleSets(ctx context.Context) ([]*ManualRules, error) {
 
 // ManualRuleSet returns one admin rule set. Returns CodeNotFound.
 func (s *Service) ManualRuleSet(ctx context.Context, name string) (*ManualRules, error) {
-	if !manualName.MatchString(name) {
+	if !manualName().MatchString(name) {
 		return nil, tre.Errorf(tre.CodeNotFound, "No manual rule set %q", name)
 	}
 	m, err := tre.GetAs[ManualRules](ctx, s.store, tre.FirewallRules, manualPrefix+name)
@@ -57,7 +58,7 @@ func (s *Service) PutManualRules(ctx context.Context, name string, rules firewal
 	if s.firewall == nil {
 		return nil, errOff()
 	}
-	if !manualName.MatchString(name) {
+	if !manualName().MatchString(name) {
 		return nil, tre.FieldErrorf(tre.CodeInvalid, "name", "a rule set name is 1 to 60 letters, digits, '-' or '_', starting with a letter or digit")
 	}
 	if strings.EqualFold(name, tre.FirewallTemplateName) {
@@ -90,7 +91,7 @@ func (s *Service) DeleteManualRules(ctx context.Context, name string, by tre.Use
 	if s.firewall == nil {
 		return errOff()
 	}
-	if !manualName.MatchString(name) {
+	if !manualName().MatchString(name) {
 		return tre.Errorf(tre.CodeNotFound, "No manual rule set %q", name)
 	}
 	err := s.store.Delete(ctx, tre.FirewallRules, manualPrefix+name, "")

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -76,7 +77,7 @@ const (
 	KindApplication RuleKind = "application"
 )
 
-var groupPrefix = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var groupPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
 
 // Validate reports every problem of c (after defaults) at once.
 // Returns CodeInvalid.
@@ -85,7 +86,7 @@ func (c Config) Validate() error {
 	var v validator
 	longest := c.GroupName(tre.RuleOwnerManual, KindApplication)
 	switch {
-	case !groupPrefix.MatchString(c.GroupPrefix):
+	case !groupPrefix().MatchString(c.GroupPrefix):
 		v.add("GroupPrefix", "%q must start with a letter or digit and contain only letters, digits, '_', '.' and '-'", c.GroupPrefix)
 	case len(longest) > tre.MaxRuleNameLength:
 		v.add("GroupPrefix", "%q is too long: group name %q exceeds %d characters", c.GroupPrefix, longest, tre.MaxRuleNameLength)
@@ -358,7 +359,7 @@ func sortOwnerErrors(errs []OwnerError) {
 	})
 }
 
-var plainOwnerID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+var plainOwnerID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`) })
 
 // CollectionName derives the Azure name of an owner's collection, unique
 // across owners within a group: "<owner id>.<collection name>" when that is
@@ -371,7 +372,7 @@ var plainOwnerID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 // owner's derived name.
 func CollectionName(ownerID, collection string) string {
 	plain := ownerID + "." + collection
-	if plainOwnerID.MatchString(ownerID) && tre.CheckRuleName(collection, 1) == "" && len(plain) <= tre.MaxRuleNameLength {
+	if plainOwnerID().MatchString(ownerID) && tre.CheckRuleName(collection, 1) == "" && len(plain) <= tre.MaxRuleNameLength {
 		return plain
 	}
 	sum := sha256.Sum256([]byte(ownerID + "\x00" + collection))
@@ -444,7 +445,7 @@ func resolveCoreIPGroups(o Owned, coreGroup string) (Owned, error) {
 	var missing []string
 	resolve := func(field string, names []string, ids *[]string) {
 		for _, n := range names {
-			if coreGroup == "" || !ipGroupName.MatchString(n) {
+			if coreGroup == "" || !ipGroupName().MatchString(n) {
 				missing = append(missing, field+" "+strconv.Quote(n))
 				continue
 			}
@@ -476,4 +477,4 @@ func resolveCoreIPGroups(o Owned, coreGroup string) (Owned, error) {
 }
 
 // ipGroupName is what Azure accepts as an IP group's name.
-var ipGroupName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,78}[A-Za-z0-9_]?$`)
+var ipGroupName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,78}[A-Za-z0-9_]?$`) })

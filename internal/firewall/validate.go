@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -30,11 +31,13 @@ var (
 )
 
 var (
-	port       = regexp.MustCompile(`^[1-9][0-9]{0,4}$`)
-	portRange  = regexp.MustCompile(`^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$`)
-	serviceTag = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*$`)
-	ipGroupID  = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/ipGroups/[^/]+$`)
-	dnsLabel   = regexp.MustCompile(`^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
+	port       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[1-9][0-9]{0,4}$`) })
+	portRange  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([1-9][0-9]{0,4})-([1-9][0-9]{0,4})$`) })
+	serviceTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*$`) })
+	ipGroupID  = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/ipGroups/[^/]+$`)
+	})
+	dnsLabel = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`) })
 )
 
 // Validate checks a rule set the way Azure Firewall would, and stricter
@@ -139,7 +142,7 @@ func (v *validator) applicationRule(field string, r tre.ApplicationRule, seen ma
 		if !slices.Contains(applicationProtocols, p.Type) {
 			v.add(field, "protocols[%d].type %q must be one of %s", k, p.Type, strings.Join(applicationProtocols, ", "))
 		}
-		if n, err := strconv.Atoi(p.Port); err != nil || !port.MatchString(p.Port) || n > MaxApplicationPort {
+		if n, err := strconv.Atoi(p.Port); err != nil || !port().MatchString(p.Port) || n > MaxApplicationPort {
 			v.add(field, "protocols[%d].port %q is not a port from 1 to %d", k, p.Port, MaxApplicationPort)
 		}
 	}
@@ -172,7 +175,7 @@ func (v *validator) networkRule(field string, r tre.NetworkRule, seen map[string
 		v.add(field, "destination_addresses, destination_ip_group_ids or destination_fqdns is required")
 	}
 	for k, a := range r.DestinationAddresses {
-		if !isAddress(a) && !serviceTag.MatchString(a) {
+		if !isAddress(a) && !serviceTag().MatchString(a) {
 			v.add(field, "destination_addresses[%d] %q is not an IP address, CIDR, IP range, service tag or *", k, a)
 		}
 	}
@@ -216,7 +219,7 @@ func (v *validator) sources(field string, addresses, ipGroups []string) {
 
 func (v *validator) ipGroups(field, list string, ids []string) {
 	for k, id := range ids {
-		if !ipGroupID.MatchString(id) {
+		if !ipGroupID().MatchString(id) {
 			v.add(field, "%s[%d] %q is not an IP group resource id (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/ipGroups/…)", list, k, id)
 		}
 	}
@@ -250,11 +253,11 @@ func isPortOrRange(s string) bool {
 	if s == "*" {
 		return true
 	}
-	if port.MatchString(s) {
+	if port().MatchString(s) {
 		n, _ := strconv.Atoi(s)
 		return n <= 65535
 	}
-	m := portRange.FindStringSubmatch(s)
+	m := portRange().FindStringSubmatch(s)
 	if m == nil {
 		return false
 	}
@@ -301,7 +304,7 @@ func checkFQDN(f string, wildcard bool) string {
 		if label == "" {
 			return "is not an FQDN: it has an empty label"
 		}
-		if !dnsLabel.MatchString(label) {
+		if !dnsLabel().MatchString(label) {
 			return fmt.Sprintf("is not an FQDN: label %q must have 1 to 63 letters, digits, '-' or '_' and not start or end with '-'", label)
 		}
 	}

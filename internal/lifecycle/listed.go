@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,10 +73,22 @@ func listedOf(d tre.Document) (*Listed, error) {
 		var dst *string
 		switch name {
 		case "id":
+			if string(value) == `"`+d.ID+`"` {
+				l.ID = d.ID // the store's copy: no second one
+				return nil
+			}
 			dst = &l.ID
 		case "resourceType":
+			if t, ok := knownTypes[string(value)]; ok {
+				l.ResourceType = t
+				return nil
+			}
 			dst = (*string)(&l.ResourceType)
 		case "deploymentStatus":
+			if st, ok := knownStatuses[string(value)]; ok {
+				l.DeploymentStatus = st
+				return nil
+			}
 			dst = (*string)(&l.DeploymentStatus)
 		case "templateName":
 			dst = &l.TemplateName
@@ -96,6 +109,23 @@ func listedOf(d tre.Document) (*Listed, error) {
 		return nil, fmt.Errorf("lifecycle: resource %s: %w", d.ID, err)
 	}
 	return l, nil
+}
+
+// knownTypes and knownStatuses map encoded values most resources have
+// (every type; the statuses a resource rests in) to their constants: a
+// list of 10,000 resources does not allocate them 10,000 times. Others are
+// decoded as usual.
+var knownTypes, knownStatuses = encodedValues(tre.TypeWorkspace, tre.TypeWorkspaceService, tre.TypeUserResource, tre.TypeSharedService),
+	encodedValues(tre.StatusDeployed, tre.StatusUpdated, tre.StatusActionSucceeded, tre.StatusDeploymentFailed,
+		tre.StatusUpdatingFailed, tre.StatusActionFailed, tre.StatusDeletingFailed, tre.StatusDeleted)
+
+func encodedValues[T ~string](vs ...T) map[string]T {
+	out := make(map[string]T, len(vs))
+	for _, v := range vs {
+		b, _ := json.Marshal(v)
+		out[string(b)] = v
+	}
+	return out
 }
 
 // decodeString decodes a JSON string (null leaves dst empty), without
@@ -129,17 +159,35 @@ var errNotObject = errors.New("not a JSON object")
 // HasMember reports whether the encoded object obj has a top-level member
 // name (false for what is not an object).
 func HasMember(obj []byte, name string) bool {
-	return eachMember(obj, func(n string, _ []byte) error {
-		if n == name {
+	return eachRawMember(obj, func(quoted, _ []byte) error {
+		if len(quoted) == len(name)+2 && string(quoted[1:len(quoted)-1]) == name {
 			return errFound
 		}
-		return nil
+		if bytes.IndexByte(quoted, '\\') < 0 {
+			return nil // no escape: spelt otherwise, it is another name
+		}
+		n, err := memberName(quoted)
+		if err == nil && n == name {
+			return errFound
+		}
+		return err
 	}) == errFound
 }
 
 var errFound = errors.New("lifecycle: member found")
 
 func eachMember(doc []byte, fn func(name string, value []byte) error) error {
+	return eachRawMember(doc, func(quoted, value []byte) error {
+		name, err := memberName(quoted)
+		if err != nil {
+			return err
+		}
+		return fn(name, value)
+	})
+}
+
+// eachRawMember is eachMember with each name as encoded, quotes included.
+func eachRawMember(doc []byte, fn func(quoted, value []byte) error) error {
 	i := skipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
 		return errNotObject
@@ -156,10 +204,7 @@ func eachMember(doc []byte, fn func(name string, value []byte) error) error {
 		if err != nil {
 			return err
 		}
-		name, err := memberName(doc[i:end])
-		if err != nil {
-			return err
-		}
+		quoted := doc[i:end]
 		i = skipSpace(doc, end)
 		if i >= len(doc) || doc[i] != ':' {
 			return errNotObject
@@ -169,7 +214,7 @@ func eachMember(doc []byte, fn func(name string, value []byte) error) error {
 		if err != nil {
 			return err
 		}
-		if err := fn(name, doc[start:end]); err != nil {
+		if err := fn(quoted, doc[start:end]); err != nil {
 			return err
 		}
 		i = skipSpace(doc, end)
@@ -216,6 +261,10 @@ func memberName(quoted []byte) (string, error) {
 		return "parentWorkspaceServiceId", nil
 	case `"ownerId"`:
 		return "ownerId", nil
+	case `"lastOperationId"`:
+		return "lastOperationId", nil
+	case `"history"`:
+		return "history", nil
 	}
 	var name string
 	err := decodeString(quoted, &name)
@@ -259,15 +308,23 @@ func delimiter(c byte) bool {
 	return false
 }
 
-// skipString returns the end of the string that starts at i.
+// skipString returns the end of the string that starts at i: the first
+// quote after it that an odd number of backslashes does not escape.
 func skipString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, nil
+	for j := i + 1; j < len(b); {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			break
 		}
+		q := j + k
+		escapes := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return q + 1, nil
+		}
+		j = q + 1
 	}
 	return 0, errNotObject
 }

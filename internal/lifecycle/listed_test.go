@@ -42,3 +42,43 @@ func TestEachMember(t *testing.T) {
 	require.Equal(t, "e", full.ETag)
 	require.Equal(t, map[string]any{"x": 1.0}, full.Properties)
 }
+
+// HasMember finds top-level members only, however the name is spelt.
+func TestHasMember(t *testing.T) {
+	for doc, want := range map[string]bool{
+		`{"scope_id":"x"}`:              true,
+		`{"a":1,"scope_id":null}`:       true,
+		`{"scope\u005fid":1}`:           true,
+		`{"a":{"scope_id":1}}`:          false,
+		`{"a":"\"scope_id\":1"}`:        false,
+		`{"scope_idx":1,"xscope_id":2}`: false,
+		`{}`:                            false,
+		`[]`:                            false,
+		`{"a\"":1}`:                     false,
+	} {
+		require.Equal(t, want, HasMember([]byte(doc), "scope_id"), doc)
+	}
+}
+
+func TestSkipString(t *testing.T) {
+	for in, end := range map[string]int{
+		`"" `:         2,
+		`"ab",`:       4,
+		`"a\"b" `:     6,
+		`"a\\" `:      5,
+		`"a\\\"b" `:   8,
+		`"\\\\",`:     6,
+		`"\u0022x"`:   9,
+		`"unfinished`: -1,
+		`"a\"`:        -1,
+		`"a\\\"`:      -1,
+	} {
+		got, err := skipString([]byte(in), 0)
+		if end < 0 {
+			require.Error(t, err, in)
+			continue
+		}
+		require.NoError(t, err, in)
+		require.Equal(t, end, got, in)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -163,12 +164,14 @@ func WorkspaceRef(id string) Ref { return Ref{Type: tre.TypeWorkspace, ID: id} }
 // Path is the ref's resource path.
 func (r Ref) Path() string { return tre.ResourcePath(r.Type, r.WorkspaceID, r.ServiceID, r.ID) }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var uuidPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+})
 
 // CheckID validates an id from a path: ids are UUIDs, and a malformed one
 // is a 400 naming the parameter, never a lookup. Returns CodeInvalid.
 func CheckID(param, id string) error {
-	if !uuidPattern.MatchString(id) {
+	if !uuidPattern().MatchString(id) {
 		return tre.FieldErrorf(tre.CodeInvalid, param, "%s must be a UUID, not %q", param, id)
 	}
 	return nil
@@ -325,13 +328,22 @@ func (s *Service) ListPage(ctx context.Context, ref Ref, opts ListOptions) (Reso
 		}
 		return ResourcePage{}, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
 	}
-	out := ResourcePage{Resources: make([]*Listed, 0, len(page.Documents)), Continuation: page.Next}
-	for _, d := range page.Documents {
+	resources, err := listedAll(page.Documents)
+	if err != nil {
+		return ResourcePage{}, err
+	}
+	return ResourcePage{Resources: resources, Continuation: page.Next}, nil
+}
+
+// listedAll splits each document with listedOf.
+func listedAll(docs []tre.Document) ([]*Listed, error) {
+	out := make([]*Listed, len(docs))
+	for i, d := range docs {
 		l, err := listedOf(d)
 		if err != nil {
-			return ResourcePage{}, err
+			return nil, err
 		}
-		out.Resources = append(out.Resources, l)
+		out[i] = l
 	}
 	return out, nil
 }

@@ -143,13 +143,15 @@ func (c *capped) Write(p []byte) (int, error) {
 
 // ansi matches terminal escape sequences: CSI (colours, cursor moves), OSC
 // (titles, links) and two-character escapes.
-var ansi = regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]`)
+var ansi = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]`)
+})
 
 // stripANSI removes escape sequences, and keeps of each line only what
 // follows its last carriage return (what a terminal would show of a
 // progress line).
 func stripANSI(s string) string {
-	s = ansi.ReplaceAllString(s, "")
+	s = ansi().ReplaceAllString(s, "")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // stepOutputs extracts an exec step's outputs as text: a file's contents,
@@ -74,7 +75,9 @@ func (rc *runContext) stepOutputs(s execStep, stdout []byte, stdoutTruncated boo
 // (echo value > file), which are never part of the value.
 func trimNewlines(s string) string { return strings.TrimRight(s, "\r\n") }
 
-var pathSegment = regexp.MustCompile(`^(?:\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\])`)
+var pathSegment = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\])`)
+})
 
 // jsonPath follows a simple JSON path ($.a.b[0]['c']) into doc. Wildcards,
 // filters and recursive descent are not supported.
@@ -85,7 +88,7 @@ func jsonPath(doc any, path string) (any, error) {
 	}
 	cur := doc
 	for rest != "" {
-		m := pathSegment.FindStringSubmatch(rest)
+		m := pathSegment().FindStringSubmatch(rest)
 		if m == nil {
 			return nil, fmt.Errorf("the local runner supports only simple paths like $.a.b[0]['c'], not %q", rest)
 		}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tre-go/tre/internal/bundle"
 	"github.com/tre-go/tre/internal/tre"
@@ -24,7 +25,7 @@ type resolvedParam struct {
 // replace them.
 var reservedEnv = map[string]bool{"PATH": true, "HOME": true, envStateDir: true}
 
-var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // resolveParams finds the value of every parameter that applies to action,
 // with the lookup of the porter runner (bundle.Sources: AzureTRE's order),
@@ -51,7 +52,7 @@ func resolveParams(m *bundle.Manifest, action string, job tre.Job, sources bundl
 			return nil, fmt.Errorf("localrunner: bundle %s %s: parameter %s: %w", m.Name, m.Version, p.Name, err)
 		}
 		if env := p.EnvName(); env != "" {
-			if !envNamePattern.MatchString(env) || reservedEnv[env] || strings.HasPrefix(env, "CNAB_") {
+			if !envNamePattern().MatchString(env) || reservedEnv[env] || strings.HasPrefix(env, "CNAB_") {
 				return nil, fmt.Errorf("localrunner: bundle %s %s: parameter %s: %s cannot be used as its environment variable",
 					m.Name, m.Version, p.Name, env)
 			}

@@ -205,16 +205,16 @@ func (e *StepError) Error() string {
 }
 
 var (
-	installationPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	actionPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	installationPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`) })
+	actionPattern       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 )
 
 func checkJob(job tre.Job) error {
 	var problems []string
-	if !installationPattern.MatchString(job.Installation) {
+	if !installationPattern().MatchString(job.Installation) {
 		problems = append(problems, fmt.Sprintf("installation %q must be 1 to 128 letters, digits, '.', '_' or '-'", job.Installation))
 	}
-	if !actionPattern.MatchString(job.Action) {
+	if !actionPattern().MatchString(job.Action) {
 		problems = append(problems, fmt.Sprintf("action %q must be letters, digits, '.', '_' or '-'", job.Action))
 	}
 	if job.Bundle == "" || job.Version == "" {
@@ -695,7 +695,7 @@ func (rc *runContext) stepDir(s execStep) (string, error) {
 func (rc *runContext) stepEnv(s execStep) ([]string, error) {
 	env := slices.Clone(rc.env)
 	for _, k := range sortedKeys(s.Envs) {
-		if !envNamePattern.MatchString(k) || reservedEnv[k] || strings.HasPrefix(k, "CNAB_") {
+		if !envNamePattern().MatchString(k) || reservedEnv[k] || strings.HasPrefix(k, "CNAB_") {
 			return nil, fmt.Errorf("envs: %s cannot be set by a step", k)
 		}
 		v, err := rc.tmpl.expand(s.Envs[k])

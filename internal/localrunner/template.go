@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // templateContext holds what ${ bundle.… } expressions refer to.
@@ -20,14 +21,14 @@ type templateContext struct {
 	outputs map[string]string
 }
 
-var expression = regexp.MustCompile(`\$\{\s*([^{}]*?)\s*\}`)
+var expression = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{\s*([^{}]*?)\s*\}`) })
 
 // expand renders Porter's ${ bundle.… } expressions in s. An expression it
 // does not know is an error that names it (never a value).
 func (c *templateContext) expand(s string) (string, error) {
 	var firstErr error
-	out := expression.ReplaceAllStringFunc(s, func(m string) string {
-		expr := strings.TrimSpace(expression.FindStringSubmatch(m)[1])
+	out := expression().ReplaceAllStringFunc(s, func(m string) string {
+		expr := strings.TrimSpace(expression().FindStringSubmatch(m)[1])
 		v, err := c.lookup(expr)
 		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("${ %s }: %w", expr, err)

@@ -88,7 +88,7 @@ func Find() (node, npm string, err error) {
 	return f.node, f.npm, f.err
 }
 
-var versionRE = regexp.MustCompile(`^v(\d+)\.`)
+var versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v(\d+)\.`) })
 
 func find() found {
 	node, err := exec.LookPath("node")
@@ -103,7 +103,7 @@ func find() found {
 	if err != nil {
 		return found{err: fmt.Errorf("nodetest: %s --version: %w", node, err)}
 	}
-	m := versionRE.FindSubmatch(out)
+	m := versionRE().FindSubmatch(out)
 	if m == nil {
 		return found{err: fmt.Errorf("nodetest: %s --version: unexpected output %q", node, out)}
 	}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tre-go/tre/internal/tre"
 )
@@ -29,7 +30,7 @@ type Source struct {
 	GrandParent map[string]any
 }
 
-var token = regexp.MustCompile(`\{\{\s*resource\.([^{}]*?)\s*\}\}`)
+var token = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{\{\s*resource\.([^{}]*?)\s*\}\}`) })
 
 // Value substitutes every {{ resource.<path> }} in v: strings are
 // substituted, objects and arrays recursively. A string that is exactly one
@@ -67,7 +68,7 @@ func Value(v any, src Source) (any, error) {
 }
 
 func substituteString(s string, src Source) (any, error) {
-	matches := token.FindAllStringSubmatchIndex(s, -1)
+	matches := token().FindAllStringSubmatchIndex(s, -1)
 	if len(matches) == 0 {
 		return s, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -217,7 +218,9 @@ func (t *tailBuffer) truncated() bool {
 
 // ansiEscape matches terminal escape sequences: CSI (colours, cursor),
 // OSC (titles, links) and the two-byte ones.
-var ansiEscape = regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])`)
+var ansiEscape = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])`)
+})
 
 // clean turns raw output into one line of text: escape sequences removed,
 // control characters and runs of whitespace made one space. When the
@@ -225,7 +228,7 @@ var ansiEscape = regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?
 // word is dropped.
 func clean(raw []byte, truncated bool) string {
 	s := strings.ToValidUTF8(string(raw), "\uFFFD")
-	s = ansiEscape.ReplaceAllString(s, "")
+	s = ansiEscape().ReplaceAllString(s, "")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '

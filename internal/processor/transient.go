@@ -3,17 +3,20 @@ package processor
 import (
 	"math/rand/v2"
 	"regexp"
+	"sync"
 	"time"
 )
 
-var transientPattern = regexp.MustCompile(`(?i)(\b429\b|too ?many ?requests|AnotherOperationInProgress|RetryableError|i/o timeout|TLS handshake timeout|connection reset by peer|connection refused|temporarily unavailable|ServerBusy|Retry-After)`)
+var transientPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(\b429\b|too ?many ?requests|AnotherOperationInProgress|RetryableError|i/o timeout|TLS handshake timeout|connection reset by peer|connection refused|temporarily unavailable|ServerBusy|Retry-After)`)
+})
 
 // Transient reports whether a bundle error is one that running the bundle
 // again may clear: ARM throttling (429), a conflicting operation on the
 // same Azure resource, errors Azure marks retryable, network timeouts.
 // Anything else (Terraform validation errors, wrong parameters) fails at
 // once.
-func Transient(err error) bool { return err != nil && transientPattern.MatchString(err.Error()) }
+func Transient(err error) bool { return err != nil && transientPattern().MatchString(err.Error()) }
 
 // backoff is the wait before try n+1: TransientBackoff doubled per try,
 // capped, with up to 20% jitter so that agents hit by one throttling do not

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"sync"
 
 	"github.com/tre-go/tre/internal/firewall"
 	"github.com/tre-go/tre/internal/tre"
@@ -39,12 +40,12 @@ func parseEgress(raw any) (map[string]any, error) {
 	return m, nil
 }
 
-var wholeToken = regexp.MustCompile(`^\s*\{\{\s*resource\.[^{}]*\}\}\s*$`)
+var wholeToken = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*\{\{\s*resource\.[^{}]*\}\}\s*$`) })
 
 func tokensAsNull(v any) any {
 	switch t := v.(type) {
 	case string:
-		if wholeToken.MatchString(t) {
+		if wholeToken().MatchString(t) {
 			return nil
 		}
 		return t

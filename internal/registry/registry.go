@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -165,8 +166,8 @@ const (
 	msgVersionExists    = "A template with the same version, or a newer version already exists"
 )
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-var actionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`) })
+var actionPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // templateID is the id of one version's document: derived from what makes
 // it unique, so that two registrations of the same version race on one id
@@ -281,7 +282,7 @@ func checkRegistration(k Kind, reg Registration) error {
 			add(fmt.Sprintf("outputs[%d].name", i), "every bundle output needs a name")
 		}
 	}
-	if !namePattern.MatchString(reg.Name) {
+	if !namePattern().MatchString(reg.Name) {
 		add("name", "name must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	if _, err := tre.ParseVersion(reg.Version); err != nil {
@@ -294,7 +295,7 @@ func checkRegistration(k Kind, reg Registration) error {
 	for i, a := range reg.CustomActions {
 		f := fmt.Sprintf("customActions[%d].name", i)
 		switch {
-		case !actionPattern.MatchString(a.Name):
+		case !actionPattern().MatchString(a.Name):
 			add(f, "custom action name %q must be letters, digits, '.', '_' or '-'", a.Name)
 		case a.Name == tre.ActionInstall || a.Name == tre.ActionUpgrade || a.Name == tre.ActionUninstall:
 			add(f, "%q is a built-in action, not a custom one", a.Name)

@@ -45,7 +45,7 @@ const FileName = "tre.db"
 
 // readers is the size of the read pool: reads of API requests, of the
 // queue's pollers and of the sweeps run beside the one writer.
-const readers = 4
+const readers = 2
 
 // DB is an open SQLite database file shared by the adapters.
 type DB struct {
@@ -57,6 +57,7 @@ type DB struct {
 	closing  sync.Once
 	closed   chan struct{}
 	closeErr error
+	warm     sync.WaitGroup // the first reader's opening
 }
 
 // writer is the one writing connection, held by one transaction at a
@@ -102,7 +103,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	// The readers open after the writer made the file WAL.
 	// A reader's page cache is 1 MB (SQLite's default is 2 MB): four of
 	// them are resident memory, and the OS caches the file anyway.
-	r, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)", "cache_size(-1024)"))
+	r, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)", "cache_size(-256)"))
 	if err != nil {
 		d.w.close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -110,6 +111,15 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	d.r = r
+	// A reader's first query opens its connection and reads the schema
+	// (a few ms): the first is opened now, while the caller goes on
+	// starting up, rather than in the first request's path.
+	d.warm.Add(1)
+	go func() {
+		defer d.warm.Done()
+		var n int
+		_ = r.QueryRowContext(context.WithoutCancel(ctx), `SELECT count(*) FROM sqlite_master WHERE 0`).Scan(&n)
+	}()
 	return d, nil
 }
 
@@ -150,6 +160,7 @@ func (d *DB) Path() string { return d.path }
 // Writes after it fail; closing again does nothing.
 func (d *DB) Close() error {
 	d.closing.Do(func() {
+		d.warm.Wait()
 		<-d.w.turn
 		close(d.closed)
 		d.rstmts.close()
@@ -381,6 +392,10 @@ var migrations = []string{
 	`CREATE INDEX IF NOT EXISTS documents_resource_type ON documents(collection, json_extract(data, '$.resourceType'))`,
 	`CREATE INDEX IF NOT EXISTS documents_resource_id ON documents(collection, json_extract(data, '$.resourceId'))`,
 	`CREATE INDEX IF NOT EXISTS documents_workspace_id ON documents(collection, json_extract(data, '$.workspaceId'))`,
+	// Lists of active resources of a type (store.go, liveTerm).
+	`CREATE INDEX IF NOT EXISTS documents_live_type ON documents(collection, json_extract(data, '$.resourceType')) WHERE ` + liveTerm,
+	// Each collection's rowids in a range of their own (ranges.go).
+	renumberDocuments(),
 	// The queue (queue.go). Times are Unix milliseconds. A message is locked
 	// while lock_token is set; delivery_count counts deliveries made.
 	`CREATE TABLE IF NOT EXISTS queue_messages (

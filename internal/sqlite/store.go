@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -105,8 +106,8 @@ func (s docs) create(ctx context.Context, c tre.Collection, doc tre.Document) (t
 		return tre.Document{}, err
 	}
 	etag := newETag()
-	_, err = s.x.exec(ctx, `INSERT INTO documents (collection, id, etag, data) VALUES (?, ?, ?, ?)`,
-		string(c), doc.ID, etag, string(data))
+	first := rangeOf(c)
+	_, err = s.x.exec(ctx, insertDocument, first, first+rangeSize, string(c), doc.ID, etag, string(data))
 	if err != nil {
 		if isUniqueViolation(err) {
 			return tre.Document{}, tre.Errorf(tre.CodeConflict, "%s %s already exists", c, doc.ID)
@@ -120,8 +121,7 @@ func (s docs) get(ctx context.Context, c tre.Collection, id string) (tre.Documen
 	if err := tre.CheckCollection(c, true); err != nil {
 		return tre.Document{}, err
 	}
-	var etag string
-	var data []byte
+	var etag, data string
 	err := s.x.scan(ctx, `SELECT etag, data FROM documents WHERE collection = ? AND id = ?`, []any{string(c), id}, &etag, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tre.Document{}, tre.Errorf(tre.CodeNotFound, "%s %s not found", c, id)
@@ -129,7 +129,15 @@ func (s docs) get(ctx context.Context, c tre.Collection, id string) (tre.Documen
 	if err != nil {
 		return tre.Document{}, unavailable(fmt.Errorf("sqlite: get %s/%s: %w", c, id, err))
 	}
-	return tre.Document{ID: id, ETag: etag, Data: data}, nil
+	return tre.Document{ID: id, ETag: etag, Data: readOnly(data)}, nil
+}
+
+// readOnly is the bytes of data without a copy. The driver hands a TEXT
+// column over as a new string, and database/sql would copy it again into
+// a []byte: half of what reading a document allocated. tre.Document says
+// its Data is read-only, which makes sharing the string's bytes safe.
+func readOnly(data string) []byte {
+	return unsafe.Slice(unsafe.StringData(data), len(data))
 }
 
 func (s docs) replace(ctx context.Context, c tre.Collection, doc tre.Document) (tre.Document, error) {
@@ -189,11 +197,17 @@ func where(c tre.Collection, q tre.Query, after int64) (string, []any, error) {
 	var sb strings.Builder
 	args := []any{string(c)}
 	sb.WriteString(`SELECT rowid, id, etag, data FROM documents WHERE collection = ?`)
+	typed := hasTypeCond(q.Where)
 	for _, cond := range q.Where {
 		if err := cond.Validate(); err != nil {
 			return "", nil, err
 		}
 		clause, cargs := condSQL(cond)
+		if typed && isLive(cond) {
+			// documents_live_type holds exactly the resources this
+			// term passes: with it the term costs nothing per row.
+			clause, cargs = liveTerm, nil
+		}
 		sb.WriteString(" AND ")
 		sb.WriteString(clause)
 		args = append(args, cargs...)
@@ -215,7 +229,7 @@ func (s docs) query(ctx context.Context, c tre.Collection, q tre.Query) ([]tre.D
 		stmt += ` LIMIT ?`
 		args = append(args, q.Limit)
 	}
-	out, _, err := s.rows(ctx, c, stmt, args)
+	out, _, err := s.rows(ctx, c, stmt, args, q.Limit)
 	return out, err
 }
 
@@ -238,7 +252,7 @@ func (s docs) queryPage(ctx context.Context, c tre.Collection, q tre.Query, size
 	// One more than asked says whether another page follows.
 	stmt += ` LIMIT ?`
 	args = append(args, size+1)
-	out, last, err := s.rows(ctx, c, stmt, args)
+	out, last, err := s.rows(ctx, c, stmt, args, size+1)
 	if err != nil {
 		return tre.Page{}, err
 	}
@@ -250,29 +264,53 @@ func (s docs) queryPage(ctx context.Context, c tre.Collection, q tre.Query, size
 	return page, nil
 }
 
-// rows runs a query of documents and returns them with their rowids.
-func (s docs) rows(ctx context.Context, c tre.Collection, stmt string, args []any) ([]tre.Document, []int64, error) {
+// rows runs a query of documents and returns them with their rowids;
+// capacity is how many are expected (the page size), 0 when unknown.
+func (s docs) rows(ctx context.Context, c tre.Collection, stmt string, args []any, capacity int) ([]tre.Document, []int64, error) {
 	rows, err := s.x.query(ctx, stmt, args...)
 	if err != nil {
 		return nil, nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
 	}
 	defer rows.Close()
-	var out []tre.Document
-	var rowids []int64
+	capacity = min(capacity, 1024)
+	out := make([]tre.Document, 0, capacity)
+	rowids := make([]int64, 0, capacity)
 	for rows.Next() {
 		var rowid int64
-		var id, etag string
-		var data []byte
+		var id, etag, data string
 		if err := rows.Scan(&rowid, &id, &etag, &data); err != nil {
 			return nil, nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
 		}
-		out = append(out, tre.Document{ID: id, ETag: etag, Data: data})
+		out = append(out, tre.Document{ID: id, ETag: etag, Data: readOnly(data)})
 		rowids = append(rowids, rowid)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, unavailable(fmt.Errorf("sqlite: query %s: %w", c, err))
 	}
 	return out, rowids, nil
+}
+
+// isLive tells the condition of every list of active resources, and
+// liveTerm its SQL when the query also names a resourceType: the WHERE of
+// the partial index documents_live_type, spelt as in the index (SQLite
+// uses a partial index only for a query with that very term, literal
+// included). It means what condSQL's form means: the field is missing or
+// is not the string "deleted".
+func isLive(c tre.Cond) bool {
+	v, ok := c.Value.(string)
+	return c.Path == "deploymentStatus" && c.Op == tre.OpNe && ok && v == string(tre.StatusDeleted)
+}
+
+const liveTerm = `json_extract(data, '$.deploymentStatus') IS NOT 'deleted'`
+
+// hasTypeCond reports whether a query names one resourceType.
+func hasTypeCond(where []tre.Cond) bool {
+	for _, c := range where {
+		if c.Path == "resourceType" && c.Op == tre.OpEq {
+			return true
+		}
+	}
+	return false
 }
 
 // condSQL turns a validated condition into a WHERE clause. Equality is typed

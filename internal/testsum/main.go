@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -122,13 +123,13 @@ func (s *summary) printPackage(status string, e event) {
 }
 
 // sourceLine is how the testing package prefixes t.Log and t.Skip lines.
-var sourceLine = regexp.MustCompile(`^\s+\S+\.go:\d+: (.*)$`)
+var sourceLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s+\S+\.go:\d+: (.*)$`) })
 
 // skipReason is the last message logged before the skip, usually the
 // argument of t.Skip.
 func skipReason(lines []string) string {
 	for i := len(lines) - 1; i >= 0; i-- {
-		if m := sourceLine.FindStringSubmatch(strings.TrimRight(lines[i], "\n")); m != nil {
+		if m := sourceLine().FindStringSubmatch(strings.TrimRight(lines[i], "\n")); m != nil {
 			return m[1]
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Firewall is the egress firewall port: it reads and writes the rule
@@ -39,7 +40,7 @@ type Firewall interface {
 // and rules: letters, digits, '_', '.', '-'; starting with a letter or digit
 // and ending with a letter, digit or '_'; at most 80 characters
 // (learn.microsoft.com/azure/firewall/rule-processing).
-var ruleName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$`)
+var ruleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$`) })
 
 // MaxRuleNameLength is Azure's limit on the names of rule collection
 // groups, rule collections and rules.
@@ -61,7 +62,7 @@ func CheckRuleName(name string, minLen int) string {
 		return "name is empty"
 	case len(name) < minLen || len(name) > MaxRuleNameLength:
 		return fmt.Sprintf("name %q must have %d to %d characters", name, minLen, MaxRuleNameLength)
-	case !ruleName.MatchString(name):
+	case !ruleName().MatchString(name):
 		return fmt.Sprintf("name %q may contain only letters, digits, '_', '.' and '-', and must start with a letter or digit and end with a letter, digit or '_'", name)
 	}
 	return ""

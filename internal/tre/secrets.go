@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Secrets is the port of the secret store that holds sensitive template
@@ -22,12 +23,12 @@ type Secrets interface {
 	Delete(ctx context.Context, name string) error
 }
 
-var secretName = regexp.MustCompile(`^[A-Za-z0-9-]{1,127}$`)
+var secretName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9-]{1,127}$`) })
 
 // CheckSecretName validates a secret name: 1 to 127 letters, digits and
 // dashes, which Key Vault also accepts. Returns CodeInvalid.
 func CheckSecretName(name string) error {
-	if !secretName.MatchString(name) {
+	if !secretName().MatchString(name) {
 		return Errorf(CodeInvalid, "secret name %q must be 1 to 127 letters, digits or dashes", name)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"sync"
 )
 
 // Store is the configuration store port: a document store with optimistic
@@ -133,6 +134,10 @@ type Document struct {
 	// ETag is the store's version tag: set by the store on every read and
 	// write, and the required current version when passed to Replace/Delete.
 	ETag string
+	// Data of a document a store returns is read-only: it may share
+	// memory with the store (the SQLite adapter's is the string its
+	// driver returned, not copied again). Decode it or copy it; never
+	// write into it.
 	Data json.RawMessage
 }
 
@@ -229,7 +234,7 @@ func scalar(v any) any {
 	return v
 }
 
-var pathSegment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var pathSegment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // Validate checks a condition before an adapter turns it into a query:
 // path segments are identifiers (so they can be spliced into SQL safely),
@@ -239,7 +244,7 @@ func (c Cond) Validate() error {
 		return Errorf(CodeInvalid, "query: empty path")
 	}
 	for _, seg := range splitPath(c.Path) {
-		if !pathSegment.MatchString(seg) {
+		if !pathSegment().MatchString(seg) {
 			return Errorf(CodeInvalid, "query: bad path %q", c.Path)
 		}
 	}

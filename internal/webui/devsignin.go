@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -61,7 +62,7 @@ type devTokenRequest struct {
 	Roles []string `json:"roles"`
 }
 
-var devUserName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+var devUserName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`) })
 
 func (d *DevSignIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := uuid.NewString()
@@ -112,7 +113,7 @@ func (d *DevSignIn) token(w http.ResponseWriter, r *http.Request) error {
 	if err := dec.Decode(&req); err != nil {
 		return tre.Errorf(tre.CodeInvalid, "The body must be {\"user\": NAME, \"roles\": [ROLE, ...]}: %s", err.Error())
 	}
-	if !devUserName.MatchString(req.User) {
+	if !devUserName().MatchString(req.User) {
 		return tre.FieldErrorf(tre.CodeInvalid, "user", "user must be 1 to 64 letters, digits or . _ @ - (starting with a letter or digit)")
 	}
 	roles := []string{}
@@ -145,7 +146,7 @@ func (d *DevSignIn) user(w http.ResponseWriter, r *http.Request, name string) er
 		w.Header().Set("Allow", "GET, HEAD")
 		return tre.Errorf(tre.CodeMethodNotAllowed, "Method %s is not allowed here; allowed: GET, HEAD", r.Method)
 	}
-	if !devUserName.MatchString(name) {
+	if !devUserName().MatchString(name) {
 		return tre.FieldErrorf(tre.CodeInvalid, "name", "a user name is 1 to 64 letters, digits or . _ @ - (starting with a letter or digit)")
 	}
 	writeJSON(w, http.StatusOK, DevUser{ID: d.UserID(name), Name: name})

@@ -40,6 +40,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -288,7 +289,7 @@ func (p *porter) run(args []string) int {
 }
 
 // templateRef is a ${...} reference of Porter's config file template.
-var templateRef = regexp.MustCompile(`\$\{\s*([^}]*?)\s*\}`)
+var templateRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{\s*([^}]*?)\s*\}`) })
 
 // home is porter's home, as porter finds it in its environment.
 func (p *porter) home() string {
@@ -308,7 +309,7 @@ func (p *porter) loadConfig() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	for _, m := range templateRef.FindAllStringSubmatch(string(b), -1) {
+	for _, m := range templateRef().FindAllStringSubmatch(string(b), -1) {
 		kind, name, _ := strings.Cut(m[1], ".")
 		switch kind {
 		case "env":

@@ -1,0 +1,131 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tre-go/tre/internal/tre"
+)
+
+func TestEveryCollectionHasItsOwnRange(t *testing.T) {
+	seen := map[int64]tre.Collection{}
+	for c := range tre.Collections {
+		n, ok := collectionRanges[c]
+		require.True(t, ok, "collection %s has no rowid range (ranges.go)", c)
+		require.Positive(t, n)
+		require.NotContains(t, seen, n, "%s and %s share range %d", c, seen[n], n)
+		seen[n] = c
+	}
+}
+
+func rowids(t *testing.T, db *DB, c tre.Collection) []int64 {
+	t.Helper()
+	rows, err := db.r.Query(`SELECT rowid FROM documents WHERE collection = ? ORDER BY rowid`, string(c))
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var n int64
+		require.NoError(t, rows.Scan(&n))
+		out = append(out, n)
+	}
+	return out
+}
+
+// Documents created alternately in two collections get rowids in their
+// collection's range, in creation order, so a list of one reads its pages
+// only; pages of a query still follow creation order.
+func TestDocumentsAreNumberedWithinTheirCollection(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenStore(ctx, t.TempDir())
+	require.NoError(t, err)
+	defer s.Close()
+	for i := range 3 {
+		for _, c := range []tre.Collection{tre.Resources, tre.Operations} {
+			_, err := s.Create(ctx, c, tre.Document{ID: fmt.Sprintf("%s-%d", c, i), Data: []byte(fmt.Sprintf(`{"id":"%s-%d","n":%d}`, c, i, i))})
+			require.NoError(t, err)
+		}
+	}
+	first := rangeOf(tre.Resources)
+	require.Equal(t, []int64{first + 1, first + 2, first + 3}, rowids(t, s.db, tre.Resources))
+	first = rangeOf(tre.Operations)
+	require.Equal(t, []int64{first + 1, first + 2, first + 3}, rowids(t, s.db, tre.Operations))
+
+	// Deleting the last reuses nothing out of order: the next follows the
+	// one before it.
+	require.NoError(t, s.Delete(ctx, tre.Operations, "Operations-2", ""))
+	_, err = s.Create(ctx, tre.Operations, tre.Document{ID: "Operations-3", Data: []byte(`{"id":"Operations-3"}`)})
+	require.NoError(t, err)
+	require.Equal(t, []int64{first + 1, first + 2, first + 3}, rowids(t, s.db, tre.Operations))
+
+	page, err := s.QueryPage(ctx, tre.Resources, tre.Query{}, 2, "")
+	require.NoError(t, err)
+	require.Equal(t, "Resources-0", page.Documents[0].ID)
+	page, err = s.QueryPage(ctx, tre.Resources, tre.Query{}, 2, page.Next)
+	require.NoError(t, err)
+	require.Len(t, page.Documents, 1)
+	require.Equal(t, "Resources-2", page.Documents[0].ID)
+}
+
+// A file written before the ranges has its documents moved into them when
+// opened, in their order, once.
+func TestOldFileIsRenumbered(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	require.NoError(t, err)
+	_, err = raw.Exec(`CREATE TABLE documents (collection TEXT NOT NULL, id TEXT NOT NULL, etag TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (collection, id))`)
+	require.NoError(t, err)
+	for i, c := range []tre.Collection{tre.Resources, tre.AuditRecords, tre.Resources, tre.AuditRecords, tre.Resources} {
+		_, err = raw.Exec(`INSERT INTO documents (collection, id, etag, data) VALUES (?, ?, 'e', ?)`, string(c), fmt.Sprint(i), fmt.Sprintf(`{"id":"%d"}`, i))
+		require.NoError(t, err)
+	}
+	require.NoError(t, raw.Close())
+
+	for range 2 { // the second open finds it done
+		db, err := Open(ctx, dir)
+		require.NoError(t, err)
+		r := rangeOf(tre.Resources)
+		require.Equal(t, []int64{r + 1, r + 3, r + 5}, rowids(t, db, tre.Resources))
+		a := rangeOf(tre.AuditRecords)
+		require.Equal(t, []int64{a + 2, a + 4}, rowids(t, db, tre.AuditRecords))
+		require.NoError(t, db.Close())
+	}
+}
+
+// A list of active resources of a type is served by the partial index
+// documents_live_type, which holds no deleted resource: its
+// deploymentStatus term is not evaluated per row. Without a type the term
+// stays condSQL's.
+func TestListOfActiveResourcesUsesThePartialIndex(t *testing.T) {
+	db, err := Open(context.Background(), t.TempDir())
+	require.NoError(t, err)
+	defer db.Close()
+	plan := func(q tre.Query) string {
+		stmt, args, err := where(tre.Resources, q, 7)
+		require.NoError(t, err)
+		rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+stmt, args...)
+		require.NoError(t, err)
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			out = append(out, detail)
+		}
+		return strings.Join(out, "; ")
+	}
+	live := tre.Ne("deploymentStatus", "deleted")
+	require.Contains(t, plan(tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace"), live}}), "USING INDEX documents_live_type")
+	require.NotContains(t, plan(tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace")}}), "documents_live_type")
+	stmt, _, err := where(tre.Resources, tre.Query{Where: []tre.Cond{live}}, 0)
+	require.NoError(t, err)
+	require.NotContains(t, stmt, liveTerm)
+}
