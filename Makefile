@@ -49,8 +49,10 @@ STRESS_COUNT ?= 20
 TOOL := $(GO) tool -modfile=tools/go.mod
 
 ## test: gofmt, vet, the fast tests (a summary line per package; skipped suites say why) and the UI's unit tests (with Node.js)
+# -vet=off: make vet ran every analyser just before; go test's own vet pass
+# would run part of them again (45 s of a fresh clone's 7 minutes).
 test: vet
-	$(GO) test -count=1 -json ./... | $(GO) run ./internal/testsum
+	$(GO) test -count=1 -vet=off -json ./... | $(GO) run ./internal/testsum
 	@scripts/ui.sh test
 
 ## test-deps: install the npm packages of the integration suites' protocol servers and browser tests (once per lock file)
@@ -62,7 +64,8 @@ export TRE_UI_SCREENSHOTS ?= $(or $(TMPDIR),/tmp)/tre-ui-screenshots
 
 ## test-integration: the slow suites (needs Node.js 20.19+, npm; zip, tar; Debian's chromium for the browser suite)
 test-integration: test-deps ui
-	TRE_INTEGRATION=1 $(GO) test -count=1 -json $(INTEGRATION_PKGS) | $(GO) run ./internal/testsum
+	# -vet=off: make test vets every package.
+	TRE_INTEGRATION=1 $(GO) test -count=1 -vet=off -json $(INTEGRATION_PKGS) | $(GO) run ./internal/testsum
 	@if [ -n "$$(ls -A "$(TRE_UI_SCREENSHOTS)" 2>/dev/null)" ]; then echo "browser screenshots: $(TRE_UI_SCREENSHOTS)"; fi
 
 ## stress: the timing-sensitive packages, -race -count=$(STRESS_COUNT), with every core kept busy by another process
@@ -70,7 +73,7 @@ stress:
 	@echo "loading $$(nproc) cores while the tests run"
 	@pids=(); for _ in $$(seq "$$(nproc)"); do (while :; do :; done) & pids+=($$!); done; \
 	trap 'kill "$${pids[@]}" 2>/dev/null' EXIT; \
-	$(GO) test -race -timeout 45m -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
+	$(GO) test -race -vet=off -timeout 45m -count=$(STRESS_COUNT) -json $(STRESS_PKGS) | $(GO) run ./internal/testsum
 
 ## bench: the figures of docs/PERFORMANCE.md, each beside its floor measured in the same run, with the ratios (about 15 min; needs strace)
 BENCH_FLAGS ?=
