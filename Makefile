@@ -63,8 +63,8 @@ test-deps:
 export TRE_UI_SCREENSHOTS ?= $(or $(TMPDIR),/tmp)/tre-ui-screenshots
 
 ## test-integration: the slow suites (needs Node.js 20.19+, npm; zip, tar; Debian's chromium for the browser suite)
+# (-vet=off: make test vets every package.)
 test-integration: test-deps ui
-	# -vet=off: make test vets every package.
 	TRE_INTEGRATION=1 $(GO) test -count=1 -vet=off -json $(INTEGRATION_PKGS) | $(GO) run ./internal/testsum
 	@if [ -n "$$(ls -A "$(TRE_UI_SCREENSHOTS)" 2>/dev/null)" ]; then echo "browser screenshots: $(TRE_UI_SCREENSHOTS)"; fi
 
