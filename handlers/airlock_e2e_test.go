@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -222,36 +220,7 @@ func readFileOr(path string) string {
 func TestAirlockSurvivesSIGKILL(t *testing.T) {
 	srv := azuritetest.Start(t)
 	dir := t.TempDir()
-	env := append(os.Environ(), "TRE_TEST_AS_HANDLER=1", "TRE_DATA_DIR="+dir, "FUNCTIONS_CUSTOMHANDLER_PORT=0",
-		"TRE_TEMPLATES_DIR=../templates", "TRE_QUEUE_LOCK_DURATION=2s", "TRE_PROCESSOR_HEARTBEAT=300ms", "TRE_SWEEP_INTERVAL=1s")
-	for k, v := range airlockEnv(srv) {
-		env = append(env, k+"="+v)
-	}
-	start := func() (*exec.Cmd, string) {
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = env
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		require.NoError(t, cmd.Start())
-		urls := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				var line map[string]any
-				if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "handler ready" {
-					urls <- line["url"].(string)
-				}
-			}
-		}()
-		select {
-		case u := <-urls:
-			return cmd, u
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatal("the child handler did not start")
-		}
-		return nil, ""
-	}
+	start := childHandler(t, childEnv(dir, airlockEnv(srv)))
 	cmd, url := start()
 	h := &handler{t: t, dir: dir, url: url, logs: &syncBuffer{}}
 	w := h.airlockWorld()

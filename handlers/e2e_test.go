@@ -157,33 +157,7 @@ func TestSurvivesSIGKILL(t *testing.T) {
 		t.Skip("kills and restarts a child process")
 	}
 	dir := t.TempDir()
-	env := append(os.Environ(), "TRE_TEST_AS_HANDLER=1", "TRE_DATA_DIR="+dir, "FUNCTIONS_CUSTOMHANDLER_PORT=0",
-		"TRE_TEMPLATES_DIR=../templates", "TRE_QUEUE_LOCK_DURATION=2s", "TRE_PROCESSOR_HEARTBEAT=300ms", "TRE_SWEEP_INTERVAL=1s")
-	start := func() (*exec.Cmd, string) {
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = env
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		require.NoError(t, cmd.Start())
-		urls := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				var line map[string]any
-				if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "handler ready" {
-					urls <- line["url"].(string)
-				}
-			}
-		}()
-		select {
-		case u := <-urls:
-			return cmd, u
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatal("the child handler did not start")
-		}
-		return nil, ""
-	}
+	start := childHandler(t, childEnv(dir, nil))
 	cmd, url := start()
 	h := &handler{t: t, dir: dir, url: url, logs: &syncBuffer{}}
 	admin := h.token("TREAdmin", "alice")
@@ -212,4 +186,47 @@ func readFile(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// childEnv is the environment of a handler this test binary runs as a
+// child process (TestMain runs the handler when TRE_TEST_AS_HANDLER is
+// set), with extra settings.
+func childEnv(dir string, extra map[string]string) []string {
+	env := append(os.Environ(), "TRE_TEST_AS_HANDLER=1", "TRE_DATA_DIR="+dir, "FUNCTIONS_CUSTOMHANDLER_PORT=0",
+		"TRE_TEMPLATES_DIR=../templates", "TRE_QUEUE_LOCK_DURATION=2s", "TRE_PROCESSOR_HEARTBEAT=300ms", "TRE_SWEEP_INTERVAL=1s")
+	for k, v := range extra {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// childHandler returns a function that starts the child handler with env
+// and returns it with its URL once it says it is ready.
+func childHandler(t *testing.T, env []string) func() (*exec.Cmd, string) {
+	return func() (*exec.Cmd, string) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = env
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		urls := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				var line map[string]any
+				if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "handler ready" {
+					urls <- line["url"].(string)
+				}
+			}
+		}()
+		select {
+		case u := <-urls:
+			return cmd, u
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatal("the child handler did not start")
+		}
+		return nil, ""
+	}
 }
