@@ -66,3 +66,20 @@ func TestCheckDocument(t *testing.T) {
 		require.NotContains(t, string(out), `\u005f`, data)
 	}
 }
+
+// StripSystemFields copies the other members as they are, in order.
+func TestStripSystemFields(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"id":"d","b":[1, 2]}`:                        `{"id":"d","b":[1, 2]}`,
+		`{"_etag":"x","id":"d","b":{"_ts":1},"_ts":2}`: `{"id":"d","b":{"_ts":1}}`,
+		`{ "id" : "d" , "\u005fetag" : "x" }`:          `{"id":"d"}`,
+		`{"_etag":"x"}`:                                `{}`,
+		`{"_other":1,"_etag":"x"}`:                     `{"_other":1}`,
+	} {
+		out, err := StripSystemFields([]byte(in))
+		require.NoError(t, err, in)
+		require.Equal(t, want, string(out), in)
+	}
+	_, err := StripSystemFields([]byte(`{"id":}`))
+	require.Error(t, err)
+}

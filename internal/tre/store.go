@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sync"
 )
 
@@ -320,7 +321,8 @@ func Encode(id, etag string, v any) (Document, error) {
 	if err != nil {
 		return Document{}, fmt.Errorf("encode %s: %w", id, err)
 	}
-	data, err = StripSystemFields(data)
+	// encoding/json's output: valid, no need to check it again.
+	data, err = stripSystem(data)
 	if err != nil {
 		return Document{}, fmt.Errorf("encode %s: %w", id, err)
 	}
@@ -336,24 +338,56 @@ func StripSystemFields(data json.RawMessage) (json.RawMessage, error) {
 	if !json.Valid(data) {
 		return nil, errors.New("invalid JSON")
 	}
+	return stripSystem(data)
+}
+
+// stripSystem is StripSystemFields of a valid object: data itself when it
+// has no system member, else its other members copied as they are, in
+// their order (nothing decoded).
+func stripSystem(data json.RawMessage) (json.RawMessage, error) {
 	has := false
-	if err := EachMember(data, func(quoted, _ []byte) error {
-		has = has || isSystemField(quoted)
+	err := EachMember(data, func(quoted, _ []byte) error {
+		system, err := isSystemMember(quoted)
+		has = has || system
+		return err
+	})
+	if err != nil || !has {
+		return data, err
+	}
+	out := append(make([]byte, 0, len(data)), '{')
+	kept := 0
+	err = EachMember(data, func(quoted, value []byte) error {
+		if system, _ := isSystemMember(quoted); !system {
+			out = appendMember(out, kept > 0, quoted, value)
+			kept++
+		}
 		return nil
-	}); err != nil {
-		return nil, err
+	})
+	return append(out, '}'), err
+}
+
+// isSystemMember reports whether an encoded member name is one of
+// SystemFields.
+func isSystemMember(quoted []byte) (bool, error) {
+	if !isSystemField(quoted) {
+		return false, nil
 	}
-	if !has {
-		return data, nil
+	name := string(quoted[1 : len(quoted)-1])
+	if bytes.IndexByte(quoted, '\\') >= 0 {
+		if err := json.Unmarshal(quoted, &name); err != nil {
+			return false, err
+		}
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, err
+	return slices.Contains(SystemFields, name), nil
+}
+
+func appendMember(out []byte, comma bool, quoted, value []byte) []byte {
+	if comma {
+		out = append(out, ',')
 	}
-	for _, f := range SystemFields {
-		delete(m, f)
-	}
-	return json.Marshal(m)
+	out = append(out, quoted...)
+	out = append(out, ':')
+	return append(out, value...)
 }
 
 // isSystemField reports whether an encoded member name may be one of
@@ -417,7 +451,7 @@ func CheckDocument(c Collection, doc Document) (data json.RawMessage, partitionK
 	}
 	data = doc.Data
 	if system {
-		if data, err = StripSystemFields(doc.Data); err != nil {
+		if data, err = stripSystem(doc.Data); err != nil {
 			return nil, "", WrapError(CodeInvalid, err, "document %s: data is not valid JSON", doc.ID)
 		}
 	}
