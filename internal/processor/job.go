@@ -299,11 +299,14 @@ func (j *job) drain() {
 // keepAlive renews the session lock (a lost lock stops the bundle:
 // another worker will run the request) and sends heartbeats.
 func (j *job) keepAlive() {
+	// Read before the tickers exist: a heartbeat's elapsed time is
+	// counted from no later than its ticker's start (found by make
+	// stress: read after, a clock moved between the two gave "0s").
+	started := j.a.now()
 	renew := newTicker(j.a.clock, j.a.cfg.RenewEvery)
 	defer renew.stop()
 	beat := newTicker(j.a.clock, j.a.cfg.HeartbeatEvery)
 	defer beat.stop()
-	started := j.a.now()
 	for {
 		select {
 		case <-j.done:
