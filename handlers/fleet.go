@@ -58,20 +58,12 @@ func (m *Main) costService() (*costs.Service, error) {
 		costs.Options{Log: m.Log.With("component", "costs")}), nil
 }
 
-// fanout tells several listeners of operation outcomes.
-type fanout []lifecycle.Outcomes
-
-func (f fanout) OperationEnded(ctx context.Context, op tre.Operation) {
-	for _, o := range f {
-		o.OperationEnded(ctx, op)
-	}
-}
-
-// outcomes are who hears of operations' ends: the audit trail, and the
-// bulk upgrades (through the late-bound upgrade service: it is built on
-// lifecycle, after it).
+// outcomes are who hears of operations' ends after the write that ended
+// them: the bulk upgrades (through the late-bound upgrade service: it is
+// built on lifecycle, after it). The audit trail records them in that
+// write (lifecycle.Options.Records).
 func (m *Main) outcomes() lifecycle.Outcomes {
-	return fanout{m.audit, upgradeOutcomes{m}}
+	return upgradeOutcomes{m}
 }
 
 type upgradeOutcomes struct{ m *Main }

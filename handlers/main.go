@@ -340,7 +340,7 @@ func (m *Main) services(reg *registry.Registry) error {
 	m.catalog = catalog.New(m.store, catalog.Options{Log: m.Log.With("component", "catalog")})
 	m.audit = audit.New(m.store, audit.Options{Log: m.Log.With("component", "audit")})
 	opts := lifecycle.Options{Log: m.Log.With("component", "lifecycle"), DeadLetters: m.queue, Atomic: m.atomic,
-		Catalog: m.catalog, Outcomes: m.outcomes()}
+		Catalog: m.catalog, Outcomes: m.outcomes(), Records: m.audit}
 	var signal *egress.Signal
 	if backend != nil {
 		signal = egress.NewSignal()

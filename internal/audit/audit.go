@@ -117,10 +117,21 @@ func keyOf(t time.Time) string {
 
 // Write appends a record, giving it its id and time, and logs it.
 func (s *Service) Write(ctx context.Context, rec Record) error {
+	rec = s.stamp(rec)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrsOf(rec)...)
+	return s.create(ctx, s.store, rec)
+}
+
+// stamp gives a record its id and time.
+func (s *Service) stamp(rec Record) Record {
 	t := s.now().UTC()
 	rec.ID, rec.When, rec.Time = idOf(t), tre.Timestamp(t), t.Format(time.RFC3339Nano)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrsOf(rec)...)
-	if _, err := tre.CreateAs(ctx, s.store, tre.AuditRecords, rec.ID, rec); err != nil {
+	return rec
+}
+
+// create stores a record through store.
+func (s *Service) create(ctx context.Context, store tre.Store, rec Record) error {
+	if _, err := tre.CreateAs(ctx, store, tre.AuditRecords, rec.ID, rec); err != nil {
 		s.log.ErrorContext(ctx, "audit record not stored", "audit_id", rec.ID, "error", err.Error())
 		return fmt.Errorf("audit: write: %w", err)
 	}
@@ -150,6 +161,15 @@ func attrsOf(r Record) []slog.Attr {
 // OperationEnded records an operation's outcome; lifecycle calls it (it
 // implements lifecycle.Outcomes). A failure to record is logged.
 func (s *Service) OperationEnded(ctx context.Context, op tre.Operation) {
+	if done, err := s.RecordEnded(context.WithoutCancel(ctx), s.store, op); err == nil {
+		done()
+	}
+}
+
+// RecordEnded writes the record of an ended operation through store (the
+// transaction that ended it: lifecycle.OutcomeRecorder); its log line is
+// written by after, once the record is committed.
+func (s *Service) RecordEnded(ctx context.Context, store tre.Store, op tre.Operation) (after func(), err error) {
 	rec := Record{Kind: KindOperation, User: Who{ID: op.User.ID, Name: op.User.Name, Roles: op.User.Roles},
 		Action: "operation-" + op.Action, ResourceID: op.ResourceID, ResourcePath: op.ResourcePath,
 		OperationID: op.ID, OperationStatus: string(op.Status)}
@@ -159,7 +179,11 @@ func (s *Service) OperationEnded(ctx context.Context, op tre.Operation) {
 		u := op.Attempts[len(op.Attempts)-1].StartedBy
 		rec.User = Who{ID: u.ID, Name: u.Name, Roles: u.Roles}
 	}
-	_ = s.Write(context.WithoutCancel(ctx), rec)
+	rec = s.stamp(rec)
+	if err := s.create(ctx, store, rec); err != nil {
+		return nil, err
+	}
+	return func() { s.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrsOf(rec)...) }, nil
 }
 
 // PlaceOf reads a resource path: the resource's type and its workspace.

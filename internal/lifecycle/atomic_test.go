@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -33,6 +34,7 @@ func TestInOneTransaction(t *testing.T) {
 		{"DeletedResourceKeepsItsRecords", TestDeletedResourceKeepsItsRecords},
 		{"OneCommitPerCreateAndReport", testOneCommitPerCreateAndReport},
 		{"OutcomesToldAfterTheCommit", testOutcomesToldAfterTheCommit},
+		{"OutcomeRecordedInTheSameCommit", testOutcomeRecordedInTheSameCommit},
 	} {
 		t.Run(tc.name, tc.fn)
 	}
@@ -110,4 +112,54 @@ func testOutcomesToldAfterTheCommit(t *testing.T) {
 	require.NoError(t, ended.errs[0])
 	_, err := f.store.Get(context.Background(), tre.AuditRecords, "ended-"+op.ID)
 	require.NoError(t, err, "the listener's write is stored")
+}
+
+// recordingOutcomes records each ended operation through the store it is
+// given, as the audit trail does; fail makes the write fail.
+type recordingOutcomes struct {
+	fail  error
+	after int
+}
+
+func (o *recordingOutcomes) RecordEnded(ctx context.Context, store tre.Store, op tre.Operation) (func(), error) {
+	if o.fail != nil {
+		return nil, o.fail
+	}
+	if _, err := tre.CreateAs(ctx, store, tre.AuditRecords, "ended-"+op.ID, map[string]any{"id": "ended-" + op.ID}); err != nil {
+		return nil, err
+	}
+	return func() { o.after++ }, nil
+}
+
+// testOutcomeRecordedInTheSameCommit: the record of an ended operation is
+// written in the commit of the report that ended it (one commit per
+// report still, none beside it), its after-work runs once committed, and
+// a record that cannot be written fails the report: nothing of it is
+// kept, and it can be delivered again.
+func testOutcomeRecordedInTheSameCommit(t *testing.T) {
+	f := newFixture(t)
+	require.NotNil(t, f.atomic, "run under TestInOneTransaction")
+	rec := &recordingOutcomes{fail: errors.New("the audit container is gone")}
+	f.svc.records = rec
+	writes := &countingStore{Store: f.store}
+	_, op := f.createWorkspace(nil)
+	f.svc.store = writes
+	f.status(op, 0, tre.StatusDeploying)
+	step := f.operation(op.ID).Steps[0]
+	_, err := f.svc.ApplyStatus(context.Background(), tre.StatusUpdate{OperationID: op.ID, StepID: step.ID, ID: step.ResourceID,
+		Status: tre.StatusDeployed, Message: "done"})
+	require.ErrorContains(t, err, "the audit container is gone")
+	require.Equal(t, tre.StatusDeploying, f.operation(op.ID).Status, "the report was rolled back")
+	_, err = f.store.Get(context.Background(), tre.AuditRecords, "ended-"+op.ID)
+	require.True(t, tre.IsCode(err, tre.CodeNotFound))
+
+	rec.fail = nil
+	before := f.atomic.count()
+	f.status(op, 0, tre.StatusDeployed)
+	require.Equal(t, before+1, f.atomic.count(), "one commit")
+	require.Zero(t, writes.n, "no write beside it")
+	require.Equal(t, 1, rec.after, "after-work once, after the commit")
+	_, err = f.store.Get(context.Background(), tre.AuditRecords, "ended-"+op.ID)
+	require.NoError(t, err)
+	require.Equal(t, tre.StatusDeployed, f.operation(op.ID).Status)
 }

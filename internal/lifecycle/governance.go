@@ -15,9 +15,21 @@ type TemplatePolicy interface {
 }
 
 // Outcomes is told of every operation that reaches a terminal status
-// (once per attempt). It must not block: it runs on the status path.
+// (once per attempt), after the write that ended it. It must not block:
+// it runs on the status path.
 type Outcomes interface {
 	OperationEnded(ctx context.Context, op tre.Operation)
+}
+
+// OutcomeRecorder records every operation that reaches a terminal status
+// (once per attempt) through the store it is given: the transaction that
+// ended the operation when the store offers one (tre.Atomic), so that the
+// record and the end are one commit and a rolled-back end leaves no
+// record; the service's store otherwise. Its error fails that write (the
+// status message is then redelivered). after, if not nil, runs once the
+// record is committed.
+type OutcomeRecorder interface {
+	RecordEnded(ctx context.Context, store tre.Store, op tre.Operation) (after func(), err error)
 }
 
 // parent is the resource a new resource goes under, if any.

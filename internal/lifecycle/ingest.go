@@ -69,7 +69,9 @@ func (s *Service) applyStatus(ctx context.Context, upd tre.StatusUpdate, still f
 		return "", err
 	}
 	if outcome == Applied {
-		s.applied(ctx, &after, *step, upd)
+		if err := s.applied(ctx, &after, *step, upd); err != nil {
+			return "", err
+		}
 	}
 	return outcome, nil
 }
@@ -171,7 +173,7 @@ func (s *Service) recordStep(ctx context.Context, opID string, upd tre.StatusUpd
 // applied does what follows a step's move: a failed pipeline step fails
 // its root resource, a success sends the next step, and rules a bundle
 // reported are signalled to the firewall service.
-func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.OperationStep, upd tre.StatusUpdate) {
+func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.OperationStep, upd tre.StatusUpdate) error {
 	s.log.InfoContext(ctx, "step status", "operation_id", after.ID, "step_id", upd.StepID, "resource_id", upd.ID,
 		"status", upd.Status, "operation_status", after.Status)
 	if upd.Status.Phase() == tre.PhaseFailed && step.TemplateStepID != tre.MainStepID && len(after.Steps) > 1 {
@@ -179,6 +181,16 @@ func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.Op
 	}
 	if upd.Status.Phase() == tre.PhaseSucceeded && after.NextStep() >= 0 {
 		s.dispatchSoon(ctx, after.ID)
+	}
+	if s.records != nil && after.Status.Terminal() {
+		// In this write's transaction, if any: one commit.
+		done, err := s.records.RecordEnded(ctx, s.store, *after)
+		if err != nil {
+			return fmt.Errorf("lifecycle: record the end of operation %s: %w", after.ID, err)
+		}
+		if done != nil {
+			s.afterCommit(done)
+		}
 	}
 	if s.outcomes != nil && after.Status.Terminal() {
 		// Terminal once per attempt: later reports of this attempt are
@@ -194,6 +206,7 @@ func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.Op
 		// step before it to open them.
 		s.firewall.EgressChanged()
 	}
+	return nil
 }
 
 // classify decides what a status message does to a step.

@@ -59,26 +59,3 @@ func TestHasMember(t *testing.T) {
 		require.Equal(t, want, HasMember([]byte(doc), "scope_id"), doc)
 	}
 }
-
-func TestSkipString(t *testing.T) {
-	for in, end := range map[string]int{
-		`"" `:         2,
-		`"ab",`:       4,
-		`"a\"b" `:     6,
-		`"a\\" `:      5,
-		`"a\\\"b" `:   8,
-		`"\\\\",`:     6,
-		`"\u0022x"`:   9,
-		`"unfinished`: -1,
-		`"a\"`:        -1,
-		`"a\\\"`:      -1,
-	} {
-		got, err := skipString([]byte(in), 0)
-		if end < 0 {
-			require.Error(t, err, in)
-			continue
-		}
-		require.NoError(t, err, in)
-		require.Equal(t, end, got, in)
-	}
-}

@@ -62,8 +62,10 @@ type Service struct {
 	firewall FirewallSignal
 	// catalog says which templates a workspace may use (nil: all).
 	catalog TemplatePolicy
-	// outcomes hears of every operation that ends (nil: nobody).
+	// outcomes hears of every operation that ends (nil: nobody); records
+	// records them.
 	outcomes Outcomes
+	records  OutcomeRecorder
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
@@ -103,9 +105,12 @@ type Options struct {
 	// Catalog is the workspaces' catalogues of allowed templates, checked
 	// on creation and upgrade in a workspace.
 	Catalog TemplatePolicy
-	// Outcomes is told of every operation that ends (the audit trail,
-	// bulk upgrades).
+	// Outcomes is told of every operation that ends, after the write
+	// that ended it (bulk upgrades).
 	Outcomes Outcomes
+	// Records records every operation that ends, in the write that ended
+	// it (the audit trail).
+	Records OutcomeRecorder
 }
 
 // New returns the service.
@@ -113,7 +118,7 @@ func New(store tre.Store, reg *registry.Registry, secrets tre.Secrets, sender tr
 	s := &Service{store: store, registry: reg, secrets: secrets, sender: sender, cfg: cfg,
 		log: opt.Log, now: opt.Now, newID: opt.NewID, deadLetters: opt.DeadLetters, firewall: opt.Firewall,
 		atomic: opt.Atomic, addr: newAddressBook(cfg.AddressSpace, cfg.CoreAddressSpace),
-		catalog: opt.Catalog, outcomes: opt.Outcomes}
+		catalog: opt.Catalog, outcomes: opt.Outcomes, records: opt.Records}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

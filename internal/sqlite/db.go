@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -73,6 +74,10 @@ type writer struct {
 	// durable is the connection's synchronous setting: FULL (true) or
 	// NORMAL.
 	durable bool
+	// pending are the writes waiting for the connection.
+	mu      sync.Mutex
+	pending []*writeReq
+	commits atomic.Int64 // transactions committed
 }
 
 // Open opens (creating if needed) the database file in dir and brings its
@@ -199,41 +204,168 @@ func (d *DB) checkNotInTx(ctx context.Context) error {
 // writing connection through the runner it gets, whatever their context
 // says: a transaction is never cut in the middle. ctx bounds the wait for
 // the connection, and fn gets it marked as inside the transaction.
+//
+// Writes that wait while another commits are committed together (group
+// commit): the next writer to get the connection runs every waiting
+// write, each inside a savepoint of one transaction, and commits once. A
+// write whose fn fails is rolled back to its savepoint alone; each caller
+// gets its own fn's error, or the commit's. Callers see what they would
+// see of a commit of their own: fn ran in a transaction, and when write
+// returns nil its changes are committed (durably if any write of the
+// group asked for it). With one writer at a time nothing changes; with
+// many, one fsync serves them all.
 func (d *DB) write(ctx context.Context, durable bool, fn func(ctx context.Context, x runner) error) error {
 	if err := d.checkNotInTx(ctx); err != nil {
 		return err
 	}
-	select {
-	case <-d.w.turn:
-	case <-d.closed:
-		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { d.w.turn <- struct{}{} }()
+	req := &writeReq{ctx: ctx, durable: durable, fn: fn, done: make(chan error, 1)}
 	w := d.w
-	bg := context.WithoutCancel(ctx)
-	if w.durable != durable {
-		level := "NORMAL"
-		if durable {
-			level = "FULL"
-		}
-		if _, err := w.conn.ExecContext(bg, "PRAGMA synchronous="+level); err != nil {
+	w.mu.Lock()
+	w.pending = append(w.pending, req)
+	w.mu.Unlock()
+	for {
+		select {
+		case err := <-req.done:
 			return err
+		case <-w.turn:
+			d.commitPending()
+			w.turn <- struct{}{}
+		case <-d.closed:
+			if w.withdraw(req) {
+				return errClosed
+			}
+			return <-req.done
+		case <-ctx.Done():
+			if w.withdraw(req) {
+				return ctx.Err()
+			}
+			return <-req.done // already running: its outcome, not a guess
 		}
-		w.durable = durable
+	}
+}
+
+// writeReq is a write waiting for the writing connection.
+type writeReq struct {
+	ctx     context.Context
+	durable bool
+	fn      func(ctx context.Context, x runner) error
+	done    chan error // gets the outcome, once
+}
+
+// maxGroup bounds the writes one commit serves.
+const maxGroup = 64
+
+// withdraw takes req out of the waiting writes; false if a commit has
+// taken it already.
+func (w *writer) withdraw(req *writeReq) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, r := range w.pending {
+		if r == req {
+			w.pending = append(w.pending[:i], w.pending[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// commitPending runs the waiting writes (up to maxGroup, oldest first) in
+// one transaction; the caller holds the connection.
+func (d *DB) commitPending() {
+	w := d.w
+	w.mu.Lock()
+	n := min(len(w.pending), maxGroup)
+	group := append([]*writeReq(nil), w.pending[:n]...)
+	w.pending = append(w.pending[:0], w.pending[n:]...)
+	w.mu.Unlock()
+	if len(group) == 0 {
+		return
+	}
+	errs := d.commitGroup(group)
+	for i, r := range group {
+		r.done <- errs[i]
+	}
+}
+
+// commitGroup runs each write of group in its own savepoint (none for a
+// group of one) of one transaction, then commits; it returns each
+// write's outcome.
+func (d *DB) commitGroup(group []*writeReq) []error {
+	w := d.w
+	errs := make([]error, len(group))
+	fail := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	bg := context.WithoutCancel(group[0].ctx)
+	durable := false
+	for _, r := range group {
+		durable = durable || r.durable
+	}
+	if err := w.setDurable(bg, durable); err != nil {
+		return fail(err)
 	}
 	if _, err := w.exec(bg, "BEGIN IMMEDIATE"); err != nil {
-		return err
+		return fail(err)
 	}
-	if err := fn(context.WithValue(ctx, txKey{}, d), runner{d: d, tx: true}); err != nil {
+	saved := len(group) > 1
+	committed := 0
+	for i, r := range group {
+		if saved {
+			if _, err := w.exec(bg, "SAVEPOINT w"); err != nil {
+				_, _ = w.exec(bg, "ROLLBACK")
+				return fail(err)
+			}
+		}
+		errs[i] = r.fn(context.WithValue(r.ctx, txKey{}, d), runner{d: d, tx: true})
+		switch {
+		case errs[i] == nil && saved:
+			_, err := w.exec(bg, "RELEASE w")
+			if err != nil {
+				_, _ = w.exec(bg, "ROLLBACK")
+				return fail(err)
+			}
+			committed++
+		case errs[i] == nil:
+			committed++
+		case saved:
+			_, err1 := w.exec(bg, "ROLLBACK TO w")
+			_, err2 := w.exec(bg, "RELEASE w")
+			if err := errors.Join(err1, err2); err != nil {
+				_, _ = w.exec(bg, "ROLLBACK")
+				return fail(err)
+			}
+		}
+	}
+	if committed == 0 {
 		_, _ = w.exec(bg, "ROLLBACK")
-		return err
+		return errs
 	}
 	if _, err := w.exec(bg, "COMMIT"); err != nil {
 		_, _ = w.exec(bg, "ROLLBACK")
+		return fail(err)
+	}
+	w.commits.Add(1)
+	return errs
+}
+
+// setDurable sets the connection's synchronous level for the next commit.
+func (w *writer) setDurable(ctx context.Context, durable bool) error {
+	if w.durable == durable {
+		return nil
+	}
+	level := "NORMAL"
+	if durable {
+		level = "FULL"
+	}
+	if _, err := w.conn.ExecContext(ctx, "PRAGMA synchronous="+level); err != nil {
 		return err
 	}
+	w.durable = durable
 	return nil
 }
 

@@ -1,11 +1,14 @@
 package tre
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sync"
 )
 
@@ -318,7 +321,8 @@ func Encode(id, etag string, v any) (Document, error) {
 	if err != nil {
 		return Document{}, fmt.Errorf("encode %s: %w", id, err)
 	}
-	data, err = StripSystemFields(data)
+	// encoding/json's output: valid, no need to check it again.
+	data, err = stripSystem(data)
 	if err != nil {
 		return Document{}, fmt.Errorf("encode %s: %w", id, err)
 	}
@@ -331,28 +335,75 @@ var SystemFields = []string{"_etag", "_rid", "_self", "_ts", "_attachments", "_l
 // StripSystemFields removes store-managed members (_etag, _ts, …) from a JSON
 // object; adapters call it on what they read and write.
 func StripSystemFields(data json.RawMessage) (json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, err
+	if !json.Valid(data) {
+		return nil, errors.New("invalid JSON")
 	}
-	changed := false
-	for _, f := range SystemFields {
-		if _, ok := m[f]; ok {
-			delete(m, f)
-			changed = true
+	return stripSystem(data)
+}
+
+// stripSystem is StripSystemFields of a valid object: data itself when it
+// has no system member, else its other members copied as they are, in
+// their order (nothing decoded).
+func stripSystem(data json.RawMessage) (json.RawMessage, error) {
+	has := false
+	err := EachMember(data, func(quoted, _ []byte) error {
+		system, err := isSystemMember(quoted)
+		has = has || system
+		return err
+	})
+	if err != nil || !has {
+		return data, err
+	}
+	out := append(make([]byte, 0, len(data)), '{')
+	kept := 0
+	err = EachMember(data, func(quoted, value []byte) error {
+		if system, _ := isSystemMember(quoted); !system {
+			out = appendMember(out, kept > 0, quoted, value)
+			kept++
+		}
+		return nil
+	})
+	return append(out, '}'), err
+}
+
+// isSystemMember reports whether an encoded member name is one of
+// SystemFields.
+func isSystemMember(quoted []byte) (bool, error) {
+	if !isSystemField(quoted) {
+		return false, nil
+	}
+	name := string(quoted[1 : len(quoted)-1])
+	if bytes.IndexByte(quoted, '\\') >= 0 {
+		if err := json.Unmarshal(quoted, &name); err != nil {
+			return false, err
 		}
 	}
-	if !changed {
-		return data, nil
+	return slices.Contains(SystemFields, name), nil
+}
+
+func appendMember(out []byte, comma bool, quoted, value []byte) []byte {
+	if comma {
+		out = append(out, ',')
 	}
-	return json.Marshal(m)
+	out = append(out, quoted...)
+	out = append(out, ':')
+	return append(out, value...)
+}
+
+// isSystemField reports whether an encoded member name may be one of
+// SystemFields: they all begin with an underscore, which JSON can also
+// spell \u005f.
+func isSystemField(quoted []byte) bool {
+	return len(quoted) > 1 && (quoted[1] == '_' || quoted[1] == '\\')
 }
 
 // CheckDocument validates doc for collection c the way every adapter must:
 // a known collection, an id Cosmos DB accepts, and Data a JSON object whose
 // "id" member equals doc.ID and that holds the collection's partition key.
 // It returns Data without system fields and the partition key value.
-// Returns CodeInvalid.
+// Returns CodeInvalid. Data is checked in one pass (json.Valid) and its
+// members walked once; only id, the partition key and system fields are
+// decoded.
 func CheckDocument(c Collection, doc Document) (data json.RawMessage, partitionKey string, err error) {
 	pkPath, ok := Collections[c]
 	if !ok {
@@ -361,22 +412,50 @@ func CheckDocument(c Collection, doc Document) (data json.RawMessage, partitionK
 	if err := CheckID(doc.ID); err != nil {
 		return nil, "", err
 	}
-	var m map[string]any
-	if err := json.Unmarshal(doc.Data, &m); err != nil || m == nil {
+	if !json.Valid(doc.Data) {
 		return nil, "", Errorf(CodeInvalid, "document %s: data is not a JSON object", doc.ID)
 	}
-	if id, _ := m["id"].(string); id != doc.ID {
-		return nil, "", Errorf(CodeInvalid, "document %s: data has id %q", doc.ID, m["id"])
+	var id, pk any
+	system := false
+	err = EachMember(doc.Data, func(quoted, value []byte) error {
+		if isSystemField(quoted) {
+			system = true
+		}
+		name := string(quoted[1 : len(quoted)-1])
+		if bytes.IndexByte(quoted, '\\') >= 0 {
+			if err := json.Unmarshal(quoted, &name); err != nil {
+				return err
+			}
+		}
+		if name == "id" {
+			id = nil
+			if err := json.Unmarshal(value, &id); err != nil {
+				return err
+			}
+		}
+		if name == pkPath[1:] {
+			pk = nil
+			return json.Unmarshal(value, &pk)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", Errorf(CodeInvalid, "document %s: data is not a JSON object", doc.ID)
 	}
-	pk, _ := m[pkPath[1:]].(string)
-	if pk == "" {
+	if s, _ := id.(string); s != doc.ID {
+		return nil, "", Errorf(CodeInvalid, "document %s: data has id %q", doc.ID, id)
+	}
+	partitionKey, _ = pk.(string)
+	if partitionKey == "" {
 		return nil, "", Errorf(CodeInvalid, "document %s: missing partition key %s", doc.ID, pkPath)
 	}
-	data, err = StripSystemFields(doc.Data)
-	if err != nil {
-		return nil, "", WrapError(CodeInvalid, err, "document %s: data is not valid JSON", doc.ID)
+	data = doc.Data
+	if system {
+		if data, err = stripSystem(doc.Data); err != nil {
+			return nil, "", WrapError(CodeInvalid, err, "document %s: data is not valid JSON", doc.ID)
+		}
 	}
-	return data, pk, nil
+	return data, partitionKey, nil
 }
 
 // CheckID validates a document id: 1 to 255 characters, none of the four
