@@ -35,6 +35,7 @@ func TestInOneTransaction(t *testing.T) {
 		{"OneCommitPerCreateAndReport", testOneCommitPerCreateAndReport},
 		{"OutcomesToldAfterTheCommit", testOutcomesToldAfterTheCommit},
 		{"OutcomeRecordedInTheSameCommit", testOutcomeRecordedInTheSameCommit},
+		{"StatusesRunAhead", testStatusesRunAhead},
 	} {
 		t.Run(tc.name, tc.fn)
 	}
@@ -162,4 +163,28 @@ func testOutcomeRecordedInTheSameCommit(t *testing.T) {
 	_, err = f.store.Get(context.Background(), tre.AuditRecords, "ended-"+op.ID)
 	require.NoError(t, err)
 	require.Equal(t, tre.StatusDeployed, f.operation(op.ID).Status)
+}
+
+// testStatusesRunAhead: a report runs ahead of the writer (tre.Ahead) and
+// its plan is applied as it was made, fn run once; a report for an
+// unknown step fails as it does in the writer.
+func testStatusesRunAhead(t *testing.T) {
+	f := newFixture(t)
+	require.NotNil(t, f.atomic, "run under TestInOneTransaction")
+	_, op := f.createWorkspace(nil)
+	before := f.atomic.q.AheadStats()
+	f.status(op, 0, tre.StatusDeploying)
+	f.status(op, 0, tre.StatusDeployed)
+	after := f.atomic.q.AheadStats()
+	require.Equal(t, before.Applied+2, after.Applied, "both reports applied from their plans")
+	require.Equal(t, before.Reran, after.Reran)
+	require.Equal(t, 2, f.atomic.ahead)
+	stored := f.operation(op.ID)
+	require.Equal(t, tre.StatusDeployed, stored.Status)
+	require.Equal(t, tre.StatusDeployed, f.resource(stored.ResourceID).DeploymentStatus)
+
+	_, err := f.svc.ApplyStatus(context.Background(), tre.StatusUpdate{OperationID: op.ID, StepID: "no-such-step", ID: stored.ResourceID,
+		Status: tre.StatusDeployed})
+	require.True(t, tre.IsCode(err, tre.CodeNotFound), "%v", err)
+	require.Equal(t, after.Unplanned+1, f.atomic.q.AheadStats().Unplanned, "a failing fn runs again in the writer")
 }

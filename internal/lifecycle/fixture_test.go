@@ -83,11 +83,26 @@ type recordingAtomic struct {
 
 	mu      sync.Mutex
 	commits int
+	ahead   int // transactions run ahead (AtomicallyAhead)
 }
 
 func (a *recordingAtomic) Atomically(ctx context.Context, fn func(ctx context.Context, st tre.Store, snd tre.Sender) error) error {
+	return a.run(ctx, a.q.Atomically, fn)
+}
+
+// AtomicallyAhead makes the fixture a tre.Ahead, as the SQLite queue is:
+// status ingestion under TestInOneTransaction runs ahead of the writer.
+func (a *recordingAtomic) AtomicallyAhead(ctx context.Context, fn func(ctx context.Context, st tre.Store, snd tre.Sender) error) error {
+	a.mu.Lock()
+	a.ahead++
+	a.mu.Unlock()
+	return a.run(ctx, a.q.AtomicallyAhead, fn)
+}
+
+func (a *recordingAtomic) run(ctx context.Context, atomically func(context.Context, func(context.Context, tre.Store, tre.Sender) error) error,
+	fn func(ctx context.Context, st tre.Store, snd tre.Sender) error) error {
 	var sent []tre.Message
-	err := a.q.Atomically(ctx, func(ctx context.Context, st tre.Store, snd tre.Sender) error {
+	err := atomically(ctx, func(ctx context.Context, st tre.Store, snd tre.Sender) error {
 		sent = nil
 		return fn(ctx, st, senderFunc(func(ctx context.Context, queue string, msgs ...tre.Message) error {
 			a.rec.mu.Lock()

@@ -36,7 +36,7 @@ const (
 // them instead. Any other error is transient: retry.
 func (s *Service) ApplyStatus(ctx context.Context, upd tre.StatusUpdate) (Outcome, error) {
 	var outcome Outcome
-	err := s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+	err := s.atomicallyAhead(ctx, func(ctx context.Context, tx *Service) error {
 		var err error
 		outcome, err = tx.applyStatus(ctx, upd, nil)
 		return err
@@ -64,7 +64,7 @@ func (s *Service) applyStatus(ctx context.Context, upd tre.StatusUpdate, still f
 			return "", err
 		}
 	}
-	after, outcome, err := s.recordStep(ctx, op.ID, upd, outcome, still)
+	after, outcome, err := s.recordStep(ctx, op, upd, outcome, still)
 	if err != nil {
 		return "", err
 	}
@@ -140,10 +140,10 @@ func (s *Service) stepOf(ctx context.Context, upd tre.StatusUpdate) (*tre.Operat
 // recordStep writes a status on its step and recomputes the operation; the
 // outcome becomes Ignored if someone applied the status meanwhile. It
 // returns the operation as written.
-func (s *Service) recordStep(ctx context.Context, opID string, upd tre.StatusUpdate, outcome Outcome,
+func (s *Service) recordStep(ctx context.Context, read *tre.Operation, upd tre.StatusUpdate, outcome Outcome,
 	still func(tre.OperationStep) bool) (tre.Operation, Outcome, error) {
 	var after tre.Operation
-	err := s.updateOperation(ctx, opID, func(o *tre.Operation) error {
+	err := s.updateOperationFrom(ctx, read.ID, read, func(o *tre.Operation) error {
 		st := o.Step(upd.StepID)
 		if again, _ := classify(*st, upd); again != outcome || (still != nil && !still(*st)) {
 			outcome = Ignored // someone applied it, or the step moved on, meanwhile
@@ -174,8 +174,12 @@ func (s *Service) recordStep(ctx context.Context, opID string, upd tre.StatusUpd
 // its root resource, a success sends the next step, and rules a bundle
 // reported are signalled to the firewall service.
 func (s *Service) applied(ctx context.Context, after *tre.Operation, step tre.OperationStep, upd tre.StatusUpdate) error {
-	s.log.InfoContext(ctx, "step status", "operation_id", after.ID, "step_id", upd.StepID, "resource_id", upd.ID,
-		"status", upd.Status, "operation_status", after.Status)
+	// Logged once committed: a transaction run ahead may run twice.
+	opStatus := after.Status
+	s.afterCommit(func() {
+		s.log.InfoContext(ctx, "step status", "operation_id", after.ID, "step_id", upd.StepID, "resource_id", upd.ID,
+			"status", upd.Status, "operation_status", opStatus)
+	})
 	if upd.Status.Phase() == tre.PhaseFailed && step.TemplateStepID != tre.MainStepID && len(after.Steps) > 1 {
 		s.markRootFailed(ctx, after)
 	}
@@ -344,7 +348,9 @@ func (s *Service) markRootFailed(ctx context.Context, op *tre.Operation) {
 		_, err = tre.ReplaceAs(ctx, s.store, tre.Resources, r.ID, r.ETag, r)
 		if !tre.IsCode(err, tre.CodePreconditionFailed) {
 			if err != nil {
-				s.log.WarnContext(ctx, "could not mark the root resource failed", "operation_id", op.ID, "resource_id", r.ID, "error", err.Error())
+				s.afterCommit(func() {
+					s.log.WarnContext(ctx, "could not mark the root resource failed", "operation_id", op.ID, "resource_id", r.ID, "error", err.Error())
+				})
 			}
 			return
 		}
@@ -363,7 +369,9 @@ func (s *Service) cleanUp(ctx context.Context, r *tre.Resource) {
 		}
 	})
 	if err := s.releaseAddresses(ctx, r); err != nil {
-		s.log.WarnContext(ctx, "could not release the address space of a deleted resource", "resource_id", r.ID, "error", err.Error())
+		s.afterCommit(func() {
+			s.log.WarnContext(ctx, "could not release the address space of a deleted resource", "resource_id", r.ID, "error", err.Error())
+		})
 	}
 }
 

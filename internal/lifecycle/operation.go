@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -423,9 +424,24 @@ func (s *Service) finishCommit(ctx context.Context, op *tre.Operation) error {
 // its etag, retrying on a concurrent write. If into is not nil it receives
 // the result.
 func (s *Service) updateOperation(ctx context.Context, id string, fn func(*tre.Operation) error, into *tre.Operation) error {
+	return s.updateOperationFrom(ctx, id, nil, fn, into)
+}
+
+// updateOperationFrom is updateOperation whose first attempt starts from
+// read, the operation as just read with its etag (nil: read it), instead
+// of decoding it again. fn gets a copy of read whose steps and attempts
+// are its own, and must change nothing else it shares with read (a map,
+// a step's slices).
+func (s *Service) updateOperationFrom(ctx context.Context, id string, read *tre.Operation, fn func(*tre.Operation) error, into *tre.Operation) error {
 	for attempt := 0; ; attempt++ {
-		op, err := tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, id)
-		if err != nil {
+		var op *tre.Operation
+		var err error
+		if attempt == 0 && read != nil {
+			cp := *read
+			cp.Steps = slices.Clone(read.Steps)
+			cp.Attempts = slices.Clone(read.Attempts)
+			op = &cp
+		} else if op, err = tre.GetAs[tre.Operation](ctx, s.store, tre.Operations, id); err != nil {
 			return fmt.Errorf("lifecycle: update operation %s: %w", id, err)
 		}
 		if err := fn(op); errors.Is(err, errUnchanged) {
@@ -502,7 +518,9 @@ func (s *Service) recoverPending(ctx context.Context) (completed, dropped int, e
 // and left to the redelivery job (the step stays undispatched).
 func (s *Service) dispatchSoon(ctx context.Context, opID string) {
 	if err := s.dispatch(ctx, opID); err != nil {
-		s.log.WarnContext(ctx, "dispatch deferred to redelivery", "operation_id", opID, "error", err.Error())
+		s.afterCommit(func() {
+			s.log.WarnContext(ctx, "dispatch deferred to redelivery", "operation_id", opID, "error", err.Error())
+		})
 	}
 }
 
@@ -844,7 +862,7 @@ func (s *Service) failStep(ctx context.Context, opID, stepID, msg string) error 
 func (s *Service) failStepIf(ctx context.Context, opID, stepID, msg string, still func(tre.OperationStep) bool) (Outcome, error) {
 	upd := s.failureUpdate(ctx, opID, stepID, msg)
 	var outcome Outcome
-	err := s.atomically(ctx, func(ctx context.Context, tx *Service) error {
+	err := s.atomicallyAhead(ctx, func(ctx context.Context, tx *Service) error {
 		var err error
 		outcome, err = tx.applyStatus(ctx, upd, still)
 		return err

@@ -405,12 +405,29 @@ func (s *Service) ts() float64 { return tre.Timestamp(s.now()) }
 // Without the capability, or already in a transaction, fn gets s itself:
 // the intent record of commit keeps its writes consistent instead.
 func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context, tx *Service) error) error {
+	return s.inTransaction(ctx, false, fn)
+}
+
+// atomicallyAhead is atomically for a fn the store may run twice (see
+// tre.Ahead): one whose only effects outside the store and sender are
+// what it defers with afterCommit and the results it sets anew on each
+// run. Status ingestion is one; with the embedded store most of its work
+// then runs beside the one writer instead of inside its turn.
+func (s *Service) atomicallyAhead(ctx context.Context, fn func(ctx context.Context, tx *Service) error) error {
+	return s.inTransaction(ctx, true, fn)
+}
+
+func (s *Service) inTransaction(ctx context.Context, ahead bool, fn func(ctx context.Context, tx *Service) error) error {
 	if s.atomic == nil || s.inTx {
 		return fn(ctx, s)
 	}
 	var after []func()
 	outer := ctx
-	err := s.atomic.Atomically(ctx, func(ctx context.Context, store tre.Store, sender tre.Sender) error {
+	run := s.atomic.Atomically
+	if a, ok := s.atomic.(tre.Ahead); ok && ahead {
+		run = a.AtomicallyAhead
+	}
+	err := run(ctx, func(ctx context.Context, store tre.Store, sender tre.Sender) error {
 		after = after[:0]
 		tx := *s
 		tx.store, tx.sender, tx.inTx, tx.after, tx.outer = store, sender, true, &after, outer

@@ -290,9 +290,24 @@ func (q *Queue) Atomically(ctx context.Context, fn func(ctx context.Context, sto
 	if err := q.checkOpen(); err != nil {
 		return err
 	}
+	return q.atomically(ctx, nil, fn)
+}
+
+// atomically runs fn in one durable transaction, or applies plan there
+// instead if plan still holds (see AtomicallyAhead).
+func (q *Queue) atomically(ctx context.Context, plan *plan, fn func(ctx context.Context, store tre.Store, sender tre.Sender) error) error {
 	var fnErr error
 	sent := false
 	err := q.db.write(ctx, true, func(ctx context.Context, x runner) error {
+		if plan != nil {
+			held, err := plan.apply(ctx, q, x)
+			if err != nil || held {
+				sent = held && len(plan.sends) > 0
+				return err
+			}
+			q.db.ahead.reran.Add(1)
+		}
+		sent = false
 		fnErr = fn(ctx, txStore{docs{x}}, &txSender{q: q, x: x, sent: &sent})
 		return fnErr
 	})

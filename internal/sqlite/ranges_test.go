@@ -100,32 +100,105 @@ func TestOldFileIsRenumbered(t *testing.T) {
 }
 
 // A list of active resources of a type is served by the partial index
-// documents_live_type, which holds no deleted resource: its
+// documents_live, which holds no deleted resource: its
 // deploymentStatus term is not evaluated per row. Without a type the term
 // stays condSQL's.
 func TestListOfActiveResourcesUsesThePartialIndex(t *testing.T) {
 	db, err := Open(context.Background(), t.TempDir())
 	require.NoError(t, err)
 	defer db.Close()
-	plan := func(q tre.Query) string {
-		stmt, args, err := where(tre.Resources, q, 7)
-		require.NoError(t, err)
-		rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+stmt, args...)
-		require.NoError(t, err)
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-			out = append(out, detail)
-		}
-		return strings.Join(out, "; ")
-	}
+	plan := func(q tre.Query) string { return queryPlan(t, db, tre.Resources, q, 7) }
 	live := tre.Ne("deploymentStatus", "deleted")
-	require.Contains(t, plan(tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace"), live}}), "USING INDEX documents_live_type")
-	require.NotContains(t, plan(tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace")}}), "documents_live_type")
+	require.Contains(t, plan(tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace"), live}}), "USING INDEX documents_live")
+	require.NotContains(t, plan(tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace")}}), "documents_live")
 	stmt, _, err := where(tre.Resources, tre.Query{Where: []tre.Cond{live}}, 0)
 	require.NoError(t, err)
 	require.NotContains(t, stmt, liveTerm)
+}
+
+// The indexes of queried fields serve every collection but the audit
+// records: a query's literal collection implies their WHERE.
+func TestQueriedFieldsUseTheirIndexes(t *testing.T) {
+	db, err := Open(context.Background(), t.TempDir())
+	require.NoError(t, err)
+	defer db.Close()
+	plan := func(c tre.Collection, cond tre.Cond) string {
+		return queryPlan(t, db, c, tre.Query{Where: []tre.Cond{cond}}, 0)
+	}
+	require.Contains(t, plan(tre.Operations, tre.Eq("resourceId", "r")), "USING INDEX documents_resource ")
+	require.Contains(t, plan(tre.ResourceHistory, tre.Eq("resourceId", "r")), "USING INDEX documents_resource ")
+	require.Contains(t, plan(tre.Resources, tre.Eq("workspaceId", "w")), "USING INDEX documents_workspace ")
+	require.Contains(t, plan(tre.ResourceTemplates, tre.Eq("resourceType", "workspace")), "USING INDEX documents_type ")
+	require.NotContains(t, plan(tre.AuditRecords, tre.Eq("resourceId", "r")), "documents_resource")
+}
+
+// Every collection is either in the indexes of queried fields or left out
+// on purpose (the audit records).
+func TestEveryCollectionIsIndexedOrNot(t *testing.T) {
+	want := map[tre.Collection]bool{}
+	for c := range tre.Collections {
+		if c != tre.AuditRecords {
+			want[c] = true
+		}
+	}
+	got := map[tre.Collection]bool{}
+	for _, c := range indexed {
+		got[c] = true
+	}
+	require.Equal(t, want, got)
+}
+
+// A file made with the first indexes (every collection in them) gets the
+// new ones when it opens, and its queries still find its documents.
+func TestFileWithTheFirstIndexesGetsTheNewOnes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(ctx, dir)
+	require.NoError(t, err)
+	st := NewStore(db)
+	_, err = st.Create(ctx, tre.Operations, tre.Document{ID: "op1", Data: []byte(`{"id":"op1","resourceId":"r1"}`)})
+	require.NoError(t, err)
+	_, err = db.w.conn.ExecContext(ctx, `DROP INDEX documents_resource`)
+	require.NoError(t, err)
+	_, err = db.w.conn.ExecContext(ctx, `CREATE INDEX documents_resource_id ON documents(collection, json_extract(data, '$.resourceId'))`)
+	require.NoError(t, err)
+	_, err = db.w.conn.ExecContext(ctx, `PRAGMA user_version = 1`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	db, err = Open(ctx, dir)
+	require.NoError(t, err)
+	defer db.Close()
+	var names []string
+	rows, err := db.r.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'documents' AND name LIKE 'documents_%' ORDER BY name`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		names = append(names, n)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"documents_live", "documents_resource", "documents_type", "documents_workspace"}, names)
+	docs, err := NewStore(db).Query(ctx, tre.Operations, tre.Query{Where: []tre.Cond{tre.Eq("resourceId", "r1")}})
+	require.NoError(t, err)
+	require.Len(t, docs, 1)
+}
+
+// queryPlan is SQLite's plan of the query where builds, its steps joined.
+func queryPlan(t *testing.T, db *DB, c tre.Collection, q tre.Query, after int64) string {
+	t.Helper()
+	stmt, args, err := where(c, q, after)
+	require.NoError(t, err)
+	rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+stmt, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		out = append(out, detail)
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(out, "; ")
 }

@@ -70,6 +70,25 @@ type Atomic interface {
 	Atomically(ctx context.Context, fn func(ctx context.Context, store Store, sender Sender) error) error
 }
 
+// Ahead is an optional capability of an Atomic: AtomicallyAhead is
+// Atomically for a fn that may run twice, which takes most of its work out
+// of the one writer's turn. The adapter first runs fn on committed data,
+// beside other writes, recording the documents it reads and what it writes
+// and sends; in the writer's turn it checks that every document fn read is
+// unchanged and, if so, applies the recorded writes and sends without
+// running fn again. If one changed, or fn queried (a query's answer cannot
+// be checked that cheaply), or fn failed, fn runs again inside the
+// transaction, as Atomically runs it.
+//
+// fn must therefore have no effect outside the store and sender it is
+// given other than its results, which it sets anew on every run: a value
+// it returns, work it defers until after the commit. Reads and writes
+// through that store see fn's own writes, as in Atomically.
+type Ahead interface {
+	Atomic
+	AtomicallyAhead(ctx context.Context, fn func(ctx context.Context, store Store, sender Sender) error) error
+}
+
 // Collection names a set of documents: a Cosmos container, a SQLite table
 // partition. The first five are AzureTRE's containers.
 type Collection string
