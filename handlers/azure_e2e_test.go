@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,7 +105,8 @@ func TestAzureAdaptersEndToEnd(t *testing.T) {
 	h.assertAllEnded(admin)
 	require.NotContains(t, proc.String(), "Sup3r-Secret-Pw!", "the processor never logs a secret")
 	h.stop() // flushes the spans not yet exported
-	assertDependencySpans(t, traces.Spans(), idFrom(wsLoc, 5))
+	installCalls := assertDependencySpans(t, traces.Spans(), idFrom(wsLoc, 5))
+	logCosmosCalls(t, installCalls)
 }
 
 // assertDependencySpans checks the traces of a workspace's install: its
@@ -111,8 +114,11 @@ func TestAzureAdaptersEndToEnd(t *testing.T) {
 // spans with the TRE operation id (and, for invocations, the Functions
 // invocation id), and their traces hold the calls to Cosmos DB and, for
 // the request, the step sent to Service Bus.
-func assertDependencySpans(t *testing.T, spans []otlptest.Span, opID string) {
+// It returns the Cosmos DB calls of those traces: the install's, from
+// POST to deployed.
+func assertDependencySpans(t *testing.T, spans []otlptest.Span, opID string) []otlptest.Span {
 	t.Helper()
+	var calls []otlptest.Span
 	byTrace := map[string][]otlptest.Span{}
 	for _, s := range spans {
 		byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
@@ -135,6 +141,7 @@ func assertDependencySpans(t *testing.T, spans []otlptest.Span, opID string) {
 	require.NotNil(t, request, "the install's request span, with its operation id")
 	trace := byTrace[request.TraceID]
 	require.True(t, has(trace, cosmos), "Cosmos DB spans in the request's trace: %v", trace)
+	calls = append(calls, filterSpans(trace, cosmos)...)
 	require.True(t, has(trace, func(s otlptest.Span) bool {
 		return s.Name == "send workspacequeue" && s.Attrs["messaging.system"] == "servicebus" && s.Kind == "SPAN_KIND_PRODUCER"
 	}), "the step sent to Service Bus in the request's trace: %v", trace)
@@ -147,8 +154,43 @@ func assertDependencySpans(t *testing.T, spans []otlptest.Span, opID string) {
 		invocations++
 		require.NotEmpty(t, s.Attrs["faas.invocation_id"])
 		require.True(t, has(byTrace[s.TraceID], cosmos), "Cosmos DB spans in the invocation's trace: %v", byTrace[s.TraceID])
+		calls = append(calls, filterSpans(byTrace[s.TraceID], cosmos)...)
 	}
 	require.NotZero(t, invocations, "the install's statuses came in as invocations, each a span")
+	return calls
+}
+
+func filterSpans(spans []otlptest.Span, keep func(otlptest.Span) bool) []otlptest.Span {
+	var out []otlptest.Span
+	for _, s := range spans {
+		if keep(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// logCosmosCalls reports the Cosmos DB calls of one workspace's install
+// by kind (docs/PERFORMANCE.md estimates its request units from them:
+// the Cosmos-protocol server charges none), and holds them under a bound
+// that an extra read or write per status would cross.
+func logCosmosCalls(t *testing.T, calls []otlptest.Span) {
+	t.Helper()
+	byName := map[string]int{}
+	for _, c := range calls {
+		byName[c.Name]++
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %d", n, byName[n]))
+	}
+	t.Logf("Cosmos DB calls of one workspace install, POST to deployed: %d (%s)", len(calls), strings.Join(parts, ", "))
+	require.LessOrEqual(t, len(calls), 40, "Cosmos DB calls of one install: %s", strings.Join(parts, ", "))
 }
 
 // startProcessor builds and runs tre-processor with env until the test
