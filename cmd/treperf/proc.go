@@ -141,6 +141,34 @@ func (p *proc) stop() {
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
+// cpu is CPU time used (user and system): the handler's and this
+// process's own.
+type cpu struct{ handler, self time.Duration }
+
+func (c cpu) sub(d cpu) cpu { return cpu{c.handler - d.handler, c.self - d.self} }
+
+// cpuTimes reads the CPU time of the handler (pid, from /proc; clock
+// ticks of 10 ms) and of this process (getrusage).
+func cpuTimes(pid int) cpu {
+	var c cpu
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// Fields after the command's closing parenthesis: utime and
+		// stime are the 12th and 13th.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 {
+			if f := strings.Fields(string(b[i+1:])); len(f) > 12 {
+				u, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				c.handler = time.Duration(u+st) * 10 * time.Millisecond
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return c
+}
+
 // rssMB is the process's resident set (VmRSS) in MB.
 func rssMB(pid int) float64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
