@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/tre-go/tre/internal/tre"
@@ -91,10 +92,12 @@ type docKey struct {
 }
 
 // planned is a document's state after the plan's writes: gone, or data
-// with its new etag.
+// with its new etag; recreated if the plan deleted it and created it
+// again (a new rowid, as in the writer: it moves to its collection's end).
 type planned struct {
-	gone bool
-	doc  tre.Document
+	gone      bool
+	recreated bool
+	doc       tre.Document
 }
 
 type plannedSend struct {
@@ -143,6 +146,11 @@ func (p *plan) write(ctx context.Context, x runner, k docKey) error {
 		return nil // created and deleted by the plan
 	case w.gone:
 		res, err = x.exec(ctx, `DELETE FROM documents WHERE collection = ? AND id = ?`, string(k.c), k.id)
+	case existed && w.recreated:
+		if res, err = x.exec(ctx, `DELETE FROM documents WHERE collection = ? AND id = ?`, string(k.c), k.id); err == nil {
+			first := rangeOf(k.c)
+			res, err = x.exec(ctx, insertDocument, first, first+rangeSize, string(k.c), k.id, w.doc.ETag, string(w.doc.Data))
+		}
 	case existed:
 		res, err = x.exec(ctx, `UPDATE documents SET etag = ?, data = ? WHERE collection = ? AND id = ?`,
 			w.doc.ETag, string(w.doc.Data), string(k.c), k.id)
@@ -195,8 +203,14 @@ func (s planStore) current(ctx context.Context, k docKey) (*tre.Document, error)
 	return &d, nil
 }
 
-func (s planStore) set(k docKey, w *planned) {
-	if _, ok := s.p.writes[k]; !ok {
+// set records a document's new state. The written keys are applied in
+// the order of their creation, if created, else of their first write:
+// a created document's rowid comes after those created before it.
+func (s planStore) set(k docKey, w *planned, created bool) {
+	if _, ok := s.p.writes[k]; ok && created {
+		s.p.order = slices.DeleteFunc(s.p.order, func(o docKey) bool { return o == k })
+	}
+	if _, ok := s.p.writes[k]; !ok || created {
 		s.p.order = append(s.p.order, k)
 	}
 	s.p.writes[k] = w
@@ -216,7 +230,8 @@ func (s planStore) Create(ctx context.Context, c tre.Collection, doc tre.Documen
 		return tre.Document{}, tre.Errorf(tre.CodeConflict, "%s %s already exists", c, doc.ID)
 	}
 	out := tre.Document{ID: doc.ID, ETag: newETag(), Data: data}
-	s.set(k, &planned{doc: out})
+	prev := s.p.writes[k]
+	s.set(k, &planned{doc: out, recreated: prev != nil && (prev.gone || prev.recreated)}, true)
 	return out, nil
 }
 
@@ -265,7 +280,8 @@ func (s planStore) Replace(ctx context.Context, c tre.Collection, doc tre.Docume
 		return tre.Document{}, err
 	}
 	out := tre.Document{ID: doc.ID, ETag: newETag(), Data: data}
-	s.set(k, &planned{doc: out})
+	prev := s.p.writes[k]
+	s.set(k, &planned{doc: out, recreated: prev != nil && prev.recreated}, false)
 	return out, nil
 }
 
@@ -274,7 +290,7 @@ func (s planStore) Delete(ctx context.Context, c tre.Collection, id, etag string
 	if err := s.held(ctx, k, etag); err != nil {
 		return err
 	}
-	s.set(k, &planned{gone: true})
+	s.set(k, &planned{gone: true}, false)
 	return nil
 }
 

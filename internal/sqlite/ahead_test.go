@@ -229,6 +229,9 @@ func TestAheadAnswersAsTheWriter(t *testing.T) {
 		note("create existing in a partitioned collection", err)
 		_, err = st.Get(ctx, tre.ResourceHistory, "h1")
 		note("point read of a partitioned collection", err)
+		note("delete the first", st.Delete(ctx, tre.Resources, "a", ""))
+		_, err = st.Create(ctx, tre.Resources, doc("a", 10))
+		note("create the first again", err)
 		_, err = st.Create(ctx, tre.Resources, tre.Document{ID: "bad", Data: []byte(`[1]`)})
 		note("create malformed", err)
 		_, err = st.Create(ctx, tre.Collection("Nope"), doc("d", 1))
@@ -259,9 +262,12 @@ func TestAheadAnswersAsTheWriter(t *testing.T) {
 		for _, c := range []tre.Collection{tre.Resources, tre.ResourceHistory} {
 			docs, err := store.Query(ctx, c, tre.Query{})
 			require.NoError(t, err)
+			var order []string // a collection's order: creation, a recreated document last
 			for _, d := range docs {
 				state[string(c)+"/"+d.ID] = string(d.Data)
+				order = append(order, d.ID)
 			}
+			state[string(c)+" order"] = fmt.Sprint(order)
 		}
 		return seen, state
 	}
@@ -274,7 +280,8 @@ func TestAheadAnswersAsTheWriter(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	require.Equal(t, []string{"ResourceHistory/h0", "ResourceHistory/h1", "Resources/a", "Resources/b"}, keys)
+	require.Equal(t, []string{"ResourceHistory order", "ResourceHistory/h0", "ResourceHistory/h1", "Resources order", "Resources/a", "Resources/b"}, keys)
+	require.Equal(t, "[b a]", gotState["Resources order"], "a, deleted and created again, is last")
 }
 
 // TestAheadWriteOutsideFails: fn run ahead that writes through another
