@@ -158,14 +158,6 @@ func attrsOf(r Record) []slog.Attr {
 	return attrs
 }
 
-// OperationEnded records an operation's outcome; lifecycle calls it (it
-// implements lifecycle.Outcomes). A failure to record is logged.
-func (s *Service) OperationEnded(ctx context.Context, op tre.Operation) {
-	if done, err := s.RecordEnded(context.WithoutCancel(ctx), s.store, op); err == nil {
-		done()
-	}
-}
-
 // RecordEnded writes the record of an ended operation through store (the
 // transaction that ended it: lifecycle.OutcomeRecorder); its log line is
 // written by after, once the record is committed.

@@ -90,9 +90,12 @@ func TestOperationOutcome(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	s := audit.New(st, audit.Options{})
-	s.OperationEnded(ctx, tre.Operation{ID: "op1", ResourceID: "svc1", ResourcePath: "/workspaces/ws1/workspace-services/svc1",
+	done, err := s.RecordEnded(ctx, st, tre.Operation{ID: "op1", ResourceID: "svc1", ResourcePath: "/workspaces/ws1/workspace-services/svc1",
 		Action: "upgrade", Status: tre.StatusUpdatingFailed, User: tre.User{ID: "u1", Name: "Una"},
 		Attempts: []tre.OperationAttempt{{Number: 1, StartedBy: tre.User{ID: "u1"}}, {Number: 2, StartedBy: tre.User{ID: "u2", Name: "Dos"}}}})
+	require.NoError(t, err)
+	require.NotNil(t, done, "the log line, once committed")
+	done()
 	p, err := s.List(ctx, audit.Filter{WorkspaceID: "ws1"})
 	require.NoError(t, err)
 	require.Len(t, p.Records, 1)
