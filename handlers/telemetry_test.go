@@ -12,13 +12,7 @@ import (
 
 // spansNamed returns the spans of a name.
 func spansNamed(spans []otlptest.Span, name string) []otlptest.Span {
-	var out []otlptest.Span
-	for _, s := range spans {
-		if s.Name == name {
-			out = append(out, s)
-		}
-	}
-	return out
+	return filterSpans(spans, func(s otlptest.Span) bool { return s.Name == name })
 }
 
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, each request and each trigger

@@ -38,7 +38,7 @@ var _ tre.Ahead = (*Queue)(nil)
 
 // aheadStats counts how transactions run ahead ended.
 type aheadStats struct {
-	applied   atomic.Int64 // the plan held and was applied
+	applied   atomic.Int64 // the plan held and was applied (and committed)
 	reran     atomic.Int64 // a read had changed: fn ran again in the writer
 	unplanned atomic.Int64 // no plan (fn queried or failed): fn ran in the writer
 }
@@ -81,7 +81,7 @@ func (q *Queue) plan(ctx context.Context, fn func(ctx context.Context, store tre
 type plan struct {
 	reads    map[docKey]*tre.Document
 	writes   map[docKey]*planned
-	order    []docKey // the written keys, first write first
+	order    []docKey // the written keys, in the order planStore.set keeps
 	sends    []plannedSend
 	unusable bool // fn did something a plan cannot check (a query), or a read failed
 }
@@ -131,7 +131,6 @@ func (p *plan) apply(ctx context.Context, q *Queue, x runner) (bool, error) {
 			return false, queueUnavailable(fmt.Errorf("sqlite: send to %s: %w", s.queue, err))
 		}
 	}
-	q.db.ahead.applied.Add(1)
 	return true, nil
 }
 

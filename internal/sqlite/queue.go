@@ -297,11 +297,11 @@ func (q *Queue) Atomically(ctx context.Context, fn func(ctx context.Context, sto
 // instead if plan still holds (see AtomicallyAhead).
 func (q *Queue) atomically(ctx context.Context, plan *plan, fn func(ctx context.Context, store tre.Store, sender tre.Sender) error) error {
 	var fnErr error
-	sent := false
+	sent, held := false, false
 	err := q.db.write(ctx, true, func(ctx context.Context, x runner) error {
 		if plan != nil {
-			held, err := plan.apply(ctx, q, x)
-			if err != nil || held {
+			var err error
+			if held, err = plan.apply(ctx, q, x); err != nil || held {
 				sent = held && len(plan.sends) > 0
 				return err
 			}
@@ -311,6 +311,9 @@ func (q *Queue) atomically(ctx context.Context, plan *plan, fn func(ctx context.
 		fnErr = fn(ctx, txStore{docs{x}}, &txSender{q: q, x: x, sent: &sent})
 		return fnErr
 	})
+	if err == nil && held {
+		q.db.ahead.applied.Add(1) // counted once committed
+	}
 	switch {
 	case fnErr != nil:
 		return fnErr
