@@ -81,7 +81,7 @@ func openEnv(t testing.TB, dir string) *env {
 	trail := audit.New(st, audit.Options{Log: log})
 	svc := lifecycle.New(st, reg, sec, q, lifecycle.Config{TREID: "tre1", Location: "local",
 		AddressSpace: cidr.MustParse("10.0.0.0/12"), CoreAddressSpace: cidr.MustParse("10.1.0.0/22")}, lifecycle.Options{Log: log, DeadLetters: q,
-		Firewall: signal, Catalog: cat, Outcomes: trail})
+		Firewall: signal, Catalog: cat, Records: trail})
 	fw, err := egress.New(st, &firewallfile.Backend{Path: filepath.Join(dir, "firewall.json")}, svc, signal,
 		egress.Config{Holder: "api-test"}, egress.Options{Log: log})
 	require.NoError(t, err)
