@@ -108,10 +108,17 @@ type plannedSend struct {
 }
 
 // apply checks, in the writer's transaction, that every document the plan
-// read is as it was, and then writes and sends what it planned. It
-// returns false, having written nothing, if one changed.
+// read is as it was, and writes and sends what it planned. A written
+// document's check is its write's condition (the etag it was read with,
+// or, for one read as absent, the unique key the insert would break); the
+// others are looked up first. It returns false, having written nothing,
+// if one changed, or errAgain if one changed after some writes (the
+// caller undoes them).
 func (p *plan) apply(ctx context.Context, q *Queue, x runner) (bool, error) {
 	for k, was := range p.reads {
+		if p.checkedByWrite(k) {
+			continue
+		}
 		var etag string
 		err := x.scan(ctx, `SELECT etag FROM documents WHERE collection = ? AND id = ?`, []any{string(k.c), k.id}, &etag)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -121,9 +128,15 @@ func (p *plan) apply(ctx context.Context, q *Queue, x runner) (bool, error) {
 			return false, nil
 		}
 	}
-	for _, k := range p.order {
-		if err := p.write(ctx, x, k); err != nil {
+	for i, k := range p.order {
+		held, err := p.write(ctx, x, k)
+		switch {
+		case err != nil:
 			return false, err
+		case !held && i == 0:
+			return false, nil
+		case !held:
+			return false, errAgain
 		}
 	}
 	for _, s := range p.sends {
@@ -134,37 +147,68 @@ func (p *plan) apply(ctx context.Context, q *Queue, x runner) (bool, error) {
 	return true, nil
 }
 
-// write makes a document what the plan left it: every written key was
-// read first, so whether it exists now is known.
-func (p *plan) write(ctx context.Context, x runner, k docKey) error {
-	w, existed := p.writes[k], p.reads[k] != nil
+// checkedByWrite tells whether writing k checks the plan's read of k: it
+// does unless the plan created k and deleted it again (nothing to write).
+func (p *plan) checkedByWrite(k docKey) bool {
+	w := p.writes[k]
+	return w != nil && !(w.gone && p.reads[k] == nil)
+}
+
+// write makes a document what the plan left it, on the condition that it
+// is as the plan read it (every written key was read first, or assumed
+// absent); false if it is not, having written nothing.
+func (p *plan) write(ctx context.Context, x runner, k docKey) (bool, error) {
+	w, was := p.writes[k], p.reads[k]
+	text := string(w.doc.Data)
 	var res sql.Result
 	var err error
 	switch {
-	case w.gone && !existed:
-		return nil // created and deleted by the plan
-	case w.gone:
-		res, err = x.exec(ctx, `DELETE FROM documents WHERE collection = ? AND id = ?`, string(k.c), k.id)
-	case existed && w.recreated:
-		if res, err = x.exec(ctx, `DELETE FROM documents WHERE collection = ? AND id = ?`, string(k.c), k.id); err == nil {
-			first := rangeOf(k.c)
-			res, err = x.exec(ctx, insertDocument, first, first+rangeSize, string(k.c), k.id, w.doc.ETag, string(w.doc.Data))
+	case w.gone && was == nil:
+		return true, nil // created and deleted by the plan
+	case w.gone || w.recreated && was != nil:
+		res, err = x.exec(ctx, `DELETE FROM documents WHERE collection = ? AND id = ? AND etag = ?`, string(k.c), k.id, was.ETag)
+		if err == nil && !w.gone {
+			if n, _ := res.RowsAffected(); n == 1 {
+				return p.insert(ctx, x, k, text)
+			}
 		}
-	case existed:
-		res, err = x.exec(ctx, `UPDATE documents SET etag = ?, data = ? WHERE collection = ? AND id = ?`,
-			w.doc.ETag, string(w.doc.Data), string(k.c), k.id)
+	case was != nil:
+		res, err = x.exec(ctx, `UPDATE documents SET etag = ?, data = ? WHERE collection = ? AND id = ? AND etag = ?`,
+			w.doc.ETag, text, string(k.c), k.id, was.ETag)
 	default:
-		first := rangeOf(k.c)
-		res, err = x.exec(ctx, insertDocument, first, first+rangeSize, string(k.c), k.id, w.doc.ETag, string(w.doc.Data))
+		return p.insert(ctx, x, k, text)
 	}
 	if err != nil {
-		return unavailable(fmt.Errorf("sqlite: apply %s/%s: %w", k.c, k.id, err))
+		return false, unavailable(fmt.Errorf("sqlite: apply %s/%s: %w", k.c, k.id, err))
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		// The reads were checked in this transaction: a bug, not a race.
-		return tre.Errorf(tre.CodeInternal, "sqlite: apply %s/%s: %d rows written, not 1", k.c, k.id, n)
+	n, _ := res.RowsAffected()
+	if n == 1 {
+		x.wrote(k, tre.Document{ID: k.id, ETag: w.doc.ETag, Data: readOnly(text)}, w.gone)
 	}
-	return nil
+	return n == 1, nil
+}
+
+// insert creates k as the plan left it; false if its id is taken (the
+// plan read or assumed it absent).
+func (p *plan) insert(ctx context.Context, x runner, k docKey, text string) (bool, error) {
+	w, first := p.writes[k], rangeOf(k.c)
+	_, err := x.exec(ctx, insertDocument, first, first+rangeSize, string(k.c), k.id, w.doc.ETag, text)
+	switch {
+	case isUniqueViolation(err):
+		return false, nil
+	case err != nil:
+		return false, unavailable(fmt.Errorf("sqlite: apply %s/%s: %w", k.c, k.id, err))
+	}
+	x.wrote(k, tre.Document{ID: k.id, ETag: w.doc.ETag, Data: readOnly(text)}, false)
+	return true, nil
+}
+
+// forget drops the plan's reads from the recent documents: one of them
+// was stale.
+func (p *plan) forget(r *recentDocs) {
+	for k := range p.reads {
+		r.drop(k)
+	}
 }
 
 // planStore is the store fn gets ahead of the writer: reads come from the
@@ -188,6 +232,10 @@ func (s planStore) current(ctx context.Context, k docKey) (*tre.Document, error)
 	}
 	if d, ok := s.p.reads[k]; ok {
 		return d, nil
+	}
+	if d, ok := s.base.x.d.recent.get(k); ok {
+		s.p.reads[k] = &d
+		return &d, nil
 	}
 	d, err := s.base.lookup(ctx, k.c, k.id)
 	switch {
@@ -215,13 +263,31 @@ func (s planStore) set(k docKey, w *planned, created bool) {
 	s.p.writes[k] = w
 }
 
+// assumeFree is current for a create: a document neither read nor written
+// nor among the recent ones is assumed absent, without a lookup (a new id,
+// in practice). The plan's insert checks it: a taken id makes fn run again
+// in the writer, which answers the conflict.
+func (s planStore) assumeFree(ctx context.Context, k docKey) (*tre.Document, error) {
+	_, written := s.p.writes[k]
+	_, read := s.p.reads[k]
+	if written || read {
+		return s.current(ctx, k)
+	}
+	if d, ok := s.base.x.d.recent.get(k); ok {
+		s.p.reads[k] = &d
+		return &d, nil
+	}
+	s.p.reads[k] = nil
+	return nil, nil
+}
+
 func (s planStore) Create(ctx context.Context, c tre.Collection, doc tre.Document) (tre.Document, error) {
 	data, _, err := tre.CheckDocument(c, doc)
 	if err != nil {
 		return tre.Document{}, err
 	}
 	k := docKey{c, doc.ID}
-	cur, err := s.current(ctx, k)
+	cur, err := s.assumeFree(ctx, k)
 	if err != nil {
 		return tre.Document{}, err
 	}

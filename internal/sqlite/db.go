@@ -60,6 +60,7 @@ type DB struct {
 	closeErr error
 	warm     sync.WaitGroup // the first reader's opening
 	ahead    aheadStats     // Queue.AtomicallyAhead's outcomes
+	recent   *recentDocs    // what the writer committed lately, for plans
 }
 
 // writer is the one writing connection, held by one transaction at a
@@ -79,6 +80,9 @@ type writer struct {
 	mu      sync.Mutex
 	pending []*writeReq
 	commits atomic.Int64 // transactions committed
+	// recent are the document writes of the transaction under way, for
+	// DB.recent once it is over.
+	recent []recentOp
 }
 
 // Open opens (creating if needed) the database file in dir and brings its
@@ -100,7 +104,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	d := &DB{path: path, closed: make(chan struct{}), w: &writer{db: wdb, conn: conn, turn: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, durable: true}}
+	d := &DB{path: path, closed: make(chan struct{}), w: &writer{db: wdb, conn: conn, turn: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, durable: true}, recent: newRecentDocs(recentLimit)}
 	d.w.turn <- struct{}{}
 	if err := d.migrate(ctx); err != nil {
 		d.w.close()
@@ -314,32 +318,16 @@ func (d *DB) commitGroup(group []*writeReq) []error {
 		return fail(err)
 	}
 	saved := len(group) > 1
-	committed := 0
+	committed, done := 0, false
+	defer func() { d.flushRecent(done) }()
 	for i, r := range group {
-		if saved {
-			if _, err := w.exec(bg, "SAVEPOINT w"); err != nil {
-				_, _ = w.exec(bg, "ROLLBACK")
-				return fail(err)
-			}
+		var fatal error
+		if errs[i], fatal = d.member(bg, r, saved); fatal != nil {
+			_, _ = w.exec(bg, "ROLLBACK")
+			return fail(fatal)
 		}
-		errs[i] = r.fn(context.WithValue(r.ctx, txKey{}, d), runner{d: d, tx: true})
-		switch {
-		case errs[i] == nil && saved:
-			_, err := w.exec(bg, "RELEASE w")
-			if err != nil {
-				_, _ = w.exec(bg, "ROLLBACK")
-				return fail(err)
-			}
+		if errs[i] == nil {
 			committed++
-		case errs[i] == nil:
-			committed++
-		case saved:
-			_, err1 := w.exec(bg, "ROLLBACK TO w")
-			_, err2 := w.exec(bg, "RELEASE w")
-			if err := errors.Join(err1, err2); err != nil {
-				_, _ = w.exec(bg, "ROLLBACK")
-				return fail(err)
-			}
 		}
 	}
 	if committed == 0 {
@@ -350,8 +338,68 @@ func (d *DB) commitGroup(group []*writeReq) []error {
 		_, _ = w.exec(bg, "ROLLBACK")
 		return fail(err)
 	}
+	done = true
 	w.commits.Add(1)
 	return errs
+}
+
+// member runs one write of a group: in its own savepoint if saved, rolled
+// back to it if fn fails. fatal is an error of the savepoint's
+// statements: the transaction is lost.
+func (d *DB) member(bg context.Context, r *writeReq, saved bool) (err, fatal error) {
+	w := d.w
+	if saved {
+		if _, fatal = w.exec(bg, "SAVEPOINT w"); fatal != nil {
+			return nil, fatal
+		}
+	}
+	mark := len(w.recent)
+	if err, fatal = d.run(bg, r, saved); fatal != nil {
+		return nil, fatal
+	}
+	if err != nil {
+		w.undo(mark)
+	}
+	switch {
+	case !saved:
+	case err == nil:
+		_, fatal = w.exec(bg, "RELEASE w")
+	default:
+		_, err1 := w.exec(bg, "ROLLBACK TO w")
+		_, err2 := w.exec(bg, "RELEASE w")
+		fatal = errors.Join(err1, err2)
+	}
+	return err, fatal
+}
+
+// errAgain is what a write's fn returns to have its statements undone and
+// to be called once more: a plan run ahead (AtomicallyAhead) that found,
+// part-way through its writes, a document changed since it was read.
+var errAgain = errors.New("sqlite: undo and run again")
+
+// run calls r's fn in the transaction under way (inside its savepoint if
+// saved); if fn answers errAgain, its statements are undone and it is
+// called again. fatal is an error of the undoing: the transaction is lost.
+func (d *DB) run(bg context.Context, r *writeReq, saved bool) (err, fatal error) {
+	ctx, w := context.WithValue(r.ctx, txKey{}, d), d.w
+	mark := len(w.recent)
+	if err = r.fn(ctx, runner{d: d, tx: true}); !errors.Is(err, errAgain) {
+		return err, nil
+	}
+	if saved {
+		_, fatal = w.exec(bg, "ROLLBACK TO w")
+	} else if _, fatal = w.exec(bg, "ROLLBACK"); fatal == nil {
+		// A group of one has no savepoint: the transaction starts over.
+		_, fatal = w.exec(bg, "BEGIN IMMEDIATE")
+	}
+	if fatal != nil {
+		return nil, fatal
+	}
+	w.undo(mark)
+	if err = r.fn(ctx, runner{d: d, tx: true}); errors.Is(err, errAgain) {
+		err = tre.Errorf(tre.CodeInternal, "sqlite: a write asked to run again twice")
+	}
+	return err, nil
 }
 
 // setDurable sets the connection's synchronous level for the next commit.

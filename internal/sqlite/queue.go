@@ -298,16 +298,23 @@ func (q *Queue) Atomically(ctx context.Context, fn func(ctx context.Context, sto
 func (q *Queue) atomically(ctx context.Context, plan *plan, fn func(ctx context.Context, store tre.Store, sender tre.Sender) error) error {
 	var fnErr error
 	sent, held := false, false
+	tried := false
 	err := q.db.write(ctx, true, func(ctx context.Context, x runner) error {
-		if plan != nil {
+		if plan != nil && !tried {
+			tried = true
 			var err error
-			if held, err = plan.apply(ctx, q, x); err != nil || held {
+			held, err = plan.apply(ctx, q, x)
+			if held || err != nil && !errors.Is(err, errAgain) {
 				sent = held && len(plan.sends) > 0
 				return err
 			}
 			q.db.ahead.reran.Add(1)
+			plan.forget(q.db.recent)
+			if err != nil {
+				return err // errAgain: the plan's writes are undone, and fn is called again
+			}
 		}
-		sent = false
+		held, sent = false, false
 		fnErr = fn(ctx, txStore{docs{x}}, &txSender{q: q, x: x, sent: &sent})
 		return fnErr
 	})

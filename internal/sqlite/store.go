@@ -105,15 +105,16 @@ func (s docs) create(ctx context.Context, c tre.Collection, doc tre.Document) (t
 	if err != nil {
 		return tre.Document{}, err
 	}
-	etag := newETag()
+	etag, text := newETag(), string(data)
 	first := rangeOf(c)
-	_, err = s.x.exec(ctx, insertDocument, first, first+rangeSize, string(c), doc.ID, etag, string(data))
+	_, err = s.x.exec(ctx, insertDocument, first, first+rangeSize, string(c), doc.ID, etag, text)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return tre.Document{}, tre.Errorf(tre.CodeConflict, "%s %s already exists", c, doc.ID)
 		}
 		return tre.Document{}, unavailable(fmt.Errorf("sqlite: create %s/%s: %w", c, doc.ID, err))
 	}
+	s.x.wrote(docKey{c, doc.ID}, tre.Document{ID: doc.ID, ETag: etag, Data: readOnly(text)}, false)
 	return tre.Document{ID: doc.ID, ETag: etag, Data: data}, nil
 }
 
@@ -154,13 +155,14 @@ func (s docs) replace(ctx context.Context, c tre.Collection, doc tre.Document) (
 	if err != nil {
 		return tre.Document{}, err
 	}
-	etag := newETag()
+	etag, text := newETag(), string(data)
 	err = s.conditional(ctx, c, doc.ID, doc.ETag, "replace",
 		`UPDATE documents SET etag = ?, data = ? WHERE collection = ? AND id = ? AND (? = '' OR etag = ?)`,
-		etag, string(data), string(c), doc.ID, doc.ETag, doc.ETag)
+		etag, text, string(c), doc.ID, doc.ETag, doc.ETag)
 	if err != nil {
 		return tre.Document{}, err
 	}
+	s.x.wrote(docKey{c, doc.ID}, tre.Document{ID: doc.ID, ETag: etag, Data: readOnly(text)}, false)
 	return tre.Document{ID: doc.ID, ETag: etag, Data: data}, nil
 }
 
@@ -168,9 +170,13 @@ func (s docs) delete(ctx context.Context, c tre.Collection, id, etag string) err
 	if err := tre.CheckCollection(c, true); err != nil {
 		return err
 	}
-	return s.conditional(ctx, c, id, etag, "delete",
+	err := s.conditional(ctx, c, id, etag, "delete",
 		`DELETE FROM documents WHERE collection = ? AND id = ? AND (? = '' OR etag = ?)`,
 		string(c), id, etag, etag)
+	if err == nil {
+		s.x.wrote(docKey{c, id}, tre.Document{}, true)
+	}
+	return err
 }
 
 // conditional runs a write guarded by an etag, and tells a missing
