@@ -80,6 +80,7 @@ BENCH_FLAGS ?=
 bench: build
 	$(GO) build -o $(BIN)/bare ./cmd/treperf/bare
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./handlers ./internal/lifecycle ./internal/auth ./internal/registry
+	$(GO) test -run '^$$' -bench . -benchtime 5000x ./internal/sqlite
 	$(GO) run ./cmd/treperf $(BENCH_FLAGS) all
 
 ## fuzz: every fuzz target for FUZZTIME each (default 8s; FUZZTIME=10m make fuzz to run them longer)
