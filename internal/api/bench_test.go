@@ -95,7 +95,11 @@ func BenchmarkGetWorkspace(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	url := e.srv.URL + "/api/workspaces/" + page.Resources[0].ID
+	listed, err := page.Resources()
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := e.srv.URL + "/api/workspaces/" + listed[0].ID
 	_, body := timeGet(b, url, token, 1)
 	floor := floorServer(body)
 	defer floor.Close()

@@ -239,15 +239,19 @@ func (a *API) listResources(f resourceFamily) func(http.ResponseWriter, *http.Re
 		// only cut it short (stream.fail).
 		out := newStream(w, f.plural)
 		for {
-			// The store reads the next page while this one is written:
-			// on two cores the list takes the longer of the two, not
-			// their sum.
+			// The store reads the next page while this one is split
+			// into members and written: on two cores the list takes the
+			// longer of the two, not their sum.
 			var next <-chan listedPage
 			if !paged && page.Continuation != "" {
 				opts.Continuation = page.Continuation
 				next = a.prefetch(ctx, ref, opts)
 			}
-			if err := a.listItems(f, r, page.Resources, visible, out); err != nil {
+			listed, err := page.Resources()
+			if err != nil {
+				return out.fail(r, a, err)
+			}
+			if err := a.listItems(f, r, listed, visible, out); err != nil {
 				return out.fail(r, a, err)
 			}
 			if next == nil {

@@ -55,7 +55,9 @@ func TestListedAnswerIsResourceOf(t *testing.T) {
 	for _, ref := range refs {
 		page, err := svc.ListPage(ctx, ref, lifecycle.ListOptions{PageSize: 100})
 		require.NoError(t, err)
-		for _, l := range page.Resources {
+		listed, err := page.Resources()
+		require.NoError(t, err)
+		for _, l := range listed {
 			full, err := l.Resource()
 			require.NoError(t, err)
 			for _, ups := range [][]tre.AvailableUpgrade{nil, {{Version: "1.1.0"}, {Version: "2.0.0", ForceUpdateRequired: true}}} {

@@ -287,9 +287,16 @@ const MaxPageSize = 1000
 
 // ResourcePage is one page of a list of resources.
 type ResourcePage struct {
-	Resources []*Listed
+	docs []tre.Document
 	// Continuation is the token of the next page; "" after the last.
 	Continuation string
+}
+
+// Resources splits the page's stored resources into their members. It is
+// left to the caller so that a list streamed on two cores splits one page
+// while the store reads the next (the store's reading was the longer half).
+func (p ResourcePage) Resources() ([]*Listed, error) {
+	return listedAll(p.docs)
 }
 
 // ListPage returns a page of the active resources of a type under a
@@ -333,11 +340,7 @@ func (s *Service) ListPage(ctx context.Context, ref Ref, opts ListOptions) (Reso
 		}
 		return ResourcePage{}, fmt.Errorf("lifecycle: list %s: %w", ref.Type, err)
 	}
-	resources, err := listedAll(page.Documents)
-	if err != nil {
-		return ResourcePage{}, err
-	}
-	return ResourcePage{Resources: resources, Continuation: page.Next}, nil
+	return ResourcePage{docs: page.Documents, Continuation: page.Next}, nil
 }
 
 // listedAll splits each document with listedOf.
@@ -364,7 +367,11 @@ func (s *Service) List(ctx context.Context, ref Ref) ([]*tre.Resource, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, l := range page.Resources {
+		listed, err := page.Resources()
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range listed {
 			r, err := l.Resource()
 			if err != nil {
 				return nil, err
