@@ -159,7 +159,7 @@ func (p *plan) checkedByWrite(k docKey) bool {
 // absent); false if it is not, having written nothing.
 func (p *plan) write(ctx context.Context, x runner, k docKey) (bool, error) {
 	w, was := p.writes[k], p.reads[k]
-	text := string(w.doc.Data)
+	text := padded(k.c, w.doc.Data)
 	var res sql.Result
 	var err error
 	switch {

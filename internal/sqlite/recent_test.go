@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -296,4 +297,39 @@ func TestAheadCreateAssumesItsIDFree(t *testing.T) {
 	require.Equal(t, AheadStats{Applied: 1, Reran: 1}, q.AheadStats())
 	require.Contains(t, stored(t, s, "y"), " 7")
 	require.Contains(t, stored(t, s, "x"), " 6", "the rerun's own writes stand, once")
+}
+
+// TestStoredTextIsPadded: a document's text is stored padded with spaces
+// to a multiple of padTo bytes (an audit record as it is), and read back
+// as it was given.
+func TestStoredTextIsPadded(t *testing.T) {
+	ctx := context.Background()
+	s, q := openRecent(t)
+	doc := vDoc("a", 1)
+	_, err := s.Create(ctx, tre.Resources, doc)
+	require.NoError(t, err)
+	audit := tre.Document{ID: "rec", Data: []byte(`{"id":"rec","resourceId":"a"}`)}
+	_, err = s.Create(ctx, tre.AuditRecords, audit)
+	require.NoError(t, err)
+	require.NoError(t, q.AtomicallyAhead(ctx, func(ctx context.Context, st tre.Store, _ tre.Sender) error {
+		_, err := st.Create(ctx, tre.Operations, tre.Document{ID: "op", Data: []byte(`{"id":"op","resourceId":"a"}`)})
+		return err
+	}))
+	for _, c := range []struct {
+		c      tre.Collection
+		id     string
+		padded bool
+	}{{tre.Resources, "a", true}, {tre.Operations, "op", true}, {tre.AuditRecords, "rec", false}} {
+		var n int
+		var raw string
+		require.NoError(t, s.db.r.QueryRowContext(ctx, `SELECT length(data), data FROM documents WHERE collection = ? AND id = ?`, string(c.c), c.id).Scan(&n, &raw))
+		require.Equal(t, c.padded, n%padTo == 0 && strings.HasSuffix(raw, " "), "%s stored as %q", c.c, raw)
+		got, err := s.Get(ctx, c.c, c.id)
+		require.NoError(t, err)
+		require.Equal(t, strings.TrimRight(raw, " "), string(got.Data))
+		require.False(t, strings.HasSuffix(string(got.Data), " "))
+	}
+	all, err := s.Query(ctx, tre.Resources, tre.Query{})
+	require.NoError(t, err)
+	require.Equal(t, string(doc.Data), string(all[0].Data))
 }
