@@ -111,8 +111,8 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		return nil, err
 	}
 	// The readers open after the writer made the file WAL.
-	// A reader's page cache is 1 MB (SQLite's default is 2 MB): four of
-	// them are resident memory, and the OS caches the file anyway.
+	// A reader's page cache is 256 KiB (SQLite's default is 2 MB): each is
+	// resident memory, and the OS caches the file anyway.
 	r, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)", "cache_size(-256)"))
 	if err != nil {
 		d.w.close()
@@ -570,18 +570,22 @@ var migrations = []string{
 		data       TEXT NOT NULL,
 		PRIMARY KEY (collection, id)
 	)`,
-	// The indexes of fields queries select on hold the indexed
-	// collections only (store.go, indexedTerm): an audit record, written
-	// with every request and every operation's end, costs no index entry.
-	// The first indexes held every collection; a file that has them loses
-	// them here.
+	// The indexes of fields queries select on hold the collections queried
+	// by that field only (store.go, typeIndexed...): an audit record,
+	// written with every request and every operation's end, costs no index
+	// entry, nor an operation's replace one it is never queried by. The
+	// first indexes held every collection, the second every one but the
+	// audit records; a file that has them loses them here.
 	`DROP INDEX IF EXISTS documents_resource_type`,
 	`DROP INDEX IF EXISTS documents_resource_id`,
 	`DROP INDEX IF EXISTS documents_workspace_id`,
 	`DROP INDEX IF EXISTS documents_live_type`,
-	`CREATE INDEX IF NOT EXISTS documents_type ON documents(collection, json_extract(data, '$.resourceType')) WHERE ` + indexedTerm,
-	`CREATE INDEX IF NOT EXISTS documents_resource ON documents(collection, json_extract(data, '$.resourceId')) WHERE ` + indexedTerm,
-	`CREATE INDEX IF NOT EXISTS documents_workspace ON documents(collection, json_extract(data, '$.workspaceId')) WHERE ` + indexedTerm,
+	`DROP INDEX IF EXISTS documents_type`,
+	`DROP INDEX IF EXISTS documents_resource`,
+	`DROP INDEX IF EXISTS documents_workspace`,
+	`CREATE INDEX IF NOT EXISTS documents_by_type ON documents(collection, json_extract(data, '$.resourceType')) WHERE ` + inTerm(typeIndexed),
+	`CREATE INDEX IF NOT EXISTS documents_by_resource ON documents(collection, json_extract(data, '$.resourceId')) WHERE ` + inTerm(resourceIndexed),
+	`CREATE INDEX IF NOT EXISTS documents_by_workspace ON documents(collection, json_extract(data, '$.workspaceId')) WHERE ` + inTerm(workspaceIndexed),
 	// Lists of active resources of a type (store.go, liveTerm).
 	`CREATE INDEX IF NOT EXISTS documents_live ON documents(collection, json_extract(data, '$.resourceType')) WHERE collection = 'Resources' AND ` + liveTerm,
 	// Each collection's rowids in a range of their own (ranges.go).
