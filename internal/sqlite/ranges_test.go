@@ -109,8 +109,18 @@ func TestListOfActiveResourcesUsesThePartialIndex(t *testing.T) {
 	defer db.Close()
 	plan := func(q tre.Query) string { return queryPlan(t, db, tre.Resources, q, 7) }
 	live := tre.Ne("deploymentStatus", "deleted")
+	// The indexes of the other fields created after documents_live, as in
+	// a file migrated to them: SQLite would take the last created.
+	for _, stmt := range []string{`DROP INDEX documents_by_type`, `DROP INDEX documents_by_workspace`,
+		`CREATE INDEX documents_by_type ON documents(collection, json_extract(data, '$.resourceType')) WHERE ` + inTerm(typeIndexed),
+		`CREATE INDEX documents_by_workspace ON documents(collection, json_extract(data, '$.workspaceId')) WHERE ` + inTerm(workspaceIndexed)} {
+		_, err := db.w.conn.ExecContext(context.Background(), stmt)
+		require.NoError(t, err)
+	}
 	require.Contains(t, plan(tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace"), live}}), "USING INDEX documents_live")
 	require.NotContains(t, plan(tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace")}}), "documents_live")
+	services := tre.Query{Where: []tre.Cond{tre.Eq("resourceType", "workspace-service"), live, tre.Eq("workspaceId", "w")}}
+	require.Contains(t, plan(services), "USING INDEX documents_by_workspace (collection=? AND <expr>=?", "the services of one workspace")
 	stmt, _, err := where(tre.Resources, tre.Query{Where: []tre.Cond{live}}, 0)
 	require.NoError(t, err)
 	require.NotContains(t, stmt, liveTerm)

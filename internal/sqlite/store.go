@@ -238,10 +238,14 @@ func where(c tre.Collection, q tre.Query, after int64) (string, []any, error) {
 	// The collection is a literal: SQLite uses a partial index only for a
 	// query whose terms imply the index's WHERE (inTerm), and a bound
 	// parameter implies nothing.
-	sb.WriteString(`SELECT rowid, id, etag, data FROM documents WHERE collection = '`)
+	typed := hasTypeCond(q.Where)
+	sb.WriteString(`SELECT rowid, id, etag, data FROM documents `)
+	if index := indexFor(c, q.Where, typed); index != "" {
+		sb.WriteString(`INDEXED BY ` + index + ` `)
+	}
+	sb.WriteString(`WHERE collection = '`)
 	sb.WriteString(strings.ReplaceAll(string(c), "'", "''"))
 	sb.WriteString(`'`)
-	typed := hasTypeCond(q.Where)
 	for _, cond := range q.Where {
 		if err := cond.Validate(); err != nil {
 			return "", nil, err
@@ -370,6 +374,30 @@ func inTerm(cs []tre.Collection) string {
 		terms[i] = "collection = '" + string(c) + "'"
 	}
 	return "(" + strings.Join(terms, " OR ") + ")"
+}
+
+// indexFor names the index a query of resources must use, where SQLite
+// (which has no statistics of the file) sees a tie: documents_by_type,
+// documents_by_workspace and documents_live all match two equalities, and
+// it took the one created last. A list of the services of one workspace
+// reads that workspace's entries; a list of active resources of a type
+// reads the partial index, which holds no deleted resource. Other queries
+// are left to SQLite.
+func indexFor(c tre.Collection, where []tre.Cond, typed bool) string {
+	if c != tre.Resources {
+		return ""
+	}
+	live := false
+	for _, cond := range where {
+		if cond.Path == "workspaceId" && cond.Op == tre.OpEq {
+			return "documents_by_workspace"
+		}
+		live = live || isLive(cond)
+	}
+	if typed && live {
+		return "documents_live"
+	}
+	return ""
 }
 
 // hasTypeCond reports whether a query names one resourceType.
