@@ -630,7 +630,7 @@ func (r *runner) ingest() error {
 			}
 		}
 		t0, cpu0 := time.Now(), cpuTimes(s.p.pid())
-		if err := each(8, invs, post); err != nil {
+		if err := each(r.sessions, invs, post); err != nil {
 			return err
 		}
 		rate, cpu := n/time.Since(t0).Seconds(), cpuTimes(s.p.pid()).sub(cpu0)
@@ -640,11 +640,11 @@ func (r *runner) ingest() error {
 		}
 		f := (floor + floor2) / 2
 		rates, floors, ratios = append(rates, rate), append(floors, f), append(ratios, rate/f)
-		fmt.Printf("round %d (%s, 8 clients): %.0f messages/s; commit floor %.0f/s before, %.0f/s after: %.2f; "+
+		fmt.Printf("round %d (%s, %d clients): %.0f messages/s; commit floor %.0f/s before, %.0f/s after: %.2f; "+
 			"CPU per message: handler %v, this client %v\n",
-			round+1, statuses[round], rate, floor, floor2, rate/f, (cpu.handler / n).Round(time.Microsecond), (cpu.self / n).Round(time.Microsecond))
+			round+1, statuses[round], r.sessions, rate, floor, floor2, rate/f, (cpu.handler / n).Round(time.Microsecond), (cpu.self / n).Round(time.Microsecond))
 	}
-	r.add(result{figure: "Status ingestion, write path (each message moves a step)", value: fmt.Sprintf("%.0f msg/s", median(rates)),
+	r.add(result{figure: fmt.Sprintf("Status ingestion, write path (each message moves a step; %d at once)", r.sessions), value: fmt.Sprintf("%.0f msg/s", median(rates)),
 		floor: fmt.Sprintf("SQLite fsynced commits %.0f/s", median(floors)), ratio: median(ratios), target: 0.6})
 	return nil
 }

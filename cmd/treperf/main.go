@@ -45,6 +45,7 @@ type runner struct {
 	tmp        string // scratch directories
 	rounds     int
 	workspaces int
+	sessions   int // status invocations at once (ingest)
 	results    []result
 }
 
@@ -80,6 +81,7 @@ func main() {
 	flag.StringVar(&r.data, "data", filepath.Join(os.TempDir(), "treperf-seeded"), "seeded data directory (kept)")
 	flag.IntVar(&r.rounds, "rounds", 3, "repetitions of each paired measurement")
 	flag.IntVar(&r.workspaces, "workspaces", 10000, "workspaces to seed")
+	flag.IntVar(&r.sessions, "sessions", 8, "status invocations at once (ingest): 8 as the local Functions-host stand-in runs them; host.json lets the deployed host run 16")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: treperf [flags] all|coldstart|seed|get|list|commits|ingest|bundles...\n")
 		flag.PrintDefaults()
@@ -87,6 +89,10 @@ func main() {
 	flag.Parse()
 	if flag.NArg() == 0 {
 		flag.Usage()
+		os.Exit(2)
+	}
+	if r.rounds < 1 || r.workspaces < 1 || r.sessions < 1 {
+		fmt.Fprintln(os.Stderr, "treperf: -rounds, -workspaces and -sessions must be at least 1")
 		os.Exit(2)
 	}
 	tmp, err := os.MkdirTemp("", "treperf-")
