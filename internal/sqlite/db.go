@@ -354,7 +354,7 @@ func (d *DB) member(bg context.Context, r *writeReq, saved bool) (err, fatal err
 		}
 	}
 	mark := len(w.recent)
-	if err, fatal = d.run(bg, r, saved); fatal != nil {
+	if err, fatal = d.run(bg, r, saved, mark); fatal != nil {
 		return nil, fatal
 	}
 	if err != nil {
@@ -378,11 +378,11 @@ func (d *DB) member(bg context.Context, r *writeReq, saved bool) (err, fatal err
 var errAgain = errors.New("sqlite: undo and run again")
 
 // run calls r's fn in the transaction under way (inside its savepoint if
-// saved); if fn answers errAgain, its statements are undone and it is
-// called again. fatal is an error of the undoing: the transaction is lost.
-func (d *DB) run(bg context.Context, r *writeReq, saved bool) (err, fatal error) {
+// saved); if fn answers errAgain, its statements are undone (and its
+// document writes noted since mark forgotten) and it is called again.
+// fatal is an error of the undoing: the transaction is lost.
+func (d *DB) run(bg context.Context, r *writeReq, saved bool, mark int) (err, fatal error) {
 	ctx, w := context.WithValue(r.ctx, txKey{}, d), d.w
-	mark := len(w.recent)
 	if err = r.fn(ctx, runner{d: d, tx: true}); !errors.Is(err, errAgain) {
 		return err, nil
 	}
