@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tre-go/tre/internal/auth"
+	"github.com/tre-go/tre/internal/funchost"
 )
 
 // handler is a running tre-handler for a test.
@@ -572,6 +574,25 @@ func TestFunctionTimeoutMatchesHost(t *testing.T) {
 	d, err := time.ParseDuration(string(got[1]))
 	require.NoError(t, err)
 	require.Equal(t, want, d, "infra's TRE_FUNCTION_TIMEOUT")
+}
+
+// The local stand-in for the Functions host serves as many sessions of a
+// queue at once as host.json lets the deployed host serve.
+func TestLocalHostSessionsMatchHost(t *testing.T) {
+	data, err := os.ReadFile("../host.json")
+	require.NoError(t, err)
+	var host struct {
+		Extensions struct {
+			ServiceBus struct {
+				MaxConcurrentSessions int `json:"maxConcurrentSessions"`
+			} `json:"serviceBus"`
+		} `json:"extensions"`
+	}
+	require.NoError(t, json.Unmarshal(data, &host))
+	require.Positive(t, host.Extensions.ServiceBus.MaxConcurrentSessions)
+	require.Equal(t, host.Extensions.ServiceBus.MaxConcurrentSessions, funchost.DefaultSessions)
+	m := &Main{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Config: Config{}}
+	require.Zero(t, m.localHost().Sessions, "the local host takes the default")
 }
 
 // Warnings and errors go to stderr, where the Functions host logs them at

@@ -34,6 +34,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/tre-go/tre/internal/funchost"
 )
 
 // runner holds what every figure needs.
@@ -81,7 +83,7 @@ func main() {
 	flag.StringVar(&r.data, "data", filepath.Join(os.TempDir(), "treperf-seeded"), "seeded data directory (kept)")
 	flag.IntVar(&r.rounds, "rounds", 3, "repetitions of each paired measurement")
 	flag.IntVar(&r.workspaces, "workspaces", 10000, "workspaces to seed")
-	flag.IntVar(&r.sessions, "sessions", 8, "status invocations at once (ingest): 8 as the local Functions-host stand-in runs them; host.json lets the deployed host run 16")
+	flag.IntVar(&r.sessions, "sessions", funchost.DefaultSessions, "status invocations at once (ingest): as many as host.json's maxConcurrentSessions, which the local Functions-host stand-in follows")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: treperf [flags] all|coldstart|seed|get|list|commits|ingest|bundles...\n")
 		flag.PrintDefaults()

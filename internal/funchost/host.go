@@ -43,7 +43,7 @@ type Host struct {
 	Queues     []QueueTrigger
 	Timers     []TimerTrigger
 	// Sessions is how many sessions each queue trigger serves at once
-	// (the host's maxConcurrentSessions).
+	// (the host's maxConcurrentSessions); DefaultSessions if unset.
 	Sessions int
 	// SessionIdle is how long a session is kept waiting for more messages
 	// before it is released (the host's sessionIdleTimeout). Status
@@ -66,13 +66,18 @@ type Host struct {
 // Functions host to the handler.
 const TriggerKeyHeader = "X-TRE-Trigger-Key"
 
+// DefaultSessions is host.json's serviceBus maxConcurrentSessions, so the
+// stand-in invokes a trigger as many times at once as the deployed host
+// may (a test holds the two equal).
+const DefaultSessions = 16
+
 // Run serves the triggers until ctx ends.
 func (h *Host) Run(ctx context.Context) error {
 	if h.Client == nil {
 		h.Client = &http.Client{Timeout: 5 * time.Minute}
 	}
 	if h.Sessions <= 0 {
-		h.Sessions = 8
+		h.Sessions = DefaultSessions
 	}
 	if h.SessionIdle <= 0 {
 		h.SessionIdle = 100 * time.Millisecond
