@@ -95,7 +95,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	if err := ownerOnly(path); err != nil {
 		return nil, err
 	}
-	wdb, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"))
+	wdb, err := sql.Open("sqlite", dsn(path, writerPragmas...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -132,6 +132,14 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	}()
 	return d, nil
 }
+
+// writerPragmas configure the writer's connection. temp_store(MEMORY)
+// keeps the statement journal in memory: each member of a group commit runs
+// in a savepoint, and SQLite copies every page a savepoint changes into that
+// journal first, which past 64 KiB is a temporary file, two write(2)s per
+// page. It is the transaction's alone and lost with it on a crash either
+// way; the WAL is what makes a commit durable.
+var writerPragmas = []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "temp_store(MEMORY)"}
 
 // ownerOnly creates the database file readable by its owner only (0600),
 // or makes an existing one so, with its WAL and shared-memory files

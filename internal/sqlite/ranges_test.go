@@ -229,3 +229,15 @@ func queryPlan(t *testing.T, db *DB, c tre.Collection, q tre.Query, after int64)
 	require.NoError(t, rows.Err())
 	return strings.Join(out, "; ")
 }
+
+// The writer keeps a savepoint's statement journal in memory (temp_store
+// 2): every member of a group commit runs in one, and a spilled journal is
+// a temporary file written twice per changed page.
+func TestWriterJournalsStatementsInMemory(t *testing.T) {
+	db, err := Open(context.Background(), t.TempDir())
+	require.NoError(t, err)
+	defer db.Close()
+	var store int
+	require.NoError(t, db.w.conn.QueryRowContext(context.Background(), `PRAGMA temp_store`).Scan(&store))
+	require.Equal(t, 2, store, "temp_store=MEMORY")
+}
