@@ -27,10 +27,11 @@ FUZZ_PARALLEL=${FUZZ_PARALLEL:-1}
 
 # package target: request decoding and validation, the status-message
 # parser, template schema registration, pipeline substitution, the
-# Functions invocation parser.
+# Functions invocation parser; the body limits' fast path against their walker.
 targets=(
 	"./internal/api FuzzRequestBody"
 	"./internal/api FuzzStatusMessage"
+	"./internal/api FuzzWithinLimits"
 	"./internal/schema FuzzTemplateSchema"
 	"./internal/pipeline FuzzSubstitution"
 	"./internal/funchost FuzzInvocation"
