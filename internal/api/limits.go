@@ -291,16 +291,20 @@ func (s *quickScan) member() bool {
 
 // scanString returns the end of the string at i (-1 if it has none or
 // holds a control character) and whether it is within the limits: no
-// \u0000 and, with checkStrings, a raw form no longer than MaxStringBytes.
+// \u0000 and, with checkStrings, a raw form no longer than MaxStringBytes,
+// or than a third of it with bytes outside ASCII (the decoder replaces each
+// byte of bad UTF-8 with U+FFFD, three bytes).
 func scanString(b []byte, i int, checkStrings bool) (int, bool) {
-	plain := true
+	plain, high := true, false
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			if checkStrings && j-i-1 > MaxStringBytes {
+			if n := j - i - 1; checkStrings && (n > MaxStringBytes || high && 3*n > MaxStringBytes) {
 				plain = false
 			}
 			return j + 1, plain
+		case c >= 0x80:
+			high = true
 		case c == '\\':
 			if j+1 < len(b) && b[j+1] == 'u' && bytes.HasPrefix(b[j+2:], []byte("0000")) {
 				plain = false

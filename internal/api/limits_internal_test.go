@@ -32,6 +32,9 @@ func TestWithinLimitsIsTheWalkersFastPath(t *testing.T) {
 		`{"a":"x` + strings.Repeat("y", MaxStringBytes) + `"}`,
 		`{"` + strings.Repeat("k", MaxStringBytes+1) + `":1}`,
 		`{"a":"\u0000"}`, `["x\u0000y"]`,
+		// Within the limit as bytes, past it decoded: each bad byte
+		// becomes U+FFFD, three bytes.
+		`{"a":"` + strings.Repeat("\xff", MaxStringBytes/2) + `"}`,
 		`{"\u0061":1,"a":2}`,
 	}
 	for _, b := range refused {
@@ -39,7 +42,7 @@ func TestWithinLimitsIsTheWalkersFastPath(t *testing.T) {
 		require.Error(t, slowCheck([]byte(b), true), "%.80s", b)
 	}
 	// Left to the walker, which finds nothing wrong in these.
-	for _, b := range []string{`{"é":1}`, `{"\n":1}`, `{"a":1,"b":2`} {
+	for _, b := range []string{`{"é":1}`, `["` + strings.Repeat("é", MaxStringBytes/4) + `"]`, `{"\n":1}`, `{"a":1,"b":2`} {
 		require.False(t, withinLimits([]byte(b), true), "%.80s", b)
 	}
 	// Strings unchecked: long strings and NUL pass the walker.
