@@ -156,6 +156,9 @@ const quickKeys = 32
 // of bad UTF-8 decide what it equals), an object of more than quickKeys
 // members, a string whose raw form is longer than the limit, \u0000.
 func withinLimits(body []byte, checkStrings bool) bool {
+	if len(body) > math.MaxInt32 { // member names are int32 offsets
+		return false
+	}
 	s := quickScan{b: body, strings: checkStrings}
 	s.i = skipSpace(body, 0)
 	for {
@@ -261,7 +264,7 @@ func (s *quickScan) next() (done, ok bool) {
 // quickKeys members.
 func (s *quickScan) member() bool {
 	b, i, first := s.b, s.i, int(s.stack[s.depth-1])
-	if i >= len(b) || b[i] != '"' || s.nkeys-first >= quickKeys || s.nkeys == len(s.keys) || len(b) > math.MaxInt32 {
+	if i >= len(b) || b[i] != '"' || s.nkeys-first >= quickKeys || s.nkeys == len(s.keys) {
 		return false
 	}
 	end, plain := scanString(b, i, true)

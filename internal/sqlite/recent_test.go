@@ -268,12 +268,7 @@ func TestAheadCreateAssumesItsIDFree(t *testing.T) {
 	misses := d.recent.misses.Load()
 	var answers []string
 	fn := func(ctx context.Context, st tre.Store, _ tre.Sender) error {
-		_, err := st.Create(ctx, tre.Resources, vDoc("x", 5))
-		answers = append(answers, string(tre.ErrorCode(err)))
-		if tre.IsCode(err, tre.CodeConflict) {
-			return nil
-		}
-		return err
+		return createNoting(ctx, st, vDoc("x", 5), &answers)
 	}
 	require.NoError(t, q.AtomicallyAhead(ctx, fn))
 	require.Equal(t, AheadStats{Applied: 1}, q.AheadStats())
@@ -285,12 +280,7 @@ func TestAheadCreateAssumesItsIDFree(t *testing.T) {
 		if _, err := st.Replace(ctx, tre.Resources, vDoc("x", 6)); err != nil {
 			return err
 		}
-		_, err := st.Create(ctx, tre.Resources, vDoc("y", 8))
-		answers = append(answers, string(tre.ErrorCode(err)))
-		if tre.IsCode(err, tre.CodeConflict) {
-			return nil
-		}
-		return err
+		return createNoting(ctx, st, vDoc("y", 8), &answers)
 	}
 	require.NoError(t, q.AtomicallyAhead(ctx, fn2))
 	require.Equal(t, []string{"", string(tre.CodeConflict)}, answers, "ahead the id looked free; the writer found it taken")
@@ -332,4 +322,15 @@ func TestStoredTextIsPadded(t *testing.T) {
 	all, err := s.Query(ctx, tre.Resources, tre.Query{})
 	require.NoError(t, err)
 	require.Equal(t, string(doc.Data), string(all[0].Data))
+}
+
+// createNoting creates doc among the resources and notes the answer's code
+// in answers; a conflict is an answer, not a failure.
+func createNoting(ctx context.Context, st tre.Store, doc tre.Document, answers *[]string) error {
+	_, err := st.Create(ctx, tre.Resources, doc)
+	*answers = append(*answers, string(tre.ErrorCode(err)))
+	if tre.IsCode(err, tre.CodeConflict) {
+		return nil
+	}
+	return err
 }
